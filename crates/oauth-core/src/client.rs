@@ -1,0 +1,189 @@
+//! Client registrations and client-secret verification.
+
+use std::collections::BTreeSet;
+
+use crate::types::{ClientId, GrantType, RedirectUri, ResponseType, ScopeSet, TokenEndpointAuthMethod, TokenHash};
+
+/// A registered client ([RFC 6749 §2](https://www.rfc-editor.org/rfc/rfc6749#section-2)).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Client {
+    /// The client identifier.
+    pub id: ClientId,
+    /// Name shown to users on the consent page.
+    pub name: String,
+    /// Hash of the client secret; `None` for public clients.
+    pub secret: Option<SecretHash>,
+    /// How the client authenticates at the token endpoint.
+    pub auth_method: TokenEndpointAuthMethod,
+    /// Registered redirect URIs, matched exactly.
+    pub redirect_uris: Vec<RedirectUri>,
+    /// Grant types the client may use.
+    pub grant_types: BTreeSet<GrantType>,
+    /// Response types the client may use at the authorization endpoint.
+    pub response_types: BTreeSet<ResponseType>,
+    /// Scopes the client may request.
+    pub scopes: ScopeSet,
+    /// Scopes granted when a request omits `scope`.
+    pub default_scopes: ScopeSet,
+    /// Require PKCE even though the client is confidential (always required for public clients).
+    pub require_pkce: bool,
+}
+
+/// Why a client registration is inconsistent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// A confidential auth method without a secret, or a public client with one.
+    #[error("client {0}: a secret is required exactly when the auth method is not `none`")]
+    SecretMismatch(String),
+    /// An auth method this server does not implement.
+    #[error("client {0}: unsupported token_endpoint_auth_method")]
+    UnsupportedAuthMethod(String),
+    /// The default scopes are not all allowed scopes.
+    #[error("client {0}: default scopes must be a subset of the allowed scopes")]
+    DefaultScopes(String),
+    /// A public client registered for `client_credentials`.
+    #[error("client {0}: public clients cannot use client_credentials")]
+    PublicClientCredentials(String),
+    /// The `code` response type without the `authorization_code` grant, or the reverse.
+    #[error("client {0}: response type `code` and grant type `authorization_code` go together")]
+    CodeWithoutGrant(String),
+    /// An empty identifier.
+    #[error("client id must not be empty")]
+    EmptyId,
+}
+
+impl Client {
+    /// A client with the given id and defaults: public until a secret is set,
+    /// authorization code and refresh token grants, response type `code`.
+    pub fn new(id: impl Into<String>) -> Self {
+        let id = ClientId::new(id);
+        Self {
+            name: id.as_str().to_owned(),
+            id,
+            secret: None,
+            auth_method: TokenEndpointAuthMethod::None,
+            redirect_uris: Vec::new(),
+            grant_types: [GrantType::AuthorizationCode, GrantType::RefreshToken].into_iter().collect(),
+            response_types: [ResponseType::Code].into_iter().collect(),
+            scopes: ScopeSet::empty(),
+            default_scopes: ScopeSet::empty(),
+            require_pkce: false,
+        }
+    }
+
+    /// True for clients without a secret (`token_endpoint_auth_method = none`).
+    pub fn is_public(&self) -> bool {
+        self.auth_method == TokenEndpointAuthMethod::None
+    }
+
+    /// True when PKCE is mandatory for this client's authorization requests.
+    pub fn pkce_required(&self) -> bool {
+        self.is_public() || self.require_pkce
+    }
+
+    /// Checks the registration for inconsistencies.
+    pub fn validate(&self) -> Result<(), ClientError> {
+        let id = || self.id.as_str().to_owned();
+        if self.id.as_str().is_empty() {
+            return Err(ClientError::EmptyId);
+        }
+        match self.auth_method {
+            TokenEndpointAuthMethod::None
+            | TokenEndpointAuthMethod::ClientSecretBasic
+            | TokenEndpointAuthMethod::ClientSecretPost => {}
+            _ => return Err(ClientError::UnsupportedAuthMethod(id())),
+        }
+        if self.is_public() == self.secret.is_some() {
+            return Err(ClientError::SecretMismatch(id()));
+        }
+        if !self.default_scopes.is_subset(&self.scopes) {
+            return Err(ClientError::DefaultScopes(id()));
+        }
+        if self.is_public() && self.grant_types.contains(&GrantType::ClientCredentials) {
+            return Err(ClientError::PublicClientCredentials(id()));
+        }
+        if self.response_types.contains(&ResponseType::Code) != self.grant_types.contains(&GrantType::AuthorizationCode)
+        {
+            return Err(ClientError::CodeWithoutGrant(id()));
+        }
+        Ok(())
+    }
+}
+
+/// How a client secret is stored.
+///
+/// - `Sha256` for secrets the server generated (256 bits of entropy): a fast
+///   hash is enough, since guessing is hopeless either way.
+/// - `Argon2id` (PHC string) for secrets a human chose. The server verifies
+///   them once and caches a keyed digest of the presented value in memory, so
+///   the token endpoint does not run Argon2 on every request (see `docs/security.md`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretHash {
+    /// SHA-256 of a high-entropy generated secret.
+    Sha256(TokenHash),
+    /// An Argon2id PHC string.
+    Argon2id(String),
+}
+
+impl std::fmt::Debug for SecretHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sha256(_) => f.write_str("SecretHash::Sha256([redacted])"),
+            Self::Argon2id(_) => f.write_str("SecretHash::Argon2id([redacted])"),
+        }
+    }
+}
+
+impl SecretHash {
+    /// Hashes a generated high-entropy secret with SHA-256.
+    pub fn sha256(secret: &str) -> Self {
+        Self::Sha256(TokenHash::of(secret))
+    }
+
+    /// Hashes a human-chosen secret with Argon2id (production parameters).
+    pub fn argon2id(secret: &str) -> Self {
+        Self::Argon2id(crate::user::hash_password(secret).into_string())
+    }
+
+    /// Parses the stored form: `sha256:<hex>` or an `$argon2id$` PHC string.
+    pub fn parse(stored: &str) -> Option<Self> {
+        if let Some(hex) = stored.strip_prefix("sha256:") {
+            return TokenHash::from_hex(hex).map(Self::Sha256);
+        }
+        if stored.starts_with("$argon2id$") && argon2::PasswordHash::new(stored).is_ok() {
+            return Some(Self::Argon2id(stored.to_owned()));
+        }
+        None
+    }
+
+    /// The stored form, the inverse of [`SecretHash::parse`].
+    pub fn to_stored(&self) -> String {
+        match self {
+            Self::Sha256(h) => format!("sha256:{}", h.to_hex()),
+            Self::Argon2id(phc) => phc.clone(),
+        }
+    }
+
+    /// Verifies a presented secret, without any cache. Constant time for
+    /// SHA-256; Argon2's own verification for Argon2id.
+    pub fn verify(&self, presented: &str) -> bool {
+        match self {
+            Self::Sha256(expected) => expected.ct_eq(&TokenHash::of(presented)),
+            Self::Argon2id(phc) => crate::user::verify_phc(phc, presented),
+        }
+    }
+}
+
+impl serde::Serialize for SecretHash {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_stored())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SecretHash {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        SecretHash::parse(&s).ok_or_else(|| serde::de::Error::custom("invalid secret hash"))
+    }
+}

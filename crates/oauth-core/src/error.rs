@@ -1,0 +1,170 @@
+//! OAuth error codes and the error value every endpoint returns.
+//!
+//! An [`OAuthError`] knows its HTTP status; whether it is delivered as a
+//! redirect (authorization endpoint, after the redirect URI is verified) or as
+//! JSON (everything else) is decided by the endpoint that produced it.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::response::OAuthResponse;
+
+/// `error` values from RFC 6749 §4.1.2.1 and §5.2, RFC 7009 §2.2.1 and RFC 6750 §3.1.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// Malformed request: missing, repeated or invalid parameter.
+    InvalidRequest,
+    /// Client authentication failed (401).
+    InvalidClient,
+    /// Code, refresh token or resource owner credentials are invalid, expired, revoked or mismatched.
+    InvalidGrant,
+    /// The client may not use this grant or response type.
+    UnauthorizedClient,
+    /// The grant type is not supported.
+    UnsupportedGrantType,
+    /// The response type is not supported (or not registered for this client).
+    UnsupportedResponseType,
+    /// The requested scope is invalid, unknown, or exceeds what is allowed.
+    InvalidScope,
+    /// The resource owner or server denied the request.
+    AccessDenied,
+    /// The token type cannot be revoked (RFC 7009).
+    UnsupportedTokenType,
+    /// Unexpected condition (500).
+    ServerError,
+    /// The server cannot handle the request now, for example its store is down (503).
+    TemporarilyUnavailable,
+    /// RFC 6750: the access token is expired, revoked or malformed.
+    InvalidToken,
+    /// RFC 6750: the token lacks the scope the resource needs.
+    InsufficientScope,
+    /// OpenID Connect: `prompt=none` but the user is not logged in.
+    LoginRequired,
+    /// OpenID Connect: `prompt=none` but consent is needed.
+    ConsentRequired,
+    /// Another code.
+    Extension(String),
+}
+
+impl ErrorCode {
+    /// The wire value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::Extension(other) => other,
+        }
+    }
+
+    /// The HTTP status for a direct (non-redirect) error response.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InvalidClient | Self::InvalidToken => 401,
+            Self::InsufficientScope => 403,
+            Self::ServerError => 500,
+            Self::TemporarilyUnavailable => 503,
+            _ => 400,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error as sent to the client: `error`, `error_description`, `error_uri`.
+///
+/// Descriptions are fixed strings written by us; request values are never
+/// echoed into them, so they always satisfy the RFC 6749 character set.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {}", description.as_deref().unwrap_or(""))]
+pub struct OAuthError {
+    /// The `error` code.
+    pub code: ErrorCode,
+    /// Human-readable `error_description`.
+    pub description: Option<Cow<'static, str>>,
+    /// `error_uri`, when configured.
+    pub uri: Option<String>,
+}
+
+impl OAuthError {
+    /// An error with a description.
+    pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
+        Self { code, description: Some(description.into()), uri: None }
+    }
+
+    /// `invalid_request` with a description.
+    pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, description)
+    }
+
+    /// `invalid_grant` with a description.
+    pub fn invalid_grant(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, description)
+    }
+
+    /// `invalid_client` with a description.
+    pub fn invalid_client(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidClient, description)
+    }
+
+    /// `invalid_scope` with a description.
+    pub fn invalid_scope(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidScope, description)
+    }
+
+    /// `temporarily_unavailable`, the answer to any storage failure.
+    pub fn unavailable() -> Self {
+        Self::new(ErrorCode::TemporarilyUnavailable, "The authorization server storage is unavailable")
+    }
+
+    /// The JSON body `{"error", "error_description", "error_uri"}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut body = serde_json::Map::new();
+        body.insert("error".into(), self.code.as_str().into());
+        if let Some(description) = &self.description {
+            body.insert("error_description".into(), description.as_ref().into());
+        }
+        if let Some(uri) = &self.uri {
+            body.insert("error_uri".into(), uri.as_str().into());
+        }
+        serde_json::Value::Object(body)
+    }
+
+    /// The direct JSON response for this error (RFC 6749 §5.2).
+    ///
+    /// `401 invalid_client` carries `WWW-Authenticate: Basic realm=…` so that
+    /// clients using HTTP Basic learn the scheme (RFC 6749 §5.2, RFC 7235 §3.1).
+    pub fn into_response(self, realm: &str) -> OAuthResponse {
+        let status = self.code.status();
+        let mut response = OAuthResponse::json(status, &self.to_json());
+        if self.code == ErrorCode::InvalidClient {
+            response.headers.push((
+                "WWW-Authenticate",
+                format!("Basic realm=\"{}\", charset=\"UTF-8\"", quoted_string_safe(realm)),
+            ));
+        }
+        response
+    }
+}
+
+/// Removes the characters that would break an RFC 7230 quoted-string.
+pub(crate) fn quoted_string_safe(value: &str) -> String {
+    value.chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect()
+}

@@ -1,0 +1,197 @@
+//! Neutral outputs: status, headers and a body, which an adapter renders.
+
+use crate::types::{RedirectUri, ResponseMode};
+
+/// The body of an [`OAuthResponse`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Body {
+    /// No body.
+    Empty,
+    /// A JSON document (already serialized).
+    Json(String),
+    /// An HTML page (the `form_post` response mode).
+    Html(String),
+}
+
+/// What an endpoint answers: an HTTP status, headers and a body.
+///
+/// Header names are lowercase-insensitive HTTP names; adapters copy them
+/// verbatim. Token-bearing responses always carry `Cache-Control: no-store`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// Response headers.
+    pub headers: Vec<(&'static str, String)>,
+    /// Response body.
+    pub body: Body,
+}
+
+impl OAuthResponse {
+    /// A JSON response with `Cache-Control: no-store` and `Pragma: no-cache`
+    /// (RFC 6749 §5.1).
+    pub fn json(status: u16, value: &serde_json::Value) -> Self {
+        Self {
+            status,
+            headers: vec![
+                ("Content-Type", "application/json".into()),
+                ("Cache-Control", "no-store".into()),
+                ("Pragma", "no-cache".into()),
+            ],
+            body: Body::Json(value.to_string()),
+        }
+    }
+
+    /// An empty `200 OK` with `Cache-Control: no-store`.
+    pub fn empty_ok() -> Self {
+        Self {
+            status: 200,
+            headers: vec![("Cache-Control", "no-store".into()), ("Pragma", "no-cache".into())],
+            body: Body::Empty,
+        }
+    }
+
+    /// `405 Method Not Allowed` with the `Allow` header.
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        let mut response = Self::json(
+            405,
+            &serde_json::json!({
+                "error": "invalid_request",
+                "error_description": "HTTP method not allowed on this endpoint",
+            }),
+        );
+        response.headers.push(("Allow", allow.into()));
+        response
+    }
+
+    /// The value of the first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The `Location` of a redirect.
+    pub fn location(&self) -> Option<&str> {
+        self.header("location")
+    }
+
+    /// The JSON body parsed, when there is one.
+    pub fn json_body(&self) -> Option<serde_json::Value> {
+        match &self.body {
+            Body::Json(s) => serde_json::from_str(s).ok(),
+            _ => None,
+        }
+    }
+
+    /// Delivers authorization response parameters to the client's redirect URI
+    /// in the given response mode.
+    ///
+    /// Query: appended to the registered URI's own query (kept as is).
+    /// Fragment: in the fragment. Form post: an HTML page whose form POSTs the
+    /// parameters to the redirect URI; it submits itself on load, and has a
+    /// button for user agents without script.
+    pub fn authorization_redirect(redirect_uri: &RedirectUri, mode: &ResponseMode, params: &[(&str, &str)]) -> Self {
+        let encoded = || {
+            let mut ser = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in params {
+                ser.append_pair(k, v);
+            }
+            ser.finish()
+        };
+        let base = redirect_uri.as_str();
+        let location = match mode {
+            ResponseMode::FormPost => return Self::form_post(base, params),
+            ResponseMode::Fragment => format!("{base}#{}", encoded()),
+            _ => {
+                let sep = if base.contains('?') {
+                    if base.ends_with('?') || base.ends_with('&') { "" } else { "&" }
+                } else {
+                    "?"
+                };
+                format!("{base}{sep}{}", encoded())
+            }
+        };
+        Self {
+            status: 302,
+            headers: vec![("Location", location), ("Cache-Control", "no-store".into())],
+            body: Body::Empty,
+        }
+    }
+
+    fn form_post(action: &str, params: &[(&str, &str)]) -> Self {
+        let mut inputs = String::new();
+        for (k, v) in params {
+            inputs.push_str(&format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                html_escape(k),
+                html_escape(v)
+            ));
+        }
+        let page = format!(
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Submit this form</title></head>\
+             <body onload=\"document.forms[0].submit()\"><form method=\"post\" action=\"{}\">{inputs}\
+             <noscript><p>JavaScript is off. Press the button to continue.</p></noscript>\
+             <button type=\"submit\">Continue</button></form></body></html>",
+            html_escape(action)
+        );
+        Self {
+            status: 200,
+            headers: vec![
+                ("Content-Type", "text/html; charset=utf-8".into()),
+                ("Cache-Control", "no-store".into()),
+                ("Pragma", "no-cache".into()),
+                ("X-Frame-Options", "DENY".into()),
+                (
+                    "Content-Security-Policy",
+                    "default-src 'none'; script-src-attr 'unsafe-inline'; form-action *; frame-ancestors 'none'".into(),
+                ),
+            ],
+            body: Body::Html(page),
+        }
+    }
+}
+
+/// Escapes text for an HTML attribute or element body.
+pub fn html_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(s: &str) -> RedirectUri {
+        RedirectUri::new(s, false).unwrap()
+    }
+
+    #[test]
+    fn redirect_modes() {
+        let params = [("state", "a b"), ("code", "c/d")];
+        let q = OAuthResponse::authorization_redirect(&uri("https://x.example/cb"), &ResponseMode::Query, &params);
+        assert_eq!(q.location(), Some("https://x.example/cb?state=a+b&code=c%2Fd"));
+        let q = OAuthResponse::authorization_redirect(&uri("https://x.example/cb?k=v"), &ResponseMode::Query, &params);
+        assert_eq!(q.location(), Some("https://x.example/cb?k=v&state=a+b&code=c%2Fd"));
+        let f = OAuthResponse::authorization_redirect(&uri("https://x.example/cb"), &ResponseMode::Fragment, &params);
+        assert_eq!(f.location(), Some("https://x.example/cb#state=a+b&code=c%2Fd"));
+        let p = OAuthResponse::authorization_redirect(
+            &uri("https://x.example/cb"),
+            &ResponseMode::FormPost,
+            &[("state", "\"><script>")],
+        );
+        assert_eq!(p.status, 200);
+        let Body::Html(html) = &p.body else { panic!("expected html") };
+        assert!(html.contains("action=\"https://x.example/cb\""));
+        assert!(html.contains("value=\"&quot;&gt;&lt;script&gt;\""));
+    }
+}

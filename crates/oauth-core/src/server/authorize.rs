@@ -1,0 +1,374 @@
+//! The authorization endpoint ([RFC 6749 §4.1.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.1),
+//! RFC 7636, RFC 9207), split around login and consent.
+
+use super::{AuthorizationServer, storage_error};
+use crate::client::Client;
+use crate::error::{ErrorCode, OAuthError};
+use crate::pkce;
+use crate::request::{Method, OAuthRequest, Params};
+use crate::response::OAuthResponse;
+use crate::storage::{CodeRecord, GrantRecord};
+use crate::types::{
+    AuthorizationCode, ClientId, CodeChallengeMethod, GrantType, Nonce, RedirectUri, ResponseMode, ResponseType,
+    ScopeSet, State, Subject,
+};
+
+/// A validated authorization request waiting for login and consent.
+///
+/// Serializable so that the application can keep it in a session between
+/// the login and consent pages.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PendingAuthorization {
+    /// The verified client.
+    pub client_id: ClientId,
+    /// Name of the client, for the consent page.
+    pub client_name: String,
+    /// The verified redirect URI.
+    pub redirect_uri: RedirectUri,
+    /// Whether the request carried `redirect_uri` explicitly.
+    pub redirect_uri_sent: bool,
+    /// `code` or `token`.
+    pub response_type: ResponseType,
+    /// How the response is delivered.
+    pub response_mode: ResponseMode,
+    /// The requested scope (after defaults).
+    pub scope: ScopeSet,
+    /// The client's `state`.
+    pub state: Option<State>,
+    /// OpenID Connect `nonce`.
+    pub nonce: Option<Nonce>,
+    /// PKCE challenge and method.
+    pub code_challenge: Option<(String, CodeChallengeMethod)>,
+}
+
+/// The resource owner's decision to approve, as the application reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Approval {
+    /// Who approved.
+    pub subject: Subject,
+    /// The scopes granted; `None` grants everything requested. Scopes that
+    /// were not requested are dropped.
+    pub scope: Option<ScopeSet>,
+    /// When the user authenticated (Unix seconds).
+    pub auth_time: u64,
+}
+
+/// Why an authorization request cannot proceed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeError {
+    /// The client or the redirect URI is unknown, or the request cannot be
+    /// read: show this to the user and never redirect (RFC 6749 §4.1.2.1).
+    Invalid {
+        /// HTTP status for the error page.
+        status: u16,
+        /// What went wrong.
+        error: OAuthError,
+    },
+    /// The error is reported to the client: send this redirect.
+    Redirect(OAuthResponse),
+}
+
+impl AuthorizeError {
+    /// The response to send when the application has no error page of its own:
+    /// the redirect, or a JSON error.
+    pub fn into_response(self) -> OAuthResponse {
+        match self {
+            Self::Redirect(response) => response,
+            Self::Invalid { status: 405, .. } => OAuthResponse::method_not_allowed("GET, POST"),
+            Self::Invalid { status, error } => OAuthResponse::json(status, &error.to_json()),
+        }
+    }
+}
+
+fn invalid(status: u16, error: OAuthError) -> AuthorizeError {
+    AuthorizeError::Invalid { status, error }
+}
+
+/// Where and how errors are reported once the redirect URI is verified.
+struct Target<'a> {
+    server: &'a AuthorizationServer,
+    redirect_uri: RedirectUri,
+    mode: ResponseMode,
+    state: Option<String>,
+}
+
+impl Target<'_> {
+    fn error(&self, error: OAuthError) -> AuthorizeError {
+        AuthorizeError::Redirect(self.server.redirect_error(
+            &self.redirect_uri,
+            &self.mode,
+            self.state.as_deref(),
+            &error,
+        ))
+    }
+}
+
+impl AuthorizationServer {
+    /// Validates an authorization request (RFC 6749 §4.1.1, §4.2.1; RFC 7636 §4.3).
+    ///
+    /// The client and redirect URI are checked first; until both are verified
+    /// every error is [`AuthorizeError::Invalid`]. After that, errors are
+    /// redirected to the client with `error`, `error_description`, `state` and `iss`.
+    pub async fn authorize(&self, req: &OAuthRequest) -> Result<PendingAuthorization, AuthorizeError> {
+        let params = match &req.method {
+            Method::Get => &req.query,
+            Method::Post if req.is_form() => &req.form,
+            Method::Post => {
+                return Err(invalid(
+                    400,
+                    OAuthError::invalid_request("The body must be application/x-www-form-urlencoded"),
+                ));
+            }
+            Method::Other(_) => return Err(invalid(405, OAuthError::invalid_request("HTTP method not allowed"))),
+        };
+        if !req.secure && !self.policy.allow_insecure_transport {
+            return Err(invalid(400, OAuthError::invalid_request("The authorization endpoint requires TLS")));
+        }
+        let (client, redirect_uri, redirect_uri_sent) = self.verify_client_and_redirect(params).await?;
+
+        // From here on, the redirect URI is verified: errors go to the client.
+        let response_type = params.get("response_type").ok().flatten().map(ResponseType::parse);
+        let default_mode =
+            if response_type == Some(ResponseType::Token) { ResponseMode::Fragment } else { ResponseMode::Query };
+        let mut target = Target { server: self, redirect_uri, mode: default_mode, state: None };
+        target.state = params.get("state").map_err(|e| target.error(e))?.map(str::to_owned);
+        if let Some(mode) = params.get("response_mode").map_err(|e| target.error(e))? {
+            target.mode = match ResponseMode::parse(mode) {
+                ResponseMode::Query if response_type == Some(ResponseType::Token) => {
+                    return Err(target.error(OAuthError::invalid_request(
+                        "response_mode=query is not allowed for tokens in the front channel",
+                    )));
+                }
+                m @ (ResponseMode::Query | ResponseMode::Fragment | ResponseMode::FormPost) => m,
+                _ => return Err(target.error(OAuthError::invalid_request("Unsupported response_mode"))),
+            };
+        }
+        if let Some(name) = params.first_duplicate() {
+            let name = crate::error::quoted_string_safe(name);
+            return Err(target.error(OAuthError::invalid_request(format!("The {name} parameter is repeated"))));
+        }
+
+        let Some(response_type) = response_type else {
+            return Err(target.error(OAuthError::invalid_request("The response_type parameter is missing")));
+        };
+        let allowed = match response_type {
+            ResponseType::Code => client.grant_types.contains(&GrantType::AuthorizationCode),
+            ResponseType::Token => self.policy.allow_implicit,
+            _ => false,
+        };
+        if !allowed || !client.response_types.contains(&response_type) {
+            return Err(target.error(OAuthError::new(
+                ErrorCode::UnsupportedResponseType,
+                "The response_type is not supported for this client",
+            )));
+        }
+
+        let scope = self.requested_scope(params, &client).map_err(|e| target.error(e))?;
+        let code_challenge = if response_type == ResponseType::Code {
+            self.pkce_challenge(params, &client).map_err(|e| target.error(e))?
+        } else {
+            None
+        };
+        let nonce = params.get("nonce").map_err(|e| target.error(e))?.map(Nonce::new);
+
+        Ok(PendingAuthorization {
+            client_id: client.id,
+            client_name: client.name,
+            redirect_uri: target.redirect_uri,
+            redirect_uri_sent,
+            response_type,
+            response_mode: target.mode,
+            scope,
+            state: target.state.map(State::new),
+            nonce,
+            code_challenge,
+        })
+    }
+
+    async fn verify_client_and_redirect(&self, params: &Params) -> Result<(Client, RedirectUri, bool), AuthorizeError> {
+        let client_id = params
+            .get("client_id")
+            .map_err(|e| invalid(400, e))?
+            .ok_or_else(|| invalid(400, OAuthError::invalid_request("The client_id parameter is missing")))?;
+        let client = self
+            .stores
+            .clients
+            .get_client(&ClientId::new(client_id))
+            .await
+            .map_err(|e| invalid(503, storage_error(&e)))?
+            .ok_or_else(|| invalid(400, OAuthError::invalid_client("Unknown client")))?;
+        let sent = params.get("redirect_uri").map_err(|e| invalid(400, e))?;
+        let redirect_uri = match sent {
+            Some(uri) => client.redirect_uris.iter().find(|r| r.as_str() == uri).cloned().ok_or_else(|| {
+                invalid(400, OAuthError::invalid_request("The redirect_uri is not registered for this client"))
+            })?,
+            None => match client.redirect_uris.as_slice() {
+                [only] => only.clone(),
+                _ => return Err(invalid(400, OAuthError::invalid_request("The redirect_uri parameter is missing"))),
+            },
+        };
+        Ok((client, redirect_uri, sent.is_some()))
+    }
+
+    /// Parses `scope`, applying the client's default and checking the client's allowed scopes.
+    pub(crate) fn requested_scope(&self, params: &Params, client: &Client) -> Result<ScopeSet, OAuthError> {
+        match params.get("scope")? {
+            None => Ok(client.default_scopes.clone()),
+            Some(raw) => {
+                let scope = ScopeSet::parse(raw).map_err(|_| OAuthError::invalid_scope("The scope is malformed"))?;
+                if scope.is_subset(&client.scopes) {
+                    Ok(scope)
+                } else {
+                    Err(OAuthError::invalid_scope("The requested scope exceeds what the client may request"))
+                }
+            }
+        }
+    }
+
+    fn pkce_challenge(
+        &self,
+        params: &Params,
+        client: &Client,
+    ) -> Result<Option<(String, CodeChallengeMethod)>, OAuthError> {
+        let challenge = params.get("code_challenge")?;
+        let method = params.get("code_challenge_method")?;
+        let Some(challenge) = challenge else {
+            if method.is_some() {
+                return Err(OAuthError::invalid_request("code_challenge_method was sent without code_challenge"));
+            }
+            if client.pkce_required() || self.policy.require_pkce {
+                return Err(OAuthError::invalid_request("PKCE is required: send code_challenge with S256"));
+            }
+            return Ok(None);
+        };
+        // RFC 7636 §4.3: a missing method means plain.
+        let method = CodeChallengeMethod::parse(method.unwrap_or("plain"));
+        match method {
+            CodeChallengeMethod::S256 => {}
+            CodeChallengeMethod::Plain if self.policy.allow_plain_pkce => {}
+            _ => return Err(OAuthError::invalid_request("code_challenge_method must be S256")),
+        }
+        if !pkce::is_valid_challenge(challenge, &method) {
+            return Err(OAuthError::invalid_request("The code_challenge is malformed"));
+        }
+        Ok(Some((challenge.to_owned(), method)))
+    }
+
+    /// An error redirect for a pending authorization (for example `login_required`).
+    pub fn authorization_error(&self, pending: &PendingAuthorization, error: &OAuthError) -> OAuthResponse {
+        self.redirect_error(
+            &pending.redirect_uri,
+            &pending.response_mode,
+            pending.state.as_ref().map(State::as_str),
+            error,
+        )
+    }
+
+    fn redirect_error(
+        &self,
+        uri: &RedirectUri,
+        mode: &ResponseMode,
+        state: Option<&str>,
+        error: &OAuthError,
+    ) -> OAuthResponse {
+        let mut params: Vec<(&str, &str)> = vec![("error", error.code.as_str())];
+        if let Some(d) = &error.description {
+            params.push(("error_description", d));
+        }
+        if let Some(state) = state {
+            params.push(("state", state));
+        }
+        params.push(("iss", &self.policy.issuer));
+        OAuthResponse::authorization_redirect(uri, mode, &params)
+    }
+
+    /// The resource owner denied the request: `access_denied` with `state` (RFC 6749 §4.1.2.1).
+    pub fn deny(&self, pending: &PendingAuthorization) -> OAuthResponse {
+        self.authorization_error(
+            pending,
+            &OAuthError::new(ErrorCode::AccessDenied, "The resource owner denied the request"),
+        )
+    }
+
+    /// The resource owner approved: issue the code (or, for the implicit
+    /// grant, the access token) and redirect to the client.
+    ///
+    /// The client is looked up again, so a client deleted meanwhile gets nothing.
+    pub async fn approve(
+        &self,
+        pending: &PendingAuthorization,
+        approval: Approval,
+    ) -> Result<OAuthResponse, AuthorizeError> {
+        let client = self
+            .stores
+            .clients
+            .get_client(&pending.client_id)
+            .await
+            .map_err(|e| invalid(503, storage_error(&e)))?
+            .ok_or_else(|| invalid(400, OAuthError::invalid_client("Unknown client")))?;
+        let scope: ScopeSet = match approval.scope {
+            Some(granted) => granted.iter().filter(|s| pending.scope.contains(s.as_str())).cloned().collect(),
+            None => pending.scope.clone(),
+        };
+        let now = self.clock.now();
+        let state = pending.state.as_ref().map(State::as_str);
+        let iss = self.policy.issuer.as_str();
+        let scope_string = scope.to_string();
+
+        if pending.response_type == ResponseType::Token {
+            let grant = GrantRecord {
+                id: self.new_grant_id(),
+                client_id: client.id.clone(),
+                subject: Some(approval.subject),
+                scope: scope.clone(),
+                issued_at: now,
+                expires_at: now + self.policy.access_token_lifetime,
+                auth_time: Some(approval.auth_time),
+            };
+            let (access, _, tokens) = self.mint(&grant, &scope, None);
+            if let Err(e) = self.stores.tokens.create_grant(&grant, &tokens).await {
+                return Ok(self.authorization_error(pending, &storage_error(&e)));
+            }
+            let expires_in = self.policy.access_token_lifetime.to_string();
+            let mut params =
+                vec![("access_token", access.secret()), ("token_type", "Bearer"), ("expires_in", expires_in.as_str())];
+            if !scope.is_empty() {
+                params.push(("scope", &scope_string));
+            }
+            if let Some(state) = state {
+                params.push(("state", state));
+            }
+            params.push(("iss", iss));
+            return Ok(OAuthResponse::authorization_redirect(&pending.redirect_uri, &pending.response_mode, &params));
+        }
+
+        let code = AuthorizationCode::new(self.generator.token());
+        let record = CodeRecord {
+            grant_id: self.new_grant_id(),
+            client_id: client.id,
+            redirect_uri: pending.redirect_uri.clone(),
+            redirect_uri_sent: pending.redirect_uri_sent,
+            scope: scope.clone(),
+            subject: approval.subject,
+            code_challenge: pending.code_challenge.clone(),
+            nonce: pending.nonce.clone(),
+            auth_time: approval.auth_time,
+            issued_at: now,
+            expires_at: now + self.policy.code_lifetime,
+        };
+        if let Err(e) = self.stores.codes.put_code(&code.hash(), &record).await {
+            return Ok(self.authorization_error(pending, &storage_error(&e)));
+        }
+        // Same order as the aioauth demo: state, code, scope; then iss (RFC 9207).
+        let mut params: Vec<(&str, &str)> = Vec::with_capacity(4);
+        if let Some(state) = state {
+            params.push(("state", state));
+        }
+        params.push(("code", code.secret()));
+        if !scope.is_empty() {
+            params.push(("scope", &scope_string));
+        }
+        params.push(("iss", iss));
+        Ok(OAuthResponse::authorization_redirect(&pending.redirect_uri, &pending.response_mode, &params))
+    }
+}

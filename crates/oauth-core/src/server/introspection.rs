@@ -1,0 +1,127 @@
+//! Revocation ([RFC 7009](https://www.rfc-editor.org/rfc/rfc7009)) and
+//! introspection ([RFC 7662](https://www.rfc-editor.org/rfc/rfc7662)).
+
+use super::{AuthorizationServer, storage_error};
+use crate::client::Client;
+use crate::error::OAuthError;
+use crate::request::OAuthRequest;
+use crate::response::OAuthResponse;
+use crate::storage::{RefreshLookup, TokenRecord};
+use crate::types::{TokenHash, TokenTypeHint};
+
+/// A token found for a client.
+enum Found {
+    Access(TokenRecord),
+    Refresh(TokenRecord),
+}
+
+impl AuthorizationServer {
+    /// RFC 7009: revokes an access token, or a refresh token with its whole
+    /// grant. Unknown tokens and other clients' tokens get the same `200`, so
+    /// the answer reveals nothing.
+    pub async fn revoke(&self, req: &OAuthRequest) -> OAuthResponse {
+        if let Err(response) = self.check_back_channel(req) {
+            return response;
+        }
+        let result = async {
+            let client = self.authenticate_client(req).await?;
+            let (hash, hint) = token_param(req)?;
+            match self.find_token(&hash, hint, &client).await? {
+                Some(Found::Access(_)) => {
+                    self.stores.tokens.revoke_access_token(&hash).await.map_err(|e| storage_error(&e))?
+                }
+                Some(Found::Refresh(record)) => {
+                    self.stores.tokens.revoke_grant(&record.grant_id).await.map_err(|e| storage_error(&e))?
+                }
+                None => {}
+            }
+            Ok::<_, OAuthError>(())
+        }
+        .await;
+        match result {
+            Ok(()) => OAuthResponse::empty_ok(),
+            Err(error) => self.error_response(error),
+        }
+    }
+
+    /// RFC 7662: describes a token to the confidential client it was issued to.
+    /// The token is found whatever the hint says; for anyone else it is inactive.
+    pub async fn introspect(&self, req: &OAuthRequest) -> OAuthResponse {
+        if let Err(response) = self.check_back_channel(req) {
+            return response;
+        }
+        let result = async {
+            let client = self.authenticate_client(req).await?;
+            if client.is_public() {
+                return Err(OAuthError::invalid_client("Public clients cannot use introspection"));
+            }
+            let (hash, hint) = token_param(req)?;
+            self.find_token(&hash, hint, &client).await
+        }
+        .await;
+        match result {
+            Ok(Some(found)) => OAuthResponse::json(200, &self.introspection_body(&found)),
+            Ok(None) => OAuthResponse::json(200, &serde_json::json!({ "active": false })),
+            Err(error) => self.error_response(error),
+        }
+    }
+
+    /// Looks the token up as both kinds, the hinted one first; only live
+    /// tokens of `client` are returned.
+    async fn find_token(
+        &self,
+        hash: &TokenHash,
+        hint: Option<TokenTypeHint>,
+        client: &Client,
+    ) -> Result<Option<Found>, OAuthError> {
+        let now = self.clock.now();
+        let refresh_first = hint == Some(TokenTypeHint::RefreshToken);
+        for refresh in [refresh_first, !refresh_first] {
+            let found = if refresh {
+                match self.stores.tokens.get_refresh_token(hash).await.map_err(|e| storage_error(&e))? {
+                    RefreshLookup::Active(record) => Some(Found::Refresh(record)),
+                    _ => None,
+                }
+            } else {
+                self.stores.tokens.get_access_token(hash).await.map_err(|e| storage_error(&e))?.map(Found::Access)
+            };
+            if let Some(found) = found {
+                let record = match &found {
+                    Found::Access(r) | Found::Refresh(r) => r,
+                };
+                let live = record.expires_at > now && record.client_id == client.id;
+                return Ok(live.then_some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    fn introspection_body(&self, found: &Found) -> serde_json::Value {
+        let (record, token_type) = match found {
+            Found::Access(r) => (r, Some("Bearer")),
+            Found::Refresh(r) => (r, None),
+        };
+        let mut body = serde_json::json!({
+            "active": true,
+            "scope": record.scope.to_string(),
+            "client_id": record.client_id.as_str(),
+            "exp": record.expires_at,
+            "iat": record.issued_at,
+            "iss": self.policy.issuer,
+        });
+        if let Some(sub) = &record.subject {
+            body["sub"] = sub.as_str().into();
+        }
+        if let Some(token_type) = token_type {
+            body["token_type"] = token_type.into();
+        }
+        body
+    }
+}
+
+/// The `token` parameter's hash and the optional hint (unknown hints ignored, RFC 7009 §2.1).
+fn token_param(req: &OAuthRequest) -> Result<(TokenHash, Option<TokenTypeHint>), OAuthError> {
+    let token = req.form.get("token")?.ok_or_else(|| OAuthError::invalid_request("The token parameter is missing"))?;
+    let hint = req.form.get("token_type_hint")?.map(TokenTypeHint::parse);
+    Ok((TokenHash::of(token), hint))
+}

@@ -1,0 +1,285 @@
+//! The token endpoint ([RFC 6749 §3.2](https://www.rfc-editor.org/rfc/rfc6749#section-3.2), §4–6).
+
+use super::{AuthorizationServer, storage_error};
+use crate::client::Client;
+use crate::error::{ErrorCode, OAuthError};
+use crate::pkce;
+use crate::request::OAuthRequest;
+use crate::response::OAuthResponse;
+use crate::storage::{CodeTake, GrantRecord, NewTokens, RefreshLookup, RotateOutcome, TokenRecord};
+use crate::types::{AccessToken, AuthorizationCode, GrantType, RefreshToken, ScopeSet};
+
+/// A successful token response before serialization.
+struct Issued {
+    access: AccessToken,
+    access_expires_at: u64,
+    refresh: Option<(RefreshToken, u64)>,
+    scope: ScopeSet,
+}
+
+impl AuthorizationServer {
+    /// Handles a token request: client authentication, then the grant named by `grant_type`.
+    ///
+    /// Every outcome is a complete response: 200 with tokens, 400/401 with an
+    /// RFC 6749 §5.2 error, 405 for a wrong method, 503 when storage fails.
+    pub async fn token(&self, req: &OAuthRequest) -> OAuthResponse {
+        if let Err(response) = self.check_back_channel(req) {
+            return response;
+        }
+        match self.token_inner(req).await {
+            Ok(issued) => self.token_response(issued),
+            Err(error) => self.error_response(error),
+        }
+    }
+
+    async fn token_inner(&self, req: &OAuthRequest) -> Result<Issued, OAuthError> {
+        let client = self.authenticate_client(req).await?;
+        let grant_type = req
+            .form
+            .get("grant_type")?
+            .ok_or_else(|| OAuthError::invalid_request("The grant_type parameter is missing"))?;
+        let grant_type = GrantType::parse(grant_type);
+        let supported = match grant_type {
+            GrantType::AuthorizationCode | GrantType::RefreshToken | GrantType::ClientCredentials => true,
+            GrantType::Password => self.policy.allow_password_grant,
+            _ => false,
+        };
+        if !supported {
+            return Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "The grant_type is not supported"));
+        }
+        if !client.grant_types.contains(&grant_type) {
+            return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "The client may not use this grant_type"));
+        }
+        match grant_type {
+            GrantType::AuthorizationCode => self.exchange_code(req, &client).await,
+            GrantType::RefreshToken => self.refresh(req, &client).await,
+            GrantType::ClientCredentials => self.client_credentials(req, &client).await,
+            _ => self.password(req, &client).await,
+        }
+    }
+
+    /// RFC 6749 §4.1.3 with RFC 7636 §4.6. The code is consumed before any
+    /// other check, so a failed attempt burns it; a replay revokes the grant.
+    async fn exchange_code(&self, req: &OAuthRequest, client: &Client) -> Result<Issued, OAuthError> {
+        let code = req.form.get("code")?.ok_or_else(|| OAuthError::invalid_request("The code parameter is missing"))?;
+        let redirect_uri = req.form.get("redirect_uri")?;
+        let verifier = req.form.get("code_verifier")?;
+        let code = AuthorizationCode::new(code);
+        let record = match self.stores.codes.take_code(&code.hash()).await.map_err(|e| storage_error(&e))? {
+            CodeTake::Taken(record) => record,
+            CodeTake::Replayed { grant_id } => {
+                self.stores.tokens.revoke_grant(&grant_id).await.map_err(|e| storage_error(&e))?;
+                return Err(OAuthError::invalid_grant(
+                    "The authorization code was already used; tokens issued from it are revoked",
+                ));
+            }
+            CodeTake::Unknown => return Err(OAuthError::invalid_grant("The authorization code is invalid or expired")),
+        };
+        let now = self.clock.now();
+        if record.client_id != client.id {
+            return Err(OAuthError::invalid_grant("The authorization code was issued to another client"));
+        }
+        if record.expires_at <= now {
+            return Err(OAuthError::invalid_grant("The authorization code is invalid or expired"));
+        }
+        match redirect_uri {
+            Some(uri) if uri == record.redirect_uri.as_str() => {}
+            None if !record.redirect_uri_sent => {}
+            _ => return Err(OAuthError::invalid_grant("The redirect_uri does not match the authorization request")),
+        }
+        match (&record.code_challenge, verifier) {
+            (Some((challenge, method)), Some(verifier)) => {
+                if !pkce::verify(verifier, challenge, method) {
+                    return Err(OAuthError::invalid_grant("The code_verifier does not match the code_challenge"));
+                }
+            }
+            (Some(_), None) => return Err(OAuthError::invalid_grant("The code_verifier is missing")),
+            (None, Some(_)) => {
+                return Err(OAuthError::invalid_grant(
+                    "A code_verifier was sent but the authorization request had no code_challenge",
+                ));
+            }
+            (None, None) => {}
+        }
+        let grant = GrantRecord {
+            id: record.grant_id,
+            client_id: client.id.clone(),
+            subject: Some(record.subject),
+            scope: record.scope.clone(),
+            issued_at: now,
+            expires_at: now + self.policy.grant_lifetime,
+            auth_time: Some(record.auth_time),
+        };
+        self.issue_for_new_grant(client, grant, true).await
+    }
+
+    /// RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2).
+    async fn refresh(&self, req: &OAuthRequest, client: &Client) -> Result<Issued, OAuthError> {
+        let presented = req
+            .form
+            .get("refresh_token")?
+            .ok_or_else(|| OAuthError::invalid_request("The refresh_token parameter is missing"))?;
+        let requested = req.form.get("scope")?;
+        let presented = RefreshToken::new(presented);
+        let old_hash = presented.hash();
+        let record = match self.stores.tokens.get_refresh_token(&old_hash).await.map_err(|e| storage_error(&e))? {
+            RefreshLookup::Active(record) => record,
+            RefreshLookup::Rotated { grant_id } => {
+                self.stores.tokens.revoke_grant(&grant_id).await.map_err(|e| storage_error(&e))?;
+                return Err(reused());
+            }
+            RefreshLookup::Unknown => return Err(OAuthError::invalid_grant("The refresh token is invalid or expired")),
+        };
+        let now = self.clock.now();
+        if record.client_id != client.id {
+            return Err(OAuthError::invalid_grant("The refresh token was issued to another client"));
+        }
+        if record.expires_at <= now {
+            return Err(OAuthError::invalid_grant("The refresh token is invalid or expired"));
+        }
+        let scope = match requested {
+            None => record.scope.clone(),
+            Some(raw) => {
+                let scope = ScopeSet::parse(raw).map_err(|_| OAuthError::invalid_scope("The scope is malformed"))?;
+                if !scope.is_subset(&record.scope) {
+                    return Err(OAuthError::invalid_scope("A refresh cannot widen the scope of the grant"));
+                }
+                scope
+            }
+        };
+        let grant = GrantRecord {
+            id: record.grant_id.clone(),
+            client_id: record.client_id.clone(),
+            subject: record.subject.clone(),
+            scope: record.scope.clone(),
+            issued_at: record.issued_at,
+            expires_at: record.grant_expires_at,
+            auth_time: record.auth_time,
+        };
+        let rotate = self.policy.rotate_refresh_tokens;
+        // RFC 6749 §6: a new refresh token keeps the scope of the old one.
+        let (access, refresh, tokens) = self.mint(&grant, &scope, rotate.then_some(&record.scope));
+        match self.stores.tokens.rotate_refresh(&old_hash, &tokens).await.map_err(|e| storage_error(&e))? {
+            RotateOutcome::Rotated => {}
+            RotateOutcome::Reused => return Err(reused()),
+            RotateOutcome::Unknown => return Err(OAuthError::invalid_grant("The refresh token is invalid or expired")),
+        }
+        let refresh = match refresh {
+            Some(token) => Some((token, tokens.refresh.as_ref().map_or(now, |(_, r)| r.expires_at))),
+            None => Some((presented, record.expires_at)),
+        };
+        Ok(Issued { access, access_expires_at: tokens.access.1.expires_at, refresh, scope })
+    }
+
+    /// RFC 6749 §4.4: confidential clients only, no refresh token (§4.4.3).
+    async fn client_credentials(&self, req: &OAuthRequest, client: &Client) -> Result<Issued, OAuthError> {
+        if client.is_public() {
+            return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "Public clients cannot use client_credentials"));
+        }
+        let scope = self.requested_scope(&req.form, client)?;
+        let now = self.clock.now();
+        let grant = GrantRecord {
+            id: self.new_grant_id(),
+            client_id: client.id.clone(),
+            subject: None,
+            scope,
+            issued_at: now,
+            expires_at: now + self.policy.access_token_lifetime,
+            auth_time: None,
+        };
+        self.issue_for_new_grant(client, grant, false).await
+    }
+
+    /// RFC 6749 §4.3, only for clients registered for it and when the server allows it.
+    async fn password(&self, req: &OAuthRequest, client: &Client) -> Result<Issued, OAuthError> {
+        let username = req.form.get("username")?;
+        let password = req.form.get("password")?;
+        let (Some(username), Some(password)) = (username, password) else {
+            return Err(OAuthError::invalid_request("The username and password parameters are required"));
+        };
+        let scope = self.requested_scope(&req.form, client)?;
+        let user = self.stores.users.find_user(username).await.map_err(|e| storage_error(&e))?;
+        let subject = match user {
+            Some(user) if user.verify_password(password) => user.subject,
+            Some(_) => return Err(OAuthError::invalid_grant("Invalid resource owner credentials")),
+            None => {
+                crate::user::verify_dummy(password);
+                return Err(OAuthError::invalid_grant("Invalid resource owner credentials"));
+            }
+        };
+        let now = self.clock.now();
+        let grant = GrantRecord {
+            id: self.new_grant_id(),
+            client_id: client.id.clone(),
+            subject: Some(subject),
+            scope,
+            issued_at: now,
+            expires_at: now + self.policy.grant_lifetime,
+            auth_time: Some(now),
+        };
+        self.issue_for_new_grant(client, grant, true).await
+    }
+
+    async fn issue_for_new_grant(
+        &self,
+        client: &Client,
+        grant: GrantRecord,
+        may_refresh: bool,
+    ) -> Result<Issued, OAuthError> {
+        let with_refresh = may_refresh && client.grant_types.contains(&GrantType::RefreshToken);
+        let (access, refresh, tokens) = self.mint(&grant, &grant.scope, with_refresh.then_some(&grant.scope));
+        self.stores.tokens.create_grant(&grant, &tokens).await.map_err(|e| storage_error(&e))?;
+        let refresh = refresh.zip(tokens.refresh.as_ref().map(|(_, r)| r.expires_at));
+        Ok(Issued { access, access_expires_at: tokens.access.1.expires_at, refresh, scope: grant.scope })
+    }
+
+    /// Generates an access token (and a refresh token with `refresh_scope`)
+    /// for a grant, with lifetimes capped by the grant's absolute expiry.
+    pub(crate) fn mint(
+        &self,
+        grant: &GrantRecord,
+        scope: &ScopeSet,
+        refresh_scope: Option<&ScopeSet>,
+    ) -> (AccessToken, Option<RefreshToken>, NewTokens) {
+        let now = self.clock.now();
+        let record = |scope: &ScopeSet, lifetime: u64| TokenRecord {
+            grant_id: grant.id.clone(),
+            client_id: grant.client_id.clone(),
+            subject: grant.subject.clone(),
+            scope: scope.clone(),
+            issued_at: now,
+            expires_at: (now + lifetime).min(grant.expires_at),
+            grant_expires_at: grant.expires_at,
+            auth_time: grant.auth_time,
+        };
+        let access = AccessToken::new(self.generator.token());
+        let access_record = record(scope, self.policy.access_token_lifetime);
+        let refresh = refresh_scope
+            .map(|s| (RefreshToken::new(self.generator.token()), record(s, self.policy.refresh_token_lifetime)));
+        let tokens = NewTokens {
+            access: (access.hash(), access_record),
+            refresh: refresh.as_ref().map(|(t, r)| (t.hash(), r.clone())),
+        };
+        (access, refresh.map(|(t, _)| t), tokens)
+    }
+
+    fn token_response(&self, issued: Issued) -> OAuthResponse {
+        let now = self.clock.now();
+        let mut body = serde_json::Map::new();
+        body.insert("access_token".into(), issued.access.secret().into());
+        body.insert("token_type".into(), "Bearer".into());
+        body.insert("expires_in".into(), issued.access_expires_at.saturating_sub(now).into());
+        if let Some((refresh, expires_at)) = &issued.refresh {
+            body.insert("refresh_token".into(), refresh.secret().into());
+            body.insert("refresh_token_expires_in".into(), expires_at.saturating_sub(now).into());
+        }
+        if !issued.scope.is_empty() {
+            body.insert("scope".into(), issued.scope.to_string().into());
+        }
+        OAuthResponse::json(200, &serde_json::Value::Object(body))
+    }
+}
+
+fn reused() -> OAuthError {
+    OAuthError::invalid_grant("The refresh token was already used; the grant is revoked")
+}

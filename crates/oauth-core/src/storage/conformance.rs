@@ -1,0 +1,285 @@
+//! The storage conformance suite (feature `test-util`).
+//!
+//! Every store must pass [`run`]. It uses fresh random keys, so it can run
+//! against a shared backend in parallel with other tests, and real time for
+//! expiries, since backends expire records with their own clock.
+//!
+//! ```no_run
+//! # async fn f() {
+//! let store = oauth_core::MemoryStore::new();
+//! oauth_core::storage::conformance::run(&store).await;
+//! # }
+//! ```
+
+use super::{CodeRecord, CodeTake, GrantRecord, NewTokens, RefreshLookup, RotateOutcome, Store, TokenRecord};
+use crate::client::{Client, SecretHash};
+use crate::clock::{Clock, SystemClock};
+use crate::generate::{RandomGenerator, TokenGenerator};
+use crate::types::{
+    ClientId, CodeChallengeMethod, GrantId, Nonce, RedirectUri, ScopeSet, Subject, TokenEndpointAuthMethod, TokenHash,
+};
+use crate::user::{PasswordHash, User};
+
+/// Runs every check against `store`; panics with a message naming the failed check.
+pub async fn run<S: Store>(store: &S) {
+    clients(store).await;
+    users(store).await;
+    codes(store).await;
+    grants_and_tokens(store).await;
+    rotation_and_reuse(store).await;
+    rotation_disabled(store).await;
+    revocation(store).await;
+    sessions(store).await;
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &RandomGenerator.token()[..16])
+}
+
+fn now() -> u64 {
+    SystemClock.now()
+}
+
+fn ok<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> T {
+    r.unwrap_or_else(|e| panic!("conformance: {what} failed: {e}"))
+}
+
+async fn clients<S: Store>(store: &S) {
+    let mut client = Client::new(unique("client"));
+    client.secret = Some(SecretHash::sha256("s3cret"));
+    client.auth_method = TokenEndpointAuthMethod::ClientSecretPost;
+    client.redirect_uris = vec![ok(RedirectUri::new("https://c.example/cb", false), "uri")];
+    client.scopes = ok(ScopeSet::parse("a b"), "scope");
+    ok(store.put_client(&client).await, "put_client");
+    assert_eq!(ok(store.get_client(&client.id).await, "get_client"), Some(client.clone()), "client round trip");
+    let listed = ok(store.list_clients().await, "list_clients");
+    assert!(listed.iter().any(|c| c == &client), "list_clients includes the new client");
+    assert!(ok(store.delete_client(&client.id).await, "delete_client"), "delete_client reports an existing client");
+    assert_eq!(ok(store.get_client(&client.id).await, "get_client"), None, "deleted client is gone");
+    assert!(!ok(store.delete_client(&client.id).await, "delete_client"), "deleting twice reports false");
+    assert_eq!(ok(store.get_client(&ClientId::new(unique("nobody"))).await, "get_client"), None, "unknown client");
+}
+
+async fn users<S: Store>(store: &S) {
+    let user = User {
+        subject: Subject::new(unique("sub")),
+        username: unique("user"),
+        password_hash: PasswordHash::from_phc(
+            "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG",
+        )
+        .unwrap_or_else(|| panic!("conformance: fixture hash")),
+        claims: [("email".to_owned(), serde_json::json!("u@example.com"))].into_iter().collect(),
+    };
+    ok(store.put_user(&user).await, "put_user");
+    assert_eq!(ok(store.find_user(&user.username).await, "find_user"), Some(user.clone()), "find_user");
+    assert_eq!(ok(store.get_user(&user.subject).await, "get_user"), Some(user.clone()), "get_user");
+    assert_eq!(ok(store.find_user(&unique("nobody")).await, "find_user"), None, "unknown user");
+}
+
+fn code_record(expires_at: u64) -> CodeRecord {
+    CodeRecord {
+        grant_id: GrantId::new(unique("grant")),
+        client_id: ClientId::new("c"),
+        redirect_uri: RedirectUri::new("https://c.example/cb", false).unwrap_or_else(|e| panic!("{e}")),
+        redirect_uri_sent: true,
+        scope: ScopeSet::parse("a b").unwrap_or_default(),
+        subject: Subject::new("s"),
+        code_challenge: Some(("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(), CodeChallengeMethod::S256)),
+        nonce: Some(Nonce::new("n")),
+        auth_time: now(),
+        issued_at: now(),
+        expires_at,
+    }
+}
+
+async fn codes<S: Store>(store: &S) {
+    let hash = TokenHash::of(&unique("code"));
+    let record = code_record(now() + 60);
+    ok(store.put_code(&hash, &record).await, "put_code");
+    assert_eq!(
+        ok(store.take_code(&hash).await, "take_code"),
+        CodeTake::Taken(record.clone()),
+        "first take gets the code"
+    );
+    assert_eq!(
+        ok(store.take_code(&hash).await, "take_code"),
+        CodeTake::Replayed { grant_id: record.grant_id.clone() },
+        "second take is a replay naming the grant"
+    );
+    assert_eq!(
+        ok(store.take_code(&TokenHash::of(&unique("code"))).await, "take_code"),
+        CodeTake::Unknown,
+        "unknown code"
+    );
+
+    let expired = TokenHash::of(&unique("code"));
+    ok(store.put_code(&expired, &code_record(now().saturating_sub(1))).await, "put_code (expired)");
+    assert_eq!(ok(store.take_code(&expired).await, "take_code"), CodeTake::Unknown, "an expired code is unknown");
+}
+
+struct Family {
+    grant: GrantRecord,
+    access: TokenHash,
+    refresh: TokenHash,
+    tokens: NewTokens,
+}
+
+fn token_record(grant: &GrantRecord, lifetime: u64) -> TokenRecord {
+    TokenRecord {
+        grant_id: grant.id.clone(),
+        client_id: grant.client_id.clone(),
+        subject: grant.subject.clone(),
+        scope: grant.scope.clone(),
+        issued_at: now(),
+        expires_at: now() + lifetime,
+        grant_expires_at: grant.expires_at,
+        auth_time: grant.auth_time,
+    }
+}
+
+fn next_tokens(grant: &GrantRecord, with_refresh: bool) -> (TokenHash, Option<TokenHash>, NewTokens) {
+    let access = TokenHash::of(&unique("at"));
+    let refresh = with_refresh.then(|| TokenHash::of(&unique("rt")));
+    let tokens = NewTokens {
+        access: (access, token_record(grant, 300)),
+        refresh: refresh.map(|h| (h, token_record(grant, 900))),
+    };
+    (access, refresh, tokens)
+}
+
+async fn new_family<S: Store>(store: &S) -> Family {
+    let grant = GrantRecord {
+        id: GrantId::new(unique("grant")),
+        client_id: ClientId::new("c"),
+        subject: Some(Subject::new("s")),
+        scope: ScopeSet::parse("a b").unwrap_or_default(),
+        issued_at: now(),
+        expires_at: now() + 3600,
+        auth_time: Some(now()),
+    };
+    let (access, refresh, tokens) = next_tokens(&grant, true);
+    ok(store.create_grant(&grant, &tokens).await, "create_grant");
+    let refresh = refresh.unwrap_or_else(|| panic!("refresh"));
+    Family { grant, access, refresh, tokens }
+}
+
+async fn grants_and_tokens<S: Store>(store: &S) {
+    let f = new_family(store).await;
+    assert_eq!(
+        ok(store.get_access_token(&f.access).await, "get_access_token"),
+        Some(f.tokens.access.1.clone()),
+        "access token round trip"
+    );
+    let refresh_record = f.tokens.refresh.as_ref().map(|(_, r)| r.clone()).unwrap_or_else(|| panic!("refresh"));
+    assert_eq!(
+        ok(store.get_refresh_token(&f.refresh).await, "get_refresh_token"),
+        RefreshLookup::Active(refresh_record),
+        "refresh token round trip"
+    );
+    assert_eq!(
+        ok(store.get_access_token(&f.refresh).await, "get_access_token"),
+        None,
+        "a refresh token is not an access token"
+    );
+    assert_eq!(
+        ok(store.get_refresh_token(&f.access).await, "get_refresh_token"),
+        RefreshLookup::Unknown,
+        "an access token is not a refresh token"
+    );
+}
+
+async fn rotation_and_reuse<S: Store>(store: &S) {
+    let f = new_family(store).await;
+    let (access2, refresh2, tokens2) = next_tokens(&f.grant, true);
+    let refresh2 = refresh2.unwrap_or_else(|| panic!("refresh"));
+    assert_eq!(
+        ok(store.rotate_refresh(&f.refresh, &tokens2).await, "rotate_refresh"),
+        RotateOutcome::Rotated,
+        "rotation"
+    );
+    assert_eq!(
+        ok(store.get_refresh_token(&f.refresh).await, "get_refresh_token"),
+        RefreshLookup::Rotated { grant_id: f.grant.id.clone() },
+        "the old refresh token is marked rotated"
+    );
+    assert!(
+        matches!(ok(store.get_refresh_token(&refresh2).await, "get"), RefreshLookup::Active(_)),
+        "new refresh token is active"
+    );
+    assert!(ok(store.get_access_token(&access2).await, "get").is_some(), "new access token is stored");
+
+    let (access3, _, tokens3) = next_tokens(&f.grant, true);
+    assert_eq!(
+        ok(store.rotate_refresh(&f.refresh, &tokens3).await, "rotate_refresh"),
+        RotateOutcome::Reused,
+        "reuse detected"
+    );
+    assert_eq!(ok(store.get_access_token(&access3).await, "get"), None, "reuse stores nothing");
+    assert_eq!(ok(store.get_access_token(&f.access).await, "get"), None, "reuse revokes the first access token");
+    assert_eq!(ok(store.get_access_token(&access2).await, "get"), None, "reuse revokes the current access token");
+    assert_eq!(
+        ok(store.get_refresh_token(&refresh2).await, "get"),
+        RefreshLookup::Unknown,
+        "reuse revokes the current refresh token"
+    );
+    let unknown = TokenHash::of(&unique("rt"));
+    assert_eq!(
+        ok(store.rotate_refresh(&unknown, &tokens3).await, "rotate_refresh"),
+        RotateOutcome::Unknown,
+        "unknown refresh token"
+    );
+}
+
+async fn rotation_disabled<S: Store>(store: &S) {
+    let f = new_family(store).await;
+    let (access2, _, tokens2) = next_tokens(&f.grant, false);
+    assert_eq!(
+        ok(store.rotate_refresh(&f.refresh, &tokens2).await, "rotate_refresh"),
+        RotateOutcome::Rotated,
+        "refresh without rotation"
+    );
+    assert!(
+        matches!(ok(store.get_refresh_token(&f.refresh).await, "get"), RefreshLookup::Active(_)),
+        "the refresh token stays active"
+    );
+    assert!(ok(store.get_access_token(&access2).await, "get").is_some(), "the new access token is stored");
+}
+
+async fn revocation<S: Store>(store: &S) {
+    let f = new_family(store).await;
+    let (access2, _, tokens2) = next_tokens(&f.grant, false);
+    ok(store.rotate_refresh(&f.refresh, &tokens2).await, "rotate_refresh");
+    ok(store.revoke_access_token(&f.access).await, "revoke_access_token");
+    assert_eq!(ok(store.get_access_token(&f.access).await, "get"), None, "revoked access token is gone");
+    assert!(ok(store.get_access_token(&access2).await, "get").is_some(), "revoking one access token leaves the others");
+    ok(store.revoke_grant(&f.grant.id).await, "revoke_grant");
+    assert_eq!(ok(store.get_access_token(&access2).await, "get"), None, "revoke_grant removes access tokens");
+    assert_eq!(
+        ok(store.get_refresh_token(&f.refresh).await, "get"),
+        RefreshLookup::Unknown,
+        "revoke_grant removes refresh tokens"
+    );
+    let (_, _, tokens3) = next_tokens(&f.grant, true);
+    assert_eq!(
+        ok(store.rotate_refresh(&f.refresh, &tokens3).await, "rotate_refresh"),
+        RotateOutcome::Unknown,
+        "a revoked family cannot be refreshed"
+    );
+    ok(store.revoke_grant(&GrantId::new(unique("grant"))).await, "revoke_grant of an unknown grant is not an error");
+}
+
+async fn sessions<S: Store>(store: &S) {
+    ok(store.ping().await, "ping");
+    let id = TokenHash::of(&unique("session"));
+    assert_eq!(ok(store.load_session(&id).await, "load_session"), None, "unknown session");
+    ok(store.save_session(&id, "{\"user\":\"a\"}", now() + 60).await, "save_session");
+    assert_eq!(
+        ok(store.load_session(&id).await, "load_session").as_deref(),
+        Some("{\"user\":\"a\"}"),
+        "session round trip"
+    );
+    ok(store.save_session(&id, "{}", now() + 60).await, "save_session");
+    assert_eq!(ok(store.load_session(&id).await, "load_session").as_deref(), Some("{}"), "session replaced");
+    ok(store.delete_session(&id).await, "delete_session");
+    assert_eq!(ok(store.load_session(&id).await, "load_session"), None, "deleted session");
+}

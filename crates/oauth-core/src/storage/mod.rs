@@ -1,0 +1,270 @@
+//! Storage traits, the records they keep, and the embedded [`MemoryStore`].
+//!
+//! The traits are shaped so that each step the protocol needs to be atomic is
+//! one call: [`CodeStore::take_code`] consumes a code exactly once,
+//! [`TokenStore::rotate_refresh`] is a compare-and-swap that detects reuse and
+//! revokes the family, and [`TokenStore::revoke_grant`] removes every token of a
+//! grant. Keys are [`TokenHash`]es: stores never see raw codes or tokens.
+//!
+//! Every record carries its absolute expiry (`expires_at`, Unix seconds);
+//! stores should drop records after it (for example with a TTL), so nothing
+//! grows without bound.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::client::Client;
+use crate::types::{ClientId, CodeChallengeMethod, GrantId, Nonce, RedirectUri, ScopeSet, Subject, TokenHash};
+use crate::user::User;
+
+mod memory;
+pub use memory::MemoryStore;
+
+#[cfg(feature = "test-util")]
+pub mod conformance;
+
+/// A boxed error from a storage backend.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A storage failure. Endpoints answer it with `temporarily_unavailable` (503).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// The backend failed or could not be reached.
+    #[error("storage backend error")]
+    Backend(#[source] BoxError),
+    /// A stored record could not be decoded.
+    #[error("stored record is corrupt")]
+    Corrupt(#[source] BoxError),
+    /// A write was refused because the record would conflict (for example, a duplicate client id).
+    #[error("conflicting record: {0}")]
+    Conflict(String),
+}
+
+/// Result of a storage call.
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// An authorization code, as stored between approval and exchange.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CodeRecord {
+    /// The grant the exchange will create; replay revokes it.
+    pub grant_id: GrantId,
+    /// The client the code was issued to.
+    pub client_id: ClientId,
+    /// The redirect URI of the authorization request.
+    pub redirect_uri: RedirectUri,
+    /// Whether the authorization request carried `redirect_uri` (then the token request must too).
+    pub redirect_uri_sent: bool,
+    /// Granted scope.
+    pub scope: ScopeSet,
+    /// The approving resource owner.
+    pub subject: Subject,
+    /// PKCE challenge and method.
+    pub code_challenge: Option<(String, CodeChallengeMethod)>,
+    /// OpenID Connect nonce.
+    pub nonce: Option<Nonce>,
+    /// When the user authenticated (Unix seconds).
+    pub auth_time: u64,
+    /// When the code was issued.
+    pub issued_at: u64,
+    /// When the code expires.
+    pub expires_at: u64,
+}
+
+/// Outcome of [`CodeStore::take_code`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodeTake {
+    /// The code was live; it is now consumed.
+    Taken(CodeRecord),
+    /// The code was consumed before: a replay. The grant it created must be revoked.
+    Replayed {
+        /// The grant issued from the first redemption.
+        grant_id: GrantId,
+    },
+    /// No such code (never issued, or expired).
+    Unknown,
+}
+
+/// A grant: the family of tokens issued from one authorization.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GrantRecord {
+    /// Identifier.
+    pub id: GrantId,
+    /// The client.
+    pub client_id: ClientId,
+    /// The resource owner; `None` for `client_credentials`.
+    pub subject: Option<Subject>,
+    /// The scope the resource owner granted (the ceiling for refreshes).
+    pub scope: ScopeSet,
+    /// When the grant was created.
+    pub issued_at: u64,
+    /// Absolute end of the family: no token of it lives longer.
+    pub expires_at: u64,
+    /// When the user authenticated, if a user did.
+    pub auth_time: Option<u64>,
+}
+
+/// An access or refresh token record.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TokenRecord {
+    /// The grant the token belongs to.
+    pub grant_id: GrantId,
+    /// The client the token was issued to.
+    pub client_id: ClientId,
+    /// The resource owner, if any.
+    pub subject: Option<Subject>,
+    /// The token's scope.
+    pub scope: ScopeSet,
+    /// Issue time.
+    pub issued_at: u64,
+    /// Expiry time.
+    pub expires_at: u64,
+    /// Absolute end of the grant, which caps every token issued from it later.
+    pub grant_expires_at: u64,
+    /// When the user authenticated, if a user did.
+    pub auth_time: Option<u64>,
+}
+
+/// Tokens to persist in one atomic step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewTokens {
+    /// The access token hash and record.
+    pub access: (TokenHash, TokenRecord),
+    /// The refresh token hash and record, if one is issued.
+    pub refresh: Option<(TokenHash, TokenRecord)>,
+}
+
+/// Outcome of looking up a refresh token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefreshLookup {
+    /// The token is the family's current refresh token.
+    Active(TokenRecord),
+    /// The token was rotated out: presenting it again is reuse.
+    Rotated {
+        /// The family to revoke.
+        grant_id: GrantId,
+    },
+    /// No such token (never issued, expired or revoked).
+    Unknown,
+}
+
+/// Outcome of [`TokenStore::rotate_refresh`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The new tokens are stored; the old refresh token (when rotated) is retired.
+    Rotated,
+    /// The old token had already been rotated out: the store revoked the whole family.
+    Reused,
+    /// No such token, or its grant is gone.
+    Unknown,
+}
+
+/// Client registrations.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// The client with this id.
+    async fn get_client(&self, id: &ClientId) -> StorageResult<Option<Client>>;
+    /// Creates or replaces a client.
+    async fn put_client(&self, client: &Client) -> StorageResult<()>;
+    /// Deletes a client; true when it existed.
+    async fn delete_client(&self, id: &ClientId) -> StorageResult<bool>;
+    /// All clients, ordered by id.
+    async fn list_clients(&self) -> StorageResult<Vec<Client>>;
+}
+
+/// Authorization codes.
+#[async_trait]
+pub trait CodeStore: Send + Sync {
+    /// Stores a new code until `record.expires_at`.
+    async fn put_code(&self, hash: &TokenHash, record: &CodeRecord) -> StorageResult<()>;
+
+    /// Atomically consumes a code: exactly one caller gets [`CodeTake::Taken`];
+    /// later callers get [`CodeTake::Replayed`] until the code would have expired.
+    async fn take_code(&self, hash: &TokenHash) -> StorageResult<CodeTake>;
+}
+
+/// Grants and their access and refresh tokens.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Atomically stores a new grant with its first tokens.
+    async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<()>;
+
+    /// A live access token (not revoked; the caller checks `expires_at`).
+    async fn get_access_token(&self, hash: &TokenHash) -> StorageResult<Option<TokenRecord>>;
+
+    /// Looks up a refresh token, telling rotated-out tokens apart.
+    async fn get_refresh_token(&self, hash: &TokenHash) -> StorageResult<RefreshLookup>;
+
+    /// Atomically: if `old` is the family's active refresh token, store the new
+    /// tokens and, when `new.refresh` is set, retire `old` (keeping a marker so
+    /// that its reuse is detected). If `old` was already retired, revoke the
+    /// whole family and answer [`RotateOutcome::Reused`].
+    async fn rotate_refresh(&self, old: &TokenHash, new: &NewTokens) -> StorageResult<RotateOutcome>;
+
+    /// Revokes one access token.
+    async fn revoke_access_token(&self, hash: &TokenHash) -> StorageResult<()>;
+
+    /// Revokes a grant: removes the grant and every token of it.
+    async fn revoke_grant(&self, id: &GrantId) -> StorageResult<()>;
+}
+
+/// Resource owners.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// The user with this login name.
+    async fn find_user(&self, username: &str) -> StorageResult<Option<User>>;
+    /// The user with this subject.
+    async fn get_user(&self, subject: &Subject) -> StorageResult<Option<User>>;
+    /// Creates or replaces a user.
+    async fn put_user(&self, user: &User) -> StorageResult<()>;
+}
+
+/// Server-side browser sessions, keyed by the hash of the session id.
+///
+/// The application decides what goes in (for example the logged-in user and
+/// the pending authorization); the store keeps an opaque string until `expires_at`.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// The session data, if the session exists and has not expired.
+    async fn load_session(&self, id: &TokenHash) -> StorageResult<Option<String>>;
+    /// Creates or replaces a session.
+    async fn save_session(&self, id: &TokenHash, data: &str, expires_at: u64) -> StorageResult<()>;
+    /// Deletes a session.
+    async fn delete_session(&self, id: &TokenHash) -> StorageResult<()>;
+    /// True when the backend answers (for readiness probes).
+    async fn ping(&self) -> StorageResult<()>;
+}
+
+/// A store implementing every trait.
+pub trait Store: ClientStore + CodeStore + TokenStore + UserStore + SessionStore {}
+impl<T: ClientStore + CodeStore + TokenStore + UserStore + SessionStore> Store for T {}
+
+/// The stores an [`AuthorizationServer`](crate::AuthorizationServer) uses.
+///
+/// They may differ: for example clients from a read-only configuration file
+/// and tokens in Redis.
+#[derive(Clone)]
+pub struct Stores {
+    /// Client registrations.
+    pub clients: Arc<dyn ClientStore>,
+    /// Authorization codes.
+    pub codes: Arc<dyn CodeStore>,
+    /// Grants and tokens.
+    pub tokens: Arc<dyn TokenStore>,
+    /// Users.
+    pub users: Arc<dyn UserStore>,
+}
+
+impl Stores {
+    /// Uses one store for everything.
+    pub fn single<S: Store + 'static>(store: Arc<S>) -> Self {
+        Self { clients: store.clone(), codes: store.clone(), tokens: store.clone(), users: store }
+    }
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stores").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,161 @@
+//! Secret values: redacted `Debug`, explicit `secret()` access, and [`TokenHash`].
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Defines a secret string newtype whose `Debug` never prints the value.
+macro_rules! new_secret_type {
+    ($(#[$attr:meta])* $name:ident) => {
+        $(#[$attr])*
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a raw secret value.
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(value.into())
+            }
+
+            /// The raw value.
+            ///
+            /// # Security Warning
+            /// Do not log it, and do not keep it longer than the request needs.
+            pub fn secret(&self) -> &str {
+                &self.0
+            }
+
+            /// The SHA-256 hash under which stores keep this value.
+            pub fn hash(&self) -> TokenHash {
+                TokenHash::of(&self.0)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!(stringify!($name), "([redacted])"))
+            }
+        }
+    };
+}
+
+new_secret_type!(
+    /// A client secret as presented by the client
+    /// ([RFC 6749 §2.3.1](https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1)).
+    ClientSecret
+);
+new_secret_type!(
+    /// An authorization code ([RFC 6749 §4.1.2](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2)).
+    AuthorizationCode
+);
+new_secret_type!(
+    /// An access token ([RFC 6749 §1.4](https://www.rfc-editor.org/rfc/rfc6749#section-1.4)).
+    AccessToken
+);
+new_secret_type!(
+    /// A refresh token ([RFC 6749 §1.5](https://www.rfc-editor.org/rfc/rfc6749#section-1.5)).
+    RefreshToken
+);
+new_secret_type!(
+    /// A PKCE code verifier ([RFC 7636 §4.1](https://www.rfc-editor.org/rfc/rfc7636#section-4.1)).
+    PkceCodeVerifier
+);
+
+/// SHA-256 of a code, token or session id: what stores use as the key.
+///
+/// Codes and tokens carry at least 256 bits of entropy, so a fast hash is
+/// enough to make a leaked store useless to an attacker.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenHash([u8; 32]);
+
+impl TokenHash {
+    /// Hashes a raw value.
+    pub fn of(raw: &str) -> Self {
+        Self(Sha256::digest(raw.as_bytes()).into())
+    }
+
+    /// The digest bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Lowercase hex of the digest, for storage keys.
+    pub fn to_hex(&self) -> String {
+        let mut out = String::with_capacity(64);
+        for byte in self.0 {
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        out
+    }
+
+    /// Parses the output of [`TokenHash::to_hex`].
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        let bytes = hex.as_bytes();
+        if bytes.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in bytes.chunks_exact(2).enumerate() {
+            let hi = nibble(pair[0])?;
+            let lo = nibble(pair[1])?;
+            out[i] = (hi << 4) | lo;
+        }
+        Some(Self(out))
+    }
+
+    /// Compares two hashes in constant time.
+    pub fn ct_eq(&self, other: &TokenHash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A prefix is enough to tell entries apart in logs.
+        write!(f, "TokenHash({}…)", &self.to_hex()[..8])
+    }
+}
+
+impl serde::Serialize for TokenHash {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TokenHash {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        TokenHash::from_hex(&s).ok_or_else(|| serde::de::Error::custom("invalid token hash"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_is_redacted() {
+        let token = AccessToken::new("very-secret");
+        assert_eq!(format!("{token:?}"), "AccessToken([redacted])");
+        let secret = ClientSecret::new("password");
+        assert!(!format!("{secret:?}").contains("password"));
+    }
+
+    #[test]
+    fn hex_round_trip() {
+        let h = TokenHash::of("abc");
+        assert_eq!(h.to_hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(TokenHash::from_hex(&h.to_hex()), Some(h));
+        assert_eq!(TokenHash::from_hex("zz"), None);
+        assert_eq!(TokenHash::from_hex(&"G".repeat(64)), None);
+    }
+}

@@ -1,0 +1,311 @@
+//! The authorization endpoint, row by row: aioauth's §2.1 table with the answers we give instead,
+//! and the rows aioauth lacks (PKCE policy, response modes, duplicates).
+
+use std::sync::Arc;
+
+use oauth_core::request::Method;
+use oauth_core::storage::Stores;
+use oauth_core::testing::{FailingStore, ISSUER, TestServer};
+use oauth_core::types::{ResponseMode, ResponseType};
+use oauth_core::{AuthorizationServer, AuthorizeError, Body, OAuthRequest, ServerPolicy};
+
+use crate::support::{Expect, challenge, check_authorize, demo_query, location_params};
+
+const EVIL: &str = "redirect_uri=https%3A%2F%2Fevil.example%2Fx";
+
+#[tokio::test]
+async fn validation_table() {
+    let t = TestServer::new().await;
+    let c = challenge();
+    let public =
+        "client_id=public_client&redirect_uri=https%3A%2F%2Fwww.example.com%2Fredirect&response_type=code&state=st";
+    let rows: Vec<(&str, String, Expect)> = vec![
+        // aioauth 2: insecure transport is covered in `insecure_transport_is_never_redirected`.
+        // aioauth 4: response_type missing, after the redirect URI is verified: redirect.
+        (
+            "4 response_type missing",
+            "client_id=test_client&state=somestate".into(),
+            Expect::Redirect("invalid_request"),
+        ),
+        (
+            "4 response_type empty",
+            demo_query("").replace("response_type=code", "response_type="),
+            Expect::Redirect("invalid_request"),
+        ),
+        // aioauth 4/5 redirected to an unvalidated URI; we never do.
+        (
+            "4 missing + unregistered redirect",
+            format!("client_id=test_client&state=s&{EVIL}"),
+            Expect::Page(400, "invalid_request"),
+        ),
+        (
+            "5 unknown response_type",
+            demo_query("").replace("response_type=code", "response_type=foo"),
+            Expect::Redirect("unsupported_response_type"),
+        ),
+        (
+            "5 unknown + unregistered redirect",
+            format!("client_id=test_client&response_type=foo&{EVIL}"),
+            Expect::Page(400, "invalid_request"),
+        ),
+        ("6 client_id missing", "response_type=code&state=s".into(), Expect::Page(400, "invalid_request")),
+        ("7 client_id unknown", "client_id=nobody&response_type=code".into(), Expect::Page(400, "invalid_client")),
+        // aioauth 8: a client with exactly one registered URI may omit it.
+        (
+            "8 redirect_uri omitted, one registered",
+            "client_id=test_client&response_type=code&scope=email".into(),
+            Expect::Pending,
+        ),
+        (
+            "8 redirect_uri omitted, two registered",
+            format!("client_id=public_client&response_type=code&code_challenge={c}&code_challenge_method=S256"),
+            Expect::Page(400, "invalid_request"),
+        ),
+        (
+            "9 redirect_uri not registered",
+            format!("client_id=test_client&response_type=code&{EVIL}"),
+            Expect::Page(400, "invalid_request"),
+        ),
+        (
+            "9 trailing slash",
+            "client_id=test_client&response_type=code&redirect_uri=https%3A%2F%2Fwww.example.com%2Fredirect%2F".into(),
+            Expect::Page(400, "invalid_request"),
+        ),
+        (
+            "9 different case",
+            "client_id=test_client&response_type=code&redirect_uri=https%3A%2F%2FWWW.example.com%2Fredirect".into(),
+            Expect::Page(400, "invalid_request"),
+        ),
+        (
+            "9 extra query",
+            "client_id=test_client&response_type=code&redirect_uri=https%3A%2F%2Fwww.example.com%2Fredirect%3Fa%3D1"
+                .into(),
+            Expect::Page(400, "invalid_request"),
+        ),
+        (
+            "10 unknown challenge method",
+            demo_query(&format!("code_challenge={c}&code_challenge_method=foo")),
+            Expect::Redirect("invalid_request"),
+        ),
+        (
+            "10 lowercase s256",
+            demo_query(&format!("code_challenge={c}&code_challenge_method=s256")),
+            Expect::Redirect("invalid_request"),
+        ),
+        ("11 method without challenge", demo_query("code_challenge_method=S256"), Expect::Redirect("invalid_request")),
+        // aioauth 12 accepted a challenge without method and never checked it; RFC 7636 says plain, which is off.
+        (
+            "12 challenge without method",
+            demo_query(&format!("code_challenge={c}")),
+            Expect::Redirect("invalid_request"),
+        ),
+        (
+            "13 token for a code-only client",
+            demo_query("").replace("response_type=code", "response_type=token"),
+            Expect::Redirect("unsupported_response_type"),
+        ),
+        (
+            "13 code foo",
+            demo_query("").replace("response_type=code", "response_type=code%20foo"),
+            Expect::Redirect("unsupported_response_type"),
+        ),
+        (
+            "13 id_token",
+            demo_query("").replace("response_type=code", "response_type=id_token"),
+            Expect::Redirect("unsupported_response_type"),
+        ),
+        (
+            "14 scope not allowed",
+            demo_query("").replace("scope=email", "scope=email%20profile"),
+            Expect::Redirect("invalid_scope"),
+        ),
+        (
+            "14 malformed scope",
+            demo_query("").replace("scope=email", "scope=em%22ail"),
+            Expect::Redirect("invalid_scope"),
+        ),
+        (
+            "14 double spaces are one separator",
+            demo_query("").replace("scope=email", "scope=email%20%20email"),
+            Expect::Pending,
+        ),
+        ("16 empty scope: client default", demo_query("").replace("scope=email", "scope="), Expect::Pending),
+        ("17 no state", demo_query("").replace("state=somestate&", ""), Expect::Pending),
+        ("18 repeated scope", demo_query("scope=email"), Expect::Redirect("invalid_request")),
+        ("18 repeated client_id", demo_query("client_id=test_client"), Expect::Page(400, "invalid_request")),
+        (
+            "18 repeated redirect_uri",
+            demo_query("redirect_uri=https%3A%2F%2Fwww.example.com%2Fredirect"),
+            Expect::Page(400, "invalid_request"),
+        ),
+        ("unknown parameters are ignored", demo_query("team=blue&prompt=login"), Expect::Pending),
+        ("PKCE S256", demo_query(&format!("code_challenge={c}&code_challenge_method=S256")), Expect::Pending),
+        (
+            "PKCE challenge too short",
+            demo_query("code_challenge=abc&code_challenge_method=S256"),
+            Expect::Redirect("invalid_request"),
+        ),
+        (
+            "PKCE challenge bad charset",
+            demo_query(&format!("code_challenge={}%2B&code_challenge_method=S256", &c[..42])),
+            Expect::Redirect("invalid_request"),
+        ),
+        (
+            "PKCE plain is off",
+            demo_query(&format!("code_challenge={}&code_challenge_method=plain", "a".repeat(43))),
+            Expect::Redirect("invalid_request"),
+        ),
+        ("public client without PKCE", public.into(), Expect::Redirect("invalid_request")),
+        ("public client with PKCE", format!("{public}&code_challenge={c}&code_challenge_method=S256"), Expect::Pending),
+        ("unsupported response_mode", demo_query("response_mode=web_message"), Expect::Redirect("invalid_request")),
+    ];
+    for (label, query, expect) in &rows {
+        check_authorize(&t, OAuthRequest::get(query).secure(), expect, label).await;
+    }
+}
+
+#[tokio::test]
+async fn pending_authorization_carries_the_request() {
+    let t = TestServer::new().await;
+    let query = demo_query(&format!("code_challenge={}&code_challenge_method=S256&nonce=n-1", challenge()));
+    let pending = check_authorize(&t, OAuthRequest::get(&query).secure(), &Expect::Pending, "pending").await.unwrap();
+    assert_eq!(pending.client_id.as_str(), "test_client");
+    assert_eq!(pending.client_name, "Test Client");
+    assert_eq!(pending.redirect_uri.as_str(), "https://www.example.com/redirect");
+    assert!(pending.redirect_uri_sent);
+    assert_eq!(pending.response_type, ResponseType::Code);
+    assert_eq!(pending.response_mode, ResponseMode::Query);
+    assert_eq!(pending.scope.to_string(), "email");
+    assert_eq!(pending.state.as_ref().map(|s| s.as_str()), Some("somestate"));
+    assert_eq!(pending.nonce.as_ref().map(|s| s.as_str()), Some("n-1"));
+    assert!(pending.code_challenge.is_some());
+    // It survives a session round trip.
+    let json = serde_json::to_string(&pending).unwrap();
+    assert_eq!(serde_json::from_str::<oauth_core::PendingAuthorization>(&json).unwrap(), pending);
+}
+
+#[tokio::test]
+async fn insecure_transport_is_never_redirected() {
+    let t = TestServer::new().await;
+    for query in [demo_query(""), format!("client_id=test_client&response_type=code&{EVIL}")] {
+        // Not marked secure.
+        check_authorize(&t, OAuthRequest::get(&query), &Expect::Page(400, "invalid_request"), "insecure").await;
+    }
+    let t = TestServer::with_policy(|p| p.allow_insecure_transport = true).await;
+    check_authorize(&t, OAuthRequest::get(&demo_query("")), &Expect::Pending, "allowed for dev").await;
+}
+
+#[tokio::test]
+async fn methods_and_bodies() {
+    let t = TestServer::new().await;
+    let mut put = OAuthRequest::get(&demo_query("")).secure();
+    put.method = Method::parse("PUT");
+    check_authorize(&t, put.clone(), &Expect::Page(405, "invalid_request"), "PUT").await;
+    let Err(error) = t.server.authorize(&put).await else { panic!("PUT accepted") };
+    assert_eq!(error.into_response().header("allow"), Some("GET, POST"));
+    // POST with a form body is the same request.
+    let post = OAuthRequest::post_form(&demo_query("")).secure();
+    check_authorize(&t, post, &Expect::Pending, "POST form").await;
+    let mut json = OAuthRequest::post_form(&demo_query("")).secure();
+    json.headers = vec![("Content-Type".into(), "application/json".into())];
+    check_authorize(&t, json, &Expect::Page(400, "invalid_request"), "POST json").await;
+}
+
+#[tokio::test]
+async fn storage_failure_is_an_error_page() {
+    let server = AuthorizationServer::new(ServerPolicy::new(ISSUER), Stores::single(Arc::new(FailingStore)));
+    let result = server.authorize(&OAuthRequest::get(&demo_query("")).secure()).await;
+    assert!(
+        matches!(&result, Err(AuthorizeError::Invalid { status: 503, error }) if error.code.as_str() == "temporarily_unavailable"),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn response_modes_deliver_errors_and_codes() {
+    let t = TestServer::new().await;
+    // Errors follow response_mode once it is known.
+    let fragment = demo_query("response_mode=fragment").replace("scope=email", "scope=nope");
+    let Err(AuthorizeError::Redirect(r)) = t.server.authorize(&OAuthRequest::get(&fragment).secure()).await else {
+        panic!("expected redirect")
+    };
+    assert!(r.location().unwrap().starts_with("https://www.example.com/redirect#error=invalid_scope"));
+
+    let form_post = demo_query("response_mode=form_post").replace("scope=email", "scope=nope");
+    let Err(AuthorizeError::Redirect(r)) = t.server.authorize(&OAuthRequest::get(&form_post).secure()).await else {
+        panic!("expected form post")
+    };
+    assert_eq!(r.status, 200);
+    let Body::Html(html) = &r.body else { panic!("expected HTML") };
+    assert!(html.contains("action=\"https://www.example.com/redirect\""), "{html}");
+    assert!(html.contains("name=\"error\" value=\"invalid_scope\""), "{html}");
+    assert!(html.contains("name=\"state\" value=\"somestate\""), "{html}");
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+}
+
+#[tokio::test]
+async fn implicit_needs_server_and_client_opt_in() {
+    let query = "client_id=test_client&response_type=token&state=s";
+    // Registered for the client, but off on the server.
+    let t = TestServer::new().await;
+    let mut client = oauth_core::testing::demo_client();
+    client.response_types.insert(ResponseType::Token);
+    oauth_core::storage::ClientStore::put_client(t.store.as_ref(), &client).await.unwrap();
+    let Err(AuthorizeError::Redirect(r)) = t.server.authorize(&OAuthRequest::get(query).secure()).await else {
+        panic!("implicit accepted while off")
+    };
+    // Errors for the token response type go in the fragment.
+    assert_eq!(location_params(r.location().unwrap())["error"], "unsupported_response_type");
+    assert!(r.location().unwrap().contains('#'));
+
+    let t = TestServer::with_policy(|p| p.allow_implicit = true).await;
+    oauth_core::storage::ClientStore::put_client(t.store.as_ref(), &client).await.unwrap();
+    let pending = check_authorize(&t, OAuthRequest::get(query).secure(), &Expect::Pending, "implicit").await.unwrap();
+    assert_eq!(pending.response_mode, ResponseMode::Fragment);
+    // Tokens never go in the query.
+    let q = format!("{query}&response_mode=query");
+    check_authorize(&t, OAuthRequest::get(&q).secure(), &Expect::Redirect("invalid_request"), "query").await;
+    // The access token arrives in the fragment, with no refresh token.
+    let approval = oauth_core::Approval {
+        subject: oauth_core::types::Subject::new("user-admin"),
+        scope: None,
+        auth_time: oauth_core::testing::T0,
+    };
+    let r = t.server.approve(&pending, approval).await.unwrap();
+    let location = r.location().unwrap();
+    assert!(location.starts_with("https://www.example.com/redirect#access_token="), "{location}");
+    let params = location_params(location);
+    assert_eq!(params["token_type"], "Bearer");
+    assert_eq!(params["state"], "s");
+    assert!(!params.contains_key("refresh_token"));
+}
+
+#[tokio::test]
+async fn approve_and_deny() {
+    let t = TestServer::new().await;
+    let pending = t.server.authorize(&OAuthRequest::get(&demo_query("")).secure()).await.unwrap();
+    // The seed's redirect: state, code, scope (plus iss, RFC 9207).
+    let approval = oauth_core::Approval {
+        subject: oauth_core::types::Subject::new("user-admin"),
+        scope: None,
+        auth_time: oauth_core::testing::T0,
+    };
+    let r = t.server.approve(&pending, approval.clone()).await.unwrap();
+    assert_eq!(r.status, 302);
+    assert_eq!(
+        r.location(),
+        Some(
+            "https://www.example.com/redirect?state=somestate&code=tok-1&scope=email&iss=https%3A%2F%2Fauth.example.com"
+        )
+    );
+    // Deny: access_denied with state (aioauth's demo dropped the state).
+    let r = t.server.deny(&pending);
+    let params = location_params(r.location().unwrap());
+    assert_eq!(params["error"], "access_denied");
+    assert_eq!(params["state"], "somestate");
+    assert_eq!(params["iss"], ISSUER);
+    // A narrower grant is honoured; scopes that were not requested are dropped.
+    let narrower = oauth_core::Approval { scope: Some(oauth_core::testing::scopes("profile")), ..approval };
+    let r = t.server.approve(&pending, narrower).await.unwrap();
+    assert!(!location_params(r.location().unwrap()).contains_key("scope"));
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the protocol engine: tables of requests and the answers RFC 6749 and friends require.
+#![allow(clippy::unwrap_used, clippy::type_complexity, missing_docs, unreachable_pub)]
+
+mod authorize; // authorization endpoint validation table (aioauth §2.1 rows and ours)
+mod introspection; // RFC 7662 and RFC 7009 (aioauth §2.3, §2.4)
+mod memory_store; // the storage conformance suite on MemoryStore
+mod metadata; // RFC 8414 document
+mod refresh; // refresh rotation, reuse detection, absolute lifetime
+mod support; // the one place that drives AuthorizationServer
+mod token; // token endpoint table (aioauth §2.2 rows and ours)

@@ -1,0 +1,64 @@
+# The project's entry points. `just` lists them; `just ci` is what CI runs.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+_list:
+    @just --list
+
+# Run the aioauth demo on http://127.0.0.1:8000 (in-memory store).
+[group("run")]
+run-example:
+    cargo run -p example-aioauth-demo
+
+# Format the code.
+[group("lint")]
+fmt:
+    cargo fmt --all
+
+# Check formatting.
+[group("lint")]
+fmt-check:
+    cargo fmt --all --check
+
+# Clippy on every target and feature, warnings denied.
+[group("lint")]
+clippy:
+    cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+# Both lints.
+[group("lint")]
+lint: fmt-check clippy
+
+# Every test of the workspace. Redis tests need OAUTH_TEST_REDIS_URL (they skip loudly without it, fail in CI).
+[group("test")]
+test:
+    cargo test --workspace --all-features
+
+# Start a throwaway Redis on port 6390 for local Redis tests.
+[group("test")]
+redis-up:
+    redis-server --port 6390 --bind 127.0.0.1 --save '' --appendonly no --daemonize yes
+    until redis-cli -p 6390 ping >/dev/null 2>&1; do sleep 0.1; done
+
+# Stop the throwaway Redis.
+[group("test")]
+redis-down:
+    redis-cli -p 6390 shutdown nosave || true
+
+# Tests with the throwaway Redis.
+[group("test")]
+test-redis: redis-up
+    OAUTH_TEST_REDIS_URL=redis://127.0.0.1:6390 cargo test --workspace --all-features
+
+# Criterion benchmarks.
+[group("test")]
+bench:
+    cargo bench -p oauth-core
+
+# API docs, warnings denied.
+[group("docs")]
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features
+
+# What CI runs.
+ci: fmt-check clippy test doc
