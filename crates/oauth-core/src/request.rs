@@ -44,6 +44,11 @@ impl Params {
         Self(url::form_urlencoded::parse(encoded.as_bytes()).into_owned().collect())
     }
 
+    /// Parses raw `application/x-www-form-urlencoded` bytes (invalid UTF-8 is replaced).
+    pub fn parse_bytes(encoded: &[u8]) -> Self {
+        Self(url::form_urlencoded::parse(encoded).into_owned().collect())
+    }
+
     /// Builds from already decoded pairs.
     pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
         Self(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())

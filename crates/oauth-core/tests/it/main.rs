@@ -1,5 +1,5 @@
 //! Integration tests of the protocol engine: tables of requests and the answers RFC 6749 and friends require.
-#![allow(clippy::unwrap_used, clippy::type_complexity, missing_docs, unreachable_pub)]
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
 mod authorize; // authorization endpoint validation table (aioauth §2.1 rows and ours)
 mod introspection; // RFC 7662 and RFC 7009 (aioauth §2.3, §2.4)
