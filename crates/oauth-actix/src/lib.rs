@@ -1,1 +1,51 @@
-//! Placeholder: filled by the HTTP adapter issue.
+//! # oauth-actix
+//!
+//! Mounts the OAuth 2.1 endpoints of an [`oauth_core::AuthorizationServer`]
+//! in an actix-web application. The adapter converts and decides nothing:
+//! every protocol answer comes from `oauth-core`.
+//!
+//! - [`OAuthEndpoints::configure`] mounts the authorization, token,
+//!   revocation, introspection and metadata endpoints at configurable paths
+//!   ([`EndpointPaths`]); wrong methods get `405` with `Allow`, bodies over
+//!   the limit get `413`.
+//! - Login and consent stay yours: implement [`AuthorizeHandler`]. It receives
+//!   each validated [`PendingAuthorization`]; later you call
+//!   [`AuthorizationServer::approve`] or [`AuthorizationServer::deny`] and
+//!   send the result with [`respond`].
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
+//! use oauth_actix::{AuthorizeHandler, OAuthEndpoints};
+//! use oauth_core::{AuthorizationServer, MemoryStore, PendingAuthorization, ServerPolicy, Stores};
+//!
+//! struct MyLogin;
+//!
+//! #[async_trait::async_trait(?Send)]
+//! impl AuthorizeHandler for MyLogin {
+//!     async fn pending(&self, _req: HttpRequest, pending: PendingAuthorization) -> HttpResponse {
+//!         // Keep `pending` in your session, then send the user to your login page.
+//!         HttpResponse::SeeOther().insert_header(("Location", "/my-login")).finish()
+//!     }
+//! }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let store = Arc::new(MemoryStore::new());
+//! let server = Arc::new(AuthorizationServer::new(
+//!     ServerPolicy::new("https://auth.example.com"),
+//!     Stores::single(store),
+//! ));
+//! let endpoints = OAuthEndpoints::new(server, Arc::new(MyLogin));
+//! HttpServer::new(move || App::new().configure(|cfg| endpoints.configure(cfg)))
+//!     .bind(("127.0.0.1", 8080))?
+//!     .run()
+//!     .await
+//! # }
+//! ```
+
+mod convert;
+mod endpoints;
+
+pub use convert::{read_body, respond, to_oauth_request};
+pub use endpoints::{AuthorizeHandler, EndpointPaths, OAuthEndpoints};
+pub use oauth_core::{AuthorizationServer, OAuthError, OAuthResponse, PendingAuthorization};

@@ -1,0 +1,128 @@
+//! The adapter through a real actix app (in process): conversion, routing, methods and limits.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::sync::Arc;
+
+use actix_web::test::{self, TestRequest};
+use actix_web::{App, HttpRequest, HttpResponse, web};
+use oauth_actix::{AuthorizeHandler, EndpointPaths, OAuthEndpoints};
+use oauth_core::PendingAuthorization;
+use oauth_core::testing::TestServer;
+
+/// Answers with the pending authorization as JSON, so tests can see what arrived.
+struct Echo;
+
+#[async_trait::async_trait(?Send)]
+impl AuthorizeHandler for Echo {
+    async fn pending(&self, _req: HttpRequest, pending: PendingAuthorization) -> HttpResponse {
+        HttpResponse::Ok().json(pending)
+    }
+}
+
+async fn endpoints() -> OAuthEndpoints {
+    let t = TestServer::with_policy(|p| p.allow_insecure_transport = true).await;
+    let server = Arc::new(t.server);
+    let mut paths = EndpointPaths::from_core(&server.policy().paths);
+    paths.token = vec!["/oauth/token".into(), "/oauth/tokenize".into()];
+    paths.body_limit = 1024;
+    OAuthEndpoints::new(server, Arc::new(Echo)).with_paths(paths)
+}
+
+fn basic() -> String {
+    use base64::Engine as _;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("machine:machine-secret"))
+}
+
+#[actix_web::test]
+async fn routes_methods_and_limits() {
+    let ep = endpoints().await;
+    let app = test::init_service(App::new().service(web::scope("/auth").configure(|cfg| ep.configure(cfg)))).await;
+    // (method, path, expected status, expected Allow)
+    let rows = [
+        ("GET", "/auth/oauth/token", 405, Some("POST")),
+        ("PUT", "/auth/oauth/tokenize", 405, Some("POST")),
+        ("GET", "/auth/oauth/revoke", 405, Some("POST")),
+        ("GET", "/auth/oauth/introspect", 405, Some("POST")),
+        ("PATCH", "/auth/oauth/authorize", 405, Some("GET, POST")),
+        ("POST", "/auth/.well-known/oauth-authorization-server", 405, Some("GET")),
+        ("GET", "/auth/.well-known/oauth-authorization-server", 200, None),
+    ];
+    for (method, path, status, allow) in rows {
+        let req = TestRequest::default().method(method.parse().unwrap()).uri(path).to_request();
+        let resp = test::call_service(&app, req).await;
+        assert_eq!(resp.status().as_u16(), status, "{method} {path}");
+        assert_eq!(resp.headers().get("allow").map(|v| v.to_str().unwrap()), allow, "{method} {path}");
+    }
+    let big = TestRequest::post()
+        .uri("/auth/oauth/token")
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .set_payload(vec![b'a'; 2000])
+        .to_request();
+    let resp = test::call_service(&app, big).await;
+    assert_eq!(resp.status().as_u16(), 413);
+    let body: serde_json::Value = test::read_body_json(resp).await;
+    assert_eq!(body["error"], "invalid_request");
+}
+
+#[actix_web::test]
+async fn conversion_both_ways() {
+    let ep = endpoints().await;
+    let app = test::init_service(App::new().configure(|cfg| ep.configure(cfg))).await;
+    // Token: header, content type and form arrive; status, headers and JSON come back.
+    for path in ["/oauth/token", "/oauth/tokenize"] {
+        let req = TestRequest::post()
+            .uri(path)
+            .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+            .set_payload("grant_type=client_credentials&scope=read&client_id=machine&client_secret=machine-secret")
+            .to_request();
+        let resp = test::call_service(&app, req).await;
+        assert_eq!(resp.status().as_u16(), 200, "{path}");
+        assert_eq!(resp.headers().get("cache-control").unwrap(), "no-store");
+        assert_eq!(resp.headers().get("content-type").unwrap(), "application/json");
+        let body: serde_json::Value = test::read_body_json(resp).await;
+        assert_eq!(body["scope"], "read");
+    }
+    // 401 carries WWW-Authenticate (machine is registered for client_secret_post, not Basic).
+    let req = TestRequest::post()
+        .uri("/oauth/token")
+        .insert_header(("Authorization", basic()))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .set_payload("grant_type=client_credentials")
+        .to_request();
+    let resp = test::call_service(&app, req).await;
+    assert_eq!(resp.status().as_u16(), 401);
+    assert!(resp.headers().get("www-authenticate").unwrap().to_str().unwrap().starts_with("Basic realm="));
+    // Authorize: the handler receives the pending authorization.
+    let req = TestRequest::get()
+        .uri("/oauth/authorize?client_id=test_client&response_type=code&scope=email&state=xyz")
+        .to_request();
+    let pending: serde_json::Value = test::call_and_read_body_json(&app, req).await;
+    assert_eq!(pending["client_id"], "test_client");
+    assert_eq!(pending["state"], "xyz");
+    // An unverifiable request gets the default JSON error, not a redirect.
+    let req = TestRequest::get().uri("/oauth/authorize?client_id=nobody&response_type=code").to_request();
+    let resp = test::call_service(&app, req).await;
+    assert_eq!(resp.status().as_u16(), 400);
+    assert!(resp.headers().get("location").is_none());
+    // A verified redirect URI gets the error redirect.
+    let req = TestRequest::get().uri("/oauth/authorize?client_id=test_client&response_type=foo").to_request();
+    let resp = test::call_service(&app, req).await;
+    assert_eq!(resp.status().as_u16(), 302);
+    assert!(resp.headers().get("location").unwrap().to_str().unwrap().contains("error=unsupported_response_type"));
+}
+
+#[actix_web::test]
+async fn forwarded_proto_is_trusted_only_when_configured() {
+    let t = TestServer::new().await; // TLS required
+    let server = Arc::new(t.server);
+    let query = "/oauth/authorize?client_id=test_client&response_type=code&scope=email";
+    for (trust, expected) in [(false, 400), (true, 200)] {
+        let mut paths = EndpointPaths::from_core(&server.policy().paths);
+        paths.trust_forwarded_proto = trust;
+        let ep = OAuthEndpoints::new(server.clone(), Arc::new(Echo)).with_paths(paths);
+        let app = test::init_service(App::new().configure(|cfg| ep.configure(cfg))).await;
+        let req = TestRequest::get().uri(query).insert_header(("X-Forwarded-Proto", "https")).to_request();
+        let resp = test::call_service(&app, req).await;
+        assert_eq!(resp.status().as_u16(), expected, "trust_forwarded_proto = {trust}");
+    }
+}
