@@ -1,0 +1,524 @@
+//! Configuration: a TOML file, overridden by `OAUTH__SECTION__KEY` environment variables.
+//!
+//! Every field and its default is listed in `docs/configuration.md`. Loading
+//! fails with a message that names the field at fault.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, anyhow, bail};
+use oauth_core::client::{Client, SecretHash};
+use oauth_core::types::{ClientId, GrantType, RedirectUri, ResponseType, ScopeSet, Subject, TokenEndpointAuthMethod};
+use oauth_core::user::{PasswordHash, User, hash_password};
+use oauth_core::{ServerPolicy, policy::EndpointPaths};
+use serde::Deserialize;
+
+/// The prefix of environment overrides: `OAUTH__SERVER__BIND=0.0.0.0:8000`.
+pub const ENV_PREFIX: &str = "OAUTH__";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`
+    #[serde(default)]
+    pub server: ServerSection,
+    /// `[endpoints]`
+    #[serde(default)]
+    pub endpoints: EndpointsSection,
+    /// `[tokens]`
+    #[serde(default)]
+    pub tokens: TokensSection,
+    /// `[security]`
+    #[serde(default)]
+    pub security: SecuritySection,
+    /// `[storage]`
+    #[serde(default)]
+    pub storage: StorageSection,
+    /// `[session]`
+    #[serde(default)]
+    pub session: SessionSection,
+    /// `[scopes]`: descriptions shown on the consent page, by scope name.
+    #[serde(default)]
+    pub scopes: BTreeMap<String, String>,
+    /// `[[clients]]`
+    #[serde(default)]
+    pub clients: Vec<ClientConfig>,
+    /// `[[users]]`
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+}
+
+/// `[server]`: listening address, issuer, transport.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    /// Address to listen on.
+    pub bind: String,
+    /// Issuer identifier: the public base URL of this server.
+    pub issuer: String,
+    /// Accept plain-HTTP requests (development only).
+    pub allow_insecure_transport: bool,
+    /// Trust `Forwarded` / `X-Forwarded-Proto` from a TLS-terminating proxy.
+    pub trust_forwarded_proto: bool,
+    /// Directory whose `login.html`, `consent.html` or `error.html` replace the embedded templates.
+    pub templates_dir: Option<PathBuf>,
+    /// A line shown on the login page (the demo shows its credentials).
+    pub login_hint: Option<String>,
+    /// Worker threads (0: one per core).
+    pub workers: usize,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8000".into(),
+            issuer: "http://localhost:8000".into(),
+            allow_insecure_transport: false,
+            trust_forwarded_proto: false,
+            templates_dir: None,
+            login_hint: None,
+            workers: 0,
+        }
+    }
+}
+
+/// `[endpoints]`: paths.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EndpointsSection {
+    /// Authorization endpoint.
+    pub authorize: String,
+    /// Token endpoint paths; the first is advertised in metadata.
+    pub token: Vec<String>,
+    /// Revocation endpoint.
+    pub revoke: String,
+    /// Introspection endpoint.
+    pub introspect: String,
+    /// Login page.
+    pub login: String,
+    /// Consent page.
+    pub consent: String,
+}
+
+impl Default for EndpointsSection {
+    fn default() -> Self {
+        let core = EndpointPaths::default();
+        Self {
+            authorize: core.authorize,
+            token: vec![core.token],
+            revoke: core.revoke,
+            introspect: core.introspect,
+            login: "/login".into(),
+            consent: "/approve".into(),
+        }
+    }
+}
+
+/// `[tokens]`: lifetimes in seconds and rotation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokensSection {
+    /// Authorization code lifetime.
+    pub code_lifetime: u64,
+    /// Access token lifetime.
+    pub access_token_lifetime: u64,
+    /// Refresh token lifetime.
+    pub refresh_token_lifetime: u64,
+    /// Absolute lifetime of a grant (refresh token family).
+    pub grant_lifetime: u64,
+    /// Rotate refresh tokens on use.
+    pub rotate_refresh_tokens: bool,
+}
+
+impl Default for TokensSection {
+    fn default() -> Self {
+        let p = ServerPolicy::new("https://unused.example");
+        Self {
+            code_lifetime: p.code_lifetime,
+            access_token_lifetime: p.access_token_lifetime,
+            refresh_token_lifetime: p.refresh_token_lifetime,
+            grant_lifetime: p.grant_lifetime,
+            rotate_refresh_tokens: p.rotate_refresh_tokens,
+        }
+    }
+}
+
+/// `[security]`: protocol switches.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySection {
+    /// Require PKCE for all clients.
+    pub require_pkce: bool,
+    /// Accept `code_challenge_method=plain`.
+    pub allow_plain_pkce: bool,
+    /// Allow the implicit grant for clients registered for it.
+    pub allow_implicit: bool,
+    /// Allow the password grant for clients registered for it.
+    pub allow_password_grant: bool,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSection {
+    /// `memory` (the embedded store).
+    pub url: String,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        Self { url: "memory".into() }
+    }
+}
+
+/// `[session]`: the login session cookie.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSection {
+    /// Cookie name.
+    pub cookie_name: String,
+    /// Idle lifetime of a session, in seconds.
+    pub lifetime: u64,
+    /// Base64 key (at least 64 bytes) that signs session cookies. When absent,
+    /// a random key is made at start: sessions then do not survive a restart
+    /// and are not shared between instances.
+    pub cookie_key: Option<String>,
+}
+
+impl Default for SessionSection {
+    fn default() -> Self {
+        Self { cookie_name: "oauth_session".into(), lifetime: 1800, cookie_key: None }
+    }
+}
+
+/// `[[clients]]`: a client registration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// Client identifier.
+    pub id: String,
+    /// Name on the consent page (default: the id).
+    pub name: Option<String>,
+    /// Plain secret; hashed with Argon2id at load and never kept in plain text.
+    pub secret: Option<String>,
+    /// Stored secret hash (`sha256:<hex>` or an Argon2id PHC string), instead of `secret`.
+    pub secret_hash: Option<String>,
+    /// `client_secret_basic` (default with a secret), `client_secret_post`, or `none` (default without).
+    pub auth_method: Option<String>,
+    /// Redirect URIs, matched exactly.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Grant types (default: authorization_code, refresh_token).
+    pub grant_types: Option<Vec<String>>,
+    /// Response types (default: code when authorization_code is allowed).
+    pub response_types: Option<Vec<String>>,
+    /// Space-separated scopes the client may request.
+    #[serde(default)]
+    pub scopes: String,
+    /// Space-separated scopes granted when the request has none.
+    #[serde(default)]
+    pub default_scopes: String,
+    /// Require PKCE for this confidential client too.
+    #[serde(default)]
+    pub require_pkce: bool,
+}
+
+/// `[[users]]`: a resource owner.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// Login name.
+    pub username: String,
+    /// Plain password; hashed with Argon2id at load.
+    pub password: Option<String>,
+    /// Argon2id PHC string, instead of `password`.
+    pub password_hash: Option<String>,
+    /// Stable subject identifier (default: the username).
+    pub subject: Option<String>,
+    /// Profile claims (for example `email`, `name`).
+    #[serde(default)]
+    pub claims: BTreeMap<String, serde_json::Value>,
+}
+
+impl Config {
+    /// Reads a file and applies the environment overrides.
+    pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::from_toml(&text, std::env::vars()).with_context(|| format!("in {}", path.display()))
+    }
+
+    /// Parses TOML text and applies `OAUTH__…` overrides from `env`.
+    pub fn from_toml(text: &str, env: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<Self> {
+        let mut table: toml::Table = text.parse().context("the configuration is not valid TOML")?;
+        for (key, value) in env {
+            if let Some(path) = key.strip_prefix(ENV_PREFIX) {
+                apply_override(&mut table, path, &value).with_context(|| format!("environment variable {key}"))?;
+            }
+        }
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| anyhow!("{}: {}", e.path(), e.inner()))?;
+        Ok(config)
+    }
+
+    /// The engine policy.
+    pub fn policy(&self) -> anyhow::Result<ServerPolicy> {
+        let issuer = url::Url::parse(&self.server.issuer).map_err(|e| anyhow!("server.issuer: {e}"))?;
+        if issuer.query().is_some() || issuer.fragment().is_some() {
+            bail!("server.issuer: must not have a query or fragment");
+        }
+        if issuer.scheme() != "https" && !self.server.allow_insecure_transport {
+            bail!("server.issuer: must be https (or set server.allow_insecure_transport for development)");
+        }
+        let e = &self.endpoints;
+        for (field, path) in [
+            ("endpoints.authorize", &e.authorize),
+            ("endpoints.revoke", &e.revoke),
+            ("endpoints.introspect", &e.introspect),
+            ("endpoints.login", &e.login),
+            ("endpoints.consent", &e.consent),
+        ] {
+            check_path(field, path)?;
+        }
+        let Some(first_token) = e.token.first() else { bail!("endpoints.token: at least one path is required") };
+        for (i, path) in e.token.iter().enumerate() {
+            check_path(&format!("endpoints.token[{i}]"), path)?;
+        }
+        let t = &self.tokens;
+        for (field, value) in [
+            ("tokens.code_lifetime", t.code_lifetime),
+            ("tokens.access_token_lifetime", t.access_token_lifetime),
+            ("tokens.refresh_token_lifetime", t.refresh_token_lifetime),
+            ("tokens.grant_lifetime", t.grant_lifetime),
+        ] {
+            if value == 0 {
+                bail!("{field}: must be greater than 0");
+            }
+        }
+        let mut policy = ServerPolicy::new(self.server.issuer.clone());
+        policy.paths = EndpointPaths {
+            authorize: e.authorize.clone(),
+            token: first_token.clone(),
+            revoke: e.revoke.clone(),
+            introspect: e.introspect.clone(),
+        };
+        policy.code_lifetime = t.code_lifetime;
+        policy.access_token_lifetime = t.access_token_lifetime;
+        policy.refresh_token_lifetime = t.refresh_token_lifetime;
+        policy.grant_lifetime = t.grant_lifetime;
+        policy.rotate_refresh_tokens = t.rotate_refresh_tokens;
+        policy.require_pkce = self.security.require_pkce;
+        policy.allow_plain_pkce = self.security.allow_plain_pkce;
+        policy.allow_implicit = self.security.allow_implicit;
+        policy.allow_password_grant = self.security.allow_password_grant;
+        policy.allow_insecure_transport = self.server.allow_insecure_transport;
+        policy.scopes_supported = self
+            .clients
+            .iter()
+            .filter_map(|c| ScopeSet::parse(&c.scopes).ok())
+            .flat_map(|s| s.iter().cloned().collect::<Vec<_>>())
+            .collect();
+        Ok(policy)
+    }
+
+    /// The client registrations, secrets hashed.
+    pub fn clients(&self) -> anyhow::Result<Vec<Client>> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.clients
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if !seen.insert(c.id.clone()) {
+                    bail!("clients[{i}].id: duplicate client id {:?}", c.id);
+                }
+                c.to_client(self.server.allow_insecure_transport).map_err(|e| anyhow!("clients[{i}].{e}"))
+            })
+            .collect()
+    }
+
+    /// The users, passwords hashed.
+    pub fn users(&self) -> anyhow::Result<Vec<User>> {
+        self.users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                let password_hash = match (&u.password, &u.password_hash) {
+                    (Some(p), None) => hash_password(p),
+                    (None, Some(h)) => PasswordHash::from_phc(h.clone())
+                        .ok_or_else(|| anyhow!("users[{i}].password_hash: not an Argon2id PHC string"))?,
+                    _ => bail!("users[{i}]: set exactly one of password and password_hash"),
+                };
+                if u.username.is_empty() {
+                    bail!("users[{i}].username: must not be empty");
+                }
+                Ok(User {
+                    subject: Subject::new(u.subject.clone().unwrap_or_else(|| u.username.clone())),
+                    username: u.username.clone(),
+                    password_hash,
+                    claims: u.claims.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// The cookie signing key, decoded.
+    pub fn cookie_key(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        use base64::Engine as _;
+        let Some(key) = &self.session.cookie_key else { return Ok(None) };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(key.trim())
+            .map_err(|e| anyhow!("session.cookie_key: not base64: {e}"))?;
+        if bytes.len() < 64 {
+            bail!("session.cookie_key: must decode to at least 64 bytes (got {})", bytes.len());
+        }
+        Ok(Some(bytes))
+    }
+
+    /// Checks everything that can be checked without starting: policy, clients, users, key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.policy()?;
+        self.clients()?;
+        self.cookie_key()?;
+        if self.session.lifetime == 0 {
+            bail!("session.lifetime: must be greater than 0");
+        }
+        if self.storage.url != "memory" {
+            bail!("storage.url: unsupported store {:?} (expected \"memory\")", self.storage.url);
+        }
+        Ok(())
+    }
+}
+
+impl ClientConfig {
+    /// Builds the registration; errors start with the field name.
+    pub fn to_client(&self, allow_http: bool) -> anyhow::Result<Client> {
+        let mut client = Client::new(self.id.clone());
+        if self.id.is_empty() {
+            bail!("id: must not be empty");
+        }
+        client.id = ClientId::new(self.id.clone());
+        client.name = self.name.clone().unwrap_or_else(|| self.id.clone());
+        client.secret = match (&self.secret, &self.secret_hash) {
+            (Some(s), None) => Some(SecretHash::argon2id(s)),
+            (None, Some(h)) => Some(
+                SecretHash::parse(h)
+                    .ok_or_else(|| anyhow!("secret_hash: not sha256:<hex> or an Argon2id PHC string"))?,
+            ),
+            (None, None) => None,
+            (Some(_), Some(_)) => bail!("secret: set at most one of secret and secret_hash"),
+        };
+        client.auth_method = match self.auth_method.as_deref() {
+            None if client.secret.is_some() => TokenEndpointAuthMethod::ClientSecretBasic,
+            None => TokenEndpointAuthMethod::None,
+            Some(m) => match TokenEndpointAuthMethod::parse(m) {
+                TokenEndpointAuthMethod::Extension(_) => {
+                    bail!("auth_method: {m:?} is not client_secret_basic, client_secret_post or none")
+                }
+                method => method,
+            },
+        };
+        client.redirect_uris = self
+            .redirect_uris
+            .iter()
+            .enumerate()
+            .map(|(i, u)| RedirectUri::new(u.clone(), allow_http).map_err(|e| anyhow!("redirect_uris[{i}]: {e}")))
+            .collect::<anyhow::Result<_>>()?;
+        if let Some(grants) = &self.grant_types {
+            client.grant_types = grants
+                .iter()
+                .enumerate()
+                .map(|(i, g)| match GrantType::parse(g) {
+                    GrantType::Extension(_) => Err(anyhow!("grant_types[{i}]: unknown grant type {g:?}")),
+                    grant => Ok(grant),
+                })
+                .collect::<anyhow::Result<_>>()?;
+        }
+        client.response_types = match &self.response_types {
+            Some(types) => types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| match ResponseType::parse(t) {
+                    ResponseType::Extension(_) => Err(anyhow!("response_types[{i}]: unknown response type {t:?}")),
+                    rt => Ok(rt),
+                })
+                .collect::<anyhow::Result<_>>()?,
+            None if client.grant_types.contains(&GrantType::AuthorizationCode) => {
+                [ResponseType::Code].into_iter().collect()
+            }
+            None => Default::default(),
+        };
+        client.scopes = ScopeSet::parse(&self.scopes).map_err(|e| anyhow!("scopes: {e}"))?;
+        client.default_scopes = ScopeSet::parse(&self.default_scopes).map_err(|e| anyhow!("default_scopes: {e}"))?;
+        client.require_pkce = self.require_pkce;
+        if client.grant_types.contains(&GrantType::AuthorizationCode) && client.redirect_uris.is_empty() {
+            bail!("redirect_uris: required for the authorization_code grant");
+        }
+        client.validate().map_err(|e| anyhow!("{}", field_of(&e)))?;
+        Ok(client)
+    }
+}
+
+/// Prefixes a registration error with the field it concerns.
+fn field_of(e: &oauth_core::client::ClientError) -> String {
+    use oauth_core::client::ClientError as E;
+    let field = match e {
+        E::SecretMismatch(_) | E::UnsupportedAuthMethod(_) => "auth_method",
+        E::DefaultScopes(_) => "default_scopes",
+        E::PublicClientCredentials(_) | E::CodeWithoutGrant(_) => "grant_types",
+        E::EmptyId => "id",
+        _ => "registration",
+    };
+    format!("{field}: {e}")
+}
+
+fn check_path(field: &str, path: &str) -> anyhow::Result<()> {
+    if !path.starts_with('/') || path.contains(['?', '#', ' ']) {
+        bail!("{field}: must be an absolute path without query or fragment, got {path:?}");
+    }
+    Ok(())
+}
+
+/// Sets `a__b__c` (case-insensitive) in the table, typed like the value it replaces.
+fn apply_override(table: &mut toml::Table, path: &str, value: &str) -> anyhow::Result<()> {
+    let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+    let Some((last, parents)) = keys.split_last() else { bail!("empty key") };
+    let mut current = table;
+    for key in parents {
+        let entry = current.entry(key.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = match entry {
+            toml::Value::Table(t) => t,
+            _ => bail!("{key} is not a section"),
+        };
+    }
+    let typed = match current.get(last) {
+        Some(toml::Value::Integer(_)) => {
+            toml::Value::Integer(value.parse().map_err(|_| anyhow!("expected an integer"))?)
+        }
+        Some(toml::Value::Boolean(_)) => {
+            toml::Value::Boolean(value.parse().map_err(|_| anyhow!("expected true or false"))?)
+        }
+        Some(toml::Value::Array(_)) => {
+            toml::Value::Array(value.split(',').map(|s| toml::Value::String(s.trim().to_owned())).collect())
+        }
+        _ => guess(last, value),
+    };
+    current.insert(last.clone(), typed);
+    Ok(())
+}
+
+/// Types a value for a key the file did not set, from the key's known type.
+fn guess(key: &str, value: &str) -> toml::Value {
+    if key == "token" {
+        return toml::Value::Array(value.split(',').map(|s| toml::Value::String(s.trim().to_owned())).collect());
+    }
+    if let Ok(b) = value.parse::<bool>() {
+        return toml::Value::Boolean(b);
+    }
+    match value.parse::<i64>() {
+        Ok(i) if key != "bind" && key != "cookie_key" => toml::Value::Integer(i),
+        _ => toml::Value::String(value.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

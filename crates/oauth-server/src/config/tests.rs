@@ -1,0 +1,132 @@
+use super::*;
+
+const MINIMAL: &str = r#"
+[server]
+issuer = "https://auth.example.com"
+
+[[clients]]
+id = "app"
+secret_hash = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+redirect_uris = ["https://app.example.com/cb"]
+scopes = "email profile"
+"#;
+
+fn load(text: &str, env: &[(&str, &str)]) -> anyhow::Result<Config> {
+    let config = Config::from_toml(text, env.iter().map(|(k, v)| (k.to_string(), v.to_string())))?;
+    config.validate()?;
+    Ok(config)
+}
+
+#[test]
+fn defaults() {
+    let config = load(MINIMAL, &[]).unwrap();
+    assert_eq!(config.server.bind, "127.0.0.1:8000");
+    assert_eq!(config.endpoints.token, vec!["/oauth/token".to_string()]);
+    assert_eq!(config.tokens.access_token_lifetime, 3600);
+    assert_eq!(config.session.lifetime, 1800);
+    let clients = config.clients().unwrap();
+    assert_eq!(clients[0].auth_method, TokenEndpointAuthMethod::ClientSecretBasic);
+    assert!(clients[0].response_types.contains(&ResponseType::Code));
+    let policy = config.policy().unwrap();
+    assert_eq!(policy.scopes_supported.to_string(), "email profile");
+}
+
+#[test]
+fn environment_overrides() {
+    let config = load(
+        MINIMAL,
+        &[
+            ("OAUTH__SERVER__BIND", "0.0.0.0:9000"),
+            ("OAUTH__TOKENS__ACCESS_TOKEN_LIFETIME", "300"),
+            ("OAUTH__SECURITY__REQUIRE_PKCE", "true"),
+            ("OAUTH__ENDPOINTS__TOKEN", "/oauth/tokenize,/oauth/token"),
+            ("UNRELATED", "x"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.server.bind, "0.0.0.0:9000");
+    assert_eq!(config.tokens.access_token_lifetime, 300);
+    assert!(config.security.require_pkce);
+    assert_eq!(config.endpoints.token, vec!["/oauth/tokenize".to_string(), "/oauth/token".to_string()]);
+}
+
+/// Each bad configuration stops start-up with a message naming the field.
+#[test]
+fn errors_name_the_field() {
+    let rows: &[(&str, String, &[(&str, &str)], &str)] = &[
+        ("unknown key", MINIMAL.replace("issuer =", "isuer ="), &[], "server"),
+        (
+            "wrong type",
+            format!("{MINIMAL}\n[tokens]\naccess_token_lifetime = \"soon\""),
+            &[],
+            "tokens.access_token_lifetime",
+        ),
+        ("bad env integer", MINIMAL.into(), &[("OAUTH__TOKENS__CODE_LIFETIME", "abc")], "tokens.code_lifetime"),
+        ("zero lifetime", format!("{MINIMAL}\n[tokens]\ncode_lifetime = 0"), &[], "tokens.code_lifetime"),
+        ("issuer not a URL", MINIMAL.replace("https://auth.example.com", "auth"), &[], "server.issuer"),
+        ("http issuer", MINIMAL.replace("https://auth.example.com", "http://auth.example.com"), &[], "server.issuer"),
+        ("relative path", format!("{MINIMAL}\n[endpoints]\nrevoke = \"revoke\""), &[], "endpoints.revoke"),
+        ("no token path", format!("{MINIMAL}\n[endpoints]\ntoken = []"), &[], "endpoints.token"),
+        (
+            "http redirect",
+            MINIMAL.replace("https://app.example.com/cb", "http://app.example.com/cb"),
+            &[],
+            "clients[0].redirect_uris[0]",
+        ),
+        ("bad secret hash", MINIMAL.replace("sha256:ba", "sha256:zz"), &[], "clients[0].secret_hash"),
+        (
+            "bad auth method",
+            MINIMAL.replace("scopes =", "auth_method = \"private_key_jwt\"\nscopes ="),
+            &[],
+            "clients[0].auth_method",
+        ),
+        (
+            "public with secret",
+            MINIMAL.replace("scopes =", "auth_method = \"none\"\nscopes ="),
+            &[],
+            "clients[0].auth_method",
+        ),
+        (
+            "bad grant",
+            MINIMAL.replace("scopes =", "grant_types = [\"magic\"]\nscopes ="),
+            &[],
+            "clients[0].grant_types[0]",
+        ),
+        ("bad scope", MINIMAL.replace("email profile", "email \\\"x"), &[], "clients[0].scopes"),
+        (
+            "default beyond allowed",
+            MINIMAL.replace("scopes =", "default_scopes = \"admin\"\nscopes ="),
+            &[],
+            "clients[0].default_scopes",
+        ),
+        (
+            "no redirect",
+            MINIMAL.replace("redirect_uris = [\"https://app.example.com/cb\"]", ""),
+            &[],
+            "clients[0].redirect_uris",
+        ),
+        (
+            "duplicate client",
+            format!("{MINIMAL}\n[[clients]]\nid = \"app\"\nredirect_uris = [\"https://a.example/cb\"]"),
+            &[],
+            "clients[1].id",
+        ),
+        ("short cookie key", format!("{MINIMAL}\n[session]\ncookie_key = \"c2hvcnQ=\""), &[], "session.cookie_key"),
+        ("unknown store", format!("{MINIMAL}\n[storage]\nurl = \"mysql://x\""), &[], "storage.url"),
+    ];
+    for (label, text, env, field) in rows {
+        let error = match load(text, env) {
+            Ok(_) => panic!("{label}: accepted"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(error.contains(field), "{label}: {error:?} does not name {field}");
+    }
+}
+
+#[test]
+fn users_need_exactly_one_password_form() {
+    let text = format!("{MINIMAL}\n[[users]]\nusername = \"a\"\n");
+    let config = Config::from_toml(&text, []).unwrap();
+    let error = format!("{:#}", config.users().unwrap_err());
+    assert!(error.contains("users[0]"), "{error}");
+}

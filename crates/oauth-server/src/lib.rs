@@ -1,0 +1,107 @@
+//! # oauth-server
+//!
+//! The assembled authorization server: configuration ([`config`]), login and
+//! consent pages ([`pages`]), server-side sessions, probes and access logs,
+//! on top of `oauth-actix` and `oauth-core`.
+//!
+//! [`build_state`] turns a [`Config`] into the shared [`AppState`];
+//! [`configure`] mounts everything on an actix `App`, which is what `main`
+//! and the tests use; [`run`] serves until SIGTERM or Ctrl-C.
+
+pub mod config;
+pub mod pages;
+pub mod session;
+#[cfg(feature = "test-util")]
+pub mod testing;
+pub mod web;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpServer};
+use anyhow::Context as _;
+use oauth_core::storage::{ClientStore as _, Stores, UserStore as _};
+use oauth_core::{AuthorizationServer, MemoryStore};
+
+pub use config::Config;
+pub use web::{AppState, configure};
+
+/// Builds the shared state: stores seeded with the configured clients and
+/// users, the engine, sessions and pages.
+pub async fn build_state(config: &Config) -> anyhow::Result<Arc<AppState>> {
+    config.validate()?;
+    let policy = config.policy()?;
+    let store = Arc::new(MemoryStore::new());
+    for client in config.clients()? {
+        store.put_client(&client).await.context("storing clients")?;
+    }
+    for user in config.users()? {
+        store.put_user(&user).await.context("storing users")?;
+    }
+    let key = match config.cookie_key()? {
+        Some(bytes) => actix_web::cookie::Key::from(&bytes),
+        None => actix_web::cookie::Key::generate(),
+    };
+    let secure = policy.issuer.starts_with("https://");
+    let sessions =
+        session::Sessions::new(store.clone(), key, config.session.cookie_name.clone(), secure, config.session.lifetime);
+    let pages =
+        pages::Pages::new(config.server.templates_dir.as_deref(), &config.scopes, config.server.login_hint.clone())?;
+    let server = Arc::new(AuthorizationServer::new(policy, Stores::single(store.clone())));
+    Ok(Arc::new(AppState {
+        server,
+        sessions,
+        pages,
+        users: store,
+        endpoint_paths: AppState::endpoint_paths(config),
+        login_path: config.endpoints.login.clone(),
+        consent_path: config.endpoints.consent.clone(),
+    }))
+}
+
+/// One log line per request: method, path (never the query), status, latency.
+pub async fn access_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let response = next.call(req).await?;
+    tracing::info!(
+        %method,
+        path,
+        status = response.status().as_u16(),
+        latency_us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
+    Ok(response)
+}
+
+/// Serves `config` until SIGTERM or Ctrl-C, then drains in-flight requests.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let state = build_state(&config).await?;
+    let workers = if config.server.workers == 0 {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    } else {
+        config.server.workers
+    };
+    let factory_state = state.clone();
+    let server = HttpServer::new(move || {
+        let state = factory_state.clone();
+        App::new().wrap(from_fn(access_log)).configure(move |cfg| configure(&state, cfg))
+    })
+    .workers(workers)
+    .shutdown_timeout(10)
+    .bind(&config.server.bind)
+    .with_context(|| format!("server.bind: cannot listen on {}", config.server.bind))?;
+    for addr in server.addrs() {
+        tracing::info!(%addr, issuer = %state.server.policy().issuer, "listening");
+    }
+    server.run().await.context("server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}

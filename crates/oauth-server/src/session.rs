@@ -1,0 +1,138 @@
+//! Server-side browser sessions: a signed cookie holds a random id; the data
+//! lives in the [`SessionStore`] under the id's hash, so any instance sharing
+//! the store can continue a flow.
+
+use std::sync::Arc;
+
+use actix_web::HttpRequest;
+use actix_web::cookie::{Cookie, CookieJar, Key, SameSite};
+use oauth_core::PendingAuthorization;
+use oauth_core::generate::{RandomGenerator, TokenGenerator as _};
+use oauth_core::storage::{SessionStore, StorageError};
+use oauth_core::types::{Subject, TokenHash};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq as _;
+
+/// What a session holds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SessionData {
+    /// The CSRF token of this session's forms.
+    pub csrf: String,
+    /// The logged-in user, if any.
+    pub user: Option<LoggedIn>,
+    /// The authorization request waiting for login and consent.
+    pub pending: Option<PendingAuthorization>,
+}
+
+/// A logged-in user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoggedIn {
+    /// The user's subject.
+    pub subject: Subject,
+    /// The login name, for the pages.
+    pub username: String,
+    /// When the user authenticated.
+    pub auth_time: u64,
+}
+
+/// A loaded (or new) session.
+#[derive(Debug)]
+pub struct Session {
+    /// The raw id, only ever in the cookie.
+    id: String,
+    /// The data.
+    pub data: SessionData,
+    /// True when the id must be (re)sent in a cookie.
+    pub fresh: bool,
+}
+
+impl SessionData {
+    /// True when `presented` equals the session's CSRF token (constant time).
+    pub fn csrf_ok(&self, presented: Option<&str>) -> bool {
+        match presented {
+            Some(p) if !self.csrf.is_empty() => bool::from(p.as_bytes().ct_eq(self.csrf.as_bytes())),
+            _ => false,
+        }
+    }
+}
+
+/// Session handling: cookie attributes, signing key, lifetime and store.
+pub struct Sessions {
+    store: Arc<dyn SessionStore>,
+    key: Key,
+    cookie_name: String,
+    secure: bool,
+    lifetime: u64,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("cookie_name", &self.cookie_name)
+            .field("secure", &self.secure)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sessions {
+    /// Sessions in `store`, cookies signed with `key`, `Secure` when `secure`.
+    pub fn new(store: Arc<dyn SessionStore>, key: Key, cookie_name: String, secure: bool, lifetime: u64) -> Self {
+        Self { store, key, cookie_name, secure, lifetime }
+    }
+
+    /// The store (for readiness checks).
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.store
+    }
+
+    /// The session of the request, or a new empty one. An unknown, expired or
+    /// forged id is never adopted: the client gets a fresh server-made id.
+    pub async fn load(&self, req: &HttpRequest) -> Result<Session, StorageError> {
+        if let Some(id) = self.cookie_id(req) {
+            if let Some(raw) = self.store.load_session(&TokenHash::of(&id)).await? {
+                if let Ok(data) = serde_json::from_str::<SessionData>(&raw) {
+                    return Ok(Session { id, data, fresh: false });
+                }
+            }
+        }
+        Ok(Self::fresh(SessionData::default()))
+    }
+
+    fn fresh(mut data: SessionData) -> Session {
+        data.csrf = RandomGenerator.token();
+        Session { id: RandomGenerator.token(), data, fresh: true }
+    }
+
+    fn cookie_id(&self, req: &HttpRequest) -> Option<String> {
+        let cookie = req.cookie(&self.cookie_name)?;
+        let mut jar = CookieJar::new();
+        jar.add_original(cookie);
+        jar.signed(&self.key).get(&self.cookie_name).map(|c| c.value().to_owned())
+    }
+
+    /// Saves the session (extending its lifetime).
+    pub async fn save(&self, session: &Session, now: u64) -> Result<(), StorageError> {
+        let data = serde_json::to_string(&session.data).map_err(|e| StorageError::Corrupt(Box::new(e)))?;
+        self.store.save_session(&TokenHash::of(&session.id), &data, now + self.lifetime).await
+    }
+
+    /// Replaces the session id (at login, against fixation) and the CSRF
+    /// token; the old id is deleted.
+    pub async fn renew(&self, session: Session) -> Result<Session, StorageError> {
+        self.store.delete_session(&TokenHash::of(&session.id)).await?;
+        Ok(Self::fresh(session.data))
+    }
+
+    /// The signed cookie carrying the session id: HttpOnly, SameSite=Lax,
+    /// Secure when the issuer is https, Path=/.
+    pub fn cookie(&self, session: &Session) -> Cookie<'static> {
+        let mut cookie = Cookie::new(self.cookie_name.clone(), session.id.clone());
+        cookie.set_http_only(true);
+        cookie.set_same_site(SameSite::Lax);
+        cookie.set_secure(self.secure);
+        cookie.set_path("/");
+        let mut jar = CookieJar::new();
+        jar.signed_mut(&self.key).add(cookie);
+        jar.get(&self.cookie_name).cloned().unwrap_or_else(|| Cookie::new(self.cookie_name.clone(), ""))
+    }
+}

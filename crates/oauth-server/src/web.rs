@@ -1,0 +1,316 @@
+//! The server's own pages and probes: login, consent, `/healthz`, `/readyz`,
+//! and the glue between the OAuth endpoints and the session.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use oauth_actix::{AuthorizeHandler, EndpointPaths, OAuthEndpoints, respond};
+use oauth_core::storage::{StorageError, UserStore};
+use oauth_core::{Approval, AuthorizationServer, AuthorizeError, OAuthError, Params, PendingAuthorization};
+
+use crate::config::Config;
+use crate::pages::Pages;
+use crate::session::{LoggedIn, Session, Sessions};
+
+/// Largest accepted form body on the login and consent pages.
+const FORM_LIMIT: usize = 16 * 1024;
+
+/// Everything the handlers share.
+pub struct AppState {
+    /// The protocol engine.
+    pub server: Arc<AuthorizationServer>,
+    /// Browser sessions.
+    pub sessions: Sessions,
+    /// Page renderer.
+    pub pages: Pages,
+    /// Users, for login.
+    pub users: Arc<dyn UserStore>,
+    /// The OAuth endpoints' paths.
+    pub endpoint_paths: EndpointPaths,
+    /// Login page path.
+    pub login_path: String,
+    /// Consent page path.
+    pub consent_path: String,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("server", &self.server)
+            .field("endpoint_paths", &self.endpoint_paths)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The endpoint paths for a configuration.
+    pub fn endpoint_paths(config: &Config) -> EndpointPaths {
+        let e = &config.endpoints;
+        EndpointPaths {
+            authorize: e.authorize.clone(),
+            token: e.token.clone(),
+            revoke: e.revoke.clone(),
+            introspect: e.introspect.clone(),
+            metadata: "/.well-known/oauth-authorization-server".into(),
+            body_limit: FORM_LIMIT,
+            trust_forwarded_proto: config.server.trust_forwarded_proto,
+        }
+    }
+
+    fn unavailable(&self, error: &StorageError) -> HttpResponse {
+        tracing::error!(error = %error, "storage unavailable");
+        self.pages.error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            "The server cannot reach its storage. Please try again in a moment.",
+            Some("temporarily_unavailable"),
+        )
+    }
+
+    fn see_other(&self, location: &str, session: Option<&Session>) -> HttpResponse {
+        let mut builder = HttpResponse::SeeOther();
+        builder.insert_header(("Location", location)).insert_header(("Cache-Control", "no-store"));
+        if let Some(session) = session {
+            builder.cookie(self.sessions.cookie(session));
+        }
+        builder.finish()
+    }
+
+    fn with_cookie(&self, mut response: HttpResponse, session: &Session) -> HttpResponse {
+        if session.fresh {
+            // A cookie that cannot be encoded is dropped; the next request starts a new session.
+            let _ = response.add_cookie(&self.sessions.cookie(session));
+        }
+        response
+    }
+
+    fn forged(&self) -> HttpResponse {
+        self.pages.error(
+            StatusCode::FORBIDDEN,
+            "Form expired",
+            "This form expired or did not come from this site. Go back, reload the page and try again.",
+            Some("csrf"),
+        )
+    }
+}
+
+/// Mounts the OAuth endpoints, login, consent and the probes.
+pub fn configure(state: &Arc<AppState>, cfg: &mut web::ServiceConfig) {
+    let endpoints = OAuthEndpoints::new(state.server.clone(), Arc::new(SessionAuthorize(state.clone())))
+        .with_paths(state.endpoint_paths.clone());
+    endpoints.configure(cfg);
+    let data = web::Data::from(state.clone());
+    let limit = web::PayloadConfig::new(FORM_LIMIT);
+    cfg.service(
+        web::resource(state.login_path.as_str())
+            .app_data(data.clone())
+            .app_data(limit.clone())
+            .route(web::get().to(login_page))
+            .route(web::post().to(login_submit))
+            .default_service(web::to(|| async { method_not_allowed("GET, POST") })),
+    );
+    cfg.service(
+        web::resource(state.consent_path.as_str())
+            .app_data(data.clone())
+            .app_data(limit)
+            .route(web::get().to(consent_page))
+            .route(web::post().to(consent_submit))
+            .default_service(web::to(|| async { method_not_allowed("GET, POST") })),
+    );
+    cfg.service(web::resource("/healthz").route(web::get().to(healthz)));
+    cfg.service(web::resource("/readyz").app_data(data).route(web::get().to(readyz)));
+}
+
+fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    respond(oauth_core::OAuthResponse::method_not_allowed(allow))
+}
+
+/// Keeps the pending authorization in the session and sends the user on.
+struct SessionAuthorize(Arc<AppState>);
+
+#[async_trait::async_trait(?Send)]
+impl AuthorizeHandler for SessionAuthorize {
+    async fn pending(&self, req: HttpRequest, pending: PendingAuthorization) -> HttpResponse {
+        let st = &self.0;
+        let mut session = match st.sessions.load(&req).await {
+            Ok(s) => s,
+            Err(e) => return st.unavailable(&e),
+        };
+        session.data.pending = Some(pending);
+        if let Err(e) = st.sessions.save(&session, st.server.now()).await {
+            return st.unavailable(&e);
+        }
+        let next = if session.data.user.is_some() { &st.consent_path } else { &st.login_path };
+        st.see_other(next, Some(&session))
+    }
+
+    async fn invalid(&self, _req: HttpRequest, status: u16, error: OAuthError) -> HttpResponse {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            return self.0.unavailable(&StorageError::Backend("authorization request".into()));
+        }
+        let message = error.description.as_deref().unwrap_or("The authorization request is invalid.");
+        self.0.pages.error(status, "This authorization request cannot be processed", message, Some(error.code.as_str()))
+    }
+}
+
+fn form(body: &[u8]) -> Params {
+    Params::parse_bytes(body)
+}
+
+/// A single form field; a repeated or empty field counts as absent.
+fn field<'a>(params: &'a Params, name: &'static str) -> Option<&'a str> {
+    params.get(name).ok().flatten()
+}
+
+async fn login_page(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
+    let session = match st.sessions.load(&req).await {
+        Ok(s) => s,
+        Err(e) => return st.unavailable(&e),
+    };
+    if session.fresh {
+        if let Err(e) = st.sessions.save(&session, st.server.now()).await {
+            return st.unavailable(&e);
+        }
+    }
+    let client = session.data.pending.as_ref().map(|p| p.client_name.as_str());
+    let username = session.data.user.as_ref().map(|u| u.username.as_str()).unwrap_or("");
+    let page = st.pages.login(StatusCode::OK, &st.login_path, &session.data.csrf, client, username, None);
+    st.with_cookie(page, &session)
+}
+
+async fn login_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState>) -> HttpResponse {
+    let session = match st.sessions.load(&req).await {
+        Ok(s) => s,
+        Err(e) => return st.unavailable(&e),
+    };
+    let params = form(&body);
+    if !session.data.csrf_ok(field(&params, "csrf_token")) {
+        return st.forged();
+    }
+    let client = session.data.pending.as_ref().map(|p| p.client_name.clone());
+    let username = field(&params, "username").unwrap_or("").to_owned();
+    let password = field(&params, "password").unwrap_or("").to_owned();
+    let failed = |message: &str| {
+        st.pages.login(
+            StatusCode::BAD_REQUEST,
+            &st.login_path,
+            &session.data.csrf,
+            client.as_deref(),
+            &username,
+            Some(message),
+        )
+    };
+    if username.is_empty() || password.is_empty() {
+        return failed("Enter your username and password.");
+    }
+    let user = match st.users.find_user(&username).await {
+        Ok(u) => u,
+        Err(e) => return st.unavailable(&e),
+    };
+    // Argon2 takes tens of milliseconds: keep it off the async workers.
+    let verified = web::block(move || match user {
+        Some(user) if user.verify_password(&password) => Some(user),
+        Some(_) => None,
+        None => {
+            oauth_core::user::verify_dummy(&password);
+            None
+        }
+    })
+    .await;
+    let user = match verified {
+        Ok(Some(user)) => user,
+        Ok(None) => return failed("Invalid username or password."),
+        Err(_) => return st.pages.error(StatusCode::INTERNAL_SERVER_ERROR, "Error", "Login failed.", None),
+    };
+    let now = st.server.now();
+    let mut session = match st.sessions.renew(session).await {
+        Ok(s) => s,
+        Err(e) => return st.unavailable(&e),
+    };
+    session.data.user = Some(LoggedIn { subject: user.subject, username: user.username, auth_time: now });
+    if let Err(e) = st.sessions.save(&session, now).await {
+        return st.unavailable(&e);
+    }
+    tracing::info!("login succeeded");
+    st.see_other(&st.consent_path, Some(&session))
+}
+
+async fn consent_page(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
+    let session = match st.sessions.load(&req).await {
+        Ok(s) => s,
+        Err(e) => return st.unavailable(&e),
+    };
+    let Some(user) = &session.data.user else { return st.see_other(&st.login_path, None) };
+    match &session.data.pending {
+        Some(pending) => st.pages.consent(&st.consent_path, &session.data.csrf, &user.username, pending),
+        None => st.pages.error(
+            StatusCode::OK,
+            &format!("Hello, {}.", user.username),
+            "No authorization request is waiting for your approval.",
+            None,
+        ),
+    }
+}
+
+async fn consent_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState>) -> HttpResponse {
+    let mut session = match st.sessions.load(&req).await {
+        Ok(s) => s,
+        Err(e) => return st.unavailable(&e),
+    };
+    let params = form(&body);
+    if !session.data.csrf_ok(field(&params, "csrf_token")) {
+        return st.forged();
+    }
+    let Some(user) = session.data.user.clone() else { return st.see_other(&st.login_path, None) };
+    let Some(pending) = session.data.pending.clone() else {
+        return st.pages.error(
+            StatusCode::BAD_REQUEST,
+            "Nothing to approve",
+            "No authorization request is waiting. Start again from the application.",
+            Some("invalid_request"),
+        );
+    };
+    let approve = match field(&params, "approval") {
+        Some("1") => true,
+        Some("0") => false,
+        _ => {
+            return st.pages.error(
+                StatusCode::BAD_REQUEST,
+                "Invalid answer",
+                "Choose Approve or Deny.",
+                Some("invalid_request"),
+            );
+        }
+    };
+    // The pending authorization is used once, whatever the answer.
+    session.data.pending = None;
+    if let Err(e) = st.sessions.save(&session, st.server.now()).await {
+        return st.unavailable(&e);
+    }
+    if !approve {
+        return respond(st.server.deny(&pending));
+    }
+    let approval = Approval { subject: user.subject, scope: None, auth_time: user.auth_time };
+    match st.server.approve(&pending, approval).await {
+        Ok(response) | Err(AuthorizeError::Redirect(response)) => respond(response),
+        Err(AuthorizeError::Invalid { status, error }) => {
+            SessionAuthorize(st.into_inner()).invalid(req, status, error).await
+        }
+    }
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+async fn readyz(st: web::Data<AppState>) -> HttpResponse {
+    match st.sessions.store().ping().await {
+        Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "store not ready");
+            HttpResponse::ServiceUnavailable().content_type("text/plain").body("storage unavailable")
+        }
+    }
+}
