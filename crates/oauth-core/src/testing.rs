@@ -122,7 +122,7 @@ mod failing {
     use super::FailingStore;
     use crate::client::Client;
     use crate::storage::*;
-    use crate::types::{ClientId, GrantId, Subject, TokenHash};
+    use crate::types::{ClientId, GrantId, Subject, TokenHash, TokenKey};
     use crate::user::User;
 
     fn down<T>() -> StorageResult<T> {
@@ -160,16 +160,16 @@ mod failing {
         async fn create_grant(&self, _: &GrantRecord, _: &NewTokens) -> StorageResult<()> {
             down()
         }
-        async fn get_access_token(&self, _: &TokenHash) -> StorageResult<Option<TokenRecord>> {
+        async fn get_access_token(&self, _: &TokenKey) -> StorageResult<Option<TokenRecord>> {
             down()
         }
-        async fn get_refresh_token(&self, _: &TokenHash) -> StorageResult<RefreshLookup> {
+        async fn get_refresh_token(&self, _: &TokenKey) -> StorageResult<RefreshLookup> {
             down()
         }
-        async fn rotate_refresh(&self, _: &TokenHash, _: &NewTokens) -> StorageResult<RotateOutcome> {
+        async fn rotate_refresh(&self, _: &TokenKey, _: &NewTokens) -> StorageResult<RotateOutcome> {
             down()
         }
-        async fn revoke_access_token(&self, _: &TokenHash) -> StorageResult<()> {
+        async fn revoke_access_token(&self, _: &TokenKey) -> StorageResult<()> {
             down()
         }
         async fn revoke_grant(&self, _: &GrantId) -> StorageResult<()> {

@@ -7,7 +7,7 @@ use crate::error::OAuthError;
 use crate::request::OAuthRequest;
 use crate::response::OAuthResponse;
 use crate::storage::{RefreshLookup, TokenRecord};
-use crate::types::{TokenHash, TokenTypeHint};
+use crate::types::{TokenKey, TokenTypeHint};
 
 /// A token found for a client.
 enum Found {
@@ -25,10 +25,11 @@ impl AuthorizationServer {
         }
         let result = async {
             let client = self.authenticate_client(req).await?;
-            let (hash, hint) = token_param(req)?;
-            match self.find_token(&hash, hint, &client).await? {
+            let (key, hint) = token_param(req)?;
+            let Some(key) = key else { return Ok(()) };
+            match self.find_token(&key, hint, &client).await? {
                 Some(Found::Access(_)) => {
-                    self.stores.tokens.revoke_access_token(&hash).await.map_err(|e| storage_error(&e))?
+                    self.stores.tokens.revoke_access_token(&key).await.map_err(|e| storage_error(&e))?
                 }
                 Some(Found::Refresh(record)) => {
                     self.stores.tokens.revoke_grant(&record.grant_id).await.map_err(|e| storage_error(&e))?
@@ -55,8 +56,10 @@ impl AuthorizationServer {
             if client.is_public() {
                 return Err(OAuthError::invalid_client("Public clients cannot use introspection"));
             }
-            let (hash, hint) = token_param(req)?;
-            self.find_token(&hash, hint, &client).await
+            match token_param(req)? {
+                (Some(key), hint) => self.find_token(&key, hint, &client).await,
+                (None, _) => Ok(None),
+            }
         }
         .await;
         match result {
@@ -70,7 +73,7 @@ impl AuthorizationServer {
     /// tokens of `client` are returned.
     async fn find_token(
         &self,
-        hash: &TokenHash,
+        key: &TokenKey,
         hint: Option<TokenTypeHint>,
         client: &Client,
     ) -> Result<Option<Found>, OAuthError> {
@@ -78,12 +81,12 @@ impl AuthorizationServer {
         let refresh_first = hint == Some(TokenTypeHint::RefreshToken);
         for refresh in [refresh_first, !refresh_first] {
             let found = if refresh {
-                match self.stores.tokens.get_refresh_token(hash).await.map_err(|e| storage_error(&e))? {
+                match self.stores.tokens.get_refresh_token(key).await.map_err(|e| storage_error(&e))? {
                     RefreshLookup::Active(record) => Some(Found::Refresh(record)),
                     _ => None,
                 }
             } else {
-                self.stores.tokens.get_access_token(hash).await.map_err(|e| storage_error(&e))?.map(Found::Access)
+                self.stores.tokens.get_access_token(key).await.map_err(|e| storage_error(&e))?.map(Found::Access)
             };
             if let Some(found) = found {
                 let record = match &found {
@@ -119,9 +122,10 @@ impl AuthorizationServer {
     }
 }
 
-/// The `token` parameter's hash and the optional hint (unknown hints ignored, RFC 7009 §2.1).
-fn token_param(req: &OAuthRequest) -> Result<(TokenHash, Option<TokenTypeHint>), OAuthError> {
+/// The `token` parameter's key (`None` when it cannot be one of our tokens)
+/// and the optional hint (unknown hints ignored, RFC 7009 §2.1).
+fn token_param(req: &OAuthRequest) -> Result<(Option<TokenKey>, Option<TokenTypeHint>), OAuthError> {
     let token = req.form.get("token")?.ok_or_else(|| OAuthError::invalid_request("The token parameter is missing"))?;
     let hint = req.form.get("token_type_hint")?.map(TokenTypeHint::parse);
-    Ok((TokenHash::of(token), hint))
+    Ok((TokenKey::of(token), hint))
 }

@@ -180,8 +180,11 @@ impl AuthorizationServer {
         }
     }
 
+    /// A fresh grant id: 22 characters (132 bits) of the generator's output.
     fn new_grant_id(&self) -> crate::types::GrantId {
-        crate::types::GrantId::new(self.generator.token())
+        let mut id = self.generator.token();
+        id.truncate(22);
+        crate::types::GrantId::new(id)
     }
 }
 

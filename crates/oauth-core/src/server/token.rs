@@ -7,7 +7,7 @@ use crate::pkce;
 use crate::request::OAuthRequest;
 use crate::response::OAuthResponse;
 use crate::storage::{CodeTake, GrantRecord, NewTokens, RefreshLookup, RotateOutcome, TokenRecord};
-use crate::types::{AccessToken, AuthorizationCode, GrantType, RefreshToken, ScopeSet};
+use crate::types::{AccessToken, AuthorizationCode, GrantType, RefreshToken, ScopeSet, TokenKey};
 
 /// A successful token response before serialization.
 struct Issued {
@@ -121,8 +121,10 @@ impl AuthorizationServer {
             .ok_or_else(|| OAuthError::invalid_request("The refresh_token parameter is missing"))?;
         let requested = req.form.get("scope")?;
         let presented = RefreshToken::new(presented);
-        let old_hash = presented.hash();
-        let record = match self.stores.tokens.get_refresh_token(&old_hash).await.map_err(|e| storage_error(&e))? {
+        let Some(old_key) = TokenKey::of(presented.secret()) else {
+            return Err(OAuthError::invalid_grant("The refresh token is invalid or expired"));
+        };
+        let record = match self.stores.tokens.get_refresh_token(&old_key).await.map_err(|e| storage_error(&e))? {
             RefreshLookup::Active(record) => record,
             RefreshLookup::Rotated { grant_id } => {
                 self.stores.tokens.revoke_grant(&grant_id).await.map_err(|e| storage_error(&e))?;
@@ -159,7 +161,7 @@ impl AuthorizationServer {
         let rotate = self.policy.rotate_refresh_tokens;
         // RFC 6749 §6: a new refresh token keeps the scope of the old one.
         let (access, refresh, tokens) = self.mint(&grant, &scope, rotate.then_some(&record.scope));
-        match self.stores.tokens.rotate_refresh(&old_hash, &tokens).await.map_err(|e| storage_error(&e))? {
+        match self.stores.tokens.rotate_refresh(&old_key, &tokens).await.map_err(|e| storage_error(&e))? {
             RotateOutcome::Rotated => {}
             RotateOutcome::Reused => return Err(reused()),
             RotateOutcome::Unknown => return Err(OAuthError::invalid_grant("The refresh token is invalid or expired")),
@@ -252,10 +254,12 @@ impl AuthorizationServer {
             grant_expires_at: grant.expires_at,
             auth_time: grant.auth_time,
         };
-        let access = AccessToken::new(self.generator.token());
+        // `<grant id>.<secret>`: see `TokenKey`.
+        let token = || format!("{}.{}", grant.id, self.generator.token());
+        let access = AccessToken::new(token());
         let access_record = record(scope, self.policy.access_token_lifetime);
-        let refresh = refresh_scope
-            .map(|s| (RefreshToken::new(self.generator.token()), record(s, self.policy.refresh_token_lifetime)));
+        let refresh =
+            refresh_scope.map(|s| (RefreshToken::new(token()), record(s, self.policy.refresh_token_lifetime)));
         let tokens = NewTokens {
             access: (access.hash(), access_record),
             refresh: refresh.as_ref().map(|(t, r)| (t.hash(), r.clone())),

@@ -17,6 +17,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::generate::{RandomGenerator, TokenGenerator};
 use crate::types::{
     ClientId, CodeChallengeMethod, GrantId, Nonce, RedirectUri, ScopeSet, Subject, TokenEndpointAuthMethod, TokenHash,
+    TokenKey,
 };
 use crate::user::{PasswordHash, User};
 
@@ -119,9 +120,14 @@ async fn codes<S: Store>(store: &S) {
 
 struct Family {
     grant: GrantRecord,
-    access: TokenHash,
-    refresh: TokenHash,
+    access: TokenKey,
+    refresh: TokenKey,
     tokens: NewTokens,
+}
+
+/// A token key in the grant's family, as `<grant id>.<secret>` tokens give.
+fn key_in(grant: &GrantRecord, prefix: &str) -> TokenKey {
+    TokenKey::of(&format!("{}.{}", grant.id, unique(prefix))).unwrap_or_else(|| panic!("conformance: token form"))
 }
 
 fn token_record(grant: &GrantRecord, lifetime: u64) -> TokenRecord {
@@ -137,12 +143,12 @@ fn token_record(grant: &GrantRecord, lifetime: u64) -> TokenRecord {
     }
 }
 
-fn next_tokens(grant: &GrantRecord, with_refresh: bool) -> (TokenHash, Option<TokenHash>, NewTokens) {
-    let access = TokenHash::of(&unique("at"));
-    let refresh = with_refresh.then(|| TokenHash::of(&unique("rt")));
+fn next_tokens(grant: &GrantRecord, with_refresh: bool) -> (TokenKey, Option<TokenKey>, NewTokens) {
+    let access = key_in(grant, "at");
+    let refresh = with_refresh.then(|| key_in(grant, "rt"));
     let tokens = NewTokens {
-        access: (access, token_record(grant, 300)),
-        refresh: refresh.map(|h| (h, token_record(grant, 900))),
+        access: (access.hash, token_record(grant, 300)),
+        refresh: refresh.as_ref().map(|k| (k.hash, token_record(grant, 900))),
     };
     (access, refresh, tokens)
 }
@@ -186,6 +192,11 @@ async fn grants_and_tokens<S: Store>(store: &S) {
         RefreshLookup::Unknown,
         "an access token is not a refresh token"
     );
+    // A token is found only in its own family.
+    let other_family = TokenKey { grant: GrantId::new(unique("grant")), hash: f.access.hash };
+    assert_eq!(ok(store.get_access_token(&other_family).await, "get"), None, "the hash alone does not find a token");
+    ok(store.revoke_access_token(&other_family).await, "revoke_access_token");
+    assert!(ok(store.get_access_token(&f.access).await, "get").is_some(), "revocation needs the right family");
 }
 
 async fn rotation_and_reuse<S: Store>(store: &S) {
@@ -222,7 +233,7 @@ async fn rotation_and_reuse<S: Store>(store: &S) {
         RefreshLookup::Unknown,
         "reuse revokes the current refresh token"
     );
-    let unknown = TokenHash::of(&unique("rt"));
+    let unknown = key_in(&f.grant, "rt");
     assert_eq!(
         ok(store.rotate_refresh(&unknown, &tokens3).await, "rotate_refresh"),
         RotateOutcome::Unknown,

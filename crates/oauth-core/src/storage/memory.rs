@@ -17,7 +17,7 @@ use super::{
 };
 use crate::client::Client;
 use crate::clock::{Clock, SystemClock};
-use crate::types::{ClientId, GrantId, Subject, TokenHash};
+use crate::types::{ClientId, GrantId, Subject, TokenHash, TokenKey};
 use crate::user::User;
 
 /// Purge expired entries after this many writes.
@@ -241,38 +241,42 @@ impl TokenStore for MemoryStore {
         Ok(())
     }
 
-    async fn get_access_token(&self, hash: &TokenHash) -> StorageResult<Option<TokenRecord>> {
+    async fn get_access_token(&self, key: &TokenKey) -> StorageResult<Option<TokenRecord>> {
         let now = self.now();
         let state = self.state();
-        Ok(state.access.get(hash).filter(|r| r.expires_at > now).cloned())
+        Ok(state.access.get(&key.hash).filter(|r| r.expires_at > now && r.grant_id == key.grant).cloned())
     }
 
-    async fn get_refresh_token(&self, hash: &TokenHash) -> StorageResult<RefreshLookup> {
+    async fn get_refresh_token(&self, key: &TokenKey) -> StorageResult<RefreshLookup> {
         let now = self.now();
         let state = self.state();
-        Ok(match state.refresh.get(hash) {
-            Some(RefreshEntry::Active(r)) if r.expires_at > now => RefreshLookup::Active(r.clone()),
-            Some(RefreshEntry::Rotated { grant_id, expires_at }) if *expires_at > now => {
+        Ok(match state.refresh.get(&key.hash) {
+            Some(RefreshEntry::Active(r)) if r.expires_at > now && r.grant_id == key.grant => {
+                RefreshLookup::Active(r.clone())
+            }
+            Some(RefreshEntry::Rotated { grant_id, expires_at }) if *expires_at > now && *grant_id == key.grant => {
                 RefreshLookup::Rotated { grant_id: grant_id.clone() }
             }
             _ => RefreshLookup::Unknown,
         })
     }
 
-    async fn rotate_refresh(&self, old: &TokenHash, new: &NewTokens) -> StorageResult<RotateOutcome> {
+    async fn rotate_refresh(&self, old: &TokenKey, new: &NewTokens) -> StorageResult<RotateOutcome> {
         let now = self.now();
         let mut state = self.state();
-        let outcome = match state.refresh.get(old) {
-            Some(RefreshEntry::Active(r)) if r.expires_at > now && state.grants.contains_key(&r.grant_id) => {
+        let outcome = match state.refresh.get(&old.hash) {
+            Some(RefreshEntry::Active(r))
+                if r.expires_at > now && r.grant_id == old.grant && state.grants.contains_key(&r.grant_id) =>
+            {
                 let grant_id = r.grant_id.clone();
                 if new.refresh.is_some() {
                     let grant_expiry = state.grants.get(&grant_id).map_or(now, |g| g.record.expires_at);
-                    state.refresh.insert(*old, RefreshEntry::Rotated { grant_id, expires_at: grant_expiry });
+                    state.refresh.insert(old.hash, RefreshEntry::Rotated { grant_id, expires_at: grant_expiry });
                 }
                 state.insert_tokens(new);
                 RotateOutcome::Rotated
             }
-            Some(RefreshEntry::Rotated { grant_id, expires_at }) if *expires_at > now => {
+            Some(RefreshEntry::Rotated { grant_id, expires_at }) if *expires_at > now && *grant_id == old.grant => {
                 let grant_id = grant_id.clone();
                 state.revoke_grant(&grant_id);
                 RotateOutcome::Reused
@@ -283,8 +287,11 @@ impl TokenStore for MemoryStore {
         Ok(outcome)
     }
 
-    async fn revoke_access_token(&self, hash: &TokenHash) -> StorageResult<()> {
-        self.state().access.remove(hash);
+    async fn revoke_access_token(&self, key: &TokenKey) -> StorageResult<()> {
+        let mut state = self.state();
+        if state.access.get(&key.hash).is_some_and(|r| r.grant_id == key.grant) {
+            state.access.remove(&key.hash);
+        }
         Ok(())
     }
 

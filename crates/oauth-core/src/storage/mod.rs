@@ -15,7 +15,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::client::Client;
-use crate::types::{ClientId, CodeChallengeMethod, GrantId, Nonce, RedirectUri, ScopeSet, Subject, TokenHash};
+use crate::types::{
+    ClientId, CodeChallengeMethod, GrantId, Nonce, RedirectUri, ScopeSet, Subject, TokenHash, TokenKey,
+};
 use crate::user::User;
 
 mod memory;
@@ -126,7 +128,7 @@ pub struct TokenRecord {
     pub auth_time: Option<u64>,
 }
 
-/// Tokens to persist in one atomic step.
+/// Tokens to persist in one atomic step; every record names the same grant.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewTokens {
     /// The access token hash and record.
@@ -191,19 +193,19 @@ pub trait TokenStore: Send + Sync {
     async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<()>;
 
     /// A live access token (not revoked; the caller checks `expires_at`).
-    async fn get_access_token(&self, hash: &TokenHash) -> StorageResult<Option<TokenRecord>>;
+    async fn get_access_token(&self, key: &TokenKey) -> StorageResult<Option<TokenRecord>>;
 
     /// Looks up a refresh token, telling rotated-out tokens apart.
-    async fn get_refresh_token(&self, hash: &TokenHash) -> StorageResult<RefreshLookup>;
+    async fn get_refresh_token(&self, key: &TokenKey) -> StorageResult<RefreshLookup>;
 
     /// Atomically: if `old` is the family's active refresh token, store the new
     /// tokens and, when `new.refresh` is set, retire `old` (keeping a marker so
     /// that its reuse is detected). If `old` was already retired, revoke the
     /// whole family and answer [`RotateOutcome::Reused`].
-    async fn rotate_refresh(&self, old: &TokenHash, new: &NewTokens) -> StorageResult<RotateOutcome>;
+    async fn rotate_refresh(&self, old: &TokenKey, new: &NewTokens) -> StorageResult<RotateOutcome>;
 
     /// Revokes one access token.
-    async fn revoke_access_token(&self, hash: &TokenHash) -> StorageResult<()>;
+    async fn revoke_access_token(&self, key: &TokenKey) -> StorageResult<()>;
 
     /// Revokes a grant: removes the grant and every token of it.
     async fn revoke_grant(&self, id: &GrantId) -> StorageResult<()>;

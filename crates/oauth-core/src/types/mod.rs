@@ -13,7 +13,7 @@ mod uri;
 
 pub use enums::{CodeChallengeMethod, GrantType, ResponseMode, ResponseType, TokenEndpointAuthMethod, TokenTypeHint};
 pub use scope::{Scope, ScopeError, ScopeSet};
-pub use secrets::{AccessToken, AuthorizationCode, ClientSecret, PkceCodeVerifier, RefreshToken, TokenHash};
+pub use secrets::{AccessToken, AuthorizationCode, ClientSecret, PkceCodeVerifier, RefreshToken, TokenHash, TokenKey};
 pub use uri::{RedirectUri, RedirectUriError};
 
 /// Defines a plain string newtype with `new`, `as_str`, `Display`, serde and ordering.

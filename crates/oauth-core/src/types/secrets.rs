@@ -108,6 +108,34 @@ impl TokenHash {
     }
 }
 
+/// Where an access or refresh token is stored: its grant and the hash of the whole token.
+///
+/// Access and refresh tokens have the form `<grant id>.<secret>`. The grant id
+/// is not secret (it names the token's family, nothing more); it lets a store
+/// keep a whole family under one key, so that rotation and revocation are
+/// single-key atomic operations, also on a Redis Cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TokenKey {
+    /// The grant (family) the token claims to belong to.
+    pub grant: super::GrantId,
+    /// SHA-256 of the whole token.
+    pub hash: TokenHash,
+}
+
+impl TokenKey {
+    /// Splits a presented token; `None` when it does not have the token form.
+    pub fn of(raw: &str) -> Option<Self> {
+        let (grant, secret) = raw.split_once('.')?;
+        let valid_id = !grant.is_empty()
+            && grant.len() <= 64
+            && grant.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid_id || secret.is_empty() {
+            return None;
+        }
+        Some(Self { grant: super::GrantId::new(grant), hash: TokenHash::of(raw) })
+    }
+}
+
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn nibble(c: u8) -> Option<u8> {
@@ -148,6 +176,27 @@ mod tests {
         assert_eq!(format!("{token:?}"), "AccessToken([redacted])");
         let secret = ClientSecret::new("password");
         assert!(!format!("{secret:?}").contains("password"));
+    }
+
+    #[test]
+    fn token_key_table() {
+        let rows: &[(&str, Option<&str>)] = &[
+            ("abcDEF-_12.secret", Some("abcDEF-_12")),
+            ("g.s.with.dots", Some("g")),
+            ("nodot", None),
+            (".secret", None),
+            ("grant.", None),
+            ("gr@nt.secret", None),
+            ("gr ant.secret", None),
+        ];
+        for (raw, grant) in rows {
+            let key = TokenKey::of(raw);
+            assert_eq!(key.as_ref().map(|k| k.grant.as_str()), *grant, "{raw}");
+            if let Some(key) = key {
+                assert_eq!(key.hash, TokenHash::of(raw), "the hash covers the whole token");
+            }
+        }
+        assert_eq!(TokenKey::of(&format!("{}.s", "a".repeat(65))), None, "grant ids are short");
     }
 
     #[test]
