@@ -50,10 +50,11 @@ redis-down:
 test-redis: redis-up
     OAUTH_TEST_REDIS_URL=redis://127.0.0.1:6390 cargo test --workspace --all-features
 
-# Criterion benchmarks.
+# Criterion benchmarks: the engine without IO, then RedisStore round trips on a throwaway Redis.
 [group("test")]
-bench:
+bench: redis-up
     cargo bench -p oauth-core
+    OAUTH_TEST_REDIS_URL=redis://127.0.0.1:6390 cargo bench -p oauth-storage-redis
 
 # API docs, warnings denied.
 [group("docs")]

@@ -1,0 +1,163 @@
+//! Stored forms of the records.
+//!
+//! Token records, the bulk of the data, use a compact binary layout (a live
+//! access token must cost under 300 bytes of Redis memory). Everything else
+//! is JSON.
+//!
+//! Token layout (little-endian):
+//!
+//! | bytes | field |
+//! |---|---|
+//! | 1 | flags: 1 = subject, 2 = auth time, 4 = grant expiry differs from expiry |
+//! | 4 | expires_at (u32 Unix seconds; the Lua rotation script reads it here) |
+//! | 4 | issued_at |
+//! | 4 | grant_expires_at, when flag 4 |
+//! | 4 | auth_time, when flag 2 |
+//! | 2 + n | client id (u16 length, UTF-8) |
+//! | 2 + n | subject, when flag 1 |
+//! | rest | scope (space-separated) |
+//!
+//! The grant id is the key's and is not repeated.
+
+use oauth_core::storage::{StorageError, TokenRecord};
+use oauth_core::types::{ClientId, GrantId, ScopeSet, Subject};
+use serde::{Deserialize, Serialize};
+
+const SUBJECT: u8 = 1;
+const AUTH_TIME: u8 = 2;
+const GRANT_EXPIRY: u8 = 4;
+
+/// Times are stored as u32 seconds; later values are clamped (year 2106).
+fn u32_time(t: u64) -> [u8; 4] {
+    u32::try_from(t).unwrap_or(u32::MAX).to_le_bytes()
+}
+
+fn push_str(out: &mut Vec<u8>, s: &str) {
+    let bytes = &s.as_bytes()[..s.len().min(usize::from(u16::MAX))];
+    out.extend_from_slice(&u16::try_from(bytes.len()).unwrap_or(u16::MAX).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// Encodes a token record (its grant id is the key's).
+pub(crate) fn encode_token(record: &TokenRecord) -> Vec<u8> {
+    let mut flags = 0;
+    if record.subject.is_some() {
+        flags |= SUBJECT;
+    }
+    if record.auth_time.is_some() {
+        flags |= AUTH_TIME;
+    }
+    if record.grant_expires_at != record.expires_at {
+        flags |= GRANT_EXPIRY;
+    }
+    let mut out = Vec::with_capacity(32);
+    out.push(flags);
+    out.extend_from_slice(&u32_time(record.expires_at));
+    out.extend_from_slice(&u32_time(record.issued_at));
+    if flags & GRANT_EXPIRY != 0 {
+        out.extend_from_slice(&u32_time(record.grant_expires_at));
+    }
+    if let Some(t) = record.auth_time {
+        out.extend_from_slice(&u32_time(t));
+    }
+    push_str(&mut out, record.client_id.as_str());
+    if let Some(subject) = &record.subject {
+        push_str(&mut out, subject.as_str());
+    }
+    out.extend_from_slice(record.scope.to_string().as_bytes());
+    out
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], StorageError> {
+        if self.0.len() < n {
+            return Err(StorageError::Corrupt("truncated token record".into()));
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Ok(head)
+    }
+
+    fn time(&mut self) -> Result<u64, StorageError> {
+        let b = self.take(4)?;
+        Ok(u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+    }
+
+    fn string(&mut self) -> Result<String, StorageError> {
+        let len = self.take(2)?;
+        let len = usize::from(u16::from_le_bytes([len[0], len[1]]));
+        String::from_utf8(self.take(len)?.to_vec()).map_err(corrupt)
+    }
+}
+
+/// Decodes a token record stored under `grant`.
+pub(crate) fn decode_token(grant: &GrantId, bytes: &[u8]) -> Result<TokenRecord, StorageError> {
+    let mut r = Reader(bytes);
+    let flags = r.take(1)?[0];
+    let expires_at = r.time()?;
+    let issued_at = r.time()?;
+    let grant_expires_at = if flags & GRANT_EXPIRY != 0 { r.time()? } else { expires_at };
+    let auth_time = if flags & AUTH_TIME != 0 { Some(r.time()?) } else { None };
+    let client_id = ClientId::new(r.string()?);
+    let subject = if flags & SUBJECT != 0 { Some(Subject::new(r.string()?)) } else { None };
+    let scope = std::str::from_utf8(r.0).map_err(corrupt)?;
+    let scope = ScopeSet::parse(scope).map_err(corrupt)?;
+    Ok(TokenRecord {
+        grant_id: grant.clone(),
+        client_id,
+        subject,
+        scope,
+        issued_at,
+        expires_at,
+        grant_expires_at,
+        auth_time,
+    })
+}
+
+/// Encodes any record as JSON.
+pub(crate) fn encode<T: Serialize>(value: &T) -> Result<String, StorageError> {
+    serde_json::to_string(value).map_err(corrupt)
+}
+
+/// Decodes a JSON record.
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StorageError> {
+    serde_json::from_slice(bytes).map_err(corrupt)
+}
+
+pub(crate) fn corrupt(e: impl std::error::Error + Send + Sync + 'static) -> StorageError {
+    StorageError::Corrupt(Box::new(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_round_trip_table() {
+        let base = TokenRecord {
+            grant_id: GrantId::new("g"),
+            client_id: ClientId::new("machine"),
+            subject: None,
+            scope: ScopeSet::parse("read").unwrap_or_default(),
+            issued_at: 1_767_225_600,
+            expires_at: 1_767_229_200,
+            grant_expires_at: 1_767_229_200,
+            auth_time: None,
+        };
+        let full = TokenRecord {
+            subject: Some(Subject::new("user-é")),
+            auth_time: Some(1_767_225_500),
+            grant_expires_at: 1_769_817_600,
+            scope: ScopeSet::parse("openid email profile").unwrap_or_default(),
+            ..base.clone()
+        };
+        let empty_scope = TokenRecord { scope: ScopeSet::empty(), ..base.clone() };
+        for record in [base, full, empty_scope] {
+            let bytes = encode_token(&record);
+            assert_eq!(decode_token(&record.grant_id, &bytes).ok(), Some(record.clone()));
+            assert!(decode_token(&record.grant_id, &bytes[..8]).is_err(), "truncated");
+        }
+    }
+}

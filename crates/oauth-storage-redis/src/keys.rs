@@ -1,0 +1,73 @@
+//! The key schema.
+//!
+#![doc = include_str!("keys.md")]
+
+use oauth_core::types::{ClientId, GrantId, Subject, TokenHash};
+
+/// Builds keys under a prefix.
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub(crate) fn new(prefix: &str) -> Self {
+        Self { prefix: prefix.to_owned() }
+    }
+
+    pub(crate) fn code(&self, hash: &TokenHash) -> String {
+        format!("{}:code:{}", self.prefix, hash.to_hex())
+    }
+
+    pub(crate) fn grant(&self, id: &GrantId) -> String {
+        format!("{}:g:{}", self.prefix, id.as_str())
+    }
+
+    pub(crate) fn session(&self, hash: &TokenHash) -> String {
+        format!("{}:sess:{}", self.prefix, hash.to_hex())
+    }
+
+    pub(crate) fn client(&self, id: &ClientId) -> String {
+        format!("{}:{{clients}}:c:{}", self.prefix, id.as_str())
+    }
+
+    pub(crate) fn client_ids(&self) -> String {
+        format!("{}:{{clients}}:ids", self.prefix)
+    }
+
+    pub(crate) fn user(&self, username: &str) -> String {
+        format!("{}:{{users}}:u:{username}", self.prefix)
+    }
+
+    pub(crate) fn subject(&self, subject: &Subject) -> String {
+        format!("{}:{{users}}:s:{}", self.prefix, subject.as_str())
+    }
+}
+
+/// Hash field of an access token.
+pub(crate) fn access_field(hash: &TokenHash) -> Vec<u8> {
+    field(b'a', hash)
+}
+
+/// Hash field of an active refresh token.
+pub(crate) fn refresh_field(hash: &TokenHash) -> Vec<u8> {
+    field(b'r', hash)
+}
+
+/// Hash field of a rotated-out refresh token.
+pub(crate) fn rotated_field(hash: &TokenHash) -> Vec<u8> {
+    field(b'x', hash)
+}
+
+/// The first 16 bytes of the SHA-256: 128 bits are plenty to tell a family's
+/// few tokens apart, and the family key already names the grant.
+pub(crate) fn short_hash(hash: &TokenHash) -> &[u8] {
+    &hash.as_bytes()[..16]
+}
+
+fn field(kind: u8, hash: &TokenHash) -> Vec<u8> {
+    let mut f = Vec::with_capacity(17);
+    f.push(kind);
+    f.extend_from_slice(short_hash(hash));
+    f
+}

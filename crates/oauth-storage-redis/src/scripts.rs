@@ -1,0 +1,99 @@
+//! Lua scripts: each runs atomically on one key (or keys sharing a hash tag).
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// Consumes a code: returns the live value and leaves a `U<grant id>`
+/// tombstone with the same TTL; a tombstone is returned as is.
+/// KEYS[1] = code key.
+pub(crate) static TAKE_CODE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+if string.sub(v, 1, 1) == 'L' then
+  local nl = string.find(v, '\n', 1, true)
+  if not nl then return false end
+  redis.call('SET', KEYS[1], 'U' .. string.sub(v, 2, nl - 1), 'KEEPTTL')
+end
+return v
+",
+    )
+});
+
+/// Creates a family: sets the fields and the key's expiry.
+/// KEYS[1] = grant key; ARGV[1] = expire-at (Unix s); ARGV[2..] = field, value pairs.
+pub(crate) static CREATE_GRANT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIREAT', KEYS[1], ARGV[1])
+return 1
+",
+    )
+});
+
+/// Compare-and-swap rotation with reuse detection.
+/// KEYS[1] = grant key; ARGV[1] = old hash (16 bytes); ARGV[2] = now;
+/// ARGV[3] = expire-at for the new tokens; ARGV[4] = '1' to retire the old
+/// refresh token; ARGV[5..] = field, value pairs of the new tokens.
+/// Returns 1 rotated, 2 reused (family deleted), 0 unknown.
+pub(crate) static ROTATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local old = redis.call('HGET', KEYS[1], 'r' .. ARGV[1])
+if old then
+  local exp = struct.unpack('<I4', old, 2)
+  if exp <= tonumber(ARGV[2]) then return 0 end
+  if ARGV[4] == '1' then
+    redis.call('HDEL', KEYS[1], 'r' .. ARGV[1])
+    redis.call('HSET', KEYS[1], 'x' .. ARGV[1], '')
+  end
+  for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+  redis.call('EXPIREAT', KEYS[1], ARGV[3], 'GT')
+  return 1
+end
+if redis.call('HEXISTS', KEYS[1], 'x' .. ARGV[1]) == 1 then
+  redis.call('DEL', KEYS[1])
+  return 2
+end
+return 0
+"#,
+    )
+});
+
+/// Stores a client and indexes its id. KEYS[1] = client key, KEYS[2] = id set;
+/// ARGV[1] = JSON, ARGV[2] = id.
+pub(crate) static PUT_CLIENT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+return 1
+",
+    )
+});
+
+/// Deletes a client and its index entry; returns 1 when it existed.
+/// KEYS[1] = client key, KEYS[2] = id set; ARGV[1] = id.
+pub(crate) static DELETE_CLIENT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+redis.call('SREM', KEYS[2], ARGV[1])
+return redis.call('DEL', KEYS[1])
+",
+    )
+});
+
+/// Stores a user and its subject index. KEYS[1] = user key, KEYS[2] = subject key;
+/// ARGV[1] = JSON, ARGV[2] = username.
+pub(crate) static PUT_USER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+return 1
+",
+    )
+});

@@ -1,0 +1,469 @@
+//! [`RedisStore`] and its builder.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_redis::{PoolConfig, Runtime, Timeouts};
+use oauth_core::client::Client;
+use oauth_core::clock::{Clock, SystemClock};
+use oauth_core::storage::{
+    ClientStore, CodeRecord, CodeStore, CodeTake, GrantRecord, NewTokens, RefreshLookup, RotateOutcome, SessionStore,
+    StorageError, StorageResult, TokenRecord, TokenStore, UserStore,
+};
+use oauth_core::types::{ClientId, GrantId, Subject, TokenHash, TokenKey};
+use oauth_core::user::User;
+use redis::aio::ConnectionLike;
+use redis::{Cmd, Pipeline, RedisFuture, Value};
+
+use crate::codec::{self, corrupt};
+use crate::keys::{self, Keys};
+use crate::scripts;
+
+/// Why a store could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The URL is not a Redis URL this build supports.
+    #[error("invalid Redis URL: {0}")]
+    Url(String),
+    /// The key prefix contains `{`, `}` or whitespace, which would break hash tags.
+    #[error("key prefix must be non-empty without braces or whitespace")]
+    Prefix,
+    /// The pool could not be created.
+    #[error("cannot create the Redis pool: {0}")]
+    Pool(String),
+}
+
+/// Configures a [`RedisStore`].
+#[derive(Debug, Clone)]
+pub struct RedisStoreBuilder {
+    urls: Vec<String>,
+    prefix: String,
+    pool_size: usize,
+    timeout: Duration,
+}
+
+impl RedisStoreBuilder {
+    /// The key prefix (default `oauth`): several deployments can share a Redis.
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The maximum number of pooled connections (default 16). Connections are
+    /// multiplexed, so a few serve many concurrent requests.
+    pub fn pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size.max(1);
+        self
+    }
+
+    /// How long one storage call may take, connection included (default 2 s).
+    /// A call that takes longer fails, and the endpoint answers 503.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn pool_config(&self) -> PoolConfig {
+        let mut config = PoolConfig::new(self.pool_size);
+        config.timeouts =
+            Timeouts { wait: Some(self.timeout), create: Some(self.timeout), recycle: Some(self.timeout) };
+        config
+    }
+
+    /// Builds the store. No connection is made until the first call.
+    pub fn build(self) -> Result<RedisStore, BuildError> {
+        check_prefix(&self.prefix)?;
+        let cluster = self.urls.len() > 1 || self.urls.iter().any(|u| u.starts_with("redis-cluster://"));
+        let pool = if cluster { self.cluster_pool()? } else { self.single_pool()? };
+        Ok(RedisStore { pool, keys: Keys::new(&self.prefix), timeout: self.timeout, clock: &SystemClock })
+    }
+
+    fn single_pool(&self) -> Result<Pool, BuildError> {
+        let url = self.urls.first().ok_or_else(|| BuildError::Url("no URL".into()))?;
+        check_url(url)?;
+        let mut config = deadpool_redis::Config::from_url(url.clone());
+        config.pool = Some(self.pool_config());
+        config.create_pool(Some(Runtime::Tokio1)).map(Pool::Single).map_err(|e| BuildError::Pool(e.to_string()))
+    }
+
+    #[cfg(feature = "cluster")]
+    fn cluster_pool(&self) -> Result<Pool, BuildError> {
+        let urls: Vec<String> = self
+            .urls
+            .iter()
+            .map(|u| match u.strip_prefix("redis-cluster://") {
+                Some(rest) => format!("redis://{rest}"),
+                None => u.clone(),
+            })
+            .collect();
+        for url in &urls {
+            check_url(url)?;
+        }
+        let mut config = deadpool_redis::cluster::Config::from_urls(urls);
+        config.pool = Some(self.pool_config());
+        config.create_pool(Some(Runtime::Tokio1)).map(Pool::Cluster).map_err(|e| BuildError::Pool(e.to_string()))
+    }
+
+    #[cfg(not(feature = "cluster"))]
+    fn cluster_pool(&self) -> Result<Pool, BuildError> {
+        Err(BuildError::Url("Redis Cluster needs the `cluster` feature".into()))
+    }
+}
+
+fn check_prefix(prefix: &str) -> Result<(), BuildError> {
+    if prefix.is_empty() || prefix.contains(['{', '}']) || prefix.contains(char::is_whitespace) {
+        return Err(BuildError::Prefix);
+    }
+    Ok(())
+}
+
+fn check_url(url: &str) -> Result<(), BuildError> {
+    let scheme_ok = url.starts_with("redis://") || url.starts_with("unix://");
+    let tls = url.starts_with("rediss://");
+    if tls && !cfg!(feature = "tls") {
+        return Err(BuildError::Url("rediss:// needs the `tls` feature".into()));
+    }
+    if !(scheme_ok || tls) {
+        return Err(BuildError::Url("expected redis://, rediss:// or redis-cluster://".into()));
+    }
+    #[cfg(feature = "tls")]
+    if tls {
+        // rustls needs a process-wide crypto provider; installing it twice is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    redis::parse_redis_url(url).map(|_| ()).ok_or_else(|| BuildError::Url("cannot parse the URL".into()))
+}
+
+#[derive(Clone)]
+enum Pool {
+    Single(deadpool_redis::Pool),
+    #[cfg(feature = "cluster")]
+    Cluster(deadpool_redis::cluster::Pool),
+}
+
+enum Conn {
+    Single(deadpool_redis::Connection),
+    #[cfg(feature = "cluster")]
+    Cluster(deadpool_redis::cluster::Connection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(cmd, offset, count),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// Every oauth-core storage trait over Redis. Cheap to clone (a shared pool).
+///
+/// Atomic across processes: codes are consumed by one Lua script, refresh
+/// rotation is a compare-and-swap script on the family's hash, and revoking a
+/// grant deletes that one key.
+#[derive(Clone)]
+pub struct RedisStore {
+    pool: Pool,
+    keys: Keys,
+    timeout: Duration,
+    clock: &'static SystemClock,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore").field("keys", &self.keys).finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// A builder for one Redis URL (`redis://`, `rediss://` with `tls`,
+    /// `redis-cluster://host:port` with `cluster`).
+    pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
+        Self::builder_for_nodes(vec![url.into()])
+    }
+
+    /// A builder for a Redis Cluster given several node URLs (feature `cluster`).
+    pub fn builder_for_nodes(urls: Vec<String>) -> RedisStoreBuilder {
+        RedisStoreBuilder { urls, prefix: "oauth".into(), pool_size: 16, timeout: Duration::from_secs(2) }
+    }
+
+    /// A store on one URL with the default prefix and pool.
+    pub fn from_url(url: &str) -> Result<Self, BuildError> {
+        Self::builder(url).build()
+    }
+
+    /// A store on an existing pool.
+    pub fn from_pool(pool: deadpool_redis::Pool, key_prefix: &str) -> Result<Self, BuildError> {
+        check_prefix(key_prefix)?;
+        Ok(Self {
+            pool: Pool::Single(pool),
+            keys: Keys::new(key_prefix),
+            timeout: Duration::from_secs(2),
+            clock: &SystemClock,
+        })
+    }
+
+    /// Pool usage: (connections in the pool, connections available).
+    pub fn pool_status(&self) -> (usize, usize) {
+        match &self.pool {
+            Pool::Single(p) => {
+                let s = p.status();
+                (s.size, s.available)
+            }
+            #[cfg(feature = "cluster")]
+            Pool::Cluster(p) => {
+                let s = p.status();
+                (s.size, s.available)
+            }
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    async fn conn(&self) -> StorageResult<Conn> {
+        match &self.pool {
+            Pool::Single(p) => p.get().await.map(Conn::Single).map_err(backend),
+            #[cfg(feature = "cluster")]
+            Pool::Cluster(p) => p.get().await.map(Conn::Cluster).map_err(backend),
+        }
+    }
+
+    /// Runs one command on a pooled connection, within the timeout.
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &Cmd) -> StorageResult<T> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            cmd.query_async(&mut conn).await.map_err(backend)
+        })
+        .await
+    }
+
+    /// Runs a script on a pooled connection, within the timeout.
+    async fn script<T: redis::FromRedisValue>(&self, invocation: redis::ScriptInvocation<'_>) -> StorageResult<T> {
+        self.bounded(async {
+            let mut conn = self.conn().await?;
+            invocation.invoke_async(&mut conn).await.map_err(backend)
+        })
+        .await
+    }
+
+    async fn bounded<T>(&self, fut: impl std::future::Future<Output = StorageResult<T>>) -> StorageResult<T> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(result) => result,
+            Err(elapsed) => Err(backend(elapsed)),
+        }
+    }
+}
+
+fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StorageError {
+    StorageError::Backend(Box::new(e))
+}
+
+#[async_trait]
+impl ClientStore for RedisStore {
+    async fn get_client(&self, id: &ClientId) -> StorageResult<Option<Client>> {
+        let raw: Option<Vec<u8>> = self.query(redis::cmd("GET").arg(self.keys.client(id))).await?;
+        raw.map(|r| codec::decode(&r)).transpose()
+    }
+
+    async fn put_client(&self, client: &Client) -> StorageResult<()> {
+        let json = codec::encode(client)?;
+        let mut inv = scripts::PUT_CLIENT.prepare_invoke();
+        inv.key(self.keys.client(&client.id)).key(self.keys.client_ids()).arg(json).arg(client.id.as_str());
+        self.script::<i64>(inv).await.map(|_| ())
+    }
+
+    async fn delete_client(&self, id: &ClientId) -> StorageResult<bool> {
+        let mut inv = scripts::DELETE_CLIENT.prepare_invoke();
+        inv.key(self.keys.client(id)).key(self.keys.client_ids()).arg(id.as_str());
+        Ok(self.script::<i64>(inv).await? > 0)
+    }
+
+    async fn list_clients(&self) -> StorageResult<Vec<Client>> {
+        let mut ids: Vec<String> = self.query(redis::cmd("SMEMBERS").arg(self.keys.client_ids())).await?;
+        ids.sort();
+        let mut clients = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(client) = self.get_client(&ClientId::new(id)).await? {
+                clients.push(client);
+            }
+        }
+        Ok(clients)
+    }
+}
+
+#[async_trait]
+impl CodeStore for RedisStore {
+    async fn put_code(&self, hash: &TokenHash, record: &CodeRecord) -> StorageResult<()> {
+        if record.expires_at <= self.now() {
+            return Ok(());
+        }
+        let value = format!("L{}\n{}", record.grant_id.as_str(), codec::encode(record)?);
+        self.query::<()>(redis::cmd("SET").arg(self.keys.code(hash)).arg(value).arg("EXAT").arg(record.expires_at))
+            .await
+    }
+
+    async fn take_code(&self, hash: &TokenHash) -> StorageResult<CodeTake> {
+        let mut inv = scripts::TAKE_CODE.prepare_invoke();
+        inv.key(self.keys.code(hash));
+        let raw: Option<Vec<u8>> = self.script(inv).await?;
+        let Some(raw) = raw else { return Ok(CodeTake::Unknown) };
+        match raw.split_first() {
+            Some((b'U', grant)) => {
+                let grant = String::from_utf8(grant.to_vec()).map_err(corrupt)?;
+                Ok(CodeTake::Replayed { grant_id: GrantId::new(grant) })
+            }
+            Some((b'L', rest)) => {
+                let json = rest.iter().position(|b| *b == b'\n').map(|i| &rest[i + 1..]).unwrap_or_default();
+                let record: CodeRecord = codec::decode(json)?;
+                Ok(if record.expires_at > self.now() { CodeTake::Taken(record) } else { CodeTake::Unknown })
+            }
+            _ => Err(StorageError::Corrupt("unrecognised code record".into())),
+        }
+    }
+}
+
+/// Field/value pairs of new tokens, and the latest expiry among them.
+fn token_fields(tokens: &NewTokens) -> (Vec<(Vec<u8>, Vec<u8>)>, u64) {
+    let (access_hash, access) = &tokens.access;
+    let mut fields = vec![(keys::access_field(access_hash), codec::encode_token(access))];
+    let mut expires = access.expires_at;
+    if let Some((hash, refresh)) = &tokens.refresh {
+        fields.push((keys::refresh_field(hash), codec::encode_token(refresh)));
+        expires = expires.max(refresh.expires_at);
+    }
+    (fields, expires)
+}
+
+#[async_trait]
+impl TokenStore for RedisStore {
+    async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<()> {
+        let (fields, expires) = token_fields(tokens);
+        let mut inv = scripts::CREATE_GRANT.prepare_invoke();
+        inv.key(self.keys.grant(&grant.id)).arg(expires);
+        for (field, value) in fields {
+            inv.arg(field).arg(value);
+        }
+        self.script::<i64>(inv).await.map(|_| ())
+    }
+
+    async fn get_access_token(&self, key: &TokenKey) -> StorageResult<Option<TokenRecord>> {
+        let cmd = redis::cmd("HGET").arg(self.keys.grant(&key.grant)).arg(keys::access_field(&key.hash)).clone();
+        let raw: Option<Vec<u8>> = self.query(&cmd).await?;
+        let now = self.now();
+        Ok(raw.map(|r| codec::decode_token(&key.grant, &r)).transpose()?.filter(|r| r.expires_at > now))
+    }
+
+    async fn get_refresh_token(&self, key: &TokenKey) -> StorageResult<RefreshLookup> {
+        let cmd = redis::cmd("HMGET")
+            .arg(self.keys.grant(&key.grant))
+            .arg(keys::refresh_field(&key.hash))
+            .arg(keys::rotated_field(&key.hash))
+            .clone();
+        let (active, rotated): (Option<Vec<u8>>, Option<Vec<u8>>) = self.query(&cmd).await?;
+        Ok(match (active, rotated) {
+            (Some(raw), _) => {
+                let record = codec::decode_token(&key.grant, &raw)?;
+                if record.expires_at > self.now() { RefreshLookup::Active(record) } else { RefreshLookup::Unknown }
+            }
+            (None, Some(_)) => RefreshLookup::Rotated { grant_id: key.grant.clone() },
+            (None, None) => RefreshLookup::Unknown,
+        })
+    }
+
+    async fn rotate_refresh(&self, old: &TokenKey, new: &NewTokens) -> StorageResult<RotateOutcome> {
+        let (fields, expires) = token_fields(new);
+        let mut inv = scripts::ROTATE.prepare_invoke();
+        inv.key(self.keys.grant(&old.grant))
+            .arg(keys::short_hash(&old.hash))
+            .arg(self.now())
+            .arg(expires)
+            .arg(if new.refresh.is_some() { "1" } else { "0" });
+        for (field, value) in fields {
+            inv.arg(field).arg(value);
+        }
+        Ok(match self.script::<i64>(inv).await? {
+            1 => RotateOutcome::Rotated,
+            2 => RotateOutcome::Reused,
+            _ => RotateOutcome::Unknown,
+        })
+    }
+
+    async fn revoke_access_token(&self, key: &TokenKey) -> StorageResult<()> {
+        let cmd = redis::cmd("HDEL").arg(self.keys.grant(&key.grant)).arg(keys::access_field(&key.hash)).clone();
+        self.query::<i64>(&cmd).await.map(|_| ())
+    }
+
+    async fn revoke_grant(&self, id: &GrantId) -> StorageResult<()> {
+        self.query::<i64>(redis::cmd("DEL").arg(self.keys.grant(id))).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl UserStore for RedisStore {
+    async fn find_user(&self, username: &str) -> StorageResult<Option<User>> {
+        let raw: Option<Vec<u8>> = self.query(redis::cmd("GET").arg(self.keys.user(username))).await?;
+        raw.map(|r| codec::decode(&r)).transpose()
+    }
+
+    async fn get_user(&self, subject: &Subject) -> StorageResult<Option<User>> {
+        let username: Option<String> = self.query(redis::cmd("GET").arg(self.keys.subject(subject))).await?;
+        let Some(username) = username else { return Ok(None) };
+        Ok(self.find_user(&username).await?.filter(|u| &u.subject == subject))
+    }
+
+    async fn put_user(&self, user: &User) -> StorageResult<()> {
+        let mut inv = scripts::PUT_USER.prepare_invoke();
+        inv.key(self.keys.user(&user.username))
+            .key(self.keys.subject(&user.subject))
+            .arg(codec::encode(user)?)
+            .arg(&user.username);
+        self.script::<i64>(inv).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    async fn load_session(&self, id: &TokenHash) -> StorageResult<Option<String>> {
+        self.query(redis::cmd("GET").arg(self.keys.session(id))).await
+    }
+
+    async fn save_session(&self, id: &TokenHash, data: &str, expires_at: u64) -> StorageResult<()> {
+        if expires_at <= self.now() {
+            return self.delete_session(id).await;
+        }
+        self.query::<()>(redis::cmd("SET").arg(self.keys.session(id)).arg(data).arg("EXAT").arg(expires_at)).await
+    }
+
+    async fn delete_session(&self, id: &TokenHash) -> StorageResult<()> {
+        self.query::<i64>(redis::cmd("DEL").arg(self.keys.session(id))).await.map(|_| ())
+    }
+
+    async fn ping(&self) -> StorageResult<()> {
+        self.query::<String>(&redis::cmd("PING")).await.map(|_| ())
+    }
+}

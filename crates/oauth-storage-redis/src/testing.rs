@@ -1,0 +1,174 @@
+//! Test helpers (feature `test-util`).
+//!
+//! - [`redis_url_or_skip`]: the Redis of `OAUTH_TEST_REDIS_URL`; without it,
+//!   tests skip loudly, except in CI (`CI` set), where they fail.
+//! - [`unique_prefix`]: a fresh key prefix per test, so tests run in parallel.
+//! - [`LocalRedis`] and [`LocalCluster`]: private `redis-server` processes on
+//!   free loopback ports, for tests that stop Redis or need a cluster.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The environment variable naming the test Redis.
+pub const REDIS_URL_VAR: &str = "OAUTH_TEST_REDIS_URL";
+
+/// True when running in CI, where skipping is a failure.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// The test Redis URL; `None` (with a loud message) when it is not configured
+/// outside CI. In CI a missing Redis panics, so the run fails.
+pub fn redis_url_or_skip(test: &str) -> Option<String> {
+    match std::env::var(REDIS_URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if in_ci() => panic!("{test}: {REDIS_URL_VAR} is not set, and Redis tests are mandatory in CI"),
+        _ => {
+            eprintln!("SKIPPING {test}: no Redis ({REDIS_URL_VAR} is not set; `just test-redis` sets it)");
+            None
+        }
+    }
+}
+
+/// The `redis-server` binary, or `None` with a loud message outside CI (panics in CI).
+pub fn redis_server_or_skip(test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("redis-server")).find(|p| p.is_file()));
+    match found {
+        Some(path) => Some(path),
+        None if in_ci() => panic!("{test}: redis-server is not installed, and Redis tests are mandatory in CI"),
+        None => {
+            eprintln!("SKIPPING {test}: redis-server is not on PATH");
+            None
+        }
+    }
+}
+
+/// A unique key prefix (`test-<uuid>`).
+pub fn unique_prefix() -> String {
+    format!("test-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A free TCP port on loopback (racy by nature, good enough for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+}
+
+/// A private `redis-server` on a free loopback port; stopped on drop.
+#[derive(Debug)]
+pub struct LocalRedis {
+    binary: PathBuf,
+    port: u16,
+    dir: PathBuf,
+    extra: Vec<String>,
+    child: Option<Child>,
+}
+
+impl LocalRedis {
+    /// Starts a server without persistence, with extra `redis-server` arguments.
+    pub fn start(binary: PathBuf, extra: &[&str]) -> std::io::Result<Self> {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("oauth-redis-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)?;
+        let mut redis = Self { binary, port, dir, extra: extra.iter().map(|s| (*s).to_owned()).collect(), child: None };
+        redis.resume()?;
+        Ok(redis)
+    }
+
+    /// The URL of this server.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server (as a crash would: no save).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port, and waits until it answers.
+    pub fn resume(&mut self) -> std::io::Result<()> {
+        let port = self.port.to_string();
+        let mut args = vec!["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+        args.extend(self.extra.iter().map(String::as_str));
+        let child = Command::new(&self.binary)
+            .args(&args)
+            .current_dir(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if Instant::now() > deadline {
+                return Err(std::io::Error::other("redis-server did not start"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for LocalRedis {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A local Redis Cluster of three masters on free loopback ports, created
+/// with `redis-cli --cluster create`; stopped on drop.
+#[derive(Debug)]
+pub struct LocalCluster {
+    nodes: Vec<LocalRedis>,
+}
+
+impl LocalCluster {
+    /// Starts three cluster-enabled servers and joins them.
+    pub fn start(binary: PathBuf) -> std::io::Result<Self> {
+        let nodes = (0..3)
+            .map(|_| LocalRedis::start(binary.clone(), &["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let cli = binary.with_file_name("redis-cli");
+        let addrs: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port())).collect();
+        let status = Command::new(&cli)
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()?;
+        if !status.success() {
+            return Err(std::io::Error::other("redis-cli --cluster create failed"));
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for addr in &addrs {
+            let port = addr.rsplit(':').next().unwrap_or_default();
+            loop {
+                let out = Command::new(&cli).args(["-p", port, "cluster", "info"]).output()?;
+                if String::from_utf8_lossy(&out.stdout).contains("cluster_state:ok") {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    return Err(std::io::Error::other("cluster did not become ready"));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        Ok(Self { nodes })
+    }
+
+    /// The node URLs.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(LocalRedis::url).collect()
+    }
+}

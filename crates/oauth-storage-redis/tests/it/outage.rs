@@ -1,0 +1,36 @@
+use std::time::{Duration, Instant};
+
+use oauth_core::storage::{CodeStore, SessionStore};
+use oauth_core::types::TokenHash;
+use oauth_storage_redis::RedisStore;
+use oauth_storage_redis::testing::{LocalRedis, redis_server_or_skip};
+
+use crate::conformance::code_record;
+
+/// A private Redis is stopped: calls fail within the timeout, never hang or
+/// panic; once Redis is back, the same store works again without a restart.
+#[tokio::test]
+async fn outage_then_recovery() {
+    let Some(binary) = redis_server_or_skip("outage_then_recovery") else { return };
+    let mut redis = LocalRedis::start(binary, &[]).unwrap();
+    let store = RedisStore::builder(redis.url()).timeout(Duration::from_millis(500)).build().unwrap();
+    store.ping().await.unwrap();
+    store.put_code(&TokenHash::of("before"), &code_record("g1")).await.unwrap();
+
+    redis.stop();
+    for _ in 0..3 {
+        let started = Instant::now();
+        assert!(store.ping().await.is_err(), "ping while Redis is down");
+        assert!(store.take_code(&TokenHash::of("before")).await.is_err());
+        assert!(started.elapsed() < Duration::from_secs(3), "errors come within the timeout");
+    }
+
+    redis.resume().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.ping().await.is_err() {
+        assert!(Instant::now() < deadline, "the store did not reconnect");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    store.put_code(&TokenHash::of("after"), &code_record("g2")).await.unwrap();
+    assert!(matches!(store.take_code(&TokenHash::of("after")).await.unwrap(), oauth_core::storage::CodeTake::Taken(_)));
+}
