@@ -162,13 +162,27 @@ pub struct SecuritySection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageSection {
-    /// `memory` (the embedded store).
+    /// `memory` (the embedded store), or `redis://…`, `rediss://…`,
+    /// `redis-cluster://host:port` (several instances sharing one store).
     pub url: String,
+    /// Prefix of every Redis key.
+    pub key_prefix: String,
+    /// Redis connection pool size.
+    pub pool_size: usize,
+    /// Longest time one storage call may take, in milliseconds.
+    pub timeout_ms: u64,
 }
 
 impl Default for StorageSection {
     fn default() -> Self {
-        Self { url: "memory".into() }
+        Self { url: "memory".into(), key_prefix: "oauth".into(), pool_size: 16, timeout_ms: 2000 }
+    }
+}
+
+impl StorageSection {
+    /// True for the embedded in-memory store.
+    pub fn is_memory(&self) -> bool {
+        self.url == "memory"
     }
 }
 
@@ -382,8 +396,16 @@ impl Config {
         if self.session.lifetime == 0 {
             bail!("session.lifetime: must be greater than 0");
         }
-        if self.storage.url != "memory" {
-            bail!("storage.url: unsupported store {:?} (expected \"memory\")", self.storage.url);
+        let url = &self.storage.url;
+        let redis = ["redis://", "rediss://", "redis-cluster://", "unix://"].iter().any(|s| url.starts_with(s));
+        if !self.storage.is_memory() && !redis {
+            bail!("storage.url: unsupported store {url:?} (expected \"memory\" or a redis:// URL)");
+        }
+        if redis && !cfg!(feature = "redis") {
+            bail!("storage.url: this build has no Redis support (feature `redis`)");
+        }
+        if self.storage.pool_size == 0 || self.storage.timeout_ms == 0 {
+            bail!("storage.pool_size and storage.timeout_ms: must be greater than 0");
         }
         Ok(())
     }

@@ -8,9 +8,11 @@
 //! [`configure`] mounts everything on an actix `App`, which is what `main`
 //! and the tests use; [`run`] serves until SIGTERM or Ctrl-C.
 
+pub mod admin;
 pub mod config;
 pub mod pages;
 pub mod session;
+pub mod stores;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod web;
@@ -23,39 +25,45 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpServer};
 use anyhow::Context as _;
-use oauth_core::storage::{ClientStore as _, Stores, UserStore as _};
-use oauth_core::{AuthorizationServer, MemoryStore};
+use oauth_core::AuthorizationServer;
 
 pub use config::Config;
 pub use web::{AppState, configure};
 
-/// Builds the shared state: stores seeded with the configured clients and
-/// users, the engine, sessions and pages.
+/// Builds the shared state: the configured stores (seeded with the file's
+/// clients and users), the engine, sessions and pages.
 pub async fn build_state(config: &Config) -> anyhow::Result<Arc<AppState>> {
     config.validate()?;
     let policy = config.policy()?;
-    let store = Arc::new(MemoryStore::new());
-    for client in config.clients()? {
-        store.put_client(&client).await.context("storing clients")?;
-    }
-    for user in config.users()? {
-        store.put_user(&user).await.context("storing users")?;
-    }
+    let backends = stores::open(config).await?;
     let key = match config.cookie_key()? {
         Some(bytes) => actix_web::cookie::Key::from(&bytes),
-        None => actix_web::cookie::Key::generate(),
+        None => {
+            if !config.storage.is_memory() {
+                tracing::warn!(
+                    "session.cookie_key is not set: a random key signs session cookies, so sessions do not move between instances"
+                );
+            }
+            actix_web::cookie::Key::generate()
+        }
     };
     let secure = policy.issuer.starts_with("https://");
-    let sessions =
-        session::Sessions::new(store.clone(), key, config.session.cookie_name.clone(), secure, config.session.lifetime);
+    let sessions = session::Sessions::new(
+        backends.sessions,
+        key,
+        config.session.cookie_name.clone(),
+        secure,
+        config.session.lifetime,
+    );
     let pages =
         pages::Pages::new(config.server.templates_dir.as_deref(), &config.scopes, config.server.login_hint.clone())?;
-    let server = Arc::new(AuthorizationServer::new(policy, Stores::single(store.clone())));
+    let users = backends.stores.users.clone();
+    let server = Arc::new(AuthorizationServer::new(policy, backends.stores));
     Ok(Arc::new(AppState {
         server,
         sessions,
         pages,
-        users: store,
+        users,
         endpoint_paths: AppState::endpoint_paths(config),
         login_path: config.endpoints.login.clone(),
         consent_path: config.endpoints.consent.clone(),

@@ -27,12 +27,20 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Manage clients in the configured shared store.
+    Client {
+        /// The TOML configuration file.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: oauth_server::admin::ClientCommand,
+    },
 }
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
 }
 
 #[actix_web::main]
@@ -44,6 +52,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Check { config } => {
             oauth_server::Config::load(&config)?.validate().context("invalid configuration")?;
             println!("{}: ok", config.display());
+            Ok(())
+        }
+        Command::Client { config, command } => {
+            let Some(config) = config else { anyhow::bail!("--config: required") };
+            let output = oauth_server::admin::run(&oauth_server::Config::load(&config)?, command).await?;
+            print!("{output}");
             Ok(())
         }
     }

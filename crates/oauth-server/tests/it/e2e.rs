@@ -2,68 +2,19 @@
 //! real HTTP with a cookie-keeping client, then the code exchanged and refreshed
 //! by the `oauth2` crate as an independent client; then a graceful SIGTERM.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::{hidden, spawn};
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, RedirectUrl, RefreshToken, Scope,
     TokenResponse, TokenUrl,
 };
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn start() -> Server {
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/aioauth-demo/demo.toml");
-    let child = Command::new(env!("CARGO_BIN_EXE_oauth-server"))
-        .args(["serve", "--config", config])
-        .env("OAUTH__SERVER__BIND", format!("127.0.0.1:{port}"))
-        .env("OAUTH__SERVER__ISSUER", &base)
-        .env("OAUTH__SERVER__WORKERS", "1")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server { child, base };
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = client.get(format!("{}/healthz", server.base)).send().await {
-            if r.status() == 200 {
-                return server;
-            }
-        }
-        assert!(Instant::now() < deadline, "server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap() + marker.len();
-    let end = start + html[start..].find('"').unwrap();
-    html[start..end].to_owned()
-}
-
 #[tokio::test]
 async fn binary_serves_the_seed_flow_to_an_independent_client() {
-    let server = start().await;
+    let server = spawn(&[]).await;
     let base = &server.base;
     let oauth = BasicClient::new(ClientId::new("test_client".into()))
         .set_client_secret(ClientSecret::new("password".into()))
@@ -131,7 +82,7 @@ async fn binary_serves_the_seed_flow_to_an_independent_client() {
 
 #[tokio::test]
 async fn sigterm_stops_the_server_gracefully() {
-    let mut server = start().await;
+    let mut server = spawn(&[]).await;
     let pid = server.child.id().to_string();
     let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(status.success());

@@ -4,4 +4,5 @@
 mod e2e; // the real binary on a free port, driven over HTTP, code exchanged with the oauth2 crate
 mod flow; // the seed's browser flow, deny, login and CSRF failures, session fixation
 mod protocol_errors; // error pages, methods, content types, limits, probes
+mod redis; // on Redis: two instances, concurrency across processes, outage, the client CLI
 mod support; // the test configuration and app

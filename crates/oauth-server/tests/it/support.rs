@@ -30,3 +30,59 @@ pub fn query_params(location: &str) -> std::collections::BTreeMap<String, String
     let url = url::Url::parse(location).unwrap();
     url.query_pairs().into_owned().collect()
 }
+
+/// A running `oauth-server` binary; killed on drop.
+pub struct Server {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts the binary with the demo configuration on a free port, plus `env`
+/// overrides; waits for `/healthz`. The issuer defaults to the server's own URL.
+pub async fn spawn(env: &[(&str, &str)]) -> Server {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/aioauth-demo/demo.toml");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_oauth-server"));
+    command
+        .args(["serve", "--config", config])
+        .env("OAUTH__SERVER__BIND", format!("127.0.0.1:{port}"))
+        .env("OAUTH__SERVER__ISSUER", &base)
+        .env("OAUTH__SERVER__WORKERS", "2")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let server = Server { child: command.spawn().unwrap(), base };
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client.get(format!("{}/healthz", server.base)).send().await {
+            if r.status() == 200 {
+                return server;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The value of a hidden input in an HTML page.
+pub fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap() + marker.len();
+    let end = start + html[start..].find('"').unwrap();
+    html[start..end].to_owned()
+}

@@ -54,24 +54,30 @@ async fn keys_have_ttls_and_no_raw_secrets() {
     assert!((55..=60).contains(&ttl), "code TTL {ttl}");
 }
 
-/// Redis memory of one live access token (client_credentials shape), measured with MEMORY USAGE.
+/// Redis memory per live access token (client_credentials shape: a family
+/// with one access token), measured on a private Redis as the growth of
+/// `used_memory` over 10,000 tokens, with the production key prefix.
 #[tokio::test]
-async fn memory_per_access_token_is_small() {
-    let Some((store, url, prefix)) = store("memory_per_access_token_is_small") else { return };
-    let mut g = grant("Ab3dEf6hIj9kLm2nOp5qRs");
-    g.subject = None;
-    g.scope = oauth_core::types::ScopeSet::parse("read").unwrap();
-    let (_, _, new) = tokens(&g, "Zx8cVb6nMa4sDf2gHj0kLq1wEr3tYu5iOp7aSd9fGhJ", None);
-    store.create_grant(&g, &new).await.unwrap();
-    let mut conn = raw(&url).await;
-    let bytes: i64 = redis::cmd("MEMORY")
-        .arg("USAGE")
-        .arg(format!("{prefix}:g:{}", g.id))
-        .arg("SAMPLES")
-        .arg(0)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    eprintln!("MEMORY USAGE of one access-token family: {bytes} bytes");
-    assert!(bytes <= 300, "{bytes} bytes per live access token");
+async fn memory_per_access_token() {
+    use oauth_storage_redis::testing::{LocalRedis, redis_server_or_skip};
+    let Some(binary) = redis_server_or_skip("memory_per_access_token") else { return };
+    let redis = LocalRedis::start(binary, &[]).unwrap();
+    let store = oauth_storage_redis::RedisStore::builder(redis.url()).key_prefix("oauth").build().unwrap();
+    let mut conn = raw(&redis.url()).await;
+    let used = |info: String| -> i64 {
+        info.lines().find_map(|l| l.strip_prefix("used_memory:")).unwrap().trim().parse().unwrap()
+    };
+    let before = used(redis::cmd("INFO").arg("memory").query_async(&mut conn).await.unwrap());
+    const N: i64 = 10_000;
+    for i in 0..N {
+        let mut g = grant(&format!("{:0>22}", i));
+        g.subject = None;
+        g.scope = oauth_core::types::ScopeSet::parse("read").unwrap();
+        let (_, _, new) = tokens(&g, &format!("{:0>43}", i), None);
+        store.create_grant(&g, &new).await.unwrap();
+    }
+    let after = used(redis::cmd("INFO").arg("memory").query_async(&mut conn).await.unwrap());
+    let per_token = (after - before) / N;
+    eprintln!("Redis used_memory per live access token: {per_token} bytes ({N} tokens, prefix `oauth`)");
+    assert!(per_token <= 300, "{per_token} bytes per live access token");
 }

@@ -1,0 +1,128 @@
+//! Chooses the stores the configuration names, and seeds them.
+//!
+//! - `memory`: one `MemoryStore` for everything (clients and users from the file).
+//! - `redis://…`: codes, tokens and sessions in Redis, so any instance can
+//!   continue any flow; clients from the file stay read-only in front of the
+//!   clients managed with `oauth-server client …` in Redis; users from the file.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use oauth_core::MemoryStore;
+use oauth_core::client::Client;
+use oauth_core::storage::{ClientStore, SessionStore, StorageError, StorageResult, Stores, UserStore as _};
+use oauth_core::types::ClientId;
+
+use crate::config::Config;
+
+/// The opened stores.
+pub struct Backends {
+    /// What the engine uses.
+    pub stores: Stores,
+    /// Where browser sessions live.
+    pub sessions: Arc<dyn SessionStore>,
+    /// The writable client store for `oauth-server client …`, when the store is shared.
+    pub managed_clients: Option<Arc<dyn ClientStore>>,
+}
+
+impl std::fmt::Debug for Backends {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backends").field("stores", &self.stores).finish_non_exhaustive()
+    }
+}
+
+/// Opens and seeds the configured stores.
+pub async fn open(config: &Config) -> anyhow::Result<Backends> {
+    let clients = config.clients()?;
+    let memory = Arc::new(MemoryStore::new());
+    for user in config.users()? {
+        memory.put_user(&user).await.context("storing users")?;
+    }
+    if config.storage.is_memory() {
+        for client in &clients {
+            memory.put_client(client).await.context("storing clients")?;
+        }
+        return Ok(Backends { stores: Stores::single(memory.clone()), sessions: memory, managed_clients: None });
+    }
+    open_redis(config, clients, memory)
+}
+
+#[cfg(feature = "redis")]
+fn open_redis(config: &Config, clients: Vec<Client>, memory: Arc<MemoryStore>) -> anyhow::Result<Backends> {
+    let s = &config.storage;
+    let redis = Arc::new(
+        oauth_storage_redis::RedisStore::builder(s.url.clone())
+            .key_prefix(s.key_prefix.clone())
+            .pool_size(s.pool_size)
+            .timeout(std::time::Duration::from_millis(s.timeout_ms))
+            .build()
+            .map_err(|e| anyhow::anyhow!("storage.url: {e}"))?,
+    );
+    let layered = Arc::new(LayeredClients::new(clients, redis.clone()));
+    Ok(Backends {
+        stores: Stores { clients: layered.clone(), codes: redis.clone(), tokens: redis.clone(), users: memory },
+        sessions: redis,
+        managed_clients: Some(layered),
+    })
+}
+
+#[cfg(not(feature = "redis"))]
+fn open_redis(_: &Config, _: Vec<Client>, _: Arc<MemoryStore>) -> anyhow::Result<Backends> {
+    anyhow::bail!("storage.url: this build has no Redis support (feature `redis`)")
+}
+
+/// Clients from the configuration file, read-only, in front of a writable store.
+pub struct LayeredClients {
+    fixed: BTreeMap<ClientId, Client>,
+    dynamic: Arc<dyn ClientStore>,
+}
+
+impl std::fmt::Debug for LayeredClients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LayeredClients").field("fixed", &self.fixed.keys().collect::<Vec<_>>()).finish_non_exhaustive()
+    }
+}
+
+impl LayeredClients {
+    /// Configured clients over `dynamic`.
+    pub fn new(fixed: Vec<Client>, dynamic: Arc<dyn ClientStore>) -> Self {
+        Self { fixed: fixed.into_iter().map(|c| (c.id.clone(), c)).collect(), dynamic }
+    }
+
+    fn read_only(id: &ClientId) -> StorageError {
+        StorageError::Conflict(format!("client {id} is defined in the configuration file and is read-only"))
+    }
+}
+
+#[async_trait]
+impl ClientStore for LayeredClients {
+    async fn get_client(&self, id: &ClientId) -> StorageResult<Option<Client>> {
+        match self.fixed.get(id) {
+            Some(client) => Ok(Some(client.clone())),
+            None => self.dynamic.get_client(id).await,
+        }
+    }
+
+    async fn put_client(&self, client: &Client) -> StorageResult<()> {
+        if self.fixed.contains_key(&client.id) {
+            return Err(Self::read_only(&client.id));
+        }
+        self.dynamic.put_client(client).await
+    }
+
+    async fn delete_client(&self, id: &ClientId) -> StorageResult<bool> {
+        if self.fixed.contains_key(id) {
+            return Err(Self::read_only(id));
+        }
+        self.dynamic.delete_client(id).await
+    }
+
+    async fn list_clients(&self) -> StorageResult<Vec<Client>> {
+        let mut all: BTreeMap<ClientId, Client> =
+            self.dynamic.list_clients().await?.into_iter().map(|c| (c.id.clone(), c)).collect();
+        all.extend(self.fixed.clone());
+        Ok(all.into_values().collect())
+    }
+}

@@ -1,0 +1,301 @@
+//! oauth-server on Redis: two instances share flows, concurrency across
+//! processes, a Redis outage, and client management with the CLI.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use oauth_storage_redis::testing::{LocalRedis, redis_server_or_skip, redis_url_or_skip, unique_prefix};
+
+use crate::support::{Server, basic, hidden, spawn};
+
+const KEY: &str = "c2Vzc2lvbi1jb29raWUta2V5LWZvci10aGUtcmVkaXMtdGVzdHMtb2YtdGhlLXNlcnZlci0wMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZg==";
+
+async fn redis_server(url: &str, prefix: &str, issuer: Option<&str>) -> Server {
+    let mut env = vec![
+        ("OAUTH__STORAGE__URL", url),
+        ("OAUTH__STORAGE__KEY_PREFIX", prefix),
+        ("OAUTH__STORAGE__TIMEOUT_MS", "500"),
+        ("OAUTH__SESSION__COOKIE_KEY", KEY),
+    ];
+    if let Some(issuer) = issuer {
+        env.push(("OAUTH__SERVER__ISSUER", issuer));
+    }
+    spawn(&env).await
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+const AUTHORIZE: &str = "/oauth/authorize?client_id=test_client&redirect_uri=https%3A%2F%2Fwww.example.com%2Fredirect&response_type=code&state=somestate&scope=email";
+
+/// authorize and login on `a`, consent on `b`; returns the code.
+async fn code_across(a: &str, b: &str) -> String {
+    let browser = browser();
+    let r = browser.get(format!("{a}{AUTHORIZE}")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let csrf = hidden(&browser.get(format!("{a}/login")).send().await.unwrap().text().await.unwrap(), "csrf_token");
+    let r = browser
+        .post(format!("{a}/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("username=admin&password=admin&csrf_token={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    // The other instance continues: it finds the session in Redis.
+    let consent = browser.get(format!("{b}/approve")).send().await.unwrap();
+    assert_eq!(consent.status(), 200, "instance B must see the session made on A");
+    let csrf = hidden(&consent.text().await.unwrap(), "csrf_token");
+    let r = browser
+        .post(format!("{b}/approve"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("approval=1&csrf_token={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let params: BTreeMap<String, String> = location.query_pairs().into_owned().collect();
+    params["code"].clone()
+}
+
+async fn token(base: &str, body: String) -> (u16, serde_json::Value) {
+    let r = http()
+        .post(format!("{base}/oauth/token"))
+        .header("Authorization", basic("test_client", "password"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn two_instances_share_flows_and_stay_atomic() {
+    let Some(url) = redis_url_or_skip("two_instances_share_flows_and_stay_atomic") else { return };
+    let prefix = unique_prefix();
+    let a = redis_server(&url, &prefix, None).await;
+    let b = redis_server(&url, &prefix, Some(&a.base)).await;
+    let (a, b) = (a.base.clone(), b.base.clone());
+
+    // A flow begun on one instance is finished on the other, token included.
+    let code = code_across(&a, &b).await;
+    let (status, tokens) =
+        token(&b, format!("grant_type=authorization_code&code={code}&redirect_uri=https://www.example.com/redirect"))
+            .await;
+    assert_eq!(status, 200, "{tokens}");
+
+    // 32 parallel redemptions of one code over both instances: exactly one success.
+    let code = code_across(&b, &a).await;
+    let body = format!("grant_type=authorization_code&code={code}&redirect_uri=https://www.example.com/redirect");
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let base = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let body = body.clone();
+            tokio::spawn(async move { token(&base, body).await })
+        })
+        .collect();
+    let mut ok = Vec::new();
+    for t in tasks {
+        let (status, json) = t.await.unwrap();
+        if status == 200 {
+            ok.push(json);
+        } else {
+            assert_eq!((status, json["error"].as_str()), (400, Some("invalid_grant")));
+        }
+    }
+    assert_eq!(ok.len(), 1, "exactly one redemption");
+    // The replays revoked what the one success got.
+    let access = ok[0]["access_token"].as_str().unwrap().to_owned();
+    let info = introspect(&a, &access).await;
+    assert_eq!(info["active"], false, "a replayed code revokes its tokens");
+
+    // 32 parallel refreshes of one refresh token over both instances: exactly one success.
+    let code = code_across(&a, &b).await;
+    let (_, first) =
+        token(&a, format!("grant_type=authorization_code&code={code}&redirect_uri=https://www.example.com/redirect"))
+            .await;
+    let refresh = first["refresh_token"].as_str().unwrap().to_owned();
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let base = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let body = format!("grant_type=refresh_token&refresh_token={refresh}");
+            tokio::spawn(async move { token(&base, body).await })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for t in tasks {
+        let (status, json) = t.await.unwrap();
+        if status == 200 {
+            winners.push(json);
+        } else {
+            assert_eq!((status, json["error"].as_str()), (400, Some("invalid_grant")), "{json}");
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one rotation");
+    // Concurrent use is reuse: the family is revoked as a whole, on both instances.
+    for base in [&a, &b] {
+        for t in [&first["access_token"], &winners[0]["access_token"], &winners[0]["refresh_token"]] {
+            assert_eq!(introspect(base, t.as_str().unwrap()).await["active"], false);
+        }
+    }
+}
+
+async fn introspect(base: &str, token: &str) -> serde_json::Value {
+    let r = http()
+        .post(format!("{base}/oauth/introspect"))
+        .header("Authorization", basic("test_client", "password"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn redis_outage_gives_503_and_service_resumes() {
+    let Some(binary) = redis_server_or_skip("redis_outage_gives_503_and_service_resumes") else { return };
+    let mut redis = LocalRedis::start(binary, &[]).unwrap();
+    let server = redis_server(&redis.url(), "oauth", None).await;
+    let base = server.base.clone();
+    let cc = || async {
+        let r = http()
+            .post(format!("{base}/oauth/token"))
+            .header("Authorization", basic("test_client", "password"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("grant_type=refresh_token&refresh_token=abc.def")
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+    };
+    let (status, _) = cc().await;
+    assert_eq!(status, 400, "Redis up: an unknown refresh token is invalid_grant");
+
+    redis.stop();
+    let (status, json) = cc().await;
+    assert_eq!((status, json["error"].as_str()), (503, Some("temporarily_unavailable")));
+    for endpoint in ["revoke", "introspect"] {
+        let r = http()
+            .post(format!("{base}/oauth/{endpoint}"))
+            .header("Authorization", basic("test_client", "password"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("token=abc.def")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 503, "{endpoint}");
+        assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "temporarily_unavailable");
+    }
+    assert_eq!(http().get(format!("{base}/readyz")).send().await.unwrap().status(), 503);
+    assert_eq!(http().get(format!("{base}/healthz")).send().await.unwrap().status(), 200, "the process is alive");
+    let page = http().get(format!("{base}{AUTHORIZE}")).send().await.unwrap();
+    assert_eq!(page.status(), 503, "pages show an error");
+    assert!(page.text().await.unwrap().contains("Temporarily unavailable"));
+
+    redis.resume().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while http().get(format!("{base}/readyz")).send().await.unwrap().status() != 200 {
+        assert!(Instant::now() < deadline, "service did not resume");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, _) = cc().await;
+    assert_eq!(status, 400, "back to normal answers");
+    let code = code_across(&base, &base).await;
+    let (status, _) = token(
+        &base,
+        format!("grant_type=authorization_code&code={code}&redirect_uri=https://www.example.com/redirect"),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+fn cli(args: &[&str], url: &str, prefix: &str) -> (bool, String, String) {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/aioauth-demo/demo.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oauth-server"))
+        .args(["client", "--config", config])
+        .args(args)
+        .env("OAUTH__STORAGE__URL", url)
+        .env("OAUTH__STORAGE__KEY_PREFIX", prefix)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn cli_creates_and_deletes_clients() {
+    let Some(url) = redis_url_or_skip("cli_creates_and_deletes_clients") else { return };
+    let prefix = unique_prefix();
+    let server = redis_server(&url, &prefix, None).await;
+
+    let (ok, out, err) = cli(
+        &[
+            "create",
+            "--id",
+            "robot",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "read write",
+            "--auth-method",
+            "client_secret_post",
+        ],
+        &url,
+        &prefix,
+    );
+    assert!(ok, "{err}");
+    let secret = out.lines().find_map(|l| l.strip_prefix("client_secret: ")).unwrap().to_owned();
+    assert!(secret.len() >= 43, "a generated high-entropy secret");
+    let (_, listed, _) = cli(&["list"], &url, &prefix);
+    assert!(listed.contains("robot") && listed.contains("test_client"), "{listed}");
+    let (_, shown, _) = cli(&["show", "robot"], &url, &prefix);
+    assert!(shown.contains("SHA-256 hash") && !shown.contains(&secret), "the secret is never shown again: {shown}");
+
+    let request = || async {
+        let r = http()
+            .post(format!("{}/oauth/token", server.base))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("grant_type=client_credentials&client_id=robot&client_secret={secret}&scope=read"))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+    };
+    let (status, json) = request().await;
+    assert_eq!((status, json["scope"].as_str()), (200, Some("read")), "{json}");
+
+    let (ok, _, err) = cli(&["delete", "robot"], &url, &prefix);
+    assert!(ok, "{err}");
+    let (status, json) = request().await;
+    assert_eq!((status, json["error"].as_str()), (401, Some("invalid_client")));
+
+    // Bad input names the flag; configured clients are read-only; memory has nothing to manage.
+    let rows: &[(&[&str], &str)] = &[
+        (&["create", "--redirect-uri", "https://a.example/cb#fragment"], "--redirect-uri"),
+        (&["create", "--grant-type", "magic", "--redirect-uri", "https://a.example/cb"], "--grant-type"),
+        (&["create", "--auth-method", "private_key_jwt", "--redirect-uri", "https://a.example/cb"], "--auth-method"),
+        (&["create", "--grant-type", "client_credentials", "--auth-method", "none"], "--grant-type"),
+        (&["create", "--id", "test_client", "--redirect-uri", "https://a.example/cb"], "--id"),
+        (&["delete", "test_client"], "read-only"),
+        (&["delete", "nobody"], "no client"),
+    ];
+    for (args, expected) in rows {
+        let (ok, _, err) = cli(args, &url, &prefix);
+        assert!(!ok && err.contains(expected), "{args:?}: {err}");
+    }
+    let (ok, _, err) = cli(&["list"], "memory", &prefix);
+    assert!(!ok && err.contains("storage.url"), "{err}");
+}
