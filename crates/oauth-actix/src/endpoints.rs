@@ -40,6 +40,12 @@ pub struct EndpointPaths {
     pub introspect: String,
     /// RFC 8414 metadata (GET).
     pub metadata: String,
+    /// OpenID Connect UserInfo (GET and POST).
+    pub userinfo: String,
+    /// JWK Set (GET).
+    pub jwks: String,
+    /// OpenID Connect Discovery (GET).
+    pub openid_configuration: String,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
     /// Trust `Forwarded` / `X-Forwarded-Proto` to tell whether the client used TLS.
@@ -63,6 +69,9 @@ impl EndpointPaths {
             revoke: paths.revoke.clone(),
             introspect: paths.introspect.clone(),
             metadata: "/.well-known/oauth-authorization-server".into(),
+            userinfo: paths.userinfo.clone(),
+            jwks: paths.jwks.clone(),
+            openid_configuration: "/.well-known/openid-configuration".into(),
             body_limit: 16 * 1024,
             trust_forwarded_proto: false,
         }
@@ -134,8 +143,27 @@ impl OAuthEndpoints {
         );
         cfg.service(
             web::resource(p.metadata.as_str())
-                .app_data(data)
+                .app_data(data.clone())
                 .route(web::get().to(metadata))
+                .default_service(web::to(|| async { not_allowed("GET") })),
+        );
+        cfg.service(
+            web::resource(p.userinfo.as_str())
+                .app_data(data.clone())
+                .route(web::get().to(userinfo))
+                .route(web::post().to(userinfo))
+                .default_service(web::to(|| async { not_allowed("GET, POST") })),
+        );
+        cfg.service(
+            web::resource(p.jwks.as_str())
+                .app_data(data.clone())
+                .route(web::get().to(jwks))
+                .default_service(web::to(|| async { not_allowed("GET") })),
+        );
+        cfg.service(
+            web::resource(p.openid_configuration.as_str())
+                .app_data(data)
+                .route(web::get().to(openid_configuration))
                 .default_service(web::to(|| async { not_allowed("GET") })),
         );
     }
@@ -185,6 +213,29 @@ async fn introspect(req: HttpRequest, payload: web::Payload, ep: web::Data<OAuth
         Ok(r) => respond(ep.server.introspect(&r).await),
         Err(response) => response,
     }
+}
+
+async fn userinfo(req: HttpRequest, payload: web::Payload, ep: web::Data<OAuthEndpoints>) -> HttpResponse {
+    match ep.request(&req, payload).await {
+        Ok(r) => respond(ep.server.userinfo(&r).await),
+        Err(response) => response,
+    }
+}
+
+/// A public document, or 404 when OpenID Connect is off (no signing keys).
+fn document(doc: Option<serde_json::Value>) -> HttpResponse {
+    match doc {
+        Some(doc) => HttpResponse::Ok().insert_header(("Cache-Control", "max-age=60")).json(doc),
+        None => crate::convert::error_json(StatusCode::NOT_FOUND, "invalid_request", "OpenID Connect is not enabled"),
+    }
+}
+
+async fn jwks(ep: web::Data<OAuthEndpoints>) -> HttpResponse {
+    document(ep.server.jwks())
+}
+
+async fn openid_configuration(ep: web::Data<OAuthEndpoints>) -> HttpResponse {
+    document(ep.server.openid_configuration())
 }
 
 async fn metadata(ep: web::Data<OAuthEndpoints>) -> HttpResponse {

@@ -12,6 +12,10 @@
 //!   each validated [`PendingAuthorization`]; later you call
 //!   [`AuthorizationServer::approve`] or [`AuthorizationServer::deny`] and
 //!   send the result with [`respond`].
+//! - With signing keys installed, UserInfo, the JWK Set and OpenID Connect
+//!   Discovery are mounted too.
+//! - Resource servers take [`BearerToken`] as an extractor: it validates
+//!   opaque and JWT access tokens and answers RFC 6750 errors.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -43,9 +47,11 @@
 //! # }
 //! ```
 
+mod bearer;
 mod convert;
 mod endpoints;
 
+pub use bearer::{BearerError, BearerToken};
 pub use convert::{read_body, respond, to_oauth_request};
 pub use endpoints::{AuthorizeHandler, EndpointPaths, OAuthEndpoints};
 pub use oauth_core::{AuthorizationServer, OAuthError, OAuthResponse, PendingAuthorization};

@@ -27,6 +27,9 @@ pub struct Client {
     pub default_scopes: ScopeSet,
     /// Require PKCE even though the client is confidential (always required for public clients).
     pub require_pkce: bool,
+    /// Access token format for this client; the server's default when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_format: Option<crate::policy::AccessTokenFormat>,
 }
 
 /// Why a client registration is inconsistent.
@@ -69,6 +72,7 @@ impl Client {
             scopes: ScopeSet::empty(),
             default_scopes: ScopeSet::empty(),
             require_pkce: false,
+            access_token_format: None,
         }
     }
 

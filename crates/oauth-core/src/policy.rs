@@ -16,6 +16,10 @@ pub struct EndpointPaths {
     pub revoke: String,
     /// Introspection endpoint (RFC 7662).
     pub introspect: String,
+    /// OpenID Connect UserInfo endpoint.
+    pub userinfo: String,
+    /// JWK Set of the signing keys.
+    pub jwks: String,
 }
 
 impl Default for EndpointPaths {
@@ -25,6 +29,8 @@ impl Default for EndpointPaths {
             token: "/oauth/token".into(),
             revoke: "/oauth/revoke".into(),
             introspect: "/oauth/introspect".into(),
+            userinfo: "/oauth/userinfo".into(),
+            jwks: "/oauth/jwks".into(),
         }
     }
 }
@@ -58,6 +64,26 @@ pub struct ServerPolicy {
     pub allow_insecure_transport: bool,
     /// Scopes advertised in metadata (`scopes_supported`); empty means not advertised.
     pub scopes_supported: ScopeSet,
+    /// ID token lifetime in seconds.
+    pub id_token_lifetime: u64,
+    /// Access token format for clients that do not choose one.
+    pub access_token_format: AccessTokenFormat,
+    /// The `aud` of JWT access tokens (RFC 9068 §3); the issuer when unset.
+    pub access_token_audience: Option<String>,
+    /// How long a remembered consent lasts, in seconds.
+    pub consent_lifetime: u64,
+}
+
+/// How access tokens look on the wire.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessTokenFormat {
+    /// A random reference token, `<grant id>.<secret>`, looked up in the store.
+    #[default]
+    Opaque,
+    /// A signed JWT (RFC 9068, `typ: at+jwt`) whose `jti` is the reference token,
+    /// so revocation and introspection keep working.
+    Jwt,
 }
 
 impl ServerPolicy {
@@ -78,6 +104,10 @@ impl ServerPolicy {
             allow_plain_pkce: false,
             allow_insecure_transport: false,
             scopes_supported: ScopeSet::empty(),
+            id_token_lifetime: 3600,
+            access_token_format: AccessTokenFormat::Opaque,
+            access_token_audience: None,
+            consent_lifetime: 365 * 86_400,
         }
     }
 

@@ -122,7 +122,7 @@ mod failing {
     use super::FailingStore;
     use crate::client::Client;
     use crate::storage::*;
-    use crate::types::{ClientId, GrantId, Subject, TokenHash, TokenKey};
+    use crate::types::{ClientId, GrantId, ScopeSet, Subject, TokenHash, TokenKey};
     use crate::user::User;
 
     fn down<T>() -> StorageResult<T> {
@@ -186,6 +186,19 @@ mod failing {
             down()
         }
         async fn put_user(&self, _: &User) -> StorageResult<()> {
+            down()
+        }
+    }
+
+    #[async_trait]
+    impl ConsentStore for FailingStore {
+        async fn get_consent(&self, _: &Subject, _: &ClientId) -> StorageResult<Option<ScopeSet>> {
+            down()
+        }
+        async fn put_consent(&self, _: &Subject, _: &ClientId, _: &ScopeSet, _: u64) -> StorageResult<()> {
+            down()
+        }
+        async fn revoke_consent(&self, _: &Subject, _: &ClientId) -> StorageResult<bool> {
             down()
         }
     }

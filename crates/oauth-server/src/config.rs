@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, anyhow, bail};
 use oauth_core::client::{Client, SecretHash};
+use oauth_core::jose::{KeySet, SigningAlg, SigningKey};
+use oauth_core::policy::AccessTokenFormat;
 use oauth_core::types::{ClientId, GrantType, RedirectUri, ResponseType, ScopeSet, Subject, TokenEndpointAuthMethod};
 use oauth_core::user::{PasswordHash, User, hash_password};
 use oauth_core::{ServerPolicy, policy::EndpointPaths};
@@ -38,6 +40,9 @@ pub struct Config {
     /// `[session]`
     #[serde(default)]
     pub session: SessionSection,
+    /// `[oidc]`
+    #[serde(default)]
+    pub oidc: OidcSection,
     /// `[scopes]`: descriptions shown on the consent page, by scope name.
     #[serde(default)]
     pub scopes: BTreeMap<String, String>,
@@ -95,6 +100,10 @@ pub struct EndpointsSection {
     pub revoke: String,
     /// Introspection endpoint.
     pub introspect: String,
+    /// OpenID Connect UserInfo endpoint.
+    pub userinfo: String,
+    /// JWK Set of the signing keys.
+    pub jwks: String,
     /// Login page.
     pub login: String,
     /// Consent page.
@@ -109,6 +118,8 @@ impl Default for EndpointsSection {
             token: vec![core.token],
             revoke: core.revoke,
             introspect: core.introspect,
+            userinfo: core.userinfo,
+            jwks: core.jwks,
             login: "/login".into(),
             consent: "/approve".into(),
         }
@@ -129,6 +140,10 @@ pub struct TokensSection {
     pub grant_lifetime: u64,
     /// Rotate refresh tokens on use.
     pub rotate_refresh_tokens: bool,
+    /// `opaque` (default) or `jwt` (RFC 9068) access tokens, for clients that do not choose.
+    pub access_token_format: AccessTokenFormat,
+    /// `aud` of JWT access tokens (default: the issuer).
+    pub access_token_audience: Option<String>,
 }
 
 impl Default for TokensSection {
@@ -140,6 +155,8 @@ impl Default for TokensSection {
             refresh_token_lifetime: p.refresh_token_lifetime,
             grant_lifetime: p.grant_lifetime,
             rotate_refresh_tokens: p.rotate_refresh_tokens,
+            access_token_format: p.access_token_format,
+            access_token_audience: None,
         }
     }
 }
@@ -184,6 +201,51 @@ impl StorageSection {
     pub fn is_memory(&self) -> bool {
         self.url == "memory"
     }
+}
+
+/// `[oidc]`: OpenID Connect signing keys and lifetimes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcSection {
+    /// Signing keys from PEM files; OpenID Connect is on when there is at least one key.
+    pub keys: Vec<KeyConfig>,
+    /// A JWK Set file with private keys (`d`), instead of or besides `keys`.
+    pub jwks_file: Option<PathBuf>,
+    /// The kid of the key that signs; the others are published to verify older tokens.
+    pub active_kid: Option<String>,
+    /// Generate a key of this algorithm at start (`RS256`, `ES256` or `EdDSA`):
+    /// for demos, since tokens signed with it do not survive a restart.
+    pub ephemeral_key: Option<String>,
+    /// ID token lifetime in seconds.
+    pub id_token_lifetime: u64,
+    /// How long a remembered consent lasts, in seconds.
+    pub consent_lifetime: u64,
+}
+
+impl Default for OidcSection {
+    fn default() -> Self {
+        let p = ServerPolicy::new("https://unused.example");
+        Self {
+            keys: Vec::new(),
+            jwks_file: None,
+            active_kid: None,
+            ephemeral_key: None,
+            id_token_lifetime: p.id_token_lifetime,
+            consent_lifetime: p.consent_lifetime,
+        }
+    }
+}
+
+/// `[[oidc.keys]]`: one signing key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    /// Key id, published in the JWKS and in each token's header.
+    pub kid: String,
+    /// `RS256`, `ES256` or `EdDSA`.
+    pub alg: String,
+    /// PEM file with the private key (PKCS#8; PKCS#1 for RSA, SEC1 for P-256).
+    pub pem_file: PathBuf,
 }
 
 /// `[session]`: the login session cookie.
@@ -236,6 +298,8 @@ pub struct ClientConfig {
     /// Require PKCE for this confidential client too.
     #[serde(default)]
     pub require_pkce: bool,
+    /// `opaque` or `jwt` access tokens for this client (default: `tokens.access_token_format`).
+    pub access_token_format: Option<AccessTokenFormat>,
 }
 
 /// `[[users]]`: a resource owner.
@@ -289,6 +353,8 @@ impl Config {
             ("endpoints.authorize", &e.authorize),
             ("endpoints.revoke", &e.revoke),
             ("endpoints.introspect", &e.introspect),
+            ("endpoints.userinfo", &e.userinfo),
+            ("endpoints.jwks", &e.jwks),
             ("endpoints.login", &e.login),
             ("endpoints.consent", &e.consent),
         ] {
@@ -315,6 +381,8 @@ impl Config {
             token: first_token.clone(),
             revoke: e.revoke.clone(),
             introspect: e.introspect.clone(),
+            userinfo: e.userinfo.clone(),
+            jwks: e.jwks.clone(),
         };
         policy.code_lifetime = t.code_lifetime;
         policy.access_token_lifetime = t.access_token_lifetime;
@@ -326,6 +394,10 @@ impl Config {
         policy.allow_implicit = self.security.allow_implicit;
         policy.allow_password_grant = self.security.allow_password_grant;
         policy.allow_insecure_transport = self.server.allow_insecure_transport;
+        policy.access_token_format = t.access_token_format;
+        policy.access_token_audience = t.access_token_audience.clone();
+        policy.id_token_lifetime = self.oidc.id_token_lifetime;
+        policy.consent_lifetime = self.oidc.consent_lifetime;
         policy.scopes_supported = self
             .clients
             .iter()
@@ -388,11 +460,64 @@ impl Config {
         Ok(Some(bytes))
     }
 
+    /// The signing keys: PEM files, a JWKS file, and an ephemeral key (which
+    /// is made on each call). `None` when none is configured.
+    pub fn key_set(&self) -> anyhow::Result<Option<KeySet>> {
+        let o = &self.oidc;
+        let mut keys = Vec::new();
+        for (i, k) in o.keys.iter().enumerate() {
+            let alg = SigningAlg::parse(&k.alg)
+                .ok_or_else(|| anyhow!("oidc.keys[{i}].alg: {:?} is not RS256, ES256 or EdDSA", k.alg))?;
+            let pem = std::fs::read_to_string(&k.pem_file)
+                .map_err(|e| anyhow!("oidc.keys[{i}].pem_file: {}: {e}", k.pem_file.display()))?;
+            keys.push(
+                SigningKey::from_pem(k.kid.clone(), alg, &pem).map_err(|e| anyhow!("oidc.keys[{i}].pem_file: {e}"))?,
+            );
+        }
+        if let Some(path) = &o.jwks_file {
+            let text = std::fs::read_to_string(path).map_err(|e| anyhow!("oidc.jwks_file: {}: {e}", path.display()))?;
+            let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| anyhow!("oidc.jwks_file: {e}"))?;
+            let Some(list) = doc.get("keys").and_then(|k| k.as_array()) else {
+                bail!("oidc.jwks_file: no \"keys\" array")
+            };
+            for (i, jwk) in list.iter().enumerate() {
+                keys.push(SigningKey::from_jwk(jwk).map_err(|e| anyhow!("oidc.jwks_file: keys[{i}]: {e}"))?);
+            }
+        }
+        if let Some(alg) = &o.ephemeral_key {
+            let alg = SigningAlg::parse(alg)
+                .ok_or_else(|| anyhow!("oidc.ephemeral_key: {alg:?} is not RS256, ES256 or EdDSA"))?;
+            let kid = format!(
+                "ephemeral-{}",
+                &oauth_core::generate::TokenGenerator::token(&oauth_core::generate::RandomGenerator)[..8]
+            );
+            keys.push(SigningKey::generate(kid, alg).map_err(|e| anyhow!("oidc.ephemeral_key: {e}"))?);
+        }
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let active = match &o.active_kid {
+            Some(kid) => kid.clone(),
+            None if keys.len() == 1 => keys[0].kid().to_owned(),
+            None => bail!("oidc.active_kid: required when there are several keys"),
+        };
+        KeySet::new(keys, &active).map(Some).map_err(|e| anyhow!("oidc.active_kid: {e}"))
+    }
+
     /// Checks everything that can be checked without starting: policy, clients, users, key.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.policy()?;
-        self.clients()?;
+        let clients = self.clients()?;
         self.cookie_key()?;
+        let jwt_wanted = self.tokens.access_token_format == AccessTokenFormat::Jwt
+            || clients.iter().any(|c| c.access_token_format == Some(AccessTokenFormat::Jwt));
+        let has_keys = !self.oidc.keys.is_empty() || self.oidc.jwks_file.is_some() || self.oidc.ephemeral_key.is_some();
+        if jwt_wanted && !has_keys {
+            bail!("tokens.access_token_format: JWT access tokens need a signing key in [oidc]");
+        }
+        if self.oidc.id_token_lifetime == 0 || self.oidc.consent_lifetime == 0 {
+            bail!("oidc.id_token_lifetime and oidc.consent_lifetime: must be greater than 0");
+        }
         if self.session.lifetime == 0 {
             bail!("session.lifetime: must be greater than 0");
         }
@@ -472,6 +597,7 @@ impl ClientConfig {
         client.scopes = ScopeSet::parse(&self.scopes).map_err(|e| anyhow!("scopes: {e}"))?;
         client.default_scopes = ScopeSet::parse(&self.default_scopes).map_err(|e| anyhow!("default_scopes: {e}"))?;
         client.require_pkce = self.require_pkce;
+        client.access_token_format = self.access_token_format;
         if client.grant_types.contains(&GrantType::AuthorizationCode) && client.redirect_uris.is_empty() {
             bail!("redirect_uris: required for the authorization_code grant");
         }

@@ -59,6 +59,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<Arc<AppState>> {
         pages::Pages::new(config.server.templates_dir.as_deref(), &config.scopes, config.server.login_hint.clone())?;
     let users = backends.stores.users.clone();
     let server = Arc::new(AuthorizationServer::new(policy, backends.stores));
+    install_keys(&server, config)?;
     Ok(Arc::new(AppState {
         server,
         sessions,
@@ -68,6 +69,27 @@ pub async fn build_state(config: &Config) -> anyhow::Result<Arc<AppState>> {
         login_path: config.endpoints.login.clone(),
         consent_path: config.endpoints.consent.clone(),
     }))
+}
+
+/// Loads the configured signing keys into the server (also on reload).
+pub fn install_keys(server: &AuthorizationServer, config: &Config) -> anyhow::Result<()> {
+    let keys = config.key_set()?;
+    if let Some(keys) = &keys {
+        let kids: Vec<&str> = keys.keys().iter().map(|k| k.kid()).collect();
+        tracing::info!(
+            active = keys.active().kid(),
+            alg = keys.active().alg().as_str(),
+            ?kids,
+            "signing keys installed"
+        );
+        if config.oidc.ephemeral_key.is_some() {
+            tracing::warn!(
+                "an ephemeral signing key was generated at start: tokens signed with it stop verifying after a restart; configure [[oidc.keys]] for production"
+            );
+        }
+    }
+    server.set_keys(keys);
+    Ok(())
 }
 
 /// One log line per request: method, path (never the query), status, latency.
@@ -90,8 +112,13 @@ pub async fn access_log(
 }
 
 /// Serves `config` until SIGTERM or Ctrl-C, then drains in-flight requests.
-pub async fn run(config: Config) -> anyhow::Result<()> {
+/// With `reload_from`, SIGHUP re-reads that file and installs its signing
+/// keys: key rotation without a restart.
+pub async fn run(config: Config, reload_from: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     let state = build_state(&config).await?;
+    if let Some(path) = reload_from {
+        spawn_key_reload(state.server.clone(), path)?;
+    }
     let workers = if config.server.workers == 0 {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     } else {
@@ -111,5 +138,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     server.run().await.context("server failed")?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Reinstalls the signing keys from `path` on every SIGHUP; a bad file is
+/// logged and the current keys stay.
+fn spawn_key_reload(server: Arc<AuthorizationServer>, path: std::path::PathBuf) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    actix_web::rt::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match Config::load(&path).and_then(|config| install_keys(&server, &config)) {
+                Ok(()) => tracing::info!(path = %path.display(), "configuration reloaded: signing keys replaced"),
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "reload failed; the current keys stay"),
+            }
+        }
+    });
     Ok(())
 }

@@ -48,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
-        Command::Serve { config } => oauth_server::run(oauth_server::Config::load(&config)?).await,
+        Command::Serve { config } => oauth_server::run(oauth_server::Config::load(&config)?, Some(config)).await,
         Command::Check { config } => {
             oauth_server::Config::load(&config)?.validate().context("invalid configuration")?;
             println!("{}: ok", config.display());

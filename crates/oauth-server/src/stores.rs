@@ -62,7 +62,13 @@ fn open_redis(config: &Config, clients: Vec<Client>, memory: Arc<MemoryStore>) -
     );
     let layered = Arc::new(LayeredClients::new(clients, redis.clone()));
     Ok(Backends {
-        stores: Stores { clients: layered.clone(), codes: redis.clone(), tokens: redis.clone(), users: memory },
+        stores: Stores {
+            clients: layered.clone(),
+            codes: redis.clone(),
+            tokens: redis.clone(),
+            users: memory,
+            consents: redis.clone(),
+        },
         sessions: redis,
         managed_clients: Some(layered),
     })

@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use oauth_actix::{AuthorizeHandler, EndpointPaths, OAuthEndpoints, respond};
 use oauth_core::storage::{StorageError, UserStore};
-use oauth_core::{Approval, AuthorizationServer, AuthorizeError, OAuthError, Params, PendingAuthorization};
+use oauth_core::{Approval, AuthorizationServer, AuthorizeError, ErrorCode, OAuthError, Params, PendingAuthorization};
 
 use crate::config::Config;
 use crate::pages::Pages;
@@ -53,6 +53,9 @@ impl AppState {
             revoke: e.revoke.clone(),
             introspect: e.introspect.clone(),
             metadata: "/.well-known/oauth-authorization-server".into(),
+            userinfo: e.userinfo.clone(),
+            jwks: e.jwks.clone(),
+            openid_configuration: "/.well-known/openid-configuration".into(),
             body_limit: FORM_LIMIT,
             trust_forwarded_proto: config.server.trust_forwarded_proto,
         }
@@ -85,6 +88,93 @@ impl AppState {
         response
     }
 
+    /// The next step of the session's pending authorization: the login page
+    /// (nobody logged in, `prompt=login`, `max_age` passed), the consent page
+    /// (no remembered consent covers the scopes, or `prompt=consent`), or,
+    /// when neither is needed, the answer to the client. With `prompt=none`,
+    /// a needed page becomes `login_required` or `consent_required` instead.
+    async fn proceed(&self, mut session: Session, on_consent_page: bool) -> HttpResponse {
+        let now = self.server.now();
+        let Some(pending) = session.data.pending.clone() else {
+            let name = session.data.user.as_ref().map_or("", |u| u.username.as_str());
+            return self.pages.error(
+                StatusCode::OK,
+                &format!("Hello, {name}."),
+                "No authorization request is waiting for your approval.",
+                None,
+            );
+        };
+        let user = session.data.user.clone().filter(|u| !pending.login_required(Some(u.auth_time), now));
+        let Some(user) = user else {
+            if pending.prompt.none {
+                return self.finish(session, &pending, Err(ErrorCode::LoginRequired)).await;
+            }
+            if let Err(e) = self.sessions.save(&session, now).await {
+                return self.unavailable(&e);
+            }
+            return self.see_other(&self.login_path, Some(&session));
+        };
+        let remembered = match self.server.stores().consents.get_consent(&user.subject, &pending.client_id).await {
+            Ok(r) => r,
+            Err(e) => return self.unavailable(&e),
+        };
+        if pending.consent_required(remembered.as_ref()) {
+            if pending.prompt.none {
+                return self.finish(session, &pending, Err(ErrorCode::ConsentRequired)).await;
+            }
+            if let Err(e) = self.sessions.save(&session, now).await {
+                return self.unavailable(&e);
+            }
+            if on_consent_page {
+                let page = self.pages.consent(&self.consent_path, &session.data.csrf, &user.username, &pending);
+                return self.with_cookie(page, &session);
+            }
+            return self.see_other(&self.consent_path, Some(&session));
+        }
+        session.data.pending = None;
+        self.finish(session, &pending, Ok(&user)).await
+    }
+
+    /// Uses up the pending authorization and answers the client: a code for
+    /// `Ok(user)`, or the error.
+    async fn finish(
+        &self,
+        mut session: Session,
+        pending: &PendingAuthorization,
+        outcome: Result<&LoggedIn, ErrorCode>,
+    ) -> HttpResponse {
+        session.data.pending = None;
+        if let Err(e) = self.sessions.save(&session, self.server.now()).await {
+            return self.unavailable(&e);
+        }
+        let response = match outcome {
+            Err(code) => {
+                let description = match code {
+                    ErrorCode::LoginRequired => "The user is not logged in and prompt=none",
+                    _ => "The user has not consented and prompt=none",
+                };
+                self.server.authorization_error(pending, &OAuthError::new(code, description))
+            }
+            Ok(user) => {
+                let approval = Approval { subject: user.subject.clone(), scope: None, auth_time: user.auth_time };
+                match self.server.approve(pending, approval).await {
+                    Ok(response) | Err(AuthorizeError::Redirect(response)) => response,
+                    Err(AuthorizeError::Invalid { status, error }) => {
+                        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+                        let message = error.description.as_deref().unwrap_or("The request cannot be completed.");
+                        return self.pages.error(
+                            status,
+                            "This authorization request cannot be completed",
+                            message,
+                            Some(error.code.as_str()),
+                        );
+                    }
+                }
+            }
+        };
+        self.with_cookie(respond(response), &session)
+    }
+
     fn forged(&self) -> HttpResponse {
         self.pages.error(
             StatusCode::FORBIDDEN,
@@ -100,6 +190,8 @@ pub fn configure(state: &Arc<AppState>, cfg: &mut web::ServiceConfig) {
     let endpoints = OAuthEndpoints::new(state.server.clone(), Arc::new(SessionAuthorize(state.clone())))
         .with_paths(state.endpoint_paths.clone());
     endpoints.configure(cfg);
+    // Resource handlers in the same app can take `oauth_actix::BearerToken`.
+    cfg.app_data(web::Data::from(state.server.clone()));
     let data = web::Data::from(state.clone());
     let limit = web::PayloadConfig::new(FORM_LIMIT);
     cfg.service(
@@ -138,11 +230,7 @@ impl AuthorizeHandler for SessionAuthorize {
             Err(e) => return st.unavailable(&e),
         };
         session.data.pending = Some(pending);
-        if let Err(e) = st.sessions.save(&session, st.server.now()).await {
-            return st.unavailable(&e);
-        }
-        let next = if session.data.user.is_some() { &st.consent_path } else { &st.login_path };
-        st.see_other(next, Some(&session))
+        st.proceed(session, false).await
     }
 
     async fn invalid(&self, _req: HttpRequest, status: u16, error: OAuthError) -> HttpResponse {
@@ -175,7 +263,8 @@ async fn login_page(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
         }
     }
     let client = session.data.pending.as_ref().map(|p| p.client_name.as_str());
-    let username = session.data.user.as_ref().map(|u| u.username.as_str()).unwrap_or("");
+    let hint = session.data.pending.as_ref().and_then(|p| p.login_hint.as_deref());
+    let username = session.data.user.as_ref().map(|u| u.username.as_str()).or(hint).unwrap_or("");
     let page = st.pages.login(StatusCode::OK, &st.login_path, &session.data.csrf, client, username, None);
     st.with_cookie(page, &session)
 }
@@ -230,11 +319,14 @@ async fn login_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState
         Err(e) => return st.unavailable(&e),
     };
     session.data.user = Some(LoggedIn { subject: user.subject, username: user.username, auth_time: now });
-    if let Err(e) = st.sessions.save(&session, now).await {
-        return st.unavailable(&e);
-    }
     tracing::info!("login succeeded");
-    st.see_other(&st.consent_path, Some(&session))
+    if session.data.pending.is_none() {
+        if let Err(e) = st.sessions.save(&session, now).await {
+            return st.unavailable(&e);
+        }
+        return st.see_other(&st.consent_path, Some(&session));
+    }
+    st.proceed(session, false).await
 }
 
 async fn consent_page(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
@@ -242,16 +334,10 @@ async fn consent_page(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse
         Ok(s) => s,
         Err(e) => return st.unavailable(&e),
     };
-    let Some(user) = &session.data.user else { return st.see_other(&st.login_path, None) };
-    match &session.data.pending {
-        Some(pending) => st.pages.consent(&st.consent_path, &session.data.csrf, &user.username, pending),
-        None => st.pages.error(
-            StatusCode::OK,
-            &format!("Hello, {}.", user.username),
-            "No authorization request is waiting for your approval.",
-            None,
-        ),
+    if session.data.user.is_none() {
+        return st.see_other(&st.login_path, None);
     }
+    st.proceed(session, true).await
 }
 
 async fn consent_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState>) -> HttpResponse {
@@ -284,21 +370,31 @@ async fn consent_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppSta
             );
         }
     };
-    // The pending authorization is used once, whatever the answer.
-    session.data.pending = None;
-    if let Err(e) = st.sessions.save(&session, st.server.now()).await {
-        return st.unavailable(&e);
+    let now = st.server.now();
+    if pending.login_required(Some(user.auth_time), now) {
+        return st.see_other(&st.login_path, None);
     }
     if !approve {
+        // The pending authorization is used once, whatever the answer.
+        session.data.pending = None;
+        if let Err(e) = st.sessions.save(&session, now).await {
+            return st.unavailable(&e);
+        }
         return respond(st.server.deny(&pending));
     }
-    let approval = Approval { subject: user.subject, scope: None, auth_time: user.auth_time };
-    match st.server.approve(&pending, approval).await {
-        Ok(response) | Err(AuthorizeError::Redirect(response)) => respond(response),
-        Err(AuthorizeError::Invalid { status, error }) => {
-            SessionAuthorize(st.into_inner()).invalid(req, status, error).await
+    if field(&params, "remember") == Some("1") {
+        let expires_at = now + st.server.policy().consent_lifetime;
+        let stored = st
+            .server
+            .stores()
+            .consents
+            .put_consent(&user.subject, &pending.client_id, &pending.scope, expires_at)
+            .await;
+        if let Err(e) = stored {
+            return st.unavailable(&e);
         }
     }
+    st.finish(session, &pending, Ok(&user)).await
 }
 
 async fn healthz() -> HttpResponse {

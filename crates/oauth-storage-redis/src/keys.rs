@@ -27,6 +27,11 @@ impl Keys {
         format!("{}:sess:{}", self.prefix, hash.to_hex())
     }
 
+    pub(crate) fn consent(&self, subject: &Subject, client: &ClientId) -> String {
+        let pair = format!("{}\u{0}{}", subject.as_str(), client.as_str());
+        format!("{}:consent:{}", self.prefix, TokenHash::of(&pair).to_hex())
+    }
+
     pub(crate) fn client(&self, id: &ClientId) -> String {
         format!("{}:{{clients}}:c:{}", self.prefix, id.as_str())
     }

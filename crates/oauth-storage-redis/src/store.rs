@@ -7,10 +7,10 @@ use deadpool_redis::{PoolConfig, Runtime, Timeouts};
 use oauth_core::client::Client;
 use oauth_core::clock::{Clock, SystemClock};
 use oauth_core::storage::{
-    ClientStore, CodeRecord, CodeStore, CodeTake, GrantRecord, NewTokens, RefreshLookup, RotateOutcome, SessionStore,
-    StorageError, StorageResult, TokenRecord, TokenStore, UserStore,
+    ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RotateOutcome,
+    SessionStore, StorageError, StorageResult, TokenRecord, TokenStore, UserStore,
 };
-use oauth_core::types::{ClientId, GrantId, Subject, TokenHash, TokenKey};
+use oauth_core::types::{ClientId, GrantId, ScopeSet, Subject, TokenHash, TokenKey};
 use oauth_core::user::User;
 use redis::aio::ConnectionLike;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
@@ -465,5 +465,28 @@ impl SessionStore for RedisStore {
 
     async fn ping(&self) -> StorageResult<()> {
         self.query::<String>(&redis::cmd("PING")).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl ConsentStore for RedisStore {
+    async fn get_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<Option<ScopeSet>> {
+        let raw: Option<String> = self.query(redis::cmd("GET").arg(self.keys.consent(subject, client))).await?;
+        raw.map(|s| ScopeSet::parse(&s).map_err(corrupt)).transpose()
+    }
+
+    async fn put_consent(
+        &self,
+        subject: &Subject,
+        client: &ClientId,
+        scope: &ScopeSet,
+        expires_at: u64,
+    ) -> StorageResult<()> {
+        let key = self.keys.consent(subject, client);
+        self.query::<()>(redis::cmd("SET").arg(key).arg(scope.to_string()).arg("EXAT").arg(expires_at)).await
+    }
+
+    async fn revoke_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<bool> {
+        Ok(self.query::<i64>(redis::cmd("DEL").arg(self.keys.consent(subject, client))).await? > 0)
     }
 }

@@ -26,7 +26,7 @@ async fn main() -> anyhow::Result<()> {
         "  http://localhost:{}/oauth/authorize?client_id=test_client&redirect_uri=https%3A%2F%2Fwww.example.com%2Fredirect&response_type=code&state=somestate&scope=email",
         config.server.bind.rsplit(':').next().unwrap_or("8000")
     );
-    oauth_server::run(config).await
+    oauth_server::run(config, None).await
 }
 
 #[cfg(test)]

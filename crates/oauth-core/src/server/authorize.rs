@@ -4,6 +4,7 @@
 use super::{AuthorizationServer, storage_error};
 use crate::client::Client;
 use crate::error::{ErrorCode, OAuthError};
+use crate::oidc::Prompt;
 use crate::pkce;
 use crate::request::{Method, OAuthRequest, Params};
 use crate::response::OAuthResponse;
@@ -39,6 +40,40 @@ pub struct PendingAuthorization {
     pub nonce: Option<Nonce>,
     /// PKCE challenge and method.
     pub code_challenge: Option<(String, CodeChallengeMethod)>,
+    /// OpenID Connect `prompt`.
+    #[serde(default)]
+    pub prompt: Prompt,
+    /// OpenID Connect `max_age`: the longest time since the user's login, in seconds.
+    #[serde(default)]
+    pub max_age: Option<u64>,
+    /// OpenID Connect `login_hint`, to prefill the login form.
+    #[serde(default)]
+    pub login_hint: Option<String>,
+    /// When the request was validated (Unix seconds).
+    #[serde(default)]
+    pub created_at: u64,
+}
+
+impl PendingAuthorization {
+    /// True when the request asks for OpenID Connect (`openid` scope).
+    pub fn is_openid(&self) -> bool {
+        self.scope.contains("openid")
+    }
+
+    /// Whether the user must log in (again) before this request can be
+    /// answered: nobody is logged in, or `prompt=login` and the login is older
+    /// than the request, or the login is older than `max_age`.
+    pub fn login_required(&self, auth_time: Option<u64>, now: u64) -> bool {
+        let Some(auth_time) = auth_time else { return true };
+        (self.prompt.login && auth_time < self.created_at)
+            || self.max_age.is_some_and(|max| now.saturating_sub(auth_time) > max)
+    }
+
+    /// Whether the consent page must be shown: `prompt=consent`, or the
+    /// remembered consent (if any) does not cover the requested scopes.
+    pub fn consent_required(&self, remembered: Option<&ScopeSet>) -> bool {
+        self.prompt.consent || !remembered.is_some_and(|r| self.scope.is_subset(r))
+    }
 }
 
 /// The resource owner's decision to approve, as the application reports it.
@@ -170,6 +205,7 @@ impl AuthorizationServer {
             None
         };
         let nonce = params.get("nonce").map_err(|e| target.error(e))?.map(Nonce::new);
+        let oidc = self.oidc_params(params).map_err(|e| target.error(e))?;
 
         Ok(PendingAuthorization {
             client_id: client.id,
@@ -182,7 +218,38 @@ impl AuthorizationServer {
             state: target.state.map(State::new),
             nonce,
             code_challenge,
+            prompt: oidc.0,
+            max_age: oidc.1,
+            login_hint: oidc.2,
+            created_at: self.clock.now(),
         })
+    }
+
+    /// `prompt`, `max_age` and `login_hint`; request objects are refused.
+    fn oidc_params(&self, params: &Params) -> Result<(Prompt, Option<u64>, Option<String>), OAuthError> {
+        if params.get("request")?.is_some() {
+            return Err(OAuthError::new(
+                ErrorCode::Extension("request_not_supported".into()),
+                "Request objects are not supported",
+            ));
+        }
+        if params.get("request_uri")?.is_some() {
+            return Err(OAuthError::new(
+                ErrorCode::Extension("request_uri_not_supported".into()),
+                "request_uri is not supported",
+            ));
+        }
+        let prompt = match params.get("prompt")? {
+            Some(p) => Prompt::parse(p).map_err(OAuthError::invalid_request)?,
+            None => Prompt::default(),
+        };
+        let max_age = match params.get("max_age")? {
+            Some(m) => {
+                Some(m.parse::<u64>().map_err(|_| OAuthError::invalid_request("max_age must be a number of seconds"))?)
+            }
+            None => None,
+        };
+        Ok((prompt, max_age, params.get("login_hint")?.map(str::to_owned)))
     }
 
     async fn verify_client_and_redirect(&self, params: &Params) -> Result<(Client, RedirectUri, bool), AuthorizeError> {
@@ -325,7 +392,10 @@ impl AuthorizationServer {
                 expires_at: now + self.policy.access_token_lifetime,
                 auth_time: Some(approval.auth_time),
             };
-            let (access, _, tokens) = self.mint(&grant, &scope, None);
+            let (access, _, tokens) = match self.mint(&client, &grant, &scope, None) {
+                Ok(minted) => minted,
+                Err(error) => return Ok(self.authorization_error(pending, &error)),
+            };
             if let Err(e) = self.stores.tokens.create_grant(&grant, &tokens).await {
                 return Ok(self.authorization_error(pending, &storage_error(&e)));
             }

@@ -25,8 +25,8 @@ impl AuthorizationServer {
         }
         let result = async {
             let client = self.authenticate_client(req).await?;
-            let (key, hint) = token_param(req)?;
-            let Some(key) = key else { return Ok(()) };
+            let (token, hint) = token_param(req)?;
+            let Some(key) = self.reference_key(token) else { return Ok(()) };
             match self.find_token(&key, hint, &client).await? {
                 Some(Found::Access(_)) => {
                     self.stores.tokens.revoke_access_token(&key).await.map_err(|e| storage_error(&e))?
@@ -56,9 +56,10 @@ impl AuthorizationServer {
             if client.is_public() {
                 return Err(OAuthError::invalid_client("Public clients cannot use introspection"));
             }
-            match token_param(req)? {
-                (Some(key), hint) => self.find_token(&key, hint, &client).await,
-                (None, _) => Ok(None),
+            let (token, hint) = token_param(req)?;
+            match self.reference_key(token) {
+                Some(key) => self.find_token(&key, hint, &client).await,
+                None => Ok(None),
             }
         }
         .await;
@@ -124,8 +125,8 @@ impl AuthorizationServer {
 
 /// The `token` parameter's key (`None` when it cannot be one of our tokens)
 /// and the optional hint (unknown hints ignored, RFC 7009 §2.1).
-fn token_param(req: &OAuthRequest) -> Result<(Option<TokenKey>, Option<TokenTypeHint>), OAuthError> {
+fn token_param(req: &OAuthRequest) -> Result<(&str, Option<TokenTypeHint>), OAuthError> {
     let token = req.form.get("token")?.ok_or_else(|| OAuthError::invalid_request("The token parameter is missing"))?;
     let hint = req.form.get("token_type_hint")?.map(TokenTypeHint::parse);
-    Ok((TokenKey::of(token), hint))
+    Ok((token, hint))
 }

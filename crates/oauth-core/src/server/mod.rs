@@ -9,7 +9,7 @@
 //! - [`metadata`](AuthorizationServer::metadata) is the RFC 8414 document.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
@@ -19,6 +19,7 @@ use crate::client::{Client, SecretHash};
 use crate::clock::{Clock, SystemClock};
 use crate::error::OAuthError;
 use crate::generate::{RandomGenerator, TokenGenerator};
+use crate::jose::KeySet;
 use crate::policy::ServerPolicy;
 use crate::request::{Method, OAuthRequest, PresentedCredentials, presented_credentials};
 use crate::response::OAuthResponse;
@@ -28,8 +29,10 @@ use crate::types::{ClientId, TokenEndpointAuthMethod};
 mod authorize;
 mod introspection;
 mod token;
+mod userinfo;
 
 pub use authorize::{Approval, AuthorizeError, PendingAuthorization};
+pub use userinfo::bearer_token;
 
 /// The OAuth 2.1 authorization server engine.
 ///
@@ -41,6 +44,7 @@ pub struct AuthorizationServer {
     clock: Arc<dyn Clock>,
     generator: Arc<dyn TokenGenerator>,
     secrets: SecretCache,
+    keys: RwLock<Option<Arc<KeySet>>>,
 }
 
 impl std::fmt::Debug for AuthorizationServer {
@@ -58,6 +62,7 @@ impl AuthorizationServer {
             clock: Arc::new(SystemClock),
             generator: Arc::new(RandomGenerator),
             secrets: SecretCache::new(),
+            keys: RwLock::new(None),
         }
     }
 
@@ -81,6 +86,23 @@ impl AuthorizationServer {
     /// The stores.
     pub fn stores(&self) -> &Stores {
         &self.stores
+    }
+
+    /// Installs the signing keys, which turns on OpenID Connect (ID tokens,
+    /// UserInfo, discovery) and JWT access tokens. Callable at any time: this
+    /// is how keys rotate without a restart. `None` turns them off.
+    pub fn set_keys(&self, keys: Option<KeySet>) {
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys.map(Arc::new);
+    }
+
+    /// The current signing keys.
+    pub fn keys(&self) -> Option<Arc<KeySet>> {
+        self.keys.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The JWK Set document, when keys are installed.
+    pub fn jwks(&self) -> Option<serde_json::Value> {
+        self.keys().map(|k| k.jwks())
     }
 
     /// The current time according to the server's clock.
@@ -124,7 +146,25 @@ impl AuthorizationServer {
             let scopes: Vec<&str> = p.scopes_supported.iter().map(|s| s.as_str()).collect();
             doc["scopes_supported"] = scopes.into();
         }
+        if let Some(keys) = self.keys() {
+            doc["jwks_uri"] = p.endpoint_url(&p.paths.jwks).into();
+            doc["userinfo_endpoint"] = p.endpoint_url(&p.paths.userinfo).into();
+            doc["subject_types_supported"] = serde_json::json!(["public"]);
+            doc["id_token_signing_alg_values_supported"] = keys.algs().into();
+            doc["userinfo_signing_alg_values_supported"] = serde_json::json!(["none"]);
+            doc["claims_supported"] = crate::oidc::CLAIMS_SUPPORTED.into();
+            doc["prompt_values_supported"] = serde_json::json!(["none", "login", "consent"]);
+            doc["claims_parameter_supported"] = false.into();
+            doc["request_parameter_supported"] = false.into();
+            doc["request_uri_parameter_supported"] = false.into();
+        }
         doc
+    }
+
+    /// The OpenID Connect Discovery document: the same metadata, only when
+    /// signing keys are installed (OpenID Connect needs them).
+    pub fn openid_configuration(&self) -> Option<serde_json::Value> {
+        self.keys().is_some().then(|| self.metadata())
     }
 
     /// Checks what every back-channel endpoint requires: POST, TLS, a form

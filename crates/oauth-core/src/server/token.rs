@@ -4,6 +4,7 @@ use super::{AuthorizationServer, storage_error};
 use crate::client::Client;
 use crate::error::{ErrorCode, OAuthError};
 use crate::pkce;
+use crate::policy::AccessTokenFormat;
 use crate::request::OAuthRequest;
 use crate::response::OAuthResponse;
 use crate::storage::{CodeTake, GrantRecord, NewTokens, RefreshLookup, RotateOutcome, TokenRecord};
@@ -15,6 +16,7 @@ struct Issued {
     access_expires_at: u64,
     refresh: Option<(RefreshToken, u64)>,
     scope: ScopeSet,
+    id_token: Option<String>,
 }
 
 impl AuthorizationServer {
@@ -104,13 +106,18 @@ impl AuthorizationServer {
         let grant = GrantRecord {
             id: record.grant_id,
             client_id: client.id.clone(),
-            subject: Some(record.subject),
+            subject: Some(record.subject.clone()),
             scope: record.scope.clone(),
             issued_at: now,
             expires_at: now + self.policy.grant_lifetime,
             auth_time: Some(record.auth_time),
         };
-        self.issue_for_new_grant(client, grant, true).await
+        let subject = record.subject;
+        let mut issued = self.issue_for_new_grant(client, grant, true).await?;
+        issued.id_token = self
+            .id_token(client, &subject, &issued, Some(record.auth_time), record.nonce.as_ref().map(|n| n.as_str()))
+            .await?;
+        Ok(issued)
     }
 
     /// RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2).
@@ -160,7 +167,7 @@ impl AuthorizationServer {
         };
         let rotate = self.policy.rotate_refresh_tokens;
         // RFC 6749 §6: a new refresh token keeps the scope of the old one.
-        let (access, refresh, tokens) = self.mint(&grant, &scope, rotate.then_some(&record.scope));
+        let (access, refresh, tokens) = self.mint(client, &grant, &scope, rotate.then_some(&record.scope))?;
         match self.stores.tokens.rotate_refresh(&old_key, &tokens).await.map_err(|e| storage_error(&e))? {
             RotateOutcome::Rotated => {}
             RotateOutcome::Reused => return Err(reused()),
@@ -170,7 +177,13 @@ impl AuthorizationServer {
             Some(token) => Some((token, tokens.refresh.as_ref().map_or(now, |(_, r)| r.expires_at))),
             None => Some((presented, record.expires_at)),
         };
-        Ok(Issued { access, access_expires_at: tokens.access.1.expires_at, refresh, scope })
+        let mut issued =
+            Issued { access, access_expires_at: tokens.access.1.expires_at, refresh, scope, id_token: None };
+        // OpenID Connect Core §12.2: a refreshed ID token keeps auth_time and has no nonce.
+        if let Some(subject) = &record.subject {
+            issued.id_token = self.id_token(client, subject, &issued, record.auth_time, None).await?;
+        }
+        Ok(issued)
     }
 
     /// RFC 6749 §4.4: confidential clients only, no refresh token (§4.4.3).
@@ -229,20 +242,63 @@ impl AuthorizationServer {
         may_refresh: bool,
     ) -> Result<Issued, OAuthError> {
         let with_refresh = may_refresh && client.grant_types.contains(&GrantType::RefreshToken);
-        let (access, refresh, tokens) = self.mint(&grant, &grant.scope, with_refresh.then_some(&grant.scope));
+        let (access, refresh, tokens) =
+            self.mint(client, &grant, &grant.scope, with_refresh.then_some(&grant.scope))?;
         self.stores.tokens.create_grant(&grant, &tokens).await.map_err(|e| storage_error(&e))?;
         let refresh = refresh.zip(tokens.refresh.as_ref().map(|(_, r)| r.expires_at));
-        Ok(Issued { access, access_expires_at: tokens.access.1.expires_at, refresh, scope: grant.scope })
+        Ok(Issued {
+            access,
+            access_expires_at: tokens.access.1.expires_at,
+            refresh,
+            scope: grant.scope,
+            id_token: None,
+        })
+    }
+
+    /// An ID token when the scope has `openid` and signing keys are installed
+    /// (OpenID Connect Core §3.1.3.3): iss, sub, aud, exp, iat, auth_time,
+    /// nonce, at_hash, and the profile claims the scopes release.
+    async fn id_token(
+        &self,
+        client: &Client,
+        subject: &crate::types::Subject,
+        issued: &Issued,
+        auth_time: Option<u64>,
+        nonce: Option<&str>,
+    ) -> Result<Option<String>, OAuthError> {
+        let Some(keys) = self.keys() else { return Ok(None) };
+        if !issued.scope.contains("openid") {
+            return Ok(None);
+        }
+        let user = self.stores.users.get_user(subject).await.map_err(|e| storage_error(&e))?;
+        let claims = user.map(|u| crate::oidc::claims_for_scope(&issued.scope, &u.claims)).unwrap_or_default();
+        let now = self.clock.now();
+        let signer = keys.active();
+        let payload = crate::oidc::IdTokenClaims {
+            iss: self.policy.issuer.clone(),
+            sub: subject.as_str().to_owned(),
+            aud: client.id.as_str().to_owned(),
+            exp: now + self.policy.id_token_lifetime,
+            iat: now,
+            auth_time,
+            nonce: nonce.map(str::to_owned),
+            at_hash: Some(signer.alg().half_hash(issued.access.secret())),
+            claims,
+        };
+        signer.sign("JWT", &payload).map(Some).map_err(|_| signing_failed())
     }
 
     /// Generates an access token (and a refresh token with `refresh_scope`)
     /// for a grant, with lifetimes capped by the grant's absolute expiry.
+    /// The access token is `<grant id>.<secret>`, or for JWT clients a signed
+    /// RFC 9068 token whose `jti` is that reference (which is what the store keeps).
     pub(crate) fn mint(
         &self,
+        client: &Client,
         grant: &GrantRecord,
         scope: &ScopeSet,
         refresh_scope: Option<&ScopeSet>,
-    ) -> (AccessToken, Option<RefreshToken>, NewTokens) {
+    ) -> Result<(AccessToken, Option<RefreshToken>, NewTokens), OAuthError> {
         let now = self.clock.now();
         let record = |scope: &ScopeSet, lifetime: u64| TokenRecord {
             grant_id: grant.id.clone(),
@@ -256,15 +312,34 @@ impl AuthorizationServer {
         };
         // `<grant id>.<secret>`: see `TokenKey`.
         let token = || format!("{}.{}", grant.id, self.generator.token());
-        let access = AccessToken::new(token());
+        let reference = AccessToken::new(token());
         let access_record = record(scope, self.policy.access_token_lifetime);
+        let format = client.access_token_format.unwrap_or(self.policy.access_token_format);
+        let access = match format {
+            AccessTokenFormat::Opaque => AccessToken::new(reference.secret()),
+            _ => {
+                let keys = self.keys().ok_or_else(signing_failed)?;
+                let claims = crate::oidc::AccessTokenClaims {
+                    iss: self.policy.issuer.clone(),
+                    exp: access_record.expires_at,
+                    aud: self.policy.access_token_audience.clone().unwrap_or_else(|| self.policy.issuer.clone()),
+                    sub: grant.subject.as_ref().map_or_else(|| grant.client_id.as_str(), |s| s.as_str()).to_owned(),
+                    client_id: grant.client_id.as_str().to_owned(),
+                    iat: now,
+                    jti: reference.secret().to_owned(),
+                    scope: scope.to_string(),
+                    auth_time: grant.auth_time,
+                };
+                AccessToken::new(keys.active().sign("at+jwt", &claims).map_err(|_| signing_failed())?)
+            }
+        };
         let refresh =
             refresh_scope.map(|s| (RefreshToken::new(token()), record(s, self.policy.refresh_token_lifetime)));
         let tokens = NewTokens {
-            access: (access.hash(), access_record),
+            access: (reference.hash(), access_record),
             refresh: refresh.as_ref().map(|(t, r)| (t.hash(), r.clone())),
         };
-        (access, refresh.map(|(t, _)| t), tokens)
+        Ok((access, refresh.map(|(t, _)| t), tokens))
     }
 
     fn token_response(&self, issued: Issued) -> OAuthResponse {
@@ -280,8 +355,15 @@ impl AuthorizationServer {
         if !issued.scope.is_empty() {
             body.insert("scope".into(), issued.scope.to_string().into());
         }
+        if let Some(id_token) = issued.id_token {
+            body.insert("id_token".into(), id_token.into());
+        }
         OAuthResponse::json(200, &serde_json::Value::Object(body))
     }
+}
+
+fn signing_failed() -> OAuthError {
+    OAuthError::new(ErrorCode::ServerError, "The server could not sign the token")
 }
 
 fn reused() -> OAuthError {

@@ -31,6 +31,21 @@ pub async fn run<S: Store>(store: &S) {
     rotation_disabled(store).await;
     revocation(store).await;
     sessions(store).await;
+    consents(store).await;
+}
+
+async fn consents<S: Store>(store: &S) {
+    let subject = Subject::new(unique("sub"));
+    let client = ClientId::new(unique("client"));
+    assert_eq!(ok(store.get_consent(&subject, &client).await, "get_consent"), None, "no consent yet");
+    let scope = ScopeSet::parse("openid email").unwrap_or_default();
+    ok(store.put_consent(&subject, &client, &scope, now() + 60).await, "put_consent");
+    assert_eq!(ok(store.get_consent(&subject, &client).await, "get_consent"), Some(scope), "consent remembered");
+    let other = ClientId::new(unique("client"));
+    assert_eq!(ok(store.get_consent(&subject, &other).await, "get_consent"), None, "per client");
+    assert!(ok(store.revoke_consent(&subject, &client).await, "revoke_consent"), "revoked");
+    assert_eq!(ok(store.get_consent(&subject, &client).await, "get_consent"), None, "revoked consent is gone");
+    assert!(!ok(store.revoke_consent(&subject, &client).await, "revoke_consent"), "revoking twice");
 }
 
 fn unique(prefix: &str) -> String {

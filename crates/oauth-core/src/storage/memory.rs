@@ -12,12 +12,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use async_trait::async_trait;
 
 use super::{
-    ClientStore, CodeRecord, CodeStore, CodeTake, GrantRecord, NewTokens, RefreshLookup, RotateOutcome, SessionStore,
-    StorageResult, TokenRecord, TokenStore, UserStore,
+    ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RotateOutcome,
+    SessionStore, StorageResult, TokenRecord, TokenStore, UserStore,
 };
 use crate::client::Client;
 use crate::clock::{Clock, SystemClock};
-use crate::types::{ClientId, GrantId, Subject, TokenHash, TokenKey};
+use crate::types::{ClientId, GrantId, ScopeSet, Subject, TokenHash, TokenKey};
 use crate::user::User;
 
 /// Purge expired entries after this many writes.
@@ -36,6 +36,7 @@ struct Inner {
     users: RwLock<BTreeMap<String, User>>,
     state: Mutex<State>,
     sessions: Mutex<HashMap<TokenHash, (String, u64)>>,
+    consents: Mutex<HashMap<(Subject, ClientId), (ScopeSet, u64)>>,
     writes: AtomicU64,
 }
 
@@ -96,6 +97,7 @@ impl MemoryStore {
                 users: RwLock::default(),
                 state: Mutex::default(),
                 sessions: Mutex::default(),
+                consents: Mutex::default(),
                 writes: AtomicU64::new(0),
             }),
         }
@@ -340,5 +342,32 @@ impl SessionStore for MemoryStore {
 
     async fn ping(&self) -> StorageResult<()> {
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ConsentStore for MemoryStore {
+    async fn get_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<Option<ScopeSet>> {
+        let now = self.now();
+        let consents = lock(&self.inner.consents);
+        Ok(consents.get(&(subject.clone(), client.clone())).filter(|(_, exp)| *exp > now).map(|(s, _)| s.clone()))
+    }
+
+    async fn put_consent(
+        &self,
+        subject: &Subject,
+        client: &ClientId,
+        scope: &ScopeSet,
+        expires_at: u64,
+    ) -> StorageResult<()> {
+        let now = self.now();
+        let mut consents = lock(&self.inner.consents);
+        consents.retain(|_, (_, exp)| *exp > now);
+        consents.insert((subject.clone(), client.clone()), (scope.clone(), expires_at));
+        Ok(())
+    }
+
+    async fn revoke_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<bool> {
+        Ok(lock(&self.inner.consents).remove(&(subject.clone(), client.clone())).is_some())
     }
 }

@@ -238,9 +238,26 @@ pub trait SessionStore: Send + Sync {
     async fn ping(&self) -> StorageResult<()>;
 }
 
+/// Consents users remember per client (OpenID Connect), revocable.
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
+    /// The scopes `subject` agreed to give `client`, if remembered and not expired.
+    async fn get_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<Option<ScopeSet>>;
+    /// Remembers (or replaces) a consent until `expires_at`.
+    async fn put_consent(
+        &self,
+        subject: &Subject,
+        client: &ClientId,
+        scope: &ScopeSet,
+        expires_at: u64,
+    ) -> StorageResult<()>;
+    /// Forgets a consent; true when one existed.
+    async fn revoke_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<bool>;
+}
+
 /// A store implementing every trait.
-pub trait Store: ClientStore + CodeStore + TokenStore + UserStore + SessionStore {}
-impl<T: ClientStore + CodeStore + TokenStore + UserStore + SessionStore> Store for T {}
+pub trait Store: ClientStore + CodeStore + TokenStore + UserStore + SessionStore + ConsentStore {}
+impl<T: ClientStore + CodeStore + TokenStore + UserStore + SessionStore + ConsentStore> Store for T {}
 
 /// The stores an [`AuthorizationServer`](crate::AuthorizationServer) uses.
 ///
@@ -256,12 +273,20 @@ pub struct Stores {
     pub tokens: Arc<dyn TokenStore>,
     /// Users.
     pub users: Arc<dyn UserStore>,
+    /// Remembered consents.
+    pub consents: Arc<dyn ConsentStore>,
 }
 
 impl Stores {
     /// Uses one store for everything.
     pub fn single<S: Store + 'static>(store: Arc<S>) -> Self {
-        Self { clients: store.clone(), codes: store.clone(), tokens: store.clone(), users: store }
+        Self {
+            clients: store.clone(),
+            codes: store.clone(),
+            tokens: store.clone(),
+            users: store.clone(),
+            consents: store,
+        }
     }
 }
 

@@ -5,6 +5,7 @@ mod authorize; // authorization endpoint validation table (aioauth §2.1 rows an
 mod introspection; // RFC 7662 and RFC 7009 (aioauth §2.3, §2.4)
 mod memory_store; // the storage conformance suite on MemoryStore
 mod metadata; // RFC 8414 document
+mod oidc; // ID tokens, JWT access tokens, UserInfo, prompt and max_age, key rotation
 mod refresh; // refresh rotation, reuse detection, absolute lifetime
 mod support; // the one place that drives AuthorizationServer
 mod token; // token endpoint table (aioauth §2.2 rows and ours)

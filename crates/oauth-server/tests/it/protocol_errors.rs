@@ -86,5 +86,11 @@ async fn probes_and_metadata() {
     let m = b.get(&app, "/.well-known/oauth-authorization-server").await.json();
     assert_eq!(m["issuer"], "http://localhost:8000");
     assert_eq!(m["token_endpoint"], "http://localhost:8000/oauth/tokenize");
-    assert_eq!(m["scopes_supported"], serde_json::json!(["email"]));
+    assert_eq!(m["scopes_supported"], serde_json::json!(["email", "openid", "profile"]));
+    assert_eq!(m["jwks_uri"], "http://localhost:8000/oauth/jwks");
+    let oidc = b.get(&app, "/.well-known/openid-configuration").await.json();
+    assert_eq!(oidc, m, "discovery and RFC 8414 metadata are one document");
+    let jwks = b.get(&app, "/oauth/jwks").await.json();
+    assert_eq!(jwks["keys"][0]["alg"], "RS256");
+    assert!(jwks["keys"][0].get("d").is_none());
 }

@@ -1,0 +1,415 @@
+//! Signing keys, JWKS, and JWT signing and verification (RS256, ES256, EdDSA).
+//!
+//! Cryptography is the `jsonwebtoken` crate (RustCrypto backend); keys are
+//! parsed and generated with `rsa`, `p256` and `ed25519-dalek`. This module
+//! only chooses algorithms, formats JWKs and checks claims.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rsa::traits::PublicKeyParts as _;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256, Sha512};
+
+/// A JWS algorithm this server signs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SigningAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (the algorithm every OpenID relying party supports).
+    RS256,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// Ed25519.
+    EdDSA,
+}
+
+impl SigningAlg {
+    /// The JOSE name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+            Self::ES256 => "ES256",
+            Self::EdDSA => "EdDSA",
+        }
+    }
+
+    /// Parses a JOSE name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "RS256" => Some(Self::RS256),
+            "ES256" => Some(Self::ES256),
+            "EdDSA" => Some(Self::EdDSA),
+            _ => None,
+        }
+    }
+
+    fn algorithm(self) -> Algorithm {
+        match self {
+            Self::RS256 => Algorithm::RS256,
+            Self::ES256 => Algorithm::ES256,
+            Self::EdDSA => Algorithm::EdDSA,
+        }
+    }
+
+    /// The left half of the hash the algorithm uses, base64url: `at_hash`
+    /// (OpenID Connect Core §3.1.3.6). Ed25519 uses SHA-512.
+    pub fn half_hash(self, value: &str) -> String {
+        match self {
+            Self::RS256 | Self::ES256 => {
+                let digest = Sha256::digest(value.as_bytes());
+                URL_SAFE_NO_PAD.encode(&digest[..16])
+            }
+            Self::EdDSA => {
+                let digest = Sha512::digest(value.as_bytes());
+                URL_SAFE_NO_PAD.encode(&digest[..32])
+            }
+        }
+    }
+}
+
+/// Why a key could not be loaded or a token not made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The PEM or JWK does not hold a private key of the named algorithm.
+    #[error("not a {0} private key: {1}")]
+    Parse(&'static str, String),
+    /// An RSA key shorter than 2048 bits.
+    #[error("RSA keys must have at least 2048 bits")]
+    WeakRsa,
+    /// A key set without keys, or whose active kid is missing, or with duplicate kids.
+    #[error("key set: {0}")]
+    Set(String),
+    /// Signing failed.
+    #[error("signing failed: {0}")]
+    Sign(String),
+}
+
+/// A private signing key with its public JWK.
+#[derive(Clone)]
+pub struct SigningKey {
+    kid: String,
+    alg: SigningAlg,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    jwk: serde_json::Value,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey").field("kid", &self.kid).field("alg", &self.alg).finish_non_exhaustive()
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn parse_err(alg: SigningAlg) -> impl Fn(String) -> KeyError {
+    move |e| KeyError::Parse(alg.as_str(), e)
+}
+
+impl SigningKey {
+    /// Loads a private key from PEM (PKCS#8; PKCS#1 for RSA and SEC1 for P-256 also work).
+    pub fn from_pem(kid: impl Into<String>, alg: SigningAlg, pem: &str) -> Result<Self, KeyError> {
+        let err = parse_err(alg);
+        match alg {
+            SigningAlg::RS256 => {
+                use rsa::pkcs1::DecodeRsaPrivateKey as _;
+                use rsa::pkcs8::DecodePrivateKey as _;
+                let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
+                    .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(pem))
+                    .map_err(|e| err(e.to_string()))?;
+                Self::from_rsa(kid.into(), key)
+            }
+            SigningAlg::ES256 => {
+                use p256::pkcs8::DecodePrivateKey as _;
+                let key = p256::SecretKey::from_pkcs8_pem(pem)
+                    .or_else(|_| p256::SecretKey::from_sec1_pem(pem))
+                    .map_err(|e| err(e.to_string()))?;
+                Self::from_p256(kid.into(), &key)
+            }
+            SigningAlg::EdDSA => {
+                let key = ed25519_dalek::SigningKey::from_pkcs8_pem(pem).map_err(|e| err(e.to_string()))?;
+                Self::from_ed25519(kid.into(), &key)
+            }
+        }
+    }
+
+    /// Loads a private key from a JWK (`kty` RSA with `n e d p q`, EC P-256 with
+    /// `x y d`, or OKP Ed25519 with `x d`); `kid` and `alg` come from the JWK.
+    pub fn from_jwk(jwk: &serde_json::Value) -> Result<Self, KeyError> {
+        let field = |name: &str| -> Result<Vec<u8>, KeyError> {
+            let value = jwk
+                .get(name)
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| KeyError::Parse("JWK", format!("missing {name}")))?;
+            URL_SAFE_NO_PAD.decode(value).map_err(|e| KeyError::Parse("JWK", format!("{name}: {e}")))
+        };
+        let kid =
+            jwk.get("kid").and_then(|v| v.as_str()).ok_or_else(|| KeyError::Parse("JWK", "missing kid".into()))?;
+        match jwk.get("kty").and_then(|v| v.as_str()) {
+            Some("RSA") => {
+                let n = rsa::BigUint::from_bytes_be(&field("n")?);
+                let e = rsa::BigUint::from_bytes_be(&field("e")?);
+                let d = rsa::BigUint::from_bytes_be(&field("d")?);
+                let primes = vec![rsa::BigUint::from_bytes_be(&field("p")?), rsa::BigUint::from_bytes_be(&field("q")?)];
+                let key = rsa::RsaPrivateKey::from_components(n, e, d, primes)
+                    .map_err(|e| KeyError::Parse("RS256", e.to_string()))?;
+                Self::from_rsa(kid.to_owned(), key)
+            }
+            Some("EC") => {
+                let key =
+                    p256::SecretKey::from_slice(&field("d")?).map_err(|e| KeyError::Parse("ES256", e.to_string()))?;
+                Self::from_p256(kid.to_owned(), &key)
+            }
+            Some("OKP") => {
+                let d: [u8; 32] =
+                    field("d")?.try_into().map_err(|_| KeyError::Parse("EdDSA", "d must be 32 bytes".into()))?;
+                Self::from_ed25519(kid.to_owned(), &ed25519_dalek::SigningKey::from_bytes(&d))
+            }
+            other => Err(KeyError::Parse("JWK", format!("unsupported kty {other:?}"))),
+        }
+    }
+
+    /// Generates a fresh key (RSA: 2048 bits).
+    pub fn generate(kid: impl Into<String>, alg: SigningAlg) -> Result<Self, KeyError> {
+        let kid = kid.into();
+        match alg {
+            SigningAlg::RS256 => {
+                let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048)
+                    .map_err(|e| KeyError::Sign(e.to_string()))?;
+                Self::from_rsa(kid, key)
+            }
+            SigningAlg::ES256 => Self::from_p256(kid, &p256::SecretKey::random(&mut rand::rngs::OsRng)),
+            SigningAlg::EdDSA => Self::from_ed25519(kid, &ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng)),
+        }
+    }
+
+    fn from_rsa(kid: String, key: rsa::RsaPrivateKey) -> Result<Self, KeyError> {
+        use rsa::pkcs1::EncodeRsaPrivateKey as _;
+        if key.size() < 256 {
+            return Err(KeyError::WeakRsa);
+        }
+        let err = parse_err(SigningAlg::RS256);
+        let der = key.to_pkcs1_der().map_err(|e| err(e.to_string()))?;
+        let encoding = EncodingKey::from_rsa_der(der.as_bytes());
+        let (n, e) = (b64(&key.n().to_bytes_be()), b64(&key.e().to_bytes_be()));
+        let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(|e| err(e.to_string()))?;
+        let jwk = serde_json::json!({ "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e });
+        Ok(Self { kid, alg: SigningAlg::RS256, encoding, decoding, jwk })
+    }
+
+    fn from_p256(kid: String, key: &p256::SecretKey) -> Result<Self, KeyError> {
+        use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+        use p256::pkcs8::EncodePrivateKey as _;
+        let err = parse_err(SigningAlg::ES256);
+        let der = key.to_pkcs8_der().map_err(|e| err(e.to_string()))?;
+        let encoding = EncodingKey::from_ec_der(der.as_bytes());
+        let point = key.public_key().to_encoded_point(false);
+        let (Some(x), Some(y)) = (point.x(), point.y()) else { return Err(err("no public point".into())) };
+        let (x, y) = (b64(x), b64(y));
+        let decoding = DecodingKey::from_ec_components(&x, &y).map_err(|e| err(e.to_string()))?;
+        let jwk = serde_json::json!({ "kty": "EC", "use": "sig", "alg": "ES256", "kid": kid, "crv": "P-256", "x": x, "y": y });
+        Ok(Self { kid, alg: SigningAlg::ES256, encoding, decoding, jwk })
+    }
+
+    fn from_ed25519(kid: String, key: &ed25519_dalek::SigningKey) -> Result<Self, KeyError> {
+        let err = parse_err(SigningAlg::EdDSA);
+        let der = key.to_pkcs8_der().map_err(|e| err(e.to_string()))?;
+        let encoding = EncodingKey::from_ed_der(der.as_bytes());
+        let x = b64(key.verifying_key().as_bytes());
+        let decoding = DecodingKey::from_ed_components(&x).map_err(|e| err(e.to_string()))?;
+        let jwk =
+            serde_json::json!({ "kty": "OKP", "use": "sig", "alg": "EdDSA", "kid": kid, "crv": "Ed25519", "x": x });
+        Ok(Self { kid, alg: SigningAlg::EdDSA, encoding, decoding, jwk })
+    }
+
+    /// The key id.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The algorithm.
+    pub fn alg(&self) -> SigningAlg {
+        self.alg
+    }
+
+    /// The public JWK.
+    pub fn public_jwk(&self) -> &serde_json::Value {
+        &self.jwk
+    }
+
+    /// Signs `claims` as a compact JWS with `kid`, `alg` and the given `typ`.
+    pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, KeyError> {
+        let mut header = Header::new(self.alg.algorithm());
+        header.kid = Some(self.kid.clone());
+        header.typ = Some(typ.to_owned());
+        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| KeyError::Sign(e.to_string()))
+    }
+}
+
+/// The published keys: one active signer and any number of retired keys that
+/// still verify the tokens they signed until those expire.
+#[derive(Clone, Debug)]
+pub struct KeySet {
+    keys: Vec<SigningKey>,
+    active: usize,
+}
+
+/// Why a JWT was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid token: {0}")]
+pub struct JwtError(pub String);
+
+impl KeySet {
+    /// A key set whose signer is `active_kid`.
+    pub fn new(keys: Vec<SigningKey>, active_kid: &str) -> Result<Self, KeyError> {
+        for (i, key) in keys.iter().enumerate() {
+            if keys[..i].iter().any(|k| k.kid == key.kid) {
+                return Err(KeyError::Set(format!("duplicate kid {:?}", key.kid)));
+            }
+        }
+        let active = keys
+            .iter()
+            .position(|k| k.kid == active_kid)
+            .ok_or_else(|| KeyError::Set(format!("no key with the active kid {active_kid:?}")))?;
+        Ok(Self { keys, active })
+    }
+
+    /// The signer.
+    pub fn active(&self) -> &SigningKey {
+        &self.keys[self.active]
+    }
+
+    /// Every key.
+    pub fn keys(&self) -> &[SigningKey] {
+        &self.keys
+    }
+
+    /// The JWK Set document (RFC 7517 §5): public keys only.
+    pub fn jwks(&self) -> serde_json::Value {
+        serde_json::json!({ "keys": self.keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>() })
+    }
+
+    /// The algorithms of the published keys, the active one first.
+    pub fn algs(&self) -> Vec<&'static str> {
+        let mut algs = vec![self.active().alg.as_str()];
+        for key in &self.keys {
+            if !algs.contains(&key.alg.as_str()) {
+                algs.push(key.alg.as_str());
+            }
+        }
+        algs
+    }
+
+    /// Verifies a JWT signed by one of the keys: signature, `typ`, `iss`, and,
+    /// when `now` is given, that `exp` is later (the server's clock, not the
+    /// system's); then decodes the claims.
+    pub fn verify<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &str,
+        issuer: &str,
+        now: Option<u64>,
+    ) -> Result<T, JwtError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| JwtError(e.to_string()))?;
+        if header.typ.as_deref().map(str::to_ascii_lowercase) != Some(typ.to_ascii_lowercase()) {
+            return Err(JwtError("unexpected typ".into()));
+        }
+        let kid = header.kid.ok_or_else(|| JwtError("no kid".into()))?;
+        let key = self.keys.iter().find(|k| k.kid == kid).ok_or_else(|| JwtError("unknown kid".into()))?;
+        if header.alg != key.alg.algorithm() {
+            return Err(JwtError("algorithm does not match the key".into()));
+        }
+        let mut validation = Validation::new(key.alg.algorithm());
+        validation.set_issuer(&[issuer]);
+        validation.validate_aud = false;
+        validation.validate_exp = false;
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "iss"]);
+        let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key.decoding, &validation)
+            .map_err(|e| JwtError(e.to_string()))?
+            .claims;
+        if let Some(now) = now {
+            let exp = claims.get("exp").and_then(serde_json::Value::as_u64).ok_or_else(|| JwtError("no exp".into()))?;
+            if exp <= now {
+                return Err(JwtError("expired".into()));
+            }
+        }
+        serde_json::from_value(claims).map_err(|e| JwtError(e.to_string()))
+    }
+}
+
+/// True when `token` has the shape of a compact JWS (three base64url parts).
+pub fn looks_like_jwt(token: &str) -> bool {
+    let mut parts = token.split('.');
+    let all_b64 = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    matches!((parts.next(), parts.next(), parts.next(), parts.next()), (Some(a), Some(b), Some(c), None) if all_b64(a) && all_b64(b) && all_b64(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_767_225_600;
+
+    #[test]
+    fn sign_verify_and_jwks_for_each_algorithm() {
+        for alg in [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA] {
+            let key = SigningKey::generate("k1", alg).unwrap();
+            let set = KeySet::new(vec![key], "k1").unwrap();
+            let claims = serde_json::json!({ "iss": "https://i.example", "exp": 4_000_000_000u64, "sub": "s" });
+            let jwt = set.active().sign("JWT", &claims).unwrap();
+            assert!(looks_like_jwt(&jwt));
+            let back: serde_json::Value = set.verify(&jwt, "JWT", "https://i.example", Some(NOW)).unwrap();
+            assert_eq!(back["sub"], "s");
+            assert!(set.verify::<serde_json::Value>(&jwt, "at+jwt", "https://i.example", Some(NOW)).is_err(), "typ");
+            assert!(set.verify::<serde_json::Value>(&jwt, "JWT", "https://other.example", Some(NOW)).is_err(), "iss");
+            let mut tampered = jwt.clone();
+            tampered.replace_range(jwt.len() - 4.., "AAAA");
+            assert!(
+                set.verify::<serde_json::Value>(&tampered, "JWT", "https://i.example", Some(NOW)).is_err(),
+                "signature"
+            );
+            let jwks = set.jwks();
+            assert_eq!(jwks["keys"][0]["alg"], alg.as_str());
+            assert!(jwks["keys"][0].get("d").is_none(), "no private part in the JWKS");
+        }
+    }
+
+    #[test]
+    fn expired_tokens_and_retired_keys() {
+        let old = SigningKey::generate("old", SigningAlg::ES256).unwrap();
+        let new = SigningKey::generate("new", SigningAlg::EdDSA).unwrap();
+        let before = KeySet::new(vec![old.clone()], "old").unwrap();
+        let jwt = before.active().sign("JWT", &serde_json::json!({ "iss": "i", "exp": 4_000_000_000u64 })).unwrap();
+        let after = KeySet::new(vec![new, old], "new").unwrap();
+        assert_eq!(after.active().kid(), "new");
+        assert!(after.verify::<serde_json::Value>(&jwt, "JWT", "i", Some(NOW)).is_ok(), "a retired key still verifies");
+        let expired = before.active().sign("JWT", &serde_json::json!({ "iss": "i", "exp": NOW })).unwrap();
+        assert!(before.verify::<serde_json::Value>(&expired, "JWT", "i", Some(NOW)).is_err());
+        assert!(before.verify::<serde_json::Value>(&expired, "JWT", "i", Some(NOW - 1)).is_ok());
+        assert!(before.verify::<serde_json::Value>(&expired, "JWT", "i", None).is_ok());
+        assert!(KeySet::new(vec![], "x").is_err());
+    }
+
+    #[test]
+    fn at_hash_matches_the_spec_example() {
+        // OpenID Connect Core, A.3/A.4: at_hash of this token under RS256.
+        assert_eq!(
+            SigningAlg::RS256.half_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+    }
+
+    #[test]
+    fn jwk_round_trip() {
+        let key = SigningKey::generate("e", SigningAlg::EdDSA).unwrap();
+        let mut jwk = key.public_jwk().clone();
+        assert!(SigningKey::from_jwk(&jwk).is_err(), "a public JWK cannot sign");
+        jwk["d"] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into();
+        assert_eq!(SigningKey::from_jwk(&jwk).unwrap().kid(), "e");
+    }
+}
