@@ -187,6 +187,28 @@ impl SigningKey {
         }
     }
 
+    /// Generates a private key and returns it as a PKCS#8 PEM, for key files
+    /// (`oauth-server keys generate`).
+    pub fn generate_pem(alg: SigningAlg) -> Result<String, KeyError> {
+        use p256::pkcs8::LineEnding;
+        let pem = match alg {
+            SigningAlg::RS256 => {
+                use rsa::pkcs8::EncodePrivateKey as _;
+                let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048)
+                    .map_err(|e| KeyError::Sign(e.to_string()))?;
+                key.to_pkcs8_pem(LineEnding::LF).map(|p| p.to_string())
+            }
+            SigningAlg::ES256 => {
+                use p256::pkcs8::EncodePrivateKey as _;
+                p256::SecretKey::random(&mut rand::rngs::OsRng).to_pkcs8_pem(LineEnding::LF).map(|p| p.to_string())
+            }
+            SigningAlg::EdDSA => ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng)
+                .to_pkcs8_pem(LineEnding::LF)
+                .map(|p| p.to_string()),
+        };
+        pem.map_err(|e| KeyError::Sign(e.to_string()))
+    }
+
     fn from_rsa(kid: String, key: rsa::RsaPrivateKey) -> Result<Self, KeyError> {
         use rsa::pkcs1::EncodeRsaPrivateKey as _;
         if key.size() < 256 {
@@ -402,6 +424,17 @@ mod tests {
             SigningAlg::RS256.half_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
             "77QmUPtjPfzWtF2AnpK9RQ"
         );
+    }
+
+    #[test]
+    fn generated_pem_loads() {
+        for alg in [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA] {
+            let pem = SigningKey::generate_pem(alg).unwrap();
+            assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+            assert_eq!(SigningKey::from_pem("k", alg, &pem).unwrap().alg(), alg);
+            let other = if alg == SigningAlg::ES256 { SigningAlg::EdDSA } else { SigningAlg::ES256 };
+            assert!(SigningKey::from_pem("k", other, &pem).is_err(), "a key is loaded only as its own algorithm");
+        }
     }
 
     #[test]

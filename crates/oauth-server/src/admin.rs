@@ -1,6 +1,8 @@
 //! `oauth-server client create|list|show|delete`: client management against
 //! the configured (shared) store.
 
+use std::sync::Arc;
+
 use anyhow::{Context as _, anyhow, bail};
 use clap::{Args, Subcommand};
 use oauth_core::client::{Client, SecretHash};
@@ -150,7 +152,7 @@ fn describe(client: &Client) -> String {
 /// Runs a client command against the configured store; returns what to print.
 pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<String> {
     config.validate()?;
-    let backends = crate::stores::open(config).await?;
+    let backends = crate::stores::open(config, Arc::new(oauth_core::clock::SystemClock)).await?;
     let Some(clients) = backends.managed_clients else {
         bail!(
             "storage.url: client management needs a shared store; with `memory`, clients come from the configuration file"
@@ -184,6 +186,40 @@ pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<Stri
                 Ok(format!("deleted {id}\n"))
             } else {
                 bail!("no client {id:?}")
+            }
+        }
+    }
+}
+
+/// Consent management commands.
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Forget a remembered consent: the user is asked again next time.
+    Revoke {
+        /// The user's subject.
+        #[arg(long)]
+        subject: String,
+        /// The client id.
+        #[arg(long)]
+        client: String,
+    },
+}
+
+/// Runs a consent command against the configured store.
+pub async fn run_consent(config: &Config, command: ConsentCommand) -> anyhow::Result<String> {
+    config.validate()?;
+    if config.storage.is_memory() {
+        bail!("storage.url: consents of a running server live in its memory; manage them with a shared store");
+    }
+    let backends = crate::stores::open(config, Arc::new(oauth_core::clock::SystemClock)).await?;
+    match command {
+        ConsentCommand::Revoke { subject, client } => {
+            let subject = oauth_core::types::Subject::new(subject);
+            let client = ClientId::new(client);
+            if backends.stores.consents.revoke_consent(&subject, &client).await.context("revoking the consent")? {
+                Ok(format!("revoked the consent of {subject} for {client}\n"))
+            } else {
+                bail!("no remembered consent of {subject} for {client}")
             }
         }
     }

@@ -33,9 +33,17 @@ pub use web::{AppState, configure};
 /// Builds the shared state: the configured stores (seeded with the file's
 /// clients and users), the engine, sessions and pages.
 pub async fn build_state(config: &Config) -> anyhow::Result<Arc<AppState>> {
+    build_state_with_clock(config, Arc::new(oauth_core::clock::SystemClock)).await
+}
+
+/// [`build_state`] on a given clock (tests move time with a fixed clock).
+pub async fn build_state_with_clock(
+    config: &Config,
+    clock: Arc<dyn oauth_core::Clock>,
+) -> anyhow::Result<Arc<AppState>> {
     config.validate()?;
     let policy = config.policy()?;
-    let backends = stores::open(config).await?;
+    let backends = stores::open(config, clock.clone()).await?;
     let key = match config.cookie_key()? {
         Some(bytes) => actix_web::cookie::Key::from(&bytes),
         None => {
@@ -58,7 +66,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<Arc<AppState>> {
     let pages =
         pages::Pages::new(config.server.templates_dir.as_deref(), &config.scopes, config.server.login_hint.clone())?;
     let users = backends.stores.users.clone();
-    let server = Arc::new(AuthorizationServer::new(policy, backends.stores));
+    let server = Arc::new(AuthorizationServer::new(policy, backends.stores).with_clock(clock));
     install_keys(&server, config)?;
     Ok(Arc::new(AppState {
         server,

@@ -27,6 +27,19 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Signing keys for OpenID Connect.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Manage remembered consents in the configured shared store.
+    Consent {
+        /// The TOML configuration file.
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: oauth_server::admin::ConsentCommand,
+    },
     /// Manage clients in the configured shared store.
     Client {
         /// The TOML configuration file.
@@ -37,21 +50,53 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Print a new private key as PKCS#8 PEM (store it in a file named in [[oidc.keys]]).
+    Generate {
+        /// RS256, ES256 or EdDSA.
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+    },
+}
+
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
 }
 
-#[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging();
+    let result = actix_web::rt::System::new().block_on(run(cli));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config } => oauth_server::run(oauth_server::Config::load(&config)?, Some(config)).await,
         Command::Check { config } => {
             oauth_server::Config::load(&config)?.validate().context("invalid configuration")?;
             println!("{}: ok", config.display());
+            Ok(())
+        }
+        Command::Keys { command: KeysCommand::Generate { alg } } => {
+            let parsed = oauth_core::jose::SigningAlg::parse(&alg)
+                .ok_or_else(|| anyhow::anyhow!("--alg: {alg:?} is not RS256, ES256 or EdDSA"))?;
+            print!("{}", oauth_core::jose::SigningKey::generate_pem(parsed)?);
+            Ok(())
+        }
+        Command::Consent { config, command } => {
+            let Some(config) = config else { anyhow::bail!("--config: required") };
+            let output = oauth_server::admin::run_consent(&oauth_server::Config::load(&config)?, command).await?;
+            print!("{output}");
             Ok(())
         }
         Command::Client { config, command } => {

@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use oauth_core::MemoryStore;
 use oauth_core::client::Client;
+use oauth_core::clock::Clock;
 use oauth_core::storage::{ClientStore, SessionStore, StorageError, StorageResult, Stores, UserStore as _};
 use oauth_core::types::ClientId;
 
@@ -33,10 +34,10 @@ impl std::fmt::Debug for Backends {
     }
 }
 
-/// Opens and seeds the configured stores.
-pub async fn open(config: &Config) -> anyhow::Result<Backends> {
+/// Opens and seeds the configured stores; the in-memory parts use `clock`.
+pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Backends> {
     let clients = config.clients()?;
-    let memory = Arc::new(MemoryStore::new());
+    let memory = Arc::new(MemoryStore::with_clock(clock));
     for user in config.users()? {
         memory.put_user(&user).await.context("storing users")?;
     }

@@ -126,3 +126,78 @@ async fn forwarded_proto_is_trusted_only_when_configured() {
         assert_eq!(resp.status().as_u16(), expected, "trust_forwarded_proto = {trust}");
     }
 }
+
+#[actix_web::test]
+async fn bearer_extractor_for_opaque_and_jwt_tokens() {
+    use oauth_actix::{BearerError, BearerToken};
+    use oauth_core::jose::{KeySet, SigningAlg, SigningKey};
+    use oauth_core::policy::AccessTokenFormat;
+
+    for format in [AccessTokenFormat::Opaque, AccessTokenFormat::Jwt] {
+        let t = TestServer::with_policy(|p| {
+            p.allow_insecure_transport = true;
+            p.access_token_format = format;
+        })
+        .await;
+        t.server.set_keys(Some(KeySet::new(vec![SigningKey::generate("k", SigningAlg::ES256).unwrap()], "k").unwrap()));
+        let server = Arc::new(t.server);
+        let ep = OAuthEndpoints::new(server.clone(), Arc::new(Echo));
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::from(server.clone()))
+                .configure(|cfg| ep.configure(cfg))
+                .route(
+                    "/api/read",
+                    web::get().to(|token: BearerToken| async move {
+                        token.require_scope("read")?;
+                        Ok::<_, BearerError>(HttpResponse::Ok().body(token.record().client_id.to_string()))
+                    }),
+                )
+                .route(
+                    "/api/write",
+                    web::get().to(|token: BearerToken| async move {
+                        token.require_scope("write")?;
+                        Ok::<_, BearerError>(HttpResponse::Ok().finish())
+                    }),
+                ),
+        )
+        .await;
+        let req = TestRequest::post()
+            .uri("/oauth/token")
+            .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+            .set_payload("grant_type=client_credentials&scope=read&client_id=machine&client_secret=machine-secret")
+            .to_request();
+        let body: serde_json::Value = test::call_and_read_body_json(&app, req).await;
+        let token = body["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(token.matches('.').count(), if format == AccessTokenFormat::Jwt { 2 } else { 1 }, "{format:?}");
+
+        let call = |uri: &str, auth: Option<String>| {
+            let mut req = TestRequest::get().uri(uri);
+            if let Some(auth) = auth {
+                req = req.insert_header(("Authorization", auth));
+            }
+            req.to_request()
+        };
+        let resp = test::call_service(&app, call("/api/read", Some(format!("Bearer {token}")))).await;
+        assert_eq!(resp.status().as_u16(), 200, "{format:?}");
+        let resp = test::call_service(&app, call("/api/write", Some(format!("Bearer {token}")))).await;
+        assert_eq!(resp.status().as_u16(), 403);
+        assert!(resp.headers().get("www-authenticate").unwrap().to_str().unwrap().contains("insufficient_scope"));
+        let resp = test::call_service(&app, call("/api/read", None)).await;
+        assert_eq!(resp.status().as_u16(), 401);
+        assert!(!resp.headers().get("www-authenticate").unwrap().to_str().unwrap().contains("error="));
+        let resp = test::call_service(&app, call("/api/read", Some("Bearer nope.nope".into()))).await;
+        assert_eq!(resp.status().as_u16(), 401);
+        assert!(resp.headers().get("www-authenticate").unwrap().to_str().unwrap().contains("invalid_token"));
+
+        // Revoked: refused, JWT or not.
+        let req = TestRequest::post()
+            .uri("/oauth/revoke")
+            .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+            .set_payload(format!("token={token}&client_id=machine&client_secret=machine-secret"))
+            .to_request();
+        assert_eq!(test::call_service(&app, req).await.status().as_u16(), 200);
+        let resp = test::call_service(&app, call("/api/read", Some(format!("Bearer {token}")))).await;
+        assert_eq!(resp.status().as_u16(), 401, "{format:?}: revoked");
+    }
+}

@@ -3,6 +3,9 @@
 
 mod e2e; // the real binary on a free port, driven over HTTP, code exchanged with the oauth2 crate
 mod flow; // the seed's browser flow, deny, login and CSRF failures, session fixation
+mod oidc_rp; // the openidconnect crate as relying party, for RS256, ES256 and EdDSA
+mod prompt; // prompt=none, prompt=login, max_age, remembered consent, login_hint
 mod protocol_errors; // error pages, methods, content types, limits, probes
 mod redis; // on Redis: two instances, concurrency across processes, outage, the client CLI
+mod rotation; // SIGHUP reloads the signing keys; old tokens still verify, new ones carry the new kid
 mod support; // the test configuration and app

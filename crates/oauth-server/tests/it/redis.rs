@@ -299,3 +299,55 @@ async fn cli_creates_and_deletes_clients() {
     let (ok, _, err) = cli(&["list"], "memory", &prefix);
     assert!(!ok && err.contains("storage.url"), "{err}");
 }
+
+#[tokio::test]
+async fn remembered_consent_is_revocable_from_the_cli() {
+    let Some(url) = redis_url_or_skip("remembered_consent_is_revocable_from_the_cli") else { return };
+    let prefix = unique_prefix();
+    let server = redis_server(&url, &prefix, None).await;
+    let base = server.base.clone();
+    let browser = browser();
+    browser.get(format!("{base}{AUTHORIZE}")).send().await.unwrap();
+    let csrf = hidden(&browser.get(format!("{base}/login")).send().await.unwrap().text().await.unwrap(), "csrf_token");
+    let form = |body: String| {
+        browser
+            .post(format!("{base}/{}", if body.contains("approval") { "approve" } else { "login" }))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+    };
+    form(format!("username=admin&password=admin&csrf_token={csrf}")).send().await.unwrap();
+    let csrf =
+        hidden(&browser.get(format!("{base}/approve")).send().await.unwrap().text().await.unwrap(), "csrf_token");
+    let r = form(format!("approval=1&remember=1&csrf_token={csrf}")).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    let again = browser.get(format!("{base}{AUTHORIZE}")).send().await.unwrap();
+    assert_eq!(again.status(), 302, "remembered: no consent page");
+
+    let (ok, out, err) = consent_cli(&["revoke", "--subject", "admin", "--client", "test_client"], &url, &prefix);
+    assert!(ok, "{err}");
+    assert!(out.contains("revoked"));
+    let again = browser.get(format!("{base}{AUTHORIZE}")).send().await.unwrap();
+    assert_eq!(
+        (again.status().as_u16(), again.headers()["location"].to_str().unwrap()),
+        (303, "/approve"),
+        "asked again"
+    );
+    let (ok, _, err) = consent_cli(&["revoke", "--subject", "admin", "--client", "test_client"], &url, &prefix);
+    assert!(!ok && err.contains("no remembered consent"), "{err}");
+}
+
+fn consent_cli(args: &[&str], url: &str, prefix: &str) -> (bool, String, String) {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/aioauth-demo/demo.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oauth-server"))
+        .args(["consent", "--config", config])
+        .args(args)
+        .env("OAUTH__STORAGE__URL", url)
+        .env("OAUTH__STORAGE__KEY_PREFIX", prefix)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -1,0 +1,106 @@
+//! prompt, max_age and remembered consent through the real app, with a fixed clock.
+
+use std::sync::Arc;
+
+use actix_web::{App, test};
+use oauth_core::clock::FixedClock;
+use oauth_core::testing::T0;
+use oauth_server::testing::Browser;
+
+use crate::support::{AUTHORIZE, config, query_params};
+
+const OPENID: &str = "/oauth/authorize?client_id=test_client&redirect_uri=https%3A%2F%2Fwww.example.com%2Fredirect&response_type=code&state=st&scope=openid%20email&nonce=n1";
+
+macro_rules! app_with_clock {
+    ($clock:expr) => {{
+        let state = oauth_server::build_state_with_clock(&config(&[]), $clock.clone()).await.unwrap();
+        test::init_service(App::new().configure(move |cfg| oauth_server::configure(&state, cfg))).await
+    }};
+}
+
+async fn login<S, B>(app: &S, browser: &mut Browser) -> oauth_server::testing::Page
+where
+    S: actix_web::dev::Service<
+            actix_http::Request,
+            Response = actix_web::dev::ServiceResponse<B>,
+            Error = actix_web::Error,
+        >,
+    B: actix_web::body::MessageBody,
+{
+    let csrf = browser.get(app, "/login").await.hidden("csrf_token");
+    browser.post_form(app, "/login", &format!("username=admin&password=admin&csrf_token={csrf}")).await
+}
+
+#[actix_web::test]
+async fn prompt_none_never_shows_a_page() {
+    let clock = Arc::new(FixedClock::new(T0));
+    let app = app_with_clock!(clock);
+    let mut browser = Browser::new();
+    // Nobody logged in: login_required straight back to the client.
+    let r = browser.get(&app, &format!("{OPENID}&prompt=none")).await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    let params = query_params(r.location().unwrap());
+    assert_eq!((params["error"].as_str(), params["state"].as_str()), ("login_required", "st"));
+
+    // Logged in, but no consent remembered: consent_required.
+    browser.get(&app, OPENID).await;
+    assert_eq!(login(&app, &mut browser).await.location(), Some("/approve"));
+    let r = browser.get(&app, &format!("{OPENID}&prompt=none")).await;
+    assert_eq!(query_params(r.location().unwrap())["error"], "consent_required");
+
+    // Approve and remember: later requests skip the consent page, and prompt=none succeeds.
+    browser.get(&app, OPENID).await;
+    let csrf = browser.get(&app, "/approve").await.hidden("csrf_token");
+    let r = browser.post_form(&app, "/approve", &format!("approval=1&remember=1&csrf_token={csrf}")).await;
+    assert!(query_params(r.location().unwrap()).contains_key("code"));
+    let r = browser.get(&app, OPENID).await;
+    assert_eq!(r.status, 302, "remembered consent: straight to the client");
+    assert!(query_params(r.location().unwrap()).contains_key("code"));
+    let r = browser.get(&app, &format!("{OPENID}&prompt=none")).await;
+    assert!(query_params(r.location().unwrap()).contains_key("code"), "prompt=none with a session and consent");
+
+    // prompt=consent shows the page anyway.
+    let r = browser.get(&app, &format!("{OPENID}&prompt=consent")).await;
+    assert_eq!(r.location(), Some("/approve"));
+    // A wider scope than remembered asks again.
+    let r = browser.get(&app, &OPENID.replace("openid%20email", "openid%20email%20profile")).await;
+    assert_eq!(r.location(), Some("/approve"));
+}
+
+#[actix_web::test]
+async fn prompt_login_and_max_age_force_a_new_login() {
+    let clock = Arc::new(FixedClock::new(T0));
+    let app = app_with_clock!(clock);
+    let mut browser = Browser::new();
+    browser.get(&app, OPENID).await;
+    login(&app, &mut browser).await;
+    clock.advance(100);
+
+    // Logged in 100 s ago: the consent page comes straight away...
+    assert_eq!(browser.get(&app, OPENID).await.location(), Some("/approve"));
+    // ...unless the client says prompt=login,
+    assert_eq!(browser.get(&app, &format!("{OPENID}&prompt=login")).await.location(), Some("/login"));
+    let r = browser.get(&app, "/approve").await;
+    assert_eq!(r.location(), Some("/login"), "the consent page will not serve a stale login");
+    let r = login(&app, &mut browser).await;
+    assert_eq!(r.location(), Some("/approve"), "after a fresh login");
+
+    // ...or max_age is shorter than the login's age.
+    clock.advance(100);
+    assert_eq!(browser.get(&app, &format!("{OPENID}&max_age=60")).await.location(), Some("/login"));
+    login(&app, &mut browser).await;
+    let csrf = browser.get(&app, "/approve").await.hidden("csrf_token");
+    let r = browser.post_form(&app, "/approve", &format!("approval=1&csrf_token={csrf}")).await;
+    assert!(query_params(r.location().unwrap()).contains_key("code"));
+    assert_eq!(browser.get(&app, &format!("{OPENID}&max_age=60")).await.location(), Some("/approve"), "fresh enough");
+}
+
+#[actix_web::test]
+async fn login_hint_prefills_the_form() {
+    let clock = Arc::new(FixedClock::new(T0));
+    let app = app_with_clock!(clock);
+    let mut browser = Browser::new();
+    browser.get(&app, &format!("{}&login_hint=admin", AUTHORIZE)).await;
+    let page = browser.get(&app, "/login").await;
+    assert!(page.body.contains("name=\"username\" value=\"admin\""), "{}", page.body);
+}
