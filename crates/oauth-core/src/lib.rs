@@ -67,6 +67,7 @@ pub mod clock;
 pub mod error;
 pub mod generate;
 pub mod jose;
+pub mod observe;
 pub mod oidc;
 pub mod pkce;
 pub mod policy;

@@ -72,6 +72,8 @@ pub struct ServerSection {
     pub login_hint: Option<String>,
     /// Worker threads (0: one per core).
     pub workers: usize,
+    /// Serve Prometheus metrics at `/metrics` (restrict it at your proxy).
+    pub metrics: bool,
 }
 
 impl Default for ServerSection {
@@ -84,6 +86,7 @@ impl Default for ServerSection {
             templates_dir: None,
             login_hint: None,
             workers: 0,
+            metrics: true,
         }
     }
 }

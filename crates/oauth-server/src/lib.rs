@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod metrics;
 pub mod pages;
 pub mod session;
 pub mod stores;
@@ -43,7 +44,13 @@ pub async fn build_state_with_clock(
 ) -> anyhow::Result<Arc<AppState>> {
     config.validate()?;
     let policy = config.policy()?;
-    let backends = stores::open(config, clock.clone()).await?;
+    let mut backends = stores::open(config, clock.clone()).await?;
+    let metrics = Arc::new(metrics::Metrics::new(backends.pool_status.take()));
+    let s = &mut backends.stores;
+    s.clients = metrics::Timed::new(s.clients.clone(), metrics.clone());
+    s.codes = metrics::Timed::new(s.codes.clone(), metrics.clone());
+    s.tokens = metrics::Timed::new(s.tokens.clone(), metrics.clone());
+    backends.sessions = metrics::Timed::new(backends.sessions.clone(), metrics.clone());
     let key = match config.cookie_key()? {
         Some(bytes) => actix_web::cookie::Key::from(&bytes),
         None => {
@@ -66,7 +73,8 @@ pub async fn build_state_with_clock(
     let pages =
         pages::Pages::new(config.server.templates_dir.as_deref(), &config.scopes, config.server.login_hint.clone())?;
     let users = backends.stores.users.clone();
-    let server = Arc::new(AuthorizationServer::new(policy, backends.stores).with_clock(clock));
+    let server =
+        Arc::new(AuthorizationServer::new(policy, backends.stores).with_clock(clock).with_observer(metrics.clone()));
     install_keys(&server, config)?;
     Ok(Arc::new(AppState {
         server,
@@ -76,6 +84,7 @@ pub async fn build_state_with_clock(
         endpoint_paths: AppState::endpoint_paths(config),
         login_path: config.endpoints.login.clone(),
         consent_path: config.endpoints.consent.clone(),
+        metrics: config.server.metrics.then_some(metrics),
     }))
 }
 
@@ -108,14 +117,16 @@ pub async fn access_log(
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.path().to_owned();
+    let metrics = req.app_data::<actix_web::web::Data<metrics::Metrics>>().cloned();
     let response = next.call(req).await?;
-    tracing::info!(
-        %method,
-        path,
-        status = response.status().as_u16(),
-        latency_us = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX),
-        "request"
-    );
+    let elapsed = start.elapsed();
+    let status = response.status().as_u16();
+    tracing::info!(%method, path, status, latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX), "request");
+    if let Some(metrics) = metrics {
+        // The route pattern, not the path: labels stay few and never carry input.
+        let endpoint = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+        metrics.request(&endpoint, method.as_str(), status, elapsed.as_secs_f64());
+    }
     Ok(response)
 }
 

@@ -26,6 +26,8 @@ pub struct Backends {
     pub sessions: Arc<dyn SessionStore>,
     /// The writable client store for `oauth-server client …`, when the store is shared.
     pub managed_clients: Option<Arc<dyn ClientStore>>,
+    /// Redis pool usage, when the store is Redis.
+    pub pool_status: Option<crate::metrics::PoolStatus>,
 }
 
 impl std::fmt::Debug for Backends {
@@ -45,7 +47,12 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Back
         for client in &clients {
             memory.put_client(client).await.context("storing clients")?;
         }
-        return Ok(Backends { stores: Stores::single(memory.clone()), sessions: memory, managed_clients: None });
+        return Ok(Backends {
+            stores: Stores::single(memory.clone()),
+            sessions: memory,
+            managed_clients: None,
+            pool_status: None,
+        });
     }
     open_redis(config, clients, memory)
 }
@@ -62,7 +69,9 @@ fn open_redis(config: &Config, clients: Vec<Client>, memory: Arc<MemoryStore>) -
             .map_err(|e| anyhow::anyhow!("storage.url: {e}"))?,
     );
     let layered = Arc::new(LayeredClients::new(clients, redis.clone()));
+    let pool = redis.clone();
     Ok(Backends {
+        pool_status: Some(crate::metrics::PoolStatus(Box::new(move || pool.pool_status()))),
         stores: Stores {
             clients: layered.clone(),
             codes: redis.clone(),

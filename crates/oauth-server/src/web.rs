@@ -32,6 +32,8 @@ pub struct AppState {
     pub login_path: String,
     /// Consent page path.
     pub consent_path: String,
+    /// Metrics, when `/metrics` is on.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -210,6 +212,11 @@ pub fn configure(state: &Arc<AppState>, cfg: &mut web::ServiceConfig) {
             .route(web::post().to(consent_submit))
             .default_service(web::to(|| async { method_not_allowed("GET, POST") })),
     );
+    if let Some(metrics) = &state.metrics {
+        let metrics = web::Data::from(metrics.clone());
+        cfg.app_data(metrics.clone());
+        cfg.service(web::resource("/metrics").app_data(metrics).route(web::get().to(render_metrics)));
+    }
     cfg.service(web::resource("/healthz").route(web::get().to(healthz)));
     cfg.service(web::resource("/readyz").app_data(data).route(web::get().to(readyz)));
 }
@@ -395,6 +402,10 @@ async fn consent_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppSta
         }
     }
     st.finish(session, &pending, Ok(&user)).await
+}
+
+async fn render_metrics(metrics: web::Data<crate::metrics::Metrics>) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(metrics.render())
 }
 
 async fn healthz() -> HttpResponse {

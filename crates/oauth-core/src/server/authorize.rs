@@ -145,6 +145,14 @@ impl AuthorizationServer {
     /// every error is [`AuthorizeError::Invalid`]. After that, errors are
     /// redirected to the client with `error`, `error_description`, `state` and `iss`.
     pub async fn authorize(&self, req: &OAuthRequest) -> Result<PendingAuthorization, AuthorizeError> {
+        let result = self.authorize_inner(req).await;
+        if let Err(AuthorizeError::Invalid { error, .. }) = &result {
+            self.observe_error("authorize", &error.code);
+        }
+        result
+    }
+
+    async fn authorize_inner(&self, req: &OAuthRequest) -> Result<PendingAuthorization, AuthorizeError> {
         let params = match &req.method {
             Method::Get => &req.query,
             Method::Post if req.is_form() => &req.form,
@@ -338,6 +346,7 @@ impl AuthorizationServer {
         state: Option<&str>,
         error: &OAuthError,
     ) -> OAuthResponse {
+        self.observe_error("authorize", &error.code);
         let mut params: Vec<(&str, &str)> = vec![("error", error.code.as_str())];
         if let Some(d) = &error.description {
             params.push(("error_description", d));

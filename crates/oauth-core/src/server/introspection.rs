@@ -20,7 +20,7 @@ impl AuthorizationServer {
     /// grant. Unknown tokens and other clients' tokens get the same `200`, so
     /// the answer reveals nothing.
     pub async fn revoke(&self, req: &OAuthRequest) -> OAuthResponse {
-        if let Err(response) = self.check_back_channel(req) {
+        if let Err(response) = self.check_back_channel("revoke", req) {
             return response;
         }
         let result = async {
@@ -41,14 +41,14 @@ impl AuthorizationServer {
         .await;
         match result {
             Ok(()) => OAuthResponse::empty_ok(),
-            Err(error) => self.error_response(error),
+            Err(error) => self.error_response("revoke", error),
         }
     }
 
     /// RFC 7662: describes a token to the confidential client it was issued to.
     /// The token is found whatever the hint says; for anyone else it is inactive.
     pub async fn introspect(&self, req: &OAuthRequest) -> OAuthResponse {
-        if let Err(response) = self.check_back_channel(req) {
+        if let Err(response) = self.check_back_channel("introspect", req) {
             return response;
         }
         let result = async {
@@ -66,7 +66,7 @@ impl AuthorizationServer {
         match result {
             Ok(Some(found)) => OAuthResponse::json(200, &self.introspection_body(&found)),
             Ok(None) => OAuthResponse::json(200, &serde_json::json!({ "active": false })),
-            Err(error) => self.error_response(error),
+            Err(error) => self.error_response("introspect", error),
         }
     }
 

@@ -20,6 +20,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::OAuthError;
 use crate::generate::{RandomGenerator, TokenGenerator};
 use crate::jose::KeySet;
+use crate::observe::Observer;
 use crate::policy::ServerPolicy;
 use crate::request::{Method, OAuthRequest, PresentedCredentials, presented_credentials};
 use crate::response::OAuthResponse;
@@ -45,6 +46,7 @@ pub struct AuthorizationServer {
     generator: Arc<dyn TokenGenerator>,
     secrets: SecretCache,
     keys: RwLock<Option<Arc<KeySet>>>,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl std::fmt::Debug for AuthorizationServer {
@@ -63,6 +65,7 @@ impl AuthorizationServer {
             generator: Arc::new(RandomGenerator),
             secrets: SecretCache::new(),
             keys: RwLock::new(None),
+            observer: None,
         }
     }
 
@@ -70,6 +73,18 @@ impl AuthorizationServer {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Reports tokens issued and errors answered to `observer` (for metrics).
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    pub(crate) fn observe_error(&self, endpoint: &'static str, code: &crate::error::ErrorCode) {
+        if let Some(o) = &self.observer {
+            o.oauth_error(endpoint, code);
+        }
     }
 
     /// Replaces the token generator.
@@ -169,8 +184,9 @@ impl AuthorizationServer {
 
     /// Checks what every back-channel endpoint requires: POST, TLS, a form
     /// body, no repeated parameter.
-    fn check_back_channel(&self, req: &OAuthRequest) -> Result<(), OAuthResponse> {
+    fn check_back_channel(&self, endpoint: &'static str, req: &OAuthRequest) -> Result<(), OAuthResponse> {
         if !req.method_is(&Method::Post) {
+            self.observe_error(endpoint, &crate::error::ErrorCode::InvalidRequest);
             return Err(OAuthResponse::method_not_allowed("POST"));
         }
         let error = if !req.secure && !self.policy.allow_insecure_transport {
@@ -182,11 +198,12 @@ impl AuthorizationServer {
         } else {
             return Ok(());
         };
-        Err(self.error_response(error))
+        Err(self.error_response(endpoint, error))
     }
 
-    /// A direct JSON error response.
-    fn error_response(&self, error: OAuthError) -> OAuthResponse {
+    /// A direct JSON error response, counted for `endpoint`.
+    fn error_response(&self, endpoint: &'static str, error: OAuthError) -> OAuthResponse {
+        self.observe_error(endpoint, &error.code);
         error.into_response(&self.policy.issuer)
     }
 

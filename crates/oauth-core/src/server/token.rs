@@ -25,16 +25,21 @@ impl AuthorizationServer {
     /// Every outcome is a complete response: 200 with tokens, 400/401 with an
     /// RFC 6749 §5.2 error, 405 for a wrong method, 503 when storage fails.
     pub async fn token(&self, req: &OAuthRequest) -> OAuthResponse {
-        if let Err(response) = self.check_back_channel(req) {
+        if let Err(response) = self.check_back_channel("token", req) {
             return response;
         }
         match self.token_inner(req).await {
-            Ok(issued) => self.token_response(issued),
-            Err(error) => self.error_response(error),
+            Ok((grant_type, issued)) => {
+                if let Some(o) = &self.observer {
+                    o.token_issued(&grant_type);
+                }
+                self.token_response(issued)
+            }
+            Err(error) => self.error_response("token", error),
         }
     }
 
-    async fn token_inner(&self, req: &OAuthRequest) -> Result<Issued, OAuthError> {
+    async fn token_inner(&self, req: &OAuthRequest) -> Result<(GrantType, Issued), OAuthError> {
         let client = self.authenticate_client(req).await?;
         let grant_type = req
             .form
@@ -52,12 +57,13 @@ impl AuthorizationServer {
         if !client.grant_types.contains(&grant_type) {
             return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "The client may not use this grant_type"));
         }
-        match grant_type {
+        let issued = match grant_type {
             GrantType::AuthorizationCode => self.exchange_code(req, &client).await,
             GrantType::RefreshToken => self.refresh(req, &client).await,
             GrantType::ClientCredentials => self.client_credentials(req, &client).await,
             _ => self.password(req, &client).await,
-        }
+        }?;
+        Ok((grant_type, issued))
     }
 
     /// RFC 6749 §4.1.3 with RFC 7636 §4.6. The code is consumed before any

@@ -108,6 +108,13 @@ impl AuthorizationServer {
         response
     }
 
+    fn userinfo_error(&self, error: Option<&OAuthError>, required_scope: Option<&str>) -> OAuthResponse {
+        if let Some(error) = error {
+            self.observe_error("userinfo", &error.code);
+        }
+        self.bearer_error(error, required_scope)
+    }
+
     /// The UserInfo endpoint (GET or POST): the user's claims released by the
     /// token's scopes, for a token with the `openid` scope.
     pub async fn userinfo(&self, req: &OAuthRequest) -> OAuthResponse {
@@ -115,28 +122,30 @@ impl AuthorizationServer {
             return OAuthResponse::method_not_allowed("GET, POST");
         }
         if !req.secure && !self.policy.allow_insecure_transport {
-            return self.bearer_error(Some(&OAuthError::invalid_request("This endpoint requires TLS")), None);
+            return self.userinfo_error(Some(&OAuthError::invalid_request("This endpoint requires TLS")), None);
         }
         let token = match bearer_token(req) {
             Ok(Some(token)) => token,
             Ok(None) => return self.bearer_error(None, None),
-            Err(error) => return self.bearer_error(Some(&error), None),
+            Err(error) => return self.userinfo_error(Some(&error), None),
         };
         let record = match self.validate_access_token(token).await {
             Ok(record) => record,
-            Err(error) if error.code == ErrorCode::TemporarilyUnavailable => return self.error_response(error),
-            Err(error) => return self.bearer_error(Some(&error), None),
+            Err(error) if error.code == ErrorCode::TemporarilyUnavailable => {
+                return self.error_response("userinfo", error);
+            }
+            Err(error) => return self.userinfo_error(Some(&error), None),
         };
         if !record.scope.contains("openid") {
             let error = OAuthError::new(ErrorCode::InsufficientScope, "The access token lacks the openid scope");
-            return self.bearer_error(Some(&error), Some("openid"));
+            return self.userinfo_error(Some(&error), Some("openid"));
         }
         let Some(subject) = record.subject else {
-            return self.bearer_error(Some(&invalid_token("The access token does not belong to a user")), None);
+            return self.userinfo_error(Some(&invalid_token("The access token does not belong to a user")), None);
         };
         let user = match self.stores.users.get_user(&subject).await {
             Ok(user) => user,
-            Err(e) => return self.error_response(storage_error(&e)),
+            Err(e) => return self.error_response("userinfo", storage_error(&e)),
         };
         let mut body = serde_json::Map::new();
         body.insert("sub".into(), subject.as_str().into());

@@ -18,7 +18,12 @@ pub async fn app(
 ) -> impl Service<actix_http::Request, Response = ServiceResponse<impl actix_web::body::MessageBody>, Error = actix_web::Error>
 {
     let state = oauth_server::build_state(&config).await.unwrap();
-    test::init_service(App::new().configure(move |cfg| oauth_server::configure(&state, cfg))).await
+    test::init_service(
+        App::new()
+            .wrap(actix_web::middleware::from_fn(oauth_server::access_log))
+            .configure(move |cfg| oauth_server::configure(&state, cfg)),
+    )
+    .await
 }
 
 pub fn basic(id: &str, secret: &str) -> String {

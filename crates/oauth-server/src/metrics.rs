@@ -1,0 +1,241 @@
+//! Prometheus metrics: requests and latency per endpoint, tokens issued per
+//! grant type, errors per OAuth error code, store operation latency, Redis
+//! pool usage. Every label is a fixed string (route patterns, grant types,
+//! RFC error codes, store operation names): never a token, code or secret.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use oauth_core::ErrorCode;
+use oauth_core::client::Client;
+use oauth_core::observe::Observer;
+use oauth_core::storage::{
+    ClientStore, CodeRecord, CodeStore, CodeTake, GrantRecord, NewTokens, RefreshLookup, RotateOutcome, SessionStore,
+    StorageResult, TokenRecord, TokenStore,
+};
+use oauth_core::types::{ClientId, GrantId, GrantType, TokenHash, TokenKey};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    endpoint: String,
+    method: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GrantLabels {
+    grant_type: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    endpoint: &'static str,
+    error: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreLabels {
+    operation: &'static str,
+    outcome: &'static str,
+}
+
+fn latency_histogram() -> Histogram {
+    // 50 µs … ~1.6 s.
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+}
+
+/// The server's metrics and their registry.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<EndpointLabels, Histogram, fn() -> Histogram>,
+    tokens: Family<GrantLabels, Counter>,
+    errors: Family<ErrorLabels, Counter>,
+    store: Family<StoreLabels, Histogram, fn() -> Histogram>,
+    pool_size: Gauge,
+    pool_available: Gauge,
+    pool: Option<PoolStatus>,
+}
+
+/// Reports (connections, idle connections) of a connection pool.
+pub struct PoolStatus(pub Box<dyn Fn() -> (usize, usize) + Send + Sync>);
+
+impl std::fmt::Debug for PoolStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PoolStatus")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new(None)
+    }
+}
+
+impl Metrics {
+    /// Registers every metric; `pool` reports (size, available) of the Redis pool.
+    pub fn new(pool: Option<PoolStatus>) -> Self {
+        let mut registry = Registry::with_prefix("oauth");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register("http_requests", "HTTP requests by route, method and status", requests.clone());
+        let latency = Family::<EndpointLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
+        let tokens = Family::<GrantLabels, Counter>::default();
+        registry.register("tokens_issued", "Token responses by grant type", tokens.clone());
+        let errors = Family::<ErrorLabels, Counter>::default();
+        registry.register("oauth_errors", "OAuth error answers by endpoint and error code", errors.clone());
+        let store = Family::<StoreLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register(
+            "store_operation_duration_seconds",
+            "Storage call latency by operation and outcome",
+            store.clone(),
+        );
+        let pool_size = Gauge::default();
+        registry.register("redis_pool_connections", "Connections in the Redis pool", pool_size.clone());
+        let pool_available = Gauge::default();
+        registry.register("redis_pool_available", "Idle connections in the Redis pool", pool_available.clone());
+        Self { registry, requests, latency, tokens, errors, store, pool_size, pool_available, pool }
+    }
+
+    /// Counts one HTTP request.
+    pub fn request(&self, endpoint: &str, method: &str, status: u16, seconds: f64) {
+        let labels =
+            RequestLabels { endpoint: endpoint.to_owned(), method: method.to_owned(), status: status.to_string() };
+        self.requests.get_or_create(&labels).inc();
+        self.latency.get_or_create(&EndpointLabels { endpoint: endpoint.to_owned() }).observe(seconds);
+    }
+
+    fn store_call(&self, operation: &'static str, start: Instant, ok: bool) {
+        let outcome = if ok { "ok" } else { "error" };
+        self.store.get_or_create(&StoreLabels { operation, outcome }).observe(start.elapsed().as_secs_f64());
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        if let Some(pool) = &self.pool {
+            let (size, available) = (pool.0)();
+            self.pool_size.set(i64::try_from(size).unwrap_or(i64::MAX));
+            self.pool_available.set(i64::try_from(available).unwrap_or(i64::MAX));
+        }
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+impl Observer for Metrics {
+    fn token_issued(&self, grant_type: &GrantType) {
+        self.tokens.get_or_create(&GrantLabels { grant_type: grant_type.as_str().to_owned() }).inc();
+    }
+
+    fn oauth_error(&self, endpoint: &'static str, code: &ErrorCode) {
+        self.errors.get_or_create(&ErrorLabels { endpoint, error: code.as_str().to_owned() }).inc();
+    }
+}
+
+/// A store wrapper that times every call of the hot traits.
+pub struct Timed<S: ?Sized> {
+    inner: Arc<S>,
+    metrics: Arc<Metrics>,
+}
+
+impl<S: ?Sized> std::fmt::Debug for Timed<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Timed")
+    }
+}
+
+impl<S: ?Sized> Timed<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: Arc<S>, metrics: Arc<Metrics>) -> Arc<Self> {
+        Arc::new(Self { inner, metrics })
+    }
+}
+
+/// Times one delegated call.
+macro_rules! timed {
+    ($self:ident, $op:literal, $call:expr) => {{
+        let start = Instant::now();
+        let result = $call.await;
+        $self.metrics.store_call($op, start, result.is_ok());
+        result
+    }};
+}
+
+#[async_trait]
+impl<S: ClientStore + ?Sized> ClientStore for Timed<S> {
+    async fn get_client(&self, id: &ClientId) -> StorageResult<Option<Client>> {
+        timed!(self, "get_client", self.inner.get_client(id))
+    }
+    async fn put_client(&self, client: &Client) -> StorageResult<()> {
+        timed!(self, "put_client", self.inner.put_client(client))
+    }
+    async fn delete_client(&self, id: &ClientId) -> StorageResult<bool> {
+        timed!(self, "delete_client", self.inner.delete_client(id))
+    }
+    async fn list_clients(&self) -> StorageResult<Vec<Client>> {
+        timed!(self, "list_clients", self.inner.list_clients())
+    }
+}
+
+#[async_trait]
+impl<S: CodeStore + ?Sized> CodeStore for Timed<S> {
+    async fn put_code(&self, hash: &TokenHash, record: &CodeRecord) -> StorageResult<()> {
+        timed!(self, "put_code", self.inner.put_code(hash, record))
+    }
+    async fn take_code(&self, hash: &TokenHash) -> StorageResult<CodeTake> {
+        timed!(self, "take_code", self.inner.take_code(hash))
+    }
+}
+
+#[async_trait]
+impl<S: TokenStore + ?Sized> TokenStore for Timed<S> {
+    async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<()> {
+        timed!(self, "create_grant", self.inner.create_grant(grant, tokens))
+    }
+    async fn get_access_token(&self, key: &TokenKey) -> StorageResult<Option<TokenRecord>> {
+        timed!(self, "get_access_token", self.inner.get_access_token(key))
+    }
+    async fn get_refresh_token(&self, key: &TokenKey) -> StorageResult<RefreshLookup> {
+        timed!(self, "get_refresh_token", self.inner.get_refresh_token(key))
+    }
+    async fn rotate_refresh(&self, old: &TokenKey, new: &NewTokens) -> StorageResult<RotateOutcome> {
+        timed!(self, "rotate_refresh", self.inner.rotate_refresh(old, new))
+    }
+    async fn revoke_access_token(&self, key: &TokenKey) -> StorageResult<()> {
+        timed!(self, "revoke_access_token", self.inner.revoke_access_token(key))
+    }
+    async fn revoke_grant(&self, id: &GrantId) -> StorageResult<()> {
+        timed!(self, "revoke_grant", self.inner.revoke_grant(id))
+    }
+}
+
+#[async_trait]
+impl<S: SessionStore + ?Sized> SessionStore for Timed<S> {
+    async fn load_session(&self, id: &TokenHash) -> StorageResult<Option<String>> {
+        timed!(self, "load_session", self.inner.load_session(id))
+    }
+    async fn save_session(&self, id: &TokenHash, data: &str, expires_at: u64) -> StorageResult<()> {
+        timed!(self, "save_session", self.inner.save_session(id, data, expires_at))
+    }
+    async fn delete_session(&self, id: &TokenHash) -> StorageResult<()> {
+        timed!(self, "delete_session", self.inner.delete_session(id))
+    }
+    async fn ping(&self) -> StorageResult<()> {
+        timed!(self, "ping", self.inner.ping())
+    }
+}
