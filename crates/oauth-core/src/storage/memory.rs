@@ -2,11 +2,11 @@
 //!
 //! Everything lives in process memory behind `std` locks that are never held
 //! across an `.await` (every method body is synchronous). Expired entries are
-//! invisible at once and purged every [`PURGE_EVERY`] writes, so memory stays
-//! bounded by the number of live records.
+//! invisible at once; each write also removes the entries whose time has come,
+//! found through a time-ordered index, so memory stays bounded by the live
+//! records and no call pays for a scan of the whole store.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use async_trait::async_trait;
@@ -20,8 +20,36 @@ use crate::clock::{Clock, SystemClock};
 use crate::types::{ClientId, GrantId, ScopeSet, Subject, TokenHash, TokenKey};
 use crate::user::User;
 
-/// Purge expired entries after this many writes.
-const PURGE_EVERY: u64 = 1024;
+/// Keys by expiry time: what to look at when that time has passed.
+#[derive(Debug)]
+struct ExpiryIndex<K>(BTreeMap<u64, Vec<K>>);
+
+impl<K> Default for ExpiryIndex<K> {
+    fn default() -> Self {
+        Self(BTreeMap::new())
+    }
+}
+
+impl<K> ExpiryIndex<K> {
+    fn schedule(&mut self, at: u64, key: K) {
+        self.0.entry(at).or_default().push(key);
+    }
+
+    /// Takes every key due at or before `now`.
+    fn due(&mut self, now: u64) -> impl Iterator<Item = K> {
+        let later = self.0.split_off(&now.saturating_add(1));
+        std::mem::replace(&mut self.0, later).into_values().flatten()
+    }
+}
+
+/// What an expiry index entry points at.
+#[derive(Debug)]
+enum Expiring {
+    Code(TokenHash),
+    Access(TokenHash),
+    Refresh(TokenHash),
+    Grant(GrantId),
+}
 
 /// In-memory implementation of every storage trait. Cheap to clone (shared state).
 #[derive(Clone, Debug)]
@@ -35,9 +63,45 @@ struct Inner {
     clients: RwLock<BTreeMap<ClientId, Client>>,
     users: RwLock<BTreeMap<String, User>>,
     state: Mutex<State>,
-    sessions: Mutex<HashMap<TokenHash, (String, u64)>>,
-    consents: Mutex<HashMap<(Subject, ClientId), (ScopeSet, u64)>>,
-    writes: AtomicU64,
+    sessions: Mutex<Timed<TokenHash, String>>,
+    consents: Mutex<Timed<(Subject, ClientId), ScopeSet>>,
+}
+
+/// A map whose entries expire, with its expiry index.
+#[derive(Debug)]
+struct Timed<K, V> {
+    map: HashMap<K, (V, u64)>,
+    expiries: ExpiryIndex<K>,
+}
+
+impl<K, V> Default for Timed<K, V> {
+    fn default() -> Self {
+        Self { map: HashMap::new(), expiries: ExpiryIndex::default() }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V> Timed<K, V> {
+    fn get(&self, key: &K, now: u64) -> Option<&V> {
+        self.map.get(key).filter(|(_, exp)| *exp > now).map(|(v, _)| v)
+    }
+
+    fn insert(&mut self, key: K, value: V, expires_at: u64, now: u64) {
+        self.purge(now);
+        self.expiries.schedule(expires_at, key.clone());
+        self.map.insert(key, (value, expires_at));
+    }
+
+    fn remove(&mut self, key: &K) -> bool {
+        self.map.remove(key).is_some()
+    }
+
+    fn purge(&mut self, now: u64) {
+        for key in self.expiries.due(now) {
+            if self.map.get(&key).is_some_and(|(_, exp)| *exp <= now) {
+                self.map.remove(&key);
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -46,6 +110,7 @@ struct State {
     grants: HashMap<GrantId, GrantEntry>,
     access: HashMap<TokenHash, TokenRecord>,
     refresh: HashMap<TokenHash, RefreshEntry>,
+    expiries: ExpiryIndex<Expiring>,
 }
 
 #[derive(Debug)]
@@ -98,7 +163,6 @@ impl MemoryStore {
                 state: Mutex::default(),
                 sessions: Mutex::default(),
                 consents: Mutex::default(),
-                writes: AtomicU64::new(0),
             }),
         }
     }
@@ -111,8 +175,8 @@ impl MemoryStore {
         state.purge(now);
         let sessions = {
             let mut s = lock(&self.inner.sessions);
-            s.retain(|_, (_, exp)| *exp > now);
-            s.len()
+            s.purge(now);
+            s.map.len()
         };
         state.codes.len() + state.grants.len() + state.access.len() + state.refresh.len() + sessions
     }
@@ -124,14 +188,6 @@ impl MemoryStore {
     fn state(&self) -> MutexGuard<'_, State> {
         lock(&self.inner.state)
     }
-
-    /// Counts a write and purges expired entries every [`PURGE_EVERY`] writes.
-    fn wrote(&self, state: &mut State, now: u64) {
-        if self.inner.writes.fetch_add(1, Ordering::Relaxed) % PURGE_EVERY == PURGE_EVERY - 1 {
-            state.purge(now);
-            lock(&self.inner.sessions).retain(|_, (_, exp)| *exp > now);
-        }
-    }
 }
 
 /// Locks a mutex; a poisoned lock still holds consistent data here because
@@ -141,26 +197,47 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl State {
+    /// Removes what has expired, by the index: only due entries are touched.
     fn purge(&mut self, now: u64) {
-        self.codes.retain(|_, e| match e {
-            CodeEntry::Live(r) => r.expires_at > now,
-            CodeEntry::Used { expires_at, .. } => *expires_at > now,
-        });
-        self.access.retain(|_, r| r.expires_at > now);
-        self.refresh.retain(|_, e| e.expires_at() > now);
-        let (access, refresh) = (&self.access, &self.refresh);
-        self.grants.retain(|_, g| {
-            g.tokens.retain(|h| access.contains_key(h) || refresh.contains_key(h));
-            g.record.expires_at > now
-        });
+        for key in self.expiries.due(now) {
+            match key {
+                Expiring::Code(h) => {
+                    let expired = match self.codes.get(&h) {
+                        Some(CodeEntry::Live(r)) => r.expires_at <= now,
+                        Some(CodeEntry::Used { expires_at, .. }) => *expires_at <= now,
+                        None => false,
+                    };
+                    if expired {
+                        self.codes.remove(&h);
+                    }
+                }
+                Expiring::Access(h) => {
+                    if self.access.get(&h).is_some_and(|r| r.expires_at <= now) {
+                        self.access.remove(&h);
+                    }
+                }
+                Expiring::Refresh(h) => {
+                    if self.refresh.get(&h).is_some_and(|e| e.expires_at() <= now) {
+                        self.refresh.remove(&h);
+                    }
+                }
+                Expiring::Grant(id) => {
+                    if self.grants.get(&id).is_some_and(|g| g.record.expires_at <= now) {
+                        self.grants.remove(&id);
+                    }
+                }
+            }
+        }
     }
 
     fn insert_tokens(&mut self, tokens: &NewTokens) {
         let grant_id = &tokens.access.1.grant_id;
         let mut hashes = vec![tokens.access.0];
         self.access.insert(tokens.access.0, tokens.access.1.clone());
+        self.expiries.schedule(tokens.access.1.expires_at, Expiring::Access(tokens.access.0));
         if let Some((hash, record)) = &tokens.refresh {
             self.refresh.insert(*hash, RefreshEntry::Active(record.clone()));
+            self.expiries.schedule(record.expires_at, Expiring::Refresh(*hash));
             hashes.push(*hash);
         }
         if let Some(grant) = self.grants.get_mut(grant_id) {
@@ -203,8 +280,9 @@ impl CodeStore for MemoryStore {
     async fn put_code(&self, hash: &TokenHash, record: &CodeRecord) -> StorageResult<()> {
         let now = self.now();
         let mut state = self.state();
+        state.purge(now);
         state.codes.insert(*hash, CodeEntry::Live(record.clone()));
-        self.wrote(&mut state, now);
+        state.expiries.schedule(record.expires_at, Expiring::Code(*hash));
         Ok(())
     }
 
@@ -237,9 +315,10 @@ impl TokenStore for MemoryStore {
     async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<()> {
         let now = self.now();
         let mut state = self.state();
+        state.purge(now);
         state.grants.insert(grant.id.clone(), GrantEntry { record: grant.clone(), tokens: Vec::new() });
+        state.expiries.schedule(grant.expires_at, Expiring::Grant(grant.id.clone()));
         state.insert_tokens(tokens);
-        self.wrote(&mut state, now);
         Ok(())
     }
 
@@ -266,6 +345,7 @@ impl TokenStore for MemoryStore {
     async fn rotate_refresh(&self, old: &TokenKey, new: &NewTokens) -> StorageResult<RotateOutcome> {
         let now = self.now();
         let mut state = self.state();
+        state.purge(now);
         let outcome = match state.refresh.get(&old.hash) {
             Some(RefreshEntry::Active(r))
                 if r.expires_at > now && r.grant_id == old.grant && state.grants.contains_key(&r.grant_id) =>
@@ -274,6 +354,7 @@ impl TokenStore for MemoryStore {
                 if new.refresh.is_some() {
                     let grant_expiry = state.grants.get(&grant_id).map_or(now, |g| g.record.expires_at);
                     state.refresh.insert(old.hash, RefreshEntry::Rotated { grant_id, expires_at: grant_expiry });
+                    state.expiries.schedule(grant_expiry, Expiring::Refresh(old.hash));
                 }
                 state.insert_tokens(new);
                 RotateOutcome::Rotated
@@ -285,7 +366,6 @@ impl TokenStore for MemoryStore {
             }
             _ => RotateOutcome::Unknown,
         };
-        self.wrote(&mut state, now);
         Ok(outcome)
     }
 
@@ -324,14 +404,12 @@ impl UserStore for MemoryStore {
 impl SessionStore for MemoryStore {
     async fn load_session(&self, id: &TokenHash) -> StorageResult<Option<String>> {
         let now = self.now();
-        Ok(lock(&self.inner.sessions).get(id).filter(|(_, exp)| *exp > now).map(|(data, _)| data.clone()))
+        Ok(lock(&self.inner.sessions).get(id, now).cloned())
     }
 
     async fn save_session(&self, id: &TokenHash, data: &str, expires_at: u64) -> StorageResult<()> {
-        lock(&self.inner.sessions).insert(*id, (data.to_owned(), expires_at));
         let now = self.now();
-        let mut state = self.state();
-        self.wrote(&mut state, now);
+        lock(&self.inner.sessions).insert(*id, data.to_owned(), expires_at, now);
         Ok(())
     }
 
@@ -349,8 +427,7 @@ impl SessionStore for MemoryStore {
 impl ConsentStore for MemoryStore {
     async fn get_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<Option<ScopeSet>> {
         let now = self.now();
-        let consents = lock(&self.inner.consents);
-        Ok(consents.get(&(subject.clone(), client.clone())).filter(|(_, exp)| *exp > now).map(|(s, _)| s.clone()))
+        Ok(lock(&self.inner.consents).get(&(subject.clone(), client.clone()), now).cloned())
     }
 
     async fn put_consent(
@@ -361,13 +438,11 @@ impl ConsentStore for MemoryStore {
         expires_at: u64,
     ) -> StorageResult<()> {
         let now = self.now();
-        let mut consents = lock(&self.inner.consents);
-        consents.retain(|_, (_, exp)| *exp > now);
-        consents.insert((subject.clone(), client.clone()), (scope.clone(), expires_at));
+        lock(&self.inner.consents).insert((subject.clone(), client.clone()), scope.clone(), expires_at, now);
         Ok(())
     }
 
     async fn revoke_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<bool> {
-        Ok(lock(&self.inner.consents).remove(&(subject.clone(), client.clone())).is_some())
+        Ok(lock(&self.inner.consents).remove(&(subject.clone(), client.clone())))
     }
 }
