@@ -187,7 +187,7 @@ pub struct StorageSection {
     pub url: String,
     /// Prefix of every Redis key.
     pub key_prefix: String,
-    /// Redis connection pool size.
+    /// Multiplexed Redis connections per instance.
     pub pool_size: usize,
     /// Longest time one storage call may take, in milliseconds.
     pub timeout_ms: u64,
@@ -195,7 +195,7 @@ pub struct StorageSection {
 
 impl Default for StorageSection {
     fn default() -> Self {
-        Self { url: "memory".into(), key_prefix: "oauth".into(), pool_size: 16, timeout_ms: 2000 }
+        Self { url: "memory".into(), key_prefix: "oauth".into(), pool_size: 4, timeout_ms: 2000 }
     }
 }
 

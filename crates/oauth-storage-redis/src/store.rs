@@ -1,5 +1,6 @@
 //! [`RedisStore`] and its builder.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -50,8 +51,8 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// The maximum number of pooled connections (default 16). Connections are
-    /// multiplexed, so a few serve many concurrent requests.
+    /// The number of multiplexed connections (default 4). Each carries many
+    /// concurrent requests, pipelined, so a few are enough.
     pub fn pool_size(mut self, size: usize) -> Self {
         self.pool_size = size.max(1);
         self
@@ -76,7 +77,8 @@ impl RedisStoreBuilder {
         check_prefix(&self.prefix)?;
         let cluster = self.urls.len() > 1 || self.urls.iter().any(|u| u.starts_with("redis-cluster://"));
         let pool = if cluster { self.cluster_pool()? } else { self.single_pool()? };
-        Ok(RedisStore { pool, keys: Keys::new(&self.prefix), timeout: self.timeout, clock: &SystemClock })
+        let slots = Slots::new(self.pool_size);
+        Ok(RedisStore { pool, slots, keys: Keys::new(&self.prefix), timeout: self.timeout, clock: &SystemClock })
     }
 
     fn single_pool(&self) -> Result<Pool, BuildError> {
@@ -142,10 +144,14 @@ enum Pool {
     Cluster(deadpool_redis::cluster::Pool),
 }
 
+/// A multiplexed connection taken out of the pool for good: cloning it is
+/// free, and reusing it skips the pool's health-check round trip (deadpool
+/// pings on every checkout, which would double the round trips).
+#[derive(Clone)]
 enum Conn {
-    Single(deadpool_redis::Connection),
+    Single(redis::aio::MultiplexedConnection),
     #[cfg(feature = "cluster")]
-    Cluster(deadpool_redis::cluster::Connection),
+    Cluster(redis::cluster_async::ClusterConnection),
 }
 
 impl ConnectionLike for Conn {
@@ -179,6 +185,22 @@ impl ConnectionLike for Conn {
     }
 }
 
+/// The connections in use, one per slot, made from the pool on demand and
+/// dropped when they fail, so that a Redis restart heals by itself.
+struct Slots {
+    conns: Vec<std::sync::RwLock<Option<Conn>>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Slots {
+    fn new(n: usize) -> Arc<Self> {
+        Arc::new(Self {
+            conns: (0..n.max(1)).map(|_| std::sync::RwLock::new(None)).collect(),
+            next: Default::default(),
+        })
+    }
+}
+
 /// Every oauth-core storage trait over Redis. Cheap to clone (a shared pool).
 ///
 /// Atomic across processes: codes are consumed by one Lua script, refresh
@@ -187,6 +209,7 @@ impl ConnectionLike for Conn {
 #[derive(Clone)]
 pub struct RedisStore {
     pool: Pool,
+    slots: Arc<Slots>,
     keys: Keys,
     timeout: Duration,
     clock: &'static SystemClock,
@@ -207,7 +230,7 @@ impl RedisStore {
 
     /// A builder for a Redis Cluster given several node URLs (feature `cluster`).
     pub fn builder_for_nodes(urls: Vec<String>) -> RedisStoreBuilder {
-        RedisStoreBuilder { urls, prefix: "oauth".into(), pool_size: 16, timeout: Duration::from_secs(2) }
+        RedisStoreBuilder { urls, prefix: "oauth".into(), pool_size: 4, timeout: Duration::from_secs(2) }
     }
 
     /// A store on one URL with the default prefix and pool.
@@ -218,55 +241,79 @@ impl RedisStore {
     /// A store on an existing pool.
     pub fn from_pool(pool: deadpool_redis::Pool, key_prefix: &str) -> Result<Self, BuildError> {
         check_prefix(key_prefix)?;
+        let slots = Slots::new(pool.status().max_size.min(4));
         Ok(Self {
             pool: Pool::Single(pool),
+            slots,
             keys: Keys::new(key_prefix),
             timeout: Duration::from_secs(2),
             clock: &SystemClock,
         })
     }
 
-    /// Pool usage: (connections in the pool, connections available).
+    /// Connection usage: (connection slots, slots with a live connection).
     pub fn pool_status(&self) -> (usize, usize) {
-        match &self.pool {
-            Pool::Single(p) => {
-                let s = p.status();
-                (s.size, s.available)
-            }
-            #[cfg(feature = "cluster")]
-            Pool::Cluster(p) => {
-                let s = p.status();
-                (s.size, s.available)
-            }
-        }
+        let live = self.slots.conns.iter().filter(|c| c.read().map(|c| c.is_some()).unwrap_or(false)).count();
+        (self.slots.conns.len(), live)
     }
 
     fn now(&self) -> u64 {
         self.clock.now()
     }
 
-    async fn conn(&self) -> StorageResult<Conn> {
-        match &self.pool {
-            Pool::Single(p) => p.get().await.map(Conn::Single).map_err(backend),
+    /// A connection of the next slot, made from the pool if the slot is empty.
+    async fn conn(&self) -> StorageResult<(usize, Conn)> {
+        let slot = self.slots.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.slots.conns.len();
+        let existing = self.slots.conns[slot].read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        if let Some(conn) = existing {
+            return Ok((slot, conn));
+        }
+        let made = match &self.pool {
+            Pool::Single(p) => {
+                p.get().await.map(|c| Conn::Single(deadpool_redis::Connection::take(c))).map_err(backend)
+            }
             #[cfg(feature = "cluster")]
-            Pool::Cluster(p) => p.get().await.map(Conn::Cluster).map_err(backend),
+            Pool::Cluster(p) => {
+                p.get().await.map(|c| Conn::Cluster(deadpool_redis::cluster::Connection::take(c))).map_err(backend)
+            }
+        };
+        // Redis cannot be reached: the connections made before are suspect too.
+        let conn = made.inspect_err(|_| self.drop_conn())?;
+        *self.slots.conns[slot].write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(conn.clone());
+        Ok((slot, conn))
+    }
+
+    /// Forgets every connection after a failure: when one connection to
+    /// Redis broke, the others usually did too (a restart), and the next calls
+    /// should not each discover it by failing. (Not every broken connection
+    /// reports itself as an I/O error, so any error resets; our scripts and
+    /// commands do not fail otherwise.)
+    fn drop_conn(&self) {
+        for conn in &self.slots.conns {
+            *conn.write().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         }
     }
 
-    /// Runs one command on a pooled connection, within the timeout.
+    /// Runs one command, within the timeout.
     async fn query<T: redis::FromRedisValue>(&self, cmd: &Cmd) -> StorageResult<T> {
         self.bounded(async {
-            let mut conn = self.conn().await?;
-            cmd.query_async(&mut conn).await.map_err(backend)
+            let (_, mut conn) = self.conn().await?;
+            cmd.query_async(&mut conn).await.map_err(|e| {
+                self.drop_conn();
+                backend(e)
+            })
         })
         .await
     }
 
-    /// Runs a script on a pooled connection, within the timeout.
+    /// Runs a script (EVALSHA, loading it on first use), within the timeout.
     async fn script<T: redis::FromRedisValue>(&self, invocation: redis::ScriptInvocation<'_>) -> StorageResult<T> {
         self.bounded(async {
-            let mut conn = self.conn().await?;
-            invocation.invoke_async(&mut conn).await.map_err(backend)
+            let (_, mut conn) = self.conn().await?;
+            invocation.invoke_async(&mut conn).await.map_err(|e| {
+                self.drop_conn();
+                backend(e)
+            })
         })
         .await
     }
@@ -274,7 +321,11 @@ impl RedisStore {
     async fn bounded<T>(&self, fut: impl std::future::Future<Output = StorageResult<T>>) -> StorageResult<T> {
         match tokio::time::timeout(self.timeout, fut).await {
             Ok(result) => result,
-            Err(elapsed) => Err(backend(elapsed)),
+            Err(elapsed) => {
+                // A connection that stopped answering is replaced too.
+                self.drop_conn();
+                Err(backend(elapsed))
+            }
         }
     }
 }

@@ -14,7 +14,10 @@ async fn outage_then_recovery() {
     let Some(binary) = redis_server_or_skip("outage_then_recovery") else { return };
     let mut redis = LocalRedis::start(binary, &[]).unwrap();
     let store = RedisStore::builder(redis.url()).timeout(Duration::from_millis(500)).build().unwrap();
-    store.ping().await.unwrap();
+    // Fill every connection slot before the outage.
+    for _ in 0..8 {
+        store.ping().await.unwrap();
+    }
     store.put_code(&TokenHash::of("before"), &code_record("g1")).await.unwrap();
 
     redis.stop();
@@ -30,6 +33,9 @@ async fn outage_then_recovery() {
     while store.ping().await.is_err() {
         assert!(Instant::now() < deadline, "the store did not reconnect");
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for i in 0..16 {
+        store.ping().await.unwrap_or_else(|e| panic!("call {i} after recovery: {e:?}"));
     }
     store.put_code(&TokenHash::of("after"), &code_record("g2")).await.unwrap();
     assert!(matches!(store.take_code(&TokenHash::of("after")).await.unwrap(), oauth_core::storage::CodeTake::Taken(_)));
