@@ -125,7 +125,7 @@ pub async fn access_log(
     if let Some(metrics) = metrics {
         // The route pattern, not the path: labels stay few and never carry input.
         let endpoint = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
-        metrics.request(&endpoint, method.as_str(), status, elapsed.as_secs_f64());
+        metrics.request(endpoint, method.as_str(), status, elapsed.as_secs_f64());
     }
     Ok(response)
 }
@@ -149,6 +149,9 @@ pub async fn run(config: Config, reload_from: Option<std::path::PathBuf>) -> any
         App::new().wrap(from_fn(access_log)).configure(move |cfg| configure(&state, cfg))
     })
     .workers(workers)
+    // The blocking pool runs Argon2 (19 MiB each): a few threads per worker
+    // keep memory bounded; more would not verify faster on the same cores.
+    .worker_max_blocking_threads(4)
     .shutdown_timeout(10)
     .bind(&config.server.bind)
     .with_context(|| format!("server.bind: cannot listen on {}", config.server.bind))?;

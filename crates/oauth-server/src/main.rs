@@ -60,15 +60,19 @@ enum KeysCommand {
     },
 }
 
-fn init_logging() {
+/// Logs go to stderr through a buffered writer on its own thread, so a
+/// request never waits for a write system call. The guard flushes on exit.
+fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(writer).init();
+    guard
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    let _logs = init_logging();
     let result = actix_web::rt::System::new().block_on(run(cli));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

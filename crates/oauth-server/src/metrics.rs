@@ -26,12 +26,7 @@ use prometheus_client::registry::Registry;
 struct RequestLabels {
     endpoint: String,
     method: String,
-    status: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct EndpointLabels {
-    endpoint: String,
+    status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -60,8 +55,7 @@ fn latency_histogram() -> Histogram {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    requests: Family<RequestLabels, Counter>,
-    latency: Family<EndpointLabels, Histogram, fn() -> Histogram>,
+    requests: Family<RequestLabels, Histogram, fn() -> Histogram>,
     tokens: Family<GrantLabels, Counter>,
     errors: Family<ErrorLabels, Counter>,
     store: Family<StoreLabels, Histogram, fn() -> Histogram>,
@@ -89,10 +83,12 @@ impl Metrics {
     /// Registers every metric; `pool` reports (size, available) of the Redis pool.
     pub fn new(pool: Option<PoolStatus>) -> Self {
         let mut registry = Registry::with_prefix("oauth");
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("http_requests", "HTTP requests by route, method and status", requests.clone());
-        let latency = Family::<EndpointLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
-        registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
+        let requests = Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP requests by route, method and status: latency histogram (its _count is the number of requests)",
+            requests.clone(),
+        );
         let tokens = Family::<GrantLabels, Counter>::default();
         registry.register("tokens_issued", "Token responses by grant type", tokens.clone());
         let errors = Family::<ErrorLabels, Counter>::default();
@@ -104,18 +100,20 @@ impl Metrics {
             store.clone(),
         );
         let pool_size = Gauge::default();
-        registry.register("redis_pool_connections", "Connections in the Redis pool", pool_size.clone());
+        registry.register("redis_connection_slots", "Multiplexed Redis connection slots", pool_size.clone());
         let pool_available = Gauge::default();
-        registry.register("redis_pool_available", "Idle connections in the Redis pool", pool_available.clone());
-        Self { registry, requests, latency, tokens, errors, store, pool_size, pool_available, pool }
+        registry.register(
+            "redis_connections_live",
+            "Redis connection slots holding a live connection",
+            pool_available.clone(),
+        );
+        Self { registry, requests, tokens, errors, store, pool_size, pool_available, pool }
     }
 
     /// Counts one HTTP request.
-    pub fn request(&self, endpoint: &str, method: &str, status: u16, seconds: f64) {
-        let labels =
-            RequestLabels { endpoint: endpoint.to_owned(), method: method.to_owned(), status: status.to_string() };
-        self.requests.get_or_create(&labels).inc();
-        self.latency.get_or_create(&EndpointLabels { endpoint: endpoint.to_owned() }).observe(seconds);
+    pub fn request(&self, endpoint: String, method: &str, status: u16, seconds: f64) {
+        let labels = RequestLabels { endpoint, method: method.to_owned(), status };
+        self.requests.get_or_create(&labels).observe(seconds);
     }
 
     fn store_call(&self, operation: &'static str, start: Instant, ok: bool) {

@@ -64,7 +64,8 @@ impl AppState {
     }
 
     fn unavailable(&self, error: &StorageError) -> HttpResponse {
-        tracing::error!(error = %error, "storage unavailable");
+        let cause = std::error::Error::source(error).map(ToString::to_string).unwrap_or_default();
+        tracing::error!(error = %error, cause, "storage unavailable");
         self.pages.error(
             StatusCode::SERVICE_UNAVAILABLE,
             "Temporarily unavailable",
