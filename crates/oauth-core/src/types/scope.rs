@@ -1,6 +1,5 @@
 //! Scope tokens and sets ([RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)).
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 /// One scope token: `1*( %x21 / %x23-5B / %x5D-7E )`.
@@ -42,9 +41,11 @@ impl fmt::Display for Scope {
 
 /// A deduplicated, ordered set of scopes; space-separated on the wire.
 ///
-/// Ordered (`BTreeSet`) so that the `scope` output is deterministic.
+/// Kept sorted so that the `scope` output is deterministic. A sorted vector
+/// rather than a `BTreeSet`: sets hold a handful of scopes, and a B-tree node
+/// per set costs hundreds of bytes for every stored token.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct ScopeSet(BTreeSet<Scope>);
+pub struct ScopeSet(Vec<Scope>);
 
 impl ScopeSet {
     /// The empty set.
@@ -54,7 +55,7 @@ impl ScopeSet {
 
     /// Parses a `scope` parameter: tokens split on any run of spaces, duplicates removed.
     pub fn parse(value: &str) -> Result<Self, ScopeError> {
-        value.split(' ').filter(|s| !s.is_empty()).map(Scope::new).collect::<Result<_, _>>().map(Self)
+        value.split(' ').filter(|s| !s.is_empty()).map(Scope::new).collect::<Result<Self, _>>()
     }
 
     /// True when the set has no scope.
@@ -69,12 +70,12 @@ impl ScopeSet {
 
     /// True when every scope of `self` is in `other`.
     pub fn is_subset(&self, other: &ScopeSet) -> bool {
-        self.0.is_subset(&other.0)
+        self.0.iter().all(|s| other.0.binary_search(s).is_ok())
     }
 
     /// True when the set contains `scope`.
     pub fn contains(&self, scope: &str) -> bool {
-        self.0.iter().any(|s| s.as_str() == scope)
+        self.0.binary_search_by(|s| s.as_str().cmp(scope)).is_ok()
     }
 
     /// The scopes, in order.
@@ -84,13 +85,18 @@ impl ScopeSet {
 
     /// Adds a scope.
     pub fn insert(&mut self, scope: Scope) {
-        self.0.insert(scope);
+        if let Err(at) = self.0.binary_search(&scope) {
+            self.0.insert(at, scope);
+        }
     }
 }
 
 impl FromIterator<Scope> for ScopeSet {
     fn from_iter<I: IntoIterator<Item = Scope>>(iter: I) -> Self {
-        Self(iter.into_iter().collect())
+        let mut scopes: Vec<Scope> = iter.into_iter().collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        Self(scopes)
     }
 }
 
