@@ -149,9 +149,9 @@ pub async fn run(config: Config, reload_from: Option<std::path::PathBuf>) -> any
         App::new().wrap(from_fn(access_log)).configure(move |cfg| configure(&state, cfg))
     })
     .workers(workers)
-    // The blocking pool runs Argon2 (19 MiB each): a few threads per worker
-    // keep memory bounded; more would not verify faster on the same cores.
-    .worker_max_blocking_threads(4)
+    // The blocking pool runs Argon2 (19 MiB each): one thread per usable core
+    // keeps memory bounded; more would not verify faster.
+    .worker_max_blocking_threads(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
     .shutdown_timeout(10)
     .bind(&config.server.bind)
     .with_context(|| format!("server.bind: cannot listen on {}", config.server.bind))?;

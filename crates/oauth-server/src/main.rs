@@ -5,6 +5,12 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+/// mimalloc: fewer cycles per allocation than glibc's malloc on the request
+/// path, and Argon2's 19 MiB blocks go back to the system after each login
+/// instead of piling up in per-thread arenas.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// An OAuth 2.1 authorization server.
 #[derive(Debug, Parser)]
 #[command(version, about)]
