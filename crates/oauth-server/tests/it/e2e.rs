@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{hidden, spawn};
+use crate::support::{browser_flow, http, spawn};
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, RedirectUrl, RefreshToken, Scope,
@@ -28,41 +28,13 @@ async fn binary_serves_the_seed_flow_to_an_independent_client() {
         .set_pkce_challenge(challenge)
         .url();
 
-    // The browser: keeps cookies, does not follow redirects.
-    let browser =
-        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let r = browser.get(authorize_url.as_str()).send().await.unwrap();
-    assert_eq!(r.status(), 303);
-    assert_eq!(r.headers()["location"], "/login");
-    let login = browser.get(format!("{base}/login")).send().await.unwrap().text().await.unwrap();
-    let csrf = hidden(&login, "csrf_token");
-    let r = browser
-        .post(format!("{base}/login"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(format!("username=admin&password=admin&csrf_token={csrf}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let consent = browser.get(format!("{base}/approve")).send().await.unwrap().text().await.unwrap();
-    let csrf = hidden(&consent, "csrf_token");
-    let r = browser
-        .post(format!("{base}/approve"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(format!("approval=1&csrf_token={csrf}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 302);
-    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    assert_eq!(location.as_str().split('?').next(), Some("https://www.example.com/redirect"));
-    let params: std::collections::BTreeMap<String, String> = location.query_pairs().into_owned().collect();
+    let params = browser_flow(base, base, authorize_url.as_str()).await;
     assert_eq!(&params["state"], state.secret());
     assert_eq!(params["iss"], *base);
     assert_eq!(params["scope"], "email");
 
     // The client side, with the oauth2 crate.
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = http();
     let tokens = oauth
         .exchange_code(AuthorizationCode::new(params["code"].clone()))
         .set_pkce_verifier(verifier)

@@ -2,8 +2,6 @@
 //! relying party: discovery, code flow with PKCE and nonce, ID token checked
 //! against the JWKS, UserInfo, refresh; for each signing algorithm.
 
-use std::collections::BTreeMap;
-
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreUserInfoClaims,
 };
@@ -12,40 +10,7 @@ use openidconnect::{
     PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 
-use crate::support::{hidden, spawn};
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-/// Drives login and consent in a cookie-keeping browser; returns the redirect's query.
-pub async fn browser_flow(base: &str, authorize_url: &str) -> BTreeMap<String, String> {
-    let browser =
-        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let r = browser.get(authorize_url).send().await.unwrap();
-    assert_eq!(r.status(), 303, "{:?}", r.text().await);
-    let csrf = hidden(&browser.get(format!("{base}/login")).send().await.unwrap().text().await.unwrap(), "csrf_token");
-    let r = browser
-        .post(format!("{base}/login"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(format!("username=admin&password=admin&csrf_token={csrf}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    let csrf =
-        hidden(&browser.get(format!("{base}/approve")).send().await.unwrap().text().await.unwrap(), "csrf_token");
-    let r = browser
-        .post(format!("{base}/approve"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(format!("approval=1&csrf_token={csrf}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 302);
-    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    location.query_pairs().into_owned().collect()
-}
+use crate::support::{browser_flow, http, spawn};
 
 #[tokio::test]
 async fn openidconnect_relying_party_for_each_algorithm() {
@@ -72,7 +37,7 @@ async fn openidconnect_relying_party_for_each_algorithm() {
             .add_scope(Scope::new("profile".into()))
             .set_pkce_challenge(challenge)
             .url();
-        let params = browser_flow(&base, url.as_str()).await;
+        let params = browser_flow(&base, &base, url.as_str()).await;
         assert_eq!(&params["state"], state.secret(), "{alg}");
         assert_eq!(params["iss"], base, "{alg}");
 

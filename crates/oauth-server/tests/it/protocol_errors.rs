@@ -94,3 +94,28 @@ async fn probes_and_metadata() {
     assert_eq!(jwks["keys"][0]["alg"], "RS256");
     assert!(jwks["keys"][0].get("d").is_none());
 }
+
+#[actix_web::test]
+async fn templates_can_be_replaced_from_a_directory() {
+    let dir = std::env::temp_dir().join(format!("oauth-templates-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("login.html"),
+        r#"{% extends "base.html" %}{% block content %}<h1>ACME sign-in</h1><form method="post" action="{{ action }}"><input type="hidden" name="csrf_token" value="{{ csrf_token }}"></form>{% endblock content %}"#,
+    )
+    .unwrap();
+    let app = app(config(&[("OAUTH__SERVER__TEMPLATES_DIR", dir.to_str().unwrap())])).await;
+    let mut b = Browser::new();
+    let page = b.get(&app, "/login").await;
+    assert!(page.body.contains("ACME sign-in"), "{}", page.body);
+    assert!(!page.hidden("csrf_token").is_empty());
+    // The others stay the embedded ones.
+    assert!(b.get(&app, "/oauth/authorize?client_id=nobody").await.body.contains("invalid_client"));
+    // A broken template stops start-up with the file named.
+    std::fs::write(dir.join("consent.html"), "{% if %}").unwrap();
+    let error = oauth_server::build_state(&config(&[("OAUTH__SERVER__TEMPLATES_DIR", dir.to_str().unwrap())]))
+        .await
+        .unwrap_err();
+    assert!(format!("{error:#}").contains("consent.html"), "{error:#}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

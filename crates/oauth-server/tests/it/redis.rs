@@ -1,12 +1,11 @@
 //! oauth-server on Redis: two instances share flows, concurrency across
 //! processes, a Redis outage, and client management with the CLI.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use oauth_storage_redis::testing::{LocalRedis, redis_server_or_skip, redis_url_or_skip, unique_prefix};
 
-use crate::support::{Server, basic, hidden, spawn};
+use crate::support::{Server, basic, browser, browser_flow, hidden, http, spawn};
 
 const KEY: &str = "c2Vzc2lvbi1jb29raWUta2V5LWZvci10aGUtcmVkaXMtdGVzdHMtb2YtdGhlLXNlcnZlci0wMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZg==";
 
@@ -23,45 +22,11 @@ async fn redis_server(url: &str, prefix: &str, issuer: Option<&str>) -> Server {
     spawn(&env).await
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
 const AUTHORIZE: &str = "/oauth/authorize?client_id=test_client&redirect_uri=https%3A%2F%2Fwww.example.com%2Fredirect&response_type=code&state=somestate&scope=email";
 
 /// authorize and login on `a`, consent on `b`; returns the code.
 async fn code_across(a: &str, b: &str) -> String {
-    let browser = browser();
-    let r = browser.get(format!("{a}{AUTHORIZE}")).send().await.unwrap();
-    assert_eq!(r.status(), 303);
-    let csrf = hidden(&browser.get(format!("{a}/login")).send().await.unwrap().text().await.unwrap(), "csrf_token");
-    let r = browser
-        .post(format!("{a}/login"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(format!("username=admin&password=admin&csrf_token={csrf}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    // The other instance continues: it finds the session in Redis.
-    let consent = browser.get(format!("{b}/approve")).send().await.unwrap();
-    assert_eq!(consent.status(), 200, "instance B must see the session made on A");
-    let csrf = hidden(&consent.text().await.unwrap(), "csrf_token");
-    let r = browser
-        .post(format!("{b}/approve"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(format!("approval=1&csrf_token={csrf}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 302);
-    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    let params: BTreeMap<String, String> = location.query_pairs().into_owned().collect();
-    params["code"].clone()
+    browser_flow(a, b, &format!("{a}{AUTHORIZE}")).await["code"].clone()
 }
 
 async fn token(base: &str, body: String) -> (u16, serde_json::Value) {
@@ -219,10 +184,11 @@ async fn redis_outage_gives_503_and_service_resumes() {
     assert_eq!(status, 200);
 }
 
-fn cli(args: &[&str], url: &str, prefix: &str) -> (bool, String, String) {
+/// Runs `oauth-server <command> --config demo.toml <args>` against the Redis of the test.
+fn cli(command: &str, args: &[&str], url: &str, prefix: &str) -> (bool, String, String) {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/aioauth-demo/demo.toml");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_oauth-server"))
-        .args(["client", "--config", config])
+        .args([command, "--config", config])
         .args(args)
         .env("OAUTH__STORAGE__URL", url)
         .env("OAUTH__STORAGE__KEY_PREFIX", prefix)
@@ -242,6 +208,7 @@ async fn cli_creates_and_deletes_clients() {
     let server = redis_server(&url, &prefix, None).await;
 
     let (ok, out, err) = cli(
+        "client",
         &[
             "create",
             "--id",
@@ -259,9 +226,9 @@ async fn cli_creates_and_deletes_clients() {
     assert!(ok, "{err}");
     let secret = out.lines().find_map(|l| l.strip_prefix("client_secret: ")).unwrap().to_owned();
     assert!(secret.len() >= 43, "a generated high-entropy secret");
-    let (_, listed, _) = cli(&["list"], &url, &prefix);
+    let (_, listed, _) = cli("client", &["list"], &url, &prefix);
     assert!(listed.contains("robot") && listed.contains("test_client"), "{listed}");
-    let (_, shown, _) = cli(&["show", "robot"], &url, &prefix);
+    let (_, shown, _) = cli("client", &["show", "robot"], &url, &prefix);
     assert!(shown.contains("SHA-256 hash") && !shown.contains(&secret), "the secret is never shown again: {shown}");
 
     let request = || async {
@@ -277,7 +244,7 @@ async fn cli_creates_and_deletes_clients() {
     let (status, json) = request().await;
     assert_eq!((status, json["scope"].as_str()), (200, Some("read")), "{json}");
 
-    let (ok, _, err) = cli(&["delete", "robot"], &url, &prefix);
+    let (ok, _, err) = cli("client", &["delete", "robot"], &url, &prefix);
     assert!(ok, "{err}");
     let (status, json) = request().await;
     assert_eq!((status, json["error"].as_str()), (401, Some("invalid_client")));
@@ -293,10 +260,10 @@ async fn cli_creates_and_deletes_clients() {
         (&["delete", "nobody"], "no client"),
     ];
     for (args, expected) in rows {
-        let (ok, _, err) = cli(args, &url, &prefix);
+        let (ok, _, err) = cli("client", args, &url, &prefix);
         assert!(!ok && err.contains(expected), "{args:?}: {err}");
     }
-    let (ok, _, err) = cli(&["list"], "memory", &prefix);
+    let (ok, _, err) = cli("client", &["list"], "memory", &prefix);
     assert!(!ok && err.contains("storage.url"), "{err}");
 }
 
@@ -323,7 +290,7 @@ async fn remembered_consent_is_revocable_from_the_cli() {
     let again = browser.get(format!("{base}{AUTHORIZE}")).send().await.unwrap();
     assert_eq!(again.status(), 302, "remembered: no consent page");
 
-    let (ok, out, err) = consent_cli(&["revoke", "--subject", "admin", "--client", "test_client"], &url, &prefix);
+    let (ok, out, err) = cli("consent", &["revoke", "--subject", "admin", "--client", "test_client"], &url, &prefix);
     assert!(ok, "{err}");
     assert!(out.contains("revoked"));
     let again = browser.get(format!("{base}{AUTHORIZE}")).send().await.unwrap();
@@ -332,22 +299,6 @@ async fn remembered_consent_is_revocable_from_the_cli() {
         (303, "/approve"),
         "asked again"
     );
-    let (ok, _, err) = consent_cli(&["revoke", "--subject", "admin", "--client", "test_client"], &url, &prefix);
+    let (ok, _, err) = cli("consent", &["revoke", "--subject", "admin", "--client", "test_client"], &url, &prefix);
     assert!(!ok && err.contains("no remembered consent"), "{err}");
-}
-
-fn consent_cli(args: &[&str], url: &str, prefix: &str) -> (bool, String, String) {
-    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/aioauth-demo/demo.toml");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oauth-server"))
-        .args(["consent", "--config", config])
-        .args(args)
-        .env("OAUTH__STORAGE__URL", url)
-        .env("OAUTH__STORAGE__KEY_PREFIX", prefix)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }

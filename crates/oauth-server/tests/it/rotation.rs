@@ -6,8 +6,7 @@ use oauth_core::jose::{SigningAlg, SigningKey};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata};
 use openidconnect::{AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, RedirectUrl};
 
-use crate::oidc_rp::browser_flow;
-use crate::support::{Server, free_port};
+use crate::support::{Server, browser_flow, free_port};
 
 const DEMO: &str = include_str!("../../../../examples/aioauth-demo/demo.toml");
 
@@ -35,7 +34,7 @@ async fn id_token(base: &str, http: &reqwest::Client) -> (String, openidconnect:
     .set_redirect_uri(RedirectUrl::new("https://www.example.com/redirect".into()).unwrap());
     let (url, _, _) =
         client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random).url();
-    let params = browser_flow(base, url.as_str()).await;
+    let params = browser_flow(base, base, url.as_str()).await;
     let tokens = client
         .exchange_code(AuthorizationCode::new(params["code"].clone()))
         .unwrap()

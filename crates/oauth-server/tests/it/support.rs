@@ -91,3 +91,50 @@ pub fn hidden(html: &str, name: &str) -> String {
     let end = start + html[start..].find('"').unwrap();
     html[start..end].to_owned()
 }
+
+/// A cookie-keeping client that does not follow redirects: a browser.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// A client that does not follow redirects: an OAuth client or a resource server.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// The seed's browser steps over real HTTP: `authorize_url`, then the login
+/// form (admin / admin) on `start`, then the consent form on `finish` (another
+/// instance, or the same). Returns the query of the redirect to the client.
+pub async fn browser_flow(
+    start: &str,
+    finish: &str,
+    authorize_url: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let browser = browser();
+    let r = browser.get(authorize_url).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login");
+    let csrf = hidden(&browser.get(format!("{start}/login")).send().await.unwrap().text().await.unwrap(), "csrf_token");
+    let r = browser
+        .post(format!("{start}/login"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("username=admin&password=admin&csrf_token={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let consent = browser.get(format!("{finish}/approve")).send().await.unwrap();
+    assert_eq!(consent.status(), 200, "the consent page on {finish} must see the session made on {start}");
+    let csrf = hidden(&consent.text().await.unwrap(), "csrf_token");
+    let r = browser
+        .post(format!("{finish}/approve"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("approval=1&csrf_token={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(location.as_str().split('?').next(), Some("https://www.example.com/redirect"));
+    location.query_pairs().into_owned().collect()
+}
