@@ -34,36 +34,13 @@ const SCOPE_CLAIMS: [(&str, &[&str]); 4] = [
     ("phone", &["phone_number", "phone_number_verified"]),
 ];
 
+/// Claims every ID token may carry, besides those of the scopes.
+const TOKEN_CLAIMS: [&str; 8] = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"];
+
 /// Every claim the server can release (for discovery's `claims_supported`).
-pub const CLAIMS_SUPPORTED: &[&str] = &[
-    "sub",
-    "iss",
-    "aud",
-    "exp",
-    "iat",
-    "auth_time",
-    "nonce",
-    "at_hash",
-    "name",
-    "family_name",
-    "given_name",
-    "middle_name",
-    "nickname",
-    "preferred_username",
-    "profile",
-    "picture",
-    "website",
-    "gender",
-    "birthdate",
-    "zoneinfo",
-    "locale",
-    "updated_at",
-    "email",
-    "email_verified",
-    "address",
-    "phone_number",
-    "phone_number_verified",
-];
+pub fn claims_supported() -> Vec<&'static str> {
+    TOKEN_CLAIMS.iter().copied().chain(SCOPE_CLAIMS.iter().flat_map(|(_, claims)| claims.iter().copied())).collect()
+}
 
 /// The user's claims that the granted scopes release.
 pub fn claims_for_scope(

@@ -272,6 +272,10 @@ async fn discovery_document() {
     assert_eq!(d["subject_types_supported"], serde_json::json!(["public"]));
     assert_eq!(d["id_token_signing_alg_values_supported"], serde_json::json!(["RS256"]));
     assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
+    let claims = d["claims_supported"].as_array().unwrap();
+    for claim in ["sub", "auth_time", "nonce", "email", "email_verified", "name", "phone_number"] {
+        assert!(claims.contains(&claim.into()), "{claim}");
+    }
     assert_eq!(d, t.server.metadata(), "one document");
     t.server.set_keys(None);
     assert!(t.server.openid_configuration().is_none());
