@@ -7,5 +7,6 @@ mod memory_store; // the storage conformance suite on MemoryStore
 mod metadata; // RFC 8414 document
 mod oidc; // ID tokens, JWT access tokens, UserInfo, prompt and max_age, key rotation
 mod refresh; // refresh rotation, reuse detection, absolute lifetime
+mod robustness; // random requests: no panic, well-formed answers, no redirect to an unverified URI
 mod support; // the one place that drives AuthorizationServer
 mod token; // token endpoint table (aioauth §2.2 rows and ours)
