@@ -96,7 +96,7 @@ impl AppState {
     /// (no remembered consent covers the scopes, or `prompt=consent`), or,
     /// when neither is needed, the answer to the client. With `prompt=none`,
     /// a needed page becomes `login_required` or `consent_required` instead.
-    async fn proceed(&self, mut session: Session, on_consent_page: bool) -> HttpResponse {
+    async fn proceed(&self, session: Session, on_consent_page: bool) -> HttpResponse {
         let now = self.server.now();
         let Some(pending) = session.data.pending.clone() else {
             let name = session.data.user.as_ref().map_or("", |u| u.username.as_str());
@@ -134,7 +134,6 @@ impl AppState {
             }
             return self.see_other(&self.consent_path, Some(&session));
         }
-        session.data.pending = None;
         self.finish(session, &pending, Ok(&user)).await
     }
 
@@ -162,20 +161,22 @@ impl AppState {
                 let approval = Approval { subject: user.subject.clone(), scope: None, auth_time: user.auth_time };
                 match self.server.approve(pending, approval).await {
                     Ok(response) | Err(AuthorizeError::Redirect(response)) => response,
-                    Err(AuthorizeError::Invalid { status, error }) => {
-                        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-                        let message = error.description.as_deref().unwrap_or("The request cannot be completed.");
-                        return self.pages.error(
-                            status,
-                            "This authorization request cannot be completed",
-                            message,
-                            Some(error.code.as_str()),
-                        );
-                    }
+                    Err(AuthorizeError::Invalid { status, error }) => return self.invalid_page(status, &error),
                 }
             }
         };
         self.with_cookie(respond(response), &session)
+    }
+
+    /// The page for a request that must not be redirected (unknown client,
+    /// unregistered redirect URI), or for a storage failure.
+    fn invalid_page(&self, status: u16, error: &OAuthError) -> HttpResponse {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            return self.unavailable(&StorageError::Backend("authorization request".into()));
+        }
+        let message = error.description.as_deref().unwrap_or("The authorization request is invalid.");
+        self.pages.error(status, "This authorization request cannot be processed", message, Some(error.code.as_str()))
     }
 
     fn forged(&self) -> HttpResponse {
@@ -242,12 +243,7 @@ impl AuthorizeHandler for SessionAuthorize {
     }
 
     async fn invalid(&self, _req: HttpRequest, status: u16, error: OAuthError) -> HttpResponse {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            return self.0.unavailable(&StorageError::Backend("authorization request".into()));
-        }
-        let message = error.description.as_deref().unwrap_or("The authorization request is invalid.");
-        self.0.pages.error(status, "This authorization request cannot be processed", message, Some(error.code.as_str()))
+        self.0.invalid_page(status, &error)
     }
 }
 
