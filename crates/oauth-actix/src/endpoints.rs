@@ -114,58 +114,17 @@ impl OAuthEndpoints {
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         let data = web::Data::new(self.clone());
         let p = &self.paths;
-        cfg.service(
-            web::resource(p.authorize.as_str())
-                .app_data(data.clone())
-                .route(web::get().to(authorize))
-                .route(web::post().to(authorize))
-                .default_service(web::to(|| async { not_allowed("GET, POST") })),
-        );
+        let get_post = "GET, POST";
+        cfg.service(endpoint(&p.authorize, &data, get_post, [web::get().to(authorize), web::post().to(authorize)]));
         for path in &p.token {
-            cfg.service(
-                web::resource(path.as_str())
-                    .app_data(data.clone())
-                    .route(web::post().to(token))
-                    .default_service(web::to(|| async { not_allowed("POST") })),
-            );
+            cfg.service(endpoint(path, &data, "POST", [web::post().to(token)]));
         }
-        cfg.service(
-            web::resource(p.revoke.as_str())
-                .app_data(data.clone())
-                .route(web::post().to(revoke))
-                .default_service(web::to(|| async { not_allowed("POST") })),
-        );
-        cfg.service(
-            web::resource(p.introspect.as_str())
-                .app_data(data.clone())
-                .route(web::post().to(introspect))
-                .default_service(web::to(|| async { not_allowed("POST") })),
-        );
-        cfg.service(
-            web::resource(p.metadata.as_str())
-                .app_data(data.clone())
-                .route(web::get().to(metadata))
-                .default_service(web::to(|| async { not_allowed("GET") })),
-        );
-        cfg.service(
-            web::resource(p.userinfo.as_str())
-                .app_data(data.clone())
-                .route(web::get().to(userinfo))
-                .route(web::post().to(userinfo))
-                .default_service(web::to(|| async { not_allowed("GET, POST") })),
-        );
-        cfg.service(
-            web::resource(p.jwks.as_str())
-                .app_data(data.clone())
-                .route(web::get().to(jwks))
-                .default_service(web::to(|| async { not_allowed("GET") })),
-        );
-        cfg.service(
-            web::resource(p.openid_configuration.as_str())
-                .app_data(data)
-                .route(web::get().to(openid_configuration))
-                .default_service(web::to(|| async { not_allowed("GET") })),
-        );
+        cfg.service(endpoint(&p.revoke, &data, "POST", [web::post().to(revoke)]));
+        cfg.service(endpoint(&p.introspect, &data, "POST", [web::post().to(introspect)]));
+        cfg.service(endpoint(&p.metadata, &data, "GET", [web::get().to(metadata)]));
+        cfg.service(endpoint(&p.userinfo, &data, get_post, [web::get().to(userinfo), web::post().to(userinfo)]));
+        cfg.service(endpoint(&p.jwks, &data, "GET", [web::get().to(jwks)]));
+        cfg.service(endpoint(&p.openid_configuration, &data, "GET", [web::get().to(openid_configuration)]));
     }
 
     async fn request(
@@ -176,6 +135,20 @@ impl OAuthEndpoints {
         let body = read_body(payload, self.paths.body_limit).await?;
         Ok(to_oauth_request(req, &body, self.paths.trust_forwarded_proto))
     }
+}
+
+/// A resource at `path` answering with `routes`, and `405` with `Allow: allow` otherwise.
+fn endpoint(
+    path: &str,
+    data: &web::Data<OAuthEndpoints>,
+    allow: &'static str,
+    routes: impl IntoIterator<Item = actix_web::Route>,
+) -> actix_web::Resource {
+    let mut resource = web::resource(path).app_data(data.clone());
+    for route in routes {
+        resource = resource.route(route);
+    }
+    resource.default_service(web::to(move || async move { not_allowed(allow) }))
 }
 
 fn not_allowed(allow: &'static str) -> HttpResponse {

@@ -99,4 +99,20 @@ impl Browser {
             .set_payload(body.to_owned());
         self.send(app, req).await
     }
+
+    /// Logs in through the login form: `GET /login` for its CSRF token, then
+    /// `POST /login`. Returns the answer to the POST.
+    pub async fn login<S, B>(&mut self, app: &S, username: &str, password: &str) -> Page
+    where
+        S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+        B: MessageBody,
+    {
+        let csrf = self.get(app, "/login").await.hidden("csrf_token");
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("username", username)
+            .append_pair("password", password)
+            .append_pair("csrf_token", &csrf)
+            .finish();
+        self.post_form(app, "/login", &body).await
+    }
 }

@@ -87,8 +87,7 @@ where
     B: actix_web::body::MessageBody,
 {
     browser.get(app, AUTHORIZE).await;
-    let csrf = browser.get(app, "/login").await.hidden("csrf_token");
-    let r = browser.post_form(app, "/login", &format!("username=admin&password=admin&csrf_token={csrf}")).await;
+    let r = browser.login(app, "admin", "admin").await;
     assert_eq!(r.status, 303);
     browser.get(app, "/approve").await.hidden("csrf_token")
 }

@@ -24,8 +24,7 @@ async fn counters_move_after_real_requests() {
 
     // One full flow and token exchange, one bad token request, one introspection.
     b.get(&app, AUTHORIZE).await;
-    let csrf = b.get(&app, "/login").await.hidden("csrf_token");
-    b.post_form(&app, "/login", &format!("username=admin&password=admin&csrf_token={csrf}")).await;
+    b.login(&app, "admin", "admin").await;
     let csrf = b.get(&app, "/approve").await.hidden("csrf_token");
     let r = b.post_form(&app, "/approve", &format!("approval=1&csrf_token={csrf}")).await;
     let code = query_params(r.location().unwrap())["code"].clone();

@@ -18,19 +18,6 @@ macro_rules! app_with_clock {
     }};
 }
 
-async fn login<S, B>(app: &S, browser: &mut Browser) -> oauth_server::testing::Page
-where
-    S: actix_web::dev::Service<
-            actix_http::Request,
-            Response = actix_web::dev::ServiceResponse<B>,
-            Error = actix_web::Error,
-        >,
-    B: actix_web::body::MessageBody,
-{
-    let csrf = browser.get(app, "/login").await.hidden("csrf_token");
-    browser.post_form(app, "/login", &format!("username=admin&password=admin&csrf_token={csrf}")).await
-}
-
 #[actix_web::test]
 async fn prompt_none_never_shows_a_page() {
     let clock = Arc::new(FixedClock::new(T0));
@@ -44,7 +31,7 @@ async fn prompt_none_never_shows_a_page() {
 
     // Logged in, but no consent remembered: consent_required.
     browser.get(&app, OPENID).await;
-    assert_eq!(login(&app, &mut browser).await.location(), Some("/approve"));
+    assert_eq!(browser.login(&app, "admin", "admin").await.location(), Some("/approve"));
     let r = browser.get(&app, &format!("{OPENID}&prompt=none")).await;
     assert_eq!(query_params(r.location().unwrap())["error"], "consent_required");
 
@@ -73,7 +60,7 @@ async fn prompt_login_and_max_age_force_a_new_login() {
     let app = app_with_clock!(clock);
     let mut browser = Browser::new();
     browser.get(&app, OPENID).await;
-    login(&app, &mut browser).await;
+    browser.login(&app, "admin", "admin").await;
     clock.advance(100);
 
     // Logged in 100 s ago: the consent page comes straight away...
@@ -82,13 +69,13 @@ async fn prompt_login_and_max_age_force_a_new_login() {
     assert_eq!(browser.get(&app, &format!("{OPENID}&prompt=login")).await.location(), Some("/login"));
     let r = browser.get(&app, "/approve").await;
     assert_eq!(r.location(), Some("/login"), "the consent page will not serve a stale login");
-    let r = login(&app, &mut browser).await;
+    let r = browser.login(&app, "admin", "admin").await;
     assert_eq!(r.location(), Some("/approve"), "after a fresh login");
 
     // ...or max_age is shorter than the login's age.
     clock.advance(100);
     assert_eq!(browser.get(&app, &format!("{OPENID}&max_age=60")).await.location(), Some("/login"));
-    login(&app, &mut browser).await;
+    browser.login(&app, "admin", "admin").await;
     let csrf = browser.get(&app, "/approve").await.hidden("csrf_token");
     let r = browser.post_form(&app, "/approve", &format!("approval=1&csrf_token={csrf}")).await;
     assert!(query_params(r.location().unwrap()).contains_key("code"));
