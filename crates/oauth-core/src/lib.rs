@@ -86,5 +86,5 @@ pub use generate::TokenGenerator;
 pub use policy::ServerPolicy;
 pub use request::{OAuthRequest, Params};
 pub use response::{Body, OAuthResponse};
-pub use server::{Approval, AuthorizationServer, AuthorizeError, PendingAuthorization, bearer_token};
+pub use server::{Approval, AuthorizationServer, AuthorizeError, NextStep, PendingAuthorization, bearer_token};
 pub use storage::{MemoryStore, Stores};

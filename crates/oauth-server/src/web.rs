@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use oauth_actix::{AuthorizeHandler, EndpointPaths, OAuthEndpoints, respond};
 use oauth_core::storage::{StorageError, UserStore};
-use oauth_core::{Approval, AuthorizationServer, AuthorizeError, ErrorCode, OAuthError, Params, PendingAuthorization};
+use oauth_core::{Approval, AuthorizationServer, AuthorizeError, NextStep, OAuthError, Params, PendingAuthorization};
 
 use crate::config::Config;
 use crate::pages::Pages;
@@ -97,7 +97,6 @@ impl AppState {
     /// when neither is needed, the answer to the client. With `prompt=none`,
     /// a needed page becomes `login_required` or `consent_required` instead.
     async fn proceed(&self, session: Session, on_consent_page: bool) -> HttpResponse {
-        let now = self.server.now();
         let Some(pending) = session.data.pending.clone() else {
             let name = session.data.user.as_ref().map_or("", |u| u.username.as_str());
             return self.pages.error(
@@ -107,56 +106,49 @@ impl AppState {
                 None,
             );
         };
-        let user = session.data.user.clone().filter(|u| !pending.login_required(Some(u.auth_time), now));
-        let Some(user) = user else {
-            if pending.prompt.none {
-                return self.finish(session, &pending, Err(ErrorCode::LoginRequired)).await;
-            }
-            if let Err(e) = self.sessions.save(&session, now).await {
-                return self.unavailable(&e);
-            }
-            return self.see_other(&self.login_path, Some(&session));
+        let user = session.data.user.clone();
+        let remembered = match &user {
+            Some(user) => match self.server.stores().consents.get_consent(&user.subject, &pending.client_id).await {
+                Ok(r) => r,
+                Err(e) => return self.unavailable(&e),
+            },
+            None => None,
         };
-        let remembered = match self.server.stores().consents.get_consent(&user.subject, &pending.client_id).await {
-            Ok(r) => r,
-            Err(e) => return self.unavailable(&e),
+        let step = self.server.next_step(&pending, user.as_ref().map(|u| u.auth_time), remembered.as_ref());
+        // The user who must consent, or `None` when the login page comes first.
+        let consenting = match (step, user) {
+            (NextStep::Approve, Some(user)) => return self.finish(session, &pending, Ok(&user)).await,
+            (NextStep::Respond(response), _) => return self.finish(session, &pending, Err(response)).await,
+            (NextStep::Consent, Some(user)) => Some(user),
+            _ => None,
         };
-        if pending.consent_required(remembered.as_ref()) {
-            if pending.prompt.none {
-                return self.finish(session, &pending, Err(ErrorCode::ConsentRequired)).await;
-            }
-            if let Err(e) = self.sessions.save(&session, now).await {
-                return self.unavailable(&e);
-            }
-            if on_consent_page {
-                let page = self.pages.consent(&self.consent_path, &session.data.csrf, &user.username, &pending);
-                return self.with_cookie(page, &session);
-            }
-            return self.see_other(&self.consent_path, Some(&session));
+        if let Err(e) = self.sessions.save(&session, self.server.now()).await {
+            return self.unavailable(&e);
         }
-        self.finish(session, &pending, Ok(&user)).await
+        match consenting {
+            Some(user) if on_consent_page => {
+                let page = self.pages.consent(&self.consent_path, &session.data.csrf, &user.username, &pending);
+                self.with_cookie(page, &session)
+            }
+            Some(_) => self.see_other(&self.consent_path, Some(&session)),
+            None => self.see_other(&self.login_path, Some(&session)),
+        }
     }
 
     /// Uses up the pending authorization and answers the client: a code for
-    /// `Ok(user)`, or the error.
+    /// `Ok(user)`, or the given error response.
     async fn finish(
         &self,
         mut session: Session,
         pending: &PendingAuthorization,
-        outcome: Result<&LoggedIn, ErrorCode>,
+        outcome: Result<&LoggedIn, oauth_core::OAuthResponse>,
     ) -> HttpResponse {
         session.data.pending = None;
         if let Err(e) = self.sessions.save(&session, self.server.now()).await {
             return self.unavailable(&e);
         }
         let response = match outcome {
-            Err(code) => {
-                let description = match code {
-                    ErrorCode::LoginRequired => "The user is not logged in and prompt=none",
-                    _ => "The user has not consented and prompt=none",
-                };
-                self.server.authorization_error(pending, &OAuthError::new(code, description))
-            }
+            Err(response) => response,
             Ok(user) => {
                 let approval = Approval { subject: user.subject.clone(), scope: None, auth_time: user.auth_time };
                 match self.server.approve(pending, approval).await {

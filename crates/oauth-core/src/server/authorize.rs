@@ -76,6 +76,21 @@ impl PendingAuthorization {
     }
 }
 
+/// What the application does next with a pending authorization
+/// ([`AuthorizationServer::next_step`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextStep {
+    /// Show the login page (nobody logged in, `prompt=login`, or `max_age` passed).
+    Login,
+    /// Show the consent page (no remembered consent covers the scopes, or `prompt=consent`).
+    Consent,
+    /// Neither page is needed: call [`AuthorizationServer::approve`].
+    Approve,
+    /// `prompt=none` but a page would be needed: send this error redirect
+    /// (`login_required` or `consent_required`) without showing anything.
+    Respond(OAuthResponse),
+}
+
 /// The resource owner's decision to approve, as the application reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Approval {
@@ -327,6 +342,32 @@ impl AuthorizationServer {
             return Err(OAuthError::invalid_request("The code_challenge is malformed"));
         }
         Ok(Some((challenge.to_owned(), method)))
+    }
+
+    /// Decides the next step of a pending authorization (OpenID Connect Core
+    /// §3.1.2.3, §3.1.2.4): the login page, the consent page, approval, or,
+    /// with `prompt=none`, the error that replaces a page.
+    ///
+    /// `auth_time` is when the current user logged in (`None`: nobody is);
+    /// `remembered` is the consent that user remembered for this client.
+    pub fn next_step(
+        &self,
+        pending: &PendingAuthorization,
+        auth_time: Option<u64>,
+        remembered: Option<&ScopeSet>,
+    ) -> NextStep {
+        let (needed, code, description) = if pending.login_required(auth_time, self.clock.now()) {
+            (NextStep::Login, ErrorCode::LoginRequired, "The user must log in and prompt=none")
+        } else if pending.consent_required(remembered) {
+            (NextStep::Consent, ErrorCode::ConsentRequired, "The user must consent and prompt=none")
+        } else {
+            return NextStep::Approve;
+        };
+        if pending.prompt.none {
+            NextStep::Respond(self.authorization_error(pending, &OAuthError::new(code, description)))
+        } else {
+            needed
+        }
     }
 
     /// An error redirect for a pending authorization (for example `login_required`).

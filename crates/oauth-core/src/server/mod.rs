@@ -32,7 +32,7 @@ mod introspection;
 mod token;
 mod userinfo;
 
-pub use authorize::{Approval, AuthorizeError, PendingAuthorization};
+pub use authorize::{Approval, AuthorizeError, NextStep, PendingAuthorization};
 pub use userinfo::bearer_token;
 
 /// The OAuth 2.1 authorization server engine.

@@ -281,3 +281,37 @@ async fn discovery_document() {
     assert!(t.server.openid_configuration().is_none());
     assert!(t.server.metadata().get("jwks_uri").is_none());
 }
+
+#[tokio::test]
+async fn next_step_table() {
+    use oauth_core::NextStep;
+    let t = oidc_server(SigningAlg::ES256, AccessTokenFormat::Opaque).await;
+    let all = scopes("openid email profile");
+    let fresh = Some(T0);
+    let stale = Some(T0 - 1000);
+    // (extra query, logged in at, remembered consent, expected step; "error:<code>" for a prompt=none redirect)
+    let rows: Vec<(&str, Option<u64>, Option<&oauth_core::types::ScopeSet>, &str)> = vec![
+        ("", None, None, "login"),
+        ("", fresh, None, "consent"),
+        ("", fresh, Some(&all), "approve"),
+        ("", stale, Some(&all), "approve"),
+        ("prompt=login", stale, Some(&all), "login"),
+        ("prompt=consent", fresh, Some(&all), "consent"),
+        ("max_age=100", stale, Some(&all), "login"),
+        ("max_age=5000", stale, Some(&all), "approve"),
+        ("prompt=none", None, None, "error:login_required"),
+        ("prompt=none", fresh, None, "error:consent_required"),
+        ("prompt=none", fresh, Some(&all), "approve"),
+        ("prompt=none&max_age=100", stale, Some(&all), "error:login_required"),
+    ];
+    for (extra, auth_time, remembered, expected) in rows {
+        let pending = t.server.authorize(&OAuthRequest::get(&format!("{QUERY}&{extra}")).secure()).await.unwrap();
+        let got = match t.server.next_step(&pending, auth_time, remembered) {
+            NextStep::Login => "login".to_owned(),
+            NextStep::Consent => "consent".to_owned(),
+            NextStep::Approve => "approve".to_owned(),
+            NextStep::Respond(r) => format!("error:{}", location_params(r.location().unwrap())["error"]),
+        };
+        assert_eq!(got, expected, "{extra} {auth_time:?} {remembered:?}");
+    }
+}
