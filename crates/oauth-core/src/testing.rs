@@ -111,6 +111,85 @@ impl TestServer {
     }
 }
 
+/// Now on the wall clock: stores expire records with their own clock, so
+/// store tests build records against real time.
+pub fn wall_clock_now() -> u64 {
+    use crate::clock::Clock as _;
+    crate::clock::SystemClock.now()
+}
+
+/// A code record for store tests: client `c`, subject `s`, scope `a b`, a
+/// PKCE challenge and a nonce, issued now, expiring at `expires_at`.
+pub fn code_record(grant_id: &str, expires_at: u64) -> crate::storage::CodeRecord {
+    let now = wall_clock_now();
+    crate::storage::CodeRecord {
+        grant_id: crate::types::GrantId::new(grant_id),
+        client_id: "c".into(),
+        redirect_uri: redirect_uri("https://c.example/cb"),
+        redirect_uri_sent: true,
+        scope: scopes("a b"),
+        subject: "s".into(),
+        code_challenge: Some((
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+            crate::types::CodeChallengeMethod::S256,
+        )),
+        nonce: Some("n".into()),
+        auth_time: now,
+        issued_at: now,
+        expires_at,
+    }
+}
+
+/// A grant record for store tests: client `c`, subject `s`, scope `a b`,
+/// issued now, living `lifetime` seconds.
+pub fn grant_record(id: &str, lifetime: u64) -> crate::storage::GrantRecord {
+    let now = wall_clock_now();
+    crate::storage::GrantRecord {
+        id: crate::types::GrantId::new(id),
+        client_id: "c".into(),
+        subject: Some("s".into()),
+        scope: scopes("a b"),
+        issued_at: now,
+        expires_at: now + lifetime,
+        auth_time: Some(now),
+    }
+}
+
+/// A token record of `grant`, issued now, living `lifetime` seconds.
+pub fn token_record(grant: &crate::storage::GrantRecord, lifetime: u64) -> crate::storage::TokenRecord {
+    let now = wall_clock_now();
+    crate::storage::TokenRecord {
+        grant_id: grant.id.clone(),
+        client_id: grant.client_id.clone(),
+        subject: grant.subject.clone(),
+        scope: grant.scope.clone(),
+        issued_at: now,
+        expires_at: now + lifetime,
+        grant_expires_at: grant.expires_at,
+        auth_time: grant.auth_time,
+    }
+}
+
+/// New tokens of `grant`: an access token `<grant id>.<access>` living 300 s
+/// and, with `refresh`, a refresh token living 900 s; with their keys.
+pub fn family_tokens(
+    grant: &crate::storage::GrantRecord,
+    access: &str,
+    refresh: Option<&str>,
+) -> (crate::types::TokenKey, Option<crate::types::TokenKey>, crate::storage::NewTokens) {
+    let key = |secret: &str| {
+        crate::types::TokenKey::of(&format!("{}.{secret}", grant.id))
+            .unwrap_or_else(|| panic!("fixture token {secret:?} is not of the token form"))
+    };
+    let access = key(access);
+    let refresh = refresh.map(key);
+    let tokens = crate::storage::NewTokens {
+        access: (access.hash, token_record(grant, 300)),
+        refresh: refresh.as_ref().map(|k| (k.hash, token_record(grant, 900))),
+    };
+    (access, refresh, tokens)
+}
+
 /// A store whose every call fails, to test that storage failures become
 /// `temporarily_unavailable` and never a panic or a half-issued grant.
 #[derive(Debug, Clone, Copy, Default)]

@@ -5,22 +5,10 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use oauth_core::storage::{CodeRecord, CodeStore, GrantRecord, NewTokens, TokenRecord, TokenStore};
-use oauth_core::types::{ClientId, GrantId, RedirectUri, ScopeSet, Subject, TokenHash, TokenKey};
+use oauth_core::storage::{CodeStore, TokenStore};
+use oauth_core::testing::{code_record, family_tokens, grant_record, wall_clock_now};
+use oauth_core::types::TokenHash;
 use oauth_storage_redis::RedisStore;
-
-fn record(grant: &GrantRecord, now: u64) -> TokenRecord {
-    TokenRecord {
-        grant_id: grant.id.clone(),
-        client_id: grant.client_id.clone(),
-        subject: grant.subject.clone(),
-        scope: grant.scope.clone(),
-        issued_at: now,
-        expires_at: now + 300,
-        grant_expires_at: grant.expires_at,
-        auth_time: Some(now),
-    }
-}
 
 fn benches(c: &mut Criterion) {
     let Ok(url) = std::env::var("OAUTH_TEST_REDIS_URL") else {
@@ -29,7 +17,6 @@ fn benches(c: &mut Criterion) {
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let store = RedisStore::builder(url).key_prefix(format!("bench-{}", std::process::id())).build().unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let mut n = 0u64;
     let mut next = || {
         n += 1;
@@ -40,19 +27,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let i = next();
             let hash = TokenHash::of(&format!("code-{i}"));
-            let code = CodeRecord {
-                grant_id: GrantId::new(format!("g{i}")),
-                client_id: ClientId::new("c"),
-                redirect_uri: RedirectUri::new("https://c.example/cb", false).unwrap(),
-                redirect_uri_sent: true,
-                scope: ScopeSet::parse("email").unwrap(),
-                subject: Subject::new("s"),
-                code_challenge: None,
-                nonce: None,
-                auth_time: now,
-                issued_at: now,
-                expires_at: now + 60,
-            };
+            let code = code_record(&format!("g{i}"), wall_clock_now() + 60);
             rt.block_on(async {
                 store.put_code(&hash, &code).await.unwrap();
                 store.take_code(&hash).await.unwrap();
@@ -60,52 +35,33 @@ fn benches(c: &mut Criterion) {
         })
     });
 
-    let grant = |i: u64| GrantRecord {
-        id: GrantId::new(format!("bg{i}")),
-        client_id: ClientId::new("c"),
-        subject: Some(Subject::new("s")),
-        scope: ScopeSet::parse("email").unwrap(),
-        issued_at: now,
-        expires_at: now + 3600,
-        auth_time: Some(now),
-    };
+    let grant = |i: u64| grant_record(&format!("bg{i}"), 3600);
     c.bench_function("redis: create a grant (access + refresh)", |b| {
         b.iter(|| {
             let g = grant(next());
-            let tokens = NewTokens {
-                access: (TokenHash::of(&format!("{}.a", g.id)), record(&g, now)),
-                refresh: Some((TokenHash::of(&format!("{}.r", g.id)), record(&g, now))),
-            };
+            let (_, _, tokens) = family_tokens(&g, "a", Some("r"));
             rt.block_on(store.create_grant(&g, &tokens)).unwrap();
         })
     });
 
     let g = grant(next());
-    let key = TokenKey::of(&format!("{}.lookup", g.id)).unwrap();
-    let tokens = NewTokens { access: (key.hash, record(&g, now)), refresh: None };
+    let (key, _, tokens) = family_tokens(&g, "lookup", None);
     rt.block_on(store.create_grant(&g, &tokens)).unwrap();
     c.bench_function("redis: look up an access token", |b| {
         b.iter(|| assert!(rt.block_on(store.get_access_token(&key)).unwrap().is_some()))
     });
 
     let g = grant(next());
-    let mut current = TokenKey::of(&format!("{}.r0", g.id)).unwrap();
-    let first = NewTokens {
-        access: (TokenHash::of(&format!("{}.a0", g.id)), record(&g, now)),
-        refresh: Some((current.hash, record(&g, now))),
-    };
+    let (_, current, first) = family_tokens(&g, "a0", Some("r0"));
+    let mut current = current.unwrap();
     rt.block_on(store.create_grant(&g, &first)).unwrap();
     c.bench_function("redis: rotate a refresh token", |b| {
         b.iter(|| {
             let i = next();
-            let refresh = TokenKey::of(&format!("{}.r{i}", g.id)).unwrap();
-            let tokens = NewTokens {
-                access: (TokenHash::of(&format!("{}.a{i}", g.id)), record(&g, now)),
-                refresh: Some((refresh.hash, record(&g, now))),
-            };
+            let (_, refresh, tokens) = family_tokens(&g, &format!("a{i}"), Some(&format!("r{i}")));
             let outcome = rt.block_on(store.rotate_refresh(&current, &tokens)).unwrap();
             assert_eq!(outcome, oauth_core::storage::RotateOutcome::Rotated);
-            current = refresh;
+            current = refresh.unwrap();
         })
     });
 }

@@ -11,14 +11,11 @@
 //! # }
 //! ```
 
-use super::{CodeRecord, CodeTake, GrantRecord, NewTokens, RefreshLookup, RotateOutcome, Store, TokenRecord};
+use super::{CodeTake, GrantRecord, NewTokens, RefreshLookup, RotateOutcome, Store};
 use crate::client::{Client, SecretHash};
-use crate::clock::{Clock, SystemClock};
 use crate::generate::{RandomGenerator, TokenGenerator};
-use crate::types::{
-    ClientId, CodeChallengeMethod, GrantId, Nonce, RedirectUri, ScopeSet, Subject, TokenEndpointAuthMethod, TokenHash,
-    TokenKey,
-};
+use crate::testing::{code_record, family_tokens, grant_record, wall_clock_now};
+use crate::types::{ClientId, GrantId, RedirectUri, ScopeSet, Subject, TokenEndpointAuthMethod, TokenHash, TokenKey};
 use crate::user::{PasswordHash, User};
 
 /// Runs every check against `store`; panics with a message naming the failed check.
@@ -53,7 +50,7 @@ fn unique(prefix: &str) -> String {
 }
 
 fn now() -> u64 {
-    SystemClock.now()
+    wall_clock_now()
 }
 
 fn ok<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> T {
@@ -92,25 +89,9 @@ async fn users<S: Store>(store: &S) {
     assert_eq!(ok(store.find_user(&unique("nobody")).await, "find_user"), None, "unknown user");
 }
 
-fn code_record(expires_at: u64) -> CodeRecord {
-    CodeRecord {
-        grant_id: GrantId::new(unique("grant")),
-        client_id: ClientId::new("c"),
-        redirect_uri: RedirectUri::new("https://c.example/cb", false).unwrap_or_else(|e| panic!("{e}")),
-        redirect_uri_sent: true,
-        scope: ScopeSet::parse("a b").unwrap_or_default(),
-        subject: Subject::new("s"),
-        code_challenge: Some(("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(), CodeChallengeMethod::S256)),
-        nonce: Some(Nonce::new("n")),
-        auth_time: now(),
-        issued_at: now(),
-        expires_at,
-    }
-}
-
 async fn codes<S: Store>(store: &S) {
     let hash = TokenHash::of(&unique("code"));
-    let record = code_record(now() + 60);
+    let record = code_record(&unique("grant"), now() + 60);
     ok(store.put_code(&hash, &record).await, "put_code");
     assert_eq!(
         ok(store.take_code(&hash).await, "take_code"),
@@ -129,7 +110,7 @@ async fn codes<S: Store>(store: &S) {
     );
 
     let expired = TokenHash::of(&unique("code"));
-    ok(store.put_code(&expired, &code_record(now().saturating_sub(1))).await, "put_code (expired)");
+    ok(store.put_code(&expired, &code_record(&unique("grant"), now().saturating_sub(1))).await, "put_code (expired)");
     assert_eq!(ok(store.take_code(&expired).await, "take_code"), CodeTake::Unknown, "an expired code is unknown");
 }
 
@@ -140,44 +121,14 @@ struct Family {
     tokens: NewTokens,
 }
 
-/// A token key in the grant's family, as `<grant id>.<secret>` tokens give.
-fn key_in(grant: &GrantRecord, prefix: &str) -> TokenKey {
-    TokenKey::of(&format!("{}.{}", grant.id, unique(prefix))).unwrap_or_else(|| panic!("conformance: token form"))
-}
-
-fn token_record(grant: &GrantRecord, lifetime: u64) -> TokenRecord {
-    TokenRecord {
-        grant_id: grant.id.clone(),
-        client_id: grant.client_id.clone(),
-        subject: grant.subject.clone(),
-        scope: grant.scope.clone(),
-        issued_at: now(),
-        expires_at: now() + lifetime,
-        grant_expires_at: grant.expires_at,
-        auth_time: grant.auth_time,
-    }
-}
-
+/// New tokens of the grant with fresh random secrets.
 fn next_tokens(grant: &GrantRecord, with_refresh: bool) -> (TokenKey, Option<TokenKey>, NewTokens) {
-    let access = key_in(grant, "at");
-    let refresh = with_refresh.then(|| key_in(grant, "rt"));
-    let tokens = NewTokens {
-        access: (access.hash, token_record(grant, 300)),
-        refresh: refresh.as_ref().map(|k| (k.hash, token_record(grant, 900))),
-    };
-    (access, refresh, tokens)
+    let refresh = unique("rt");
+    family_tokens(grant, &unique("at"), with_refresh.then_some(refresh.as_str()))
 }
 
 async fn new_family<S: Store>(store: &S) -> Family {
-    let grant = GrantRecord {
-        id: GrantId::new(unique("grant")),
-        client_id: ClientId::new("c"),
-        subject: Some(Subject::new("s")),
-        scope: ScopeSet::parse("a b").unwrap_or_default(),
-        issued_at: now(),
-        expires_at: now() + 3600,
-        auth_time: Some(now()),
-    };
+    let grant = grant_record(&unique("grant"), 3600);
     let (access, refresh, tokens) = next_tokens(&grant, true);
     ok(store.create_grant(&grant, &tokens).await, "create_grant");
     let refresh = refresh.unwrap_or_else(|| panic!("refresh"));
@@ -248,7 +199,7 @@ async fn rotation_and_reuse<S: Store>(store: &S) {
         RefreshLookup::Unknown,
         "reuse revokes the current refresh token"
     );
-    let unknown = key_in(&f.grant, "rt");
+    let unknown = family_tokens(&f.grant, &unique("rt"), None).0;
     assert_eq!(
         ok(store.rotate_refresh(&unknown, &tokens3).await, "rotate_refresh"),
         RotateOutcome::Unknown,

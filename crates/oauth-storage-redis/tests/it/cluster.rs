@@ -9,7 +9,7 @@ mod with_cluster {
     use oauth_storage_redis::RedisStore;
     use oauth_storage_redis::testing::{LocalCluster, redis_server_or_skip, unique_prefix};
 
-    use crate::conformance::{code_record, grant, tokens};
+    use oauth_core::testing::{code_record, family_tokens, grant_record, wall_clock_now};
 
     #[tokio::test]
     async fn conformance_and_atomicity_on_a_cluster() {
@@ -22,7 +22,7 @@ mod with_cluster {
         let store = Arc::new(store);
         for i in 0..20 {
             let hash = TokenHash::of(&format!("cluster-code-{i}"));
-            store.put_code(&hash, &code_record(&format!("g{i}"))).await.unwrap();
+            store.put_code(&hash, &code_record(&format!("g{i}"), wall_clock_now() + 60)).await.unwrap();
             let tasks: Vec<_> = (0..8)
                 .map(|_| {
                     let store = store.clone();
@@ -34,11 +34,11 @@ mod with_cluster {
                 taken += usize::from(matches!(t.await.unwrap(), CodeTake::Taken(_)));
             }
             assert_eq!(taken, 1);
-            let g = grant(&format!("cfam{i}"));
-            let (access, refresh, new) = tokens(&g, "a", Some("r"));
+            let g = grant_record(&format!("cfam{i}"), 3600);
+            let (access, refresh, new) = family_tokens(&g, "a", Some("r"));
             store.create_grant(&g, &new).await.unwrap();
             assert!(store.get_access_token(&access).await.unwrap().is_some());
-            let (_, _, next) = tokens(&g, "a2", Some("r2"));
+            let (_, _, next) = family_tokens(&g, "a2", Some("r2"));
             store.rotate_refresh(refresh.as_ref().unwrap(), &next).await.unwrap();
             store.revoke_grant(&g.id).await.unwrap();
             assert!(store.get_access_token(&access).await.unwrap().is_none());

@@ -1,9 +1,8 @@
 use std::sync::Arc;
 
-use oauth_core::storage::{
-    CodeRecord, CodeStore, CodeTake, GrantRecord, NewTokens, RotateOutcome, TokenRecord, TokenStore,
-};
-use oauth_core::types::{ClientId, GrantId, RedirectUri, ScopeSet, Subject, TokenHash, TokenKey};
+use oauth_core::storage::{CodeStore, CodeTake, RotateOutcome, TokenStore};
+use oauth_core::testing::{code_record, family_tokens, grant_record, wall_clock_now};
+use oauth_core::types::TokenHash;
 
 use crate::support::store;
 
@@ -13,55 +12,6 @@ async fn conformance_suite() {
     oauth_core::storage::conformance::run(&store).await;
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
-}
-
-pub fn code_record(grant: &str) -> CodeRecord {
-    CodeRecord {
-        grant_id: GrantId::new(grant),
-        client_id: ClientId::new("c"),
-        redirect_uri: RedirectUri::new("https://c.example/cb", false).unwrap(),
-        redirect_uri_sent: true,
-        scope: ScopeSet::parse("email").unwrap(),
-        subject: Subject::new("s"),
-        code_challenge: None,
-        nonce: None,
-        auth_time: now(),
-        issued_at: now(),
-        expires_at: now() + 60,
-    }
-}
-
-pub fn grant(id: &str) -> GrantRecord {
-    GrantRecord {
-        id: GrantId::new(id),
-        client_id: ClientId::new("c"),
-        subject: Some(Subject::new("s")),
-        scope: ScopeSet::parse("email").unwrap(),
-        issued_at: now(),
-        expires_at: now() + 3600,
-        auth_time: Some(now()),
-    }
-}
-
-pub fn tokens(grant: &GrantRecord, access: &str, refresh: Option<&str>) -> (TokenKey, Option<TokenKey>, NewTokens) {
-    let record = |lifetime: u64| TokenRecord {
-        grant_id: grant.id.clone(),
-        client_id: grant.client_id.clone(),
-        subject: grant.subject.clone(),
-        scope: grant.scope.clone(),
-        issued_at: now(),
-        expires_at: now() + lifetime,
-        grant_expires_at: grant.expires_at,
-        auth_time: grant.auth_time,
-    };
-    let a = TokenKey::of(&format!("{}.{access}", grant.id)).unwrap();
-    let r = refresh.map(|r| TokenKey::of(&format!("{}.{r}", grant.id)).unwrap());
-    let new = NewTokens { access: (a.hash, record(300)), refresh: r.as_ref().map(|r| (r.hash, record(900))) };
-    (a, r, new)
-}
-
 /// 32 concurrent redemptions of one code: exactly one gets it, the rest see a replay.
 #[tokio::test]
 async fn a_code_is_taken_exactly_once_under_concurrency() {
@@ -69,7 +19,7 @@ async fn a_code_is_taken_exactly_once_under_concurrency() {
     let store = Arc::new(store);
     for round in 0..5 {
         let hash = TokenHash::of(&format!("code-{round}"));
-        store.put_code(&hash, &code_record(&format!("g{round}"))).await.unwrap();
+        store.put_code(&hash, &code_record(&format!("g{round}"), wall_clock_now() + 60)).await.unwrap();
         let tasks: Vec<_> = (0..32)
             .map(|_| {
                 let store = store.clone();
@@ -94,8 +44,8 @@ async fn a_code_is_taken_exactly_once_under_concurrency() {
 async fn a_refresh_token_rotates_exactly_once_under_concurrency() {
     let Some((store, _, _)) = store("a_refresh_token_rotates_exactly_once_under_concurrency") else { return };
     let store = Arc::new(store);
-    let g = grant("family1");
-    let (access, refresh, first) = tokens(&g, "a0", Some("r0"));
+    let g = grant_record("family1", 3600);
+    let (access, refresh, first) = family_tokens(&g, "a0", Some("r0"));
     store.create_grant(&g, &first).await.unwrap();
     let refresh = refresh.unwrap();
     let tasks: Vec<_> = (0..32)
@@ -103,7 +53,7 @@ async fn a_refresh_token_rotates_exactly_once_under_concurrency() {
             let store = store.clone();
             let (g, refresh) = (g.clone(), refresh.clone());
             tokio::spawn(async move {
-                let (_, new_refresh, new) = tokens(&g, &format!("a{}", i + 1), Some(&format!("r{}", i + 1)));
+                let (_, new_refresh, new) = family_tokens(&g, &format!("a{}", i + 1), Some(&format!("r{}", i + 1)));
                 (store.rotate_refresh(&refresh, &new).await.unwrap(), new_refresh.unwrap())
             })
         })
@@ -135,7 +85,7 @@ async fn prefixes_keep_deployments_apart() {
         .build()
         .unwrap();
     let hash = TokenHash::of("shared-code");
-    a.put_code(&hash, &code_record("g")).await.unwrap();
+    a.put_code(&hash, &code_record("g", wall_clock_now() + 60)).await.unwrap();
     assert_eq!(b.take_code(&hash).await.unwrap(), CodeTake::Unknown);
     assert!(matches!(a.take_code(&hash).await.unwrap(), CodeTake::Taken(_)));
 }

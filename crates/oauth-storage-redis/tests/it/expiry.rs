@@ -2,8 +2,8 @@ use oauth_core::storage::{ClientStore, CodeStore, SessionStore, TokenStore};
 use oauth_core::types::TokenHash;
 use redis::AsyncCommands;
 
-use crate::conformance::{code_record, grant, tokens};
 use crate::support::{raw, store};
+use oauth_core::testing::{code_record, family_tokens, grant_record, wall_clock_now};
 
 /// Every key of a code, a token family and a session has a TTL; client keys
 /// (registrations) have none. No key or value holds a raw code or token.
@@ -11,9 +11,9 @@ use crate::support::{raw, store};
 async fn keys_have_ttls_and_no_raw_secrets() {
     let Some((store, url, prefix)) = store("keys_have_ttls_and_no_raw_secrets") else { return };
     let raw_code = "raw-code-value-0123456789";
-    store.put_code(&TokenHash::of(raw_code), &code_record("gx")).await.unwrap();
-    let g = grant("fam-ttl");
-    let (_, _, new) = tokens(&g, "raw-access-secret", Some("raw-refresh-secret"));
+    store.put_code(&TokenHash::of(raw_code), &code_record("gx", wall_clock_now() + 60)).await.unwrap();
+    let g = grant_record("fam-ttl", 3600);
+    let (_, _, new) = family_tokens(&g, "raw-access-secret", Some("raw-refresh-secret"));
     store.create_grant(&g, &new).await.unwrap();
     store.save_session(&TokenHash::of("raw-session-id"), "{}", g.expires_at).await.unwrap();
     store.put_client(&oauth_core::testing::machine_client()).await.unwrap();
@@ -70,10 +70,10 @@ async fn memory_per_access_token() {
     let before = used(redis::cmd("INFO").arg("memory").query_async(&mut conn).await.unwrap());
     const N: i64 = 10_000;
     for i in 0..N {
-        let mut g = grant(&format!("{:0>22}", i));
+        let mut g = grant_record(&format!("{:0>22}", i), 3600);
         g.subject = None;
         g.scope = oauth_core::types::ScopeSet::parse("read").unwrap();
-        let (_, _, new) = tokens(&g, &format!("{:0>43}", i), None);
+        let (_, _, new) = family_tokens(&g, &format!("{:0>43}", i), None);
         store.create_grant(&g, &new).await.unwrap();
     }
     let after = used(redis::cmd("INFO").arg("memory").query_async(&mut conn).await.unwrap());

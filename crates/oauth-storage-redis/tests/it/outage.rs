@@ -5,7 +5,7 @@ use oauth_core::types::TokenHash;
 use oauth_storage_redis::RedisStore;
 use oauth_storage_redis::testing::{LocalRedis, redis_server_or_skip};
 
-use crate::conformance::code_record;
+use oauth_core::testing::{code_record, wall_clock_now};
 
 /// A private Redis is stopped: calls fail within the timeout, never hang or
 /// panic; once Redis is back, the same store works again without a restart.
@@ -18,7 +18,7 @@ async fn outage_then_recovery() {
     for _ in 0..8 {
         store.ping().await.unwrap();
     }
-    store.put_code(&TokenHash::of("before"), &code_record("g1")).await.unwrap();
+    store.put_code(&TokenHash::of("before"), &code_record("g1", wall_clock_now() + 60)).await.unwrap();
 
     redis.stop();
     for _ in 0..3 {
@@ -37,6 +37,6 @@ async fn outage_then_recovery() {
     for i in 0..16 {
         store.ping().await.unwrap_or_else(|e| panic!("call {i} after recovery: {e:?}"));
     }
-    store.put_code(&TokenHash::of("after"), &code_record("g2")).await.unwrap();
+    store.put_code(&TokenHash::of("after"), &code_record("g2", wall_clock_now() + 60)).await.unwrap();
     assert!(matches!(store.take_code(&TokenHash::of("after")).await.unwrap(), oauth_core::storage::CodeTake::Taken(_)));
 }
