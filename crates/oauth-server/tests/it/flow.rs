@@ -1,9 +1,8 @@
 //! The seed's flow through the real app, and what may go wrong in it.
 
-use actix_web::test::TestRequest;
 use oauth_server::testing::Browser;
 
-use crate::support::{AUTHORIZE, app, basic, config, query_params};
+use crate::support::{AUTHORIZE, app, config, query_params, tokenize};
 
 #[actix_web::test]
 async fn seed_flow_approve_then_tokens_then_refresh() {
@@ -42,17 +41,12 @@ async fn seed_flow_approve_then_tokens_then_refresh() {
     let code = &params["code"];
 
     // 4. The curl call: -u test_client:password -d grant_type=authorization_code ...
-    let token = |body: String| {
-        TestRequest::post()
-            .uri("/oauth/tokenize")
-            .insert_header(("Authorization", basic("test_client", "password")))
-            .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-            .set_payload(body)
-    };
     let r = Browser::new()
         .send(
             &app,
-            token(format!("grant_type=authorization_code&code={code}&redirect_uri=https://www.example.com/redirect")),
+            tokenize(format!(
+                "grant_type=authorization_code&code={code}&redirect_uri=https://www.example.com/redirect"
+            )),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -66,7 +60,7 @@ async fn seed_flow_approve_then_tokens_then_refresh() {
 
     // 5. The refresh grant returns the same shape with new tokens.
     let refresh = body["refresh_token"].as_str().unwrap();
-    let r = Browser::new().send(&app, token(format!("grant_type=refresh_token&refresh_token={refresh}"))).await;
+    let r = Browser::new().send(&app, tokenize(format!("grant_type=refresh_token&refresh_token={refresh}"))).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let body2 = r.json();
     assert_eq!((body2["expires_in"].clone(), body2["refresh_token_expires_in"].clone()), (300.into(), 900.into()));

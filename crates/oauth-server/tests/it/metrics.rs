@@ -1,9 +1,8 @@
 //! /metrics: the counters move after real requests, and no secret reaches a label.
 
-use actix_web::test::TestRequest;
 use oauth_server::testing::Browser;
 
-use crate::support::{AUTHORIZE, app, basic, config, query_params};
+use crate::support::{AUTHORIZE, app, config, query_params, tokenize};
 
 fn value(metrics: &str, series: &str) -> f64 {
     metrics
@@ -28,17 +27,12 @@ async fn counters_move_after_real_requests() {
     let csrf = b.get(&app, "/approve").await.hidden("csrf_token");
     let r = b.post_form(&app, "/approve", &format!("approval=1&csrf_token={csrf}")).await;
     let code = query_params(r.location().unwrap())["code"].clone();
-    let token = |body: String| {
-        TestRequest::post()
-            .uri("/oauth/tokenize")
-            .insert_header(("Authorization", basic("test_client", "password")))
-            .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
-            .set_payload(body)
-    };
     let r = b
         .send(
             &app,
-            token(format!("grant_type=authorization_code&code={code}&redirect_uri=https://www.example.com/redirect")),
+            tokenize(format!(
+                "grant_type=authorization_code&code={code}&redirect_uri=https://www.example.com/redirect"
+            )),
         )
         .await;
     assert_eq!(r.status, 200);
@@ -46,7 +40,9 @@ async fn counters_move_after_real_requests() {
     let r = b
         .send(
             &app,
-            token(format!("grant_type=authorization_code&code={code}&redirect_uri=https://www.example.com/redirect")),
+            tokenize(format!(
+                "grant_type=authorization_code&code={code}&redirect_uri=https://www.example.com/redirect"
+            )),
         )
         .await;
     assert_eq!(r.status, 400, "replay");

@@ -26,6 +26,15 @@ pub async fn app(
     .await
 }
 
+/// What `curl localhost:8000/oauth/tokenize -u test_client:password -d …` sends.
+pub fn tokenize(body: String) -> actix_web::test::TestRequest {
+    actix_web::test::TestRequest::post()
+        .uri("/oauth/tokenize")
+        .insert_header(("Authorization", basic("test_client", "password")))
+        .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+        .set_payload(body)
+}
+
 pub fn basic(id: &str, secret: &str) -> String {
     use base64::Engine as _;
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")))
