@@ -537,7 +537,6 @@ refresh_token_lifetime = 3600
 [storage]
 url = "{storage}"
 key_prefix = "{prefix}"
-pool_size = 8
 
 [session]
 cookie_key = "YmVuY2gtY29va2llLWtleS1iZW5jaC1jb29raWUta2V5LWJlbmNoLWNvb2tpZS1rZXktYmVuY2gtY29va2llLWtleQ=="

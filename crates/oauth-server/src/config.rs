@@ -187,7 +187,7 @@ pub struct StorageSection {
     pub url: String,
     /// Prefix of every Redis key.
     pub key_prefix: String,
-    /// Multiplexed Redis connections per instance.
+    /// Multiplexed Redis connections per instance (default 1; each worker thread sticks to one).
     pub pool_size: usize,
     /// Longest time one storage call may take, in milliseconds.
     pub timeout_ms: u64,
@@ -195,7 +195,7 @@ pub struct StorageSection {
 
 impl Default for StorageSection {
     fn default() -> Self {
-        Self { url: "memory".into(), key_prefix: "oauth".into(), pool_size: 4, timeout_ms: 2000 }
+        Self { url: "memory".into(), key_prefix: "oauth".into(), pool_size: 1, timeout_ms: 2000 }
     }
 }
 

@@ -23,7 +23,7 @@
 //! # fn f() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = RedisStore::builder("redis://127.0.0.1:6379")
 //!     .key_prefix("oauth")
-//!     .pool_size(16)
+//!     .pool_size(2)
 //!     .build()?;
 //! let stores = oauth_core::Stores::single(Arc::new(store));
 //! # Ok(()) }

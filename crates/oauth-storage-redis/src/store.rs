@@ -51,8 +51,11 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// The number of multiplexed connections (default 4). Each carries many
-    /// concurrent requests, pipelined, so a few are enough.
+    /// The number of multiplexed connections (default 1). One connection
+    /// carries every concurrent request, pipelined: Redis then reads and
+    /// answers many commands per system call, which is what keeps its CPU per
+    /// request low. Each thread sticks to one connection, so a value equal to
+    /// the number of server workers gives each worker its own.
     pub fn pool_size(mut self, size: usize) -> Self {
         self.pool_size = size.max(1);
         self
@@ -189,15 +192,22 @@ impl ConnectionLike for Conn {
 /// dropped when they fail, so that a Redis restart heals by itself.
 struct Slots {
     conns: Vec<std::sync::RwLock<Option<Conn>>>,
-    next: std::sync::atomic::AtomicUsize,
+}
+
+/// Numbers threads in the order they first use a store, so that each thread
+/// keeps using one slot: the commands of one worker share a connection and
+/// are pipelined together.
+fn thread_index() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    INDEX.with(|i| *i)
 }
 
 impl Slots {
     fn new(n: usize) -> Arc<Self> {
-        Arc::new(Self {
-            conns: (0..n.max(1)).map(|_| std::sync::RwLock::new(None)).collect(),
-            next: Default::default(),
-        })
+        Arc::new(Self { conns: (0..n.max(1)).map(|_| std::sync::RwLock::new(None)).collect() })
     }
 }
 
@@ -230,7 +240,7 @@ impl RedisStore {
 
     /// A builder for a Redis Cluster given several node URLs (feature `cluster`).
     pub fn builder_for_nodes(urls: Vec<String>) -> RedisStoreBuilder {
-        RedisStoreBuilder { urls, prefix: "oauth".into(), pool_size: 4, timeout: Duration::from_secs(2) }
+        RedisStoreBuilder { urls, prefix: "oauth".into(), pool_size: 1, timeout: Duration::from_secs(2) }
     }
 
     /// A store on one URL with the default prefix and pool.
@@ -238,10 +248,11 @@ impl RedisStore {
         Self::builder(url).build()
     }
 
-    /// A store on an existing pool.
+    /// A store on an existing pool, from which it takes one multiplexed connection
+    /// (and a new one after a failure).
     pub fn from_pool(pool: deadpool_redis::Pool, key_prefix: &str) -> Result<Self, BuildError> {
         check_prefix(key_prefix)?;
-        let slots = Slots::new(pool.status().max_size.min(4));
+        let slots = Slots::new(1);
         Ok(Self {
             pool: Pool::Single(pool),
             slots,
@@ -261,9 +272,9 @@ impl RedisStore {
         self.clock.now()
     }
 
-    /// A connection of the next slot, made from the pool if the slot is empty.
+    /// The connection of this thread's slot, made from the pool if the slot is empty.
     async fn conn(&self) -> StorageResult<(usize, Conn)> {
-        let slot = self.slots.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.slots.conns.len();
+        let slot = thread_index() % self.slots.conns.len();
         let existing = self.slots.conns[slot].read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         if let Some(conn) = existing {
             return Ok((slot, conn));
