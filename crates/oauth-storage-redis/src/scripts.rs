@@ -22,18 +22,6 @@ return v
     )
 });
 
-/// Creates a family: sets the fields and the key's expiry.
-/// KEYS[1] = grant key; ARGV[1] = expire-at (Unix s); ARGV[2..] = field, value pairs.
-pub(crate) static CREATE_GRANT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('EXPIREAT', KEYS[1], ARGV[1])
-return 1
-",
-    )
-});
-
 /// Compare-and-swap rotation with reuse detection.
 /// KEYS[1] = grant key; ARGV[1] = old hash (16 bytes); ARGV[2] = now;
 /// ARGV[3] = expire-at for the new tokens; ARGV[4] = '1' to retire the old

@@ -317,6 +317,18 @@ impl RedisStore {
         .await
     }
 
+    /// Runs a pipeline (a transaction when it is atomic), within the timeout.
+    async fn pipeline(&self, pipe: &Pipeline) -> StorageResult<()> {
+        self.bounded(async {
+            let (_, mut conn) = self.conn().await?;
+            pipe.query_async::<()>(&mut conn).await.map_err(|e| {
+                self.drop_conn();
+                backend(e)
+            })
+        })
+        .await
+    }
+
     /// Runs a script (EVALSHA, loading it on first use), within the timeout.
     async fn script<T: redis::FromRedisValue>(&self, invocation: redis::ScriptInvocation<'_>) -> StorageResult<T> {
         self.bounded(async {
@@ -424,13 +436,18 @@ fn token_fields(tokens: &NewTokens) -> (Vec<(Vec<u8>, Vec<u8>)>, u64) {
 #[async_trait]
 impl TokenStore for RedisStore {
     async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<()> {
+        // A transaction rather than a script: the key is new, so there is
+        // nothing to read, and MULTI/HSET/EXPIREAT/EXEC costs Redis about
+        // half the CPU of an EVALSHA doing the same two writes.
         let (fields, expires) = token_fields(tokens);
-        let mut inv = scripts::CREATE_GRANT.prepare_invoke();
-        inv.key(self.keys.grant(&grant.id)).arg(expires);
+        let key = self.keys.grant(&grant.id);
+        let mut pipe = redis::pipe();
+        pipe.atomic().cmd("HSET").arg(&key);
         for (field, value) in fields {
-            inv.arg(field).arg(value);
+            pipe.arg(field).arg(value);
         }
-        self.script::<i64>(inv).await.map(|_| ())
+        pipe.ignore().cmd("EXPIREAT").arg(&key).arg(expires).ignore();
+        self.pipeline(&pipe).await
     }
 
     async fn get_access_token(&self, key: &TokenKey) -> StorageResult<Option<TokenRecord>> {
