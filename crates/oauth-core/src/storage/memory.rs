@@ -6,7 +6,8 @@
 //! found through a time-ordered index, so memory stays bounded by the live
 //! records and no call pays for a scan of the whole store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use async_trait::async_trait;
@@ -104,14 +105,68 @@ impl<K: Ord + Clone, V> Timed<K, V> {
     }
 }
 
-/// B-trees, not hash maps: a hash map that doubles while holding a million
-/// tokens stalls every request for tens of milliseconds; a B-tree never does.
+/// Number of shards of a [`Sharded`] map.
+const SHARDS: usize = 256;
+
+/// A hash map split into shards by the key's hash. Growing a shard moves only
+/// its own entries: one map holding a million tokens would stall every
+/// request for tens of milliseconds each time it doubles. Hash maps rather
+/// than B-trees: a lookup among a million keys is one or two cache misses,
+/// not a walk down eight levels of nodes comparing 32-byte keys.
+#[derive(Debug)]
+struct Sharded<K, V> {
+    hasher: RandomState,
+    shards: Box<[HashMap<K, V>]>,
+}
+
+impl<K, V> Default for Sharded<K, V> {
+    fn default() -> Self {
+        Self { hasher: RandomState::new(), shards: (0..SHARDS).map(|_| HashMap::new()).collect() }
+    }
+}
+
+impl<K: Hash + Eq, V> Sharded<K, V> {
+    fn shard(&self, key: &K) -> usize {
+        // The top bits: the shards' own maps index by the low bits of their own hashes.
+        (self.hasher.hash_one(key) >> 56) as usize % SHARDS
+    }
+
+    fn get(&self, key: &K) -> Option<&V> {
+        self.shards[self.shard(key)].get(key)
+    }
+
+    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        let i = self.shard(key);
+        self.shards[i].get_mut(key)
+    }
+
+    fn contains_key(&self, key: &K) -> bool {
+        self.shards[self.shard(key)].contains_key(key)
+    }
+
+    fn insert(&mut self, key: K, value: V) {
+        let i = self.shard(&key);
+        self.shards[i].insert(key, value);
+    }
+
+    fn remove(&mut self, key: &K) -> Option<V> {
+        let i = self.shard(key);
+        self.shards[i].remove(key)
+    }
+
+    fn len(&self) -> usize {
+        self.shards.iter().map(HashMap::len).sum()
+    }
+}
+
+/// The token state, under one lock: every operation that must be atomic
+/// (take a code, rotate a refresh token, revoke a family) is one critical section.
 #[derive(Debug, Default)]
 struct State {
-    codes: BTreeMap<TokenHash, CodeEntry>,
-    grants: BTreeMap<GrantId, GrantEntry>,
-    access: BTreeMap<TokenHash, TokenRecord>,
-    refresh: BTreeMap<TokenHash, RefreshEntry>,
+    codes: Sharded<TokenHash, CodeEntry>,
+    grants: Sharded<GrantId, GrantEntry>,
+    access: Sharded<TokenHash, TokenRecord>,
+    refresh: Sharded<TokenHash, RefreshEntry>,
     expiries: ExpiryIndex<Expiring>,
 }
 
@@ -234,16 +289,15 @@ impl State {
 
     fn insert_tokens(&mut self, tokens: &NewTokens) {
         let grant_id = &tokens.access.1.grant_id;
-        let mut hashes = vec![tokens.access.0];
         self.access.insert(tokens.access.0, tokens.access.1.clone());
         self.expiries.schedule(tokens.access.1.expires_at, Expiring::Access(tokens.access.0));
         if let Some((hash, record)) = &tokens.refresh {
             self.refresh.insert(*hash, RefreshEntry::Active(record.clone()));
             self.expiries.schedule(record.expires_at, Expiring::Refresh(*hash));
-            hashes.push(*hash);
         }
         if let Some(grant) = self.grants.get_mut(grant_id) {
-            grant.tokens.extend(hashes);
+            grant.tokens.push(tokens.access.0);
+            grant.tokens.extend(tokens.refresh.as_ref().map(|(hash, _)| *hash));
         }
     }
 
@@ -318,7 +372,9 @@ impl TokenStore for MemoryStore {
         let now = self.now();
         let mut state = self.state();
         state.purge(now);
-        state.grants.insert(grant.id.clone(), GrantEntry { record: grant.clone(), tokens: Vec::new() });
+        let tokens_per_issue = 1 + usize::from(tokens.refresh.is_some());
+        let entry = GrantEntry { record: grant.clone(), tokens: Vec::with_capacity(tokens_per_issue) };
+        state.grants.insert(grant.id.clone(), entry);
         state.expiries.schedule(grant.expires_at, Expiring::Grant(grant.id.clone()));
         state.insert_tokens(tokens);
         Ok(())
