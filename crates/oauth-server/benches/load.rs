@@ -184,13 +184,13 @@ struct Stats {
     verified: Option<(usize, usize)>,
 }
 
-/// wrk's Lua: count non-200 answers, optionally collect access tokens, and
-/// optionally draw request bodies from a file of tokens.
+/// wrk's Lua: count non-200 answers, optionally collect access tokens
+/// (`collect`), and optionally draw request bodies from a file of tokens.
 fn lua(
     dir: &Path,
     name: &str,
     path: &str,
-    headers: &str,
+    collect: bool,
     body_prefix: &str,
     input: Option<&Path>,
     chain: bool,
@@ -226,7 +226,7 @@ function request() return wrk.format("POST", "{path}", headers, body) end
     };
     let script = format!(
         r#"
-headers = {{ ["Content-Type"] = "application/x-www-form-urlencoded" {headers} }}
+headers = {{ ["Content-Type"] = "application/x-www-form-urlencoded" }}
 {input_code}
 errors = 0
 tokens = {{}}
@@ -235,8 +235,7 @@ function response(status, hdrs, body)
     errors = errors + 1
     return
   end
-  local t = body:match('"access_token":"([^"]+)"')
-  if t then tokens[#tokens + 1] = t end
+  {collect_access}
   {chain_push}
 end
 local threads = {{}}
@@ -257,6 +256,11 @@ function done(summary, latency, requests)
 end
 "#,
         out = out.display(),
+        collect_access = if collect {
+            "local t = body:match('\"access_token\":\"([^\"]+)\"'); if t then tokens[#tokens + 1] = t end"
+        } else {
+            ""
+        },
         chain_push = if chain {
             "local r = body:match('\"refresh_token\":\"([^\"]+)\"'); if r then table.insert(queue, r) end"
         } else {
@@ -630,7 +634,7 @@ async fn run() {
 
     // client_credentials issuance, the baseline first.
     for &c in connections {
-        let script = lua(&dir, "baseline_cc", "/oauth/token", "", &cc_body, None, false);
+        let script = lua(&dir, "baseline_cc", "/oauth/token", false, &cc_body, None, false);
         let (stats, _) = bench.wrk(&baseline, "baseline_cc", &script, c).await;
         baseline_by_conn.insert(c, stats.clone());
         table.push(("client_credentials".into(), "baseline".into(), c, stats));
@@ -638,7 +642,7 @@ async fn run() {
     for target in [&memory, &on_redis] {
         for &c in connections {
             let name = format!("{}_cc_{c}", target.name);
-            let script = lua(&dir, &name, "/oauth/token", "", &cc_body, None, false);
+            let script = lua(&dir, &name, "/oauth/token", true, &cc_body, None, false);
             let (mut stats, lines) = bench.wrk(target, &name, &script, c).await;
             let tokens: Vec<String> = lines.iter().filter_map(|l| l.strip_prefix("A ")).map(str::to_owned).collect();
             stats.verified = Some(bench.verify(&target.base, &tokens).await);
@@ -651,8 +655,15 @@ async fn run() {
         let token = bench.client_credentials(&target.base).await;
         for &c in connections {
             let name = format!("{}_introspect_{c}", target.name);
-            let script =
-                lua(&dir, &name, "/oauth/introspect", "", &format!("{}&token={token}", bench.form_auth()), None, false);
+            let script = lua(
+                &dir,
+                &name,
+                "/oauth/introspect",
+                false,
+                &format!("{}&token={token}", bench.form_auth()),
+                None,
+                false,
+            );
             let (stats, _) = bench.wrk(target, &name, &script, c).await;
             table.push(("introspection".into(), target.name.into(), c, stats));
         }
@@ -688,7 +699,7 @@ async fn run() {
         std::fs::write(&file, tokens.join("\n")).unwrap();
         let name = format!("{}_revoke", target.name);
         let script =
-            lua(&dir, &name, "/oauth/revoke", "", &format!("{}&token=", bench.form_auth()), Some(&file), false);
+            lua(&dir, &name, "/oauth/revoke", false, &format!("{}&token=", bench.form_auth()), Some(&file), false);
         let (stats, _) = bench.wrk(target, &name, &script, 16).await;
         table.push(("revocation".into(), target.name.into(), 16, stats));
     }
@@ -702,7 +713,7 @@ async fn run() {
         let name = format!("{}_code", target.name);
         let prefix =
             format!("grant_type=authorization_code&redirect_uri=https://app.example/cb&{}&code=", bench.form_auth());
-        let script = lua(&dir, &name, "/oauth/token", "", &prefix, Some(&file), false);
+        let script = lua(&dir, &name, "/oauth/token", true, &prefix, Some(&file), false);
         let (mut stats, lines) = bench.wrk(target, &name, &script, 16).await;
         // Codes run out if the server is faster than codes were minted: those answers are expected errors.
         let exhausted = stats.requests as usize > codes.len();
@@ -740,7 +751,7 @@ async fn run() {
             &dir,
             &name,
             "/oauth/token",
-            "",
+            true,
             &format!("grant_type=refresh_token&{}&refresh_token=", bench.form_auth()),
             Some(&file),
             true,
@@ -834,13 +845,13 @@ async fn scaling(bench: &Bench, redis: &Redis, target: &Target, cc_body: &str, d
     };
     let _ = Command::new("redis-cli").args(["-p", &redis.port.to_string(), "flushall"]).output();
     fill(0, 10_000).await;
-    let script = lua(dir, "scale_10k", "/oauth/token", "", cc_body, None, false);
+    let script = lua(dir, "scale_10k", "/oauth/token", false, cc_body, None, false);
     let (small, _) = bench.wrk(target, "scale_10k", &script, 16).await;
     let memory_before = redis.info("used_memory");
     let keys_before = redis_keys(redis);
     fill(10_000, 1_000_000).await;
     let per_token = (redis.info("used_memory") - memory_before) / (redis_keys(redis) - keys_before).max(1.0);
-    let script = lua(dir, "scale_1m", "/oauth/token", "", cc_body, None, false);
+    let script = lua(dir, "scale_1m", "/oauth/token", false, cc_body, None, false);
     let (large, _) = bench.wrk(target, "scale_1m", &script, 16).await;
     format!(
         "client_credentials on Redis, 16 connections: {:.0} req/s with ~10,000 live tokens, {:.0} req/s with ~1,000,000 (ratio {:.2}); Redis used_memory per live access token: {:.0} bytes",
