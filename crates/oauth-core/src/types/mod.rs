@@ -1,7 +1,7 @@
 //! Protocol values as newtypes.
 //!
 //! Plain identifiers ([`ClientId`], [`Subject`], [`State`], [`Nonce`]) are
-//! cheap wrappers around `String`. Secrets ([`ClientSecret`],
+//! cheap wrappers around a shared `str`. Secrets ([`ClientSecret`],
 //! [`AuthorizationCode`], [`AccessToken`], [`RefreshToken`],
 //! [`PkceCodeVerifier`]) redact themselves in `Debug` and are only readable
 //! through `secret()`, which makes every raw use visible in review.
@@ -17,17 +17,20 @@ pub use secrets::{AccessToken, AuthorizationCode, ClientSecret, PkceCodeVerifier
 pub use uri::{RedirectUri, RedirectUriError};
 
 /// Defines a plain string newtype with `new`, `as_str`, `Display`, serde and ordering.
+///
+/// The value is an `Arc<str>`: identifiers are copied into every record that
+/// names them (a grant, each of its tokens, the stores' indexes), and cloning
+/// one is then a reference-count increment rather than an allocation.
 macro_rules! new_type {
     ($(#[$attr:meta])* $name:ident) => {
         $(#[$attr])*
-        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(std::sync::Arc<str>);
 
         impl $name {
             /// Wraps a value.
             pub fn new(value: impl Into<String>) -> Self {
-                Self(value.into())
+                Self(value.into().into())
             }
 
             /// The value as sent on the wire.
@@ -35,9 +38,9 @@ macro_rules! new_type {
                 &self.0
             }
 
-            /// Unwraps the value.
+            /// The value as an owned `String`.
             pub fn into_inner(self) -> String {
-                self.0
+                self.0.as_ref().to_owned()
             }
         }
 
@@ -49,7 +52,19 @@ macro_rules! new_type {
 
         impl From<&str> for $name {
             fn from(value: &str) -> Self {
-                Self(value.to_owned())
+                Self(value.into())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                String::deserialize(deserializer).map(Self::new)
             }
         }
     };

@@ -41,11 +41,12 @@ impl fmt::Display for Scope {
 
 /// A deduplicated, ordered set of scopes; space-separated on the wire.
 ///
-/// Kept sorted so that the `scope` output is deterministic. A sorted vector
-/// rather than a `BTreeSet`: sets hold a handful of scopes, and a B-tree node
-/// per set costs hundreds of bytes for every stored token.
+/// Kept sorted so that the `scope` output is deterministic. A shared sorted
+/// slice rather than a `BTreeSet`: sets hold a handful of scopes, a B-tree
+/// node per set costs hundreds of bytes for every stored token, and a grant
+/// and each of its tokens share one set instead of copying it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct ScopeSet(Vec<Scope>);
+pub struct ScopeSet(std::sync::Arc<[Scope]>);
 
 impl ScopeSet {
     /// The empty set.
@@ -86,7 +87,9 @@ impl ScopeSet {
     /// Adds a scope.
     pub fn insert(&mut self, scope: Scope) {
         if let Err(at) = self.0.binary_search(&scope) {
-            self.0.insert(at, scope);
+            let mut scopes = self.0.to_vec();
+            scopes.insert(at, scope);
+            self.0 = scopes.into();
         }
     }
 }
@@ -96,14 +99,14 @@ impl FromIterator<Scope> for ScopeSet {
         let mut scopes: Vec<Scope> = iter.into_iter().collect();
         scopes.sort_unstable();
         scopes.dedup();
-        Self(scopes)
+        Self(scopes.into())
     }
 }
 
 impl fmt::Display for ScopeSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
-        for scope in &self.0 {
+        for scope in self.0.iter() {
             if !first {
                 f.write_str(" ")?;
             }
