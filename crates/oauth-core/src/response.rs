@@ -31,7 +31,9 @@ pub struct OAuthResponse {
 impl OAuthResponse {
     /// A JSON response with `Cache-Control: no-store` and `Pragma: no-cache`
     /// (RFC 6749 §5.1).
-    pub fn json(status: u16, value: &serde_json::Value) -> Self {
+    pub fn json(status: u16, value: &impl serde::Serialize) -> Self {
+        // Our bodies are maps with string keys: serializing them cannot fail.
+        let body = serde_json::to_string(value).unwrap_or_else(|_| String::from("{}"));
         Self {
             status,
             headers: vec![
@@ -39,7 +41,7 @@ impl OAuthResponse {
                 ("Cache-Control", "no-store".into()),
                 ("Pragma", "no-cache".into()),
             ],
-            body: Body::Json(value.to_string()),
+            body: Body::Json(body),
         }
     }
 

@@ -100,27 +100,37 @@ impl AuthorizationServer {
         Ok(None)
     }
 
-    fn introspection_body(&self, found: &Found) -> serde_json::Value {
+    fn introspection_body<'a>(&'a self, found: &'a Found) -> IntrospectionBody<'a> {
         let (record, token_type) = match found {
             Found::Access(r) => (r, Some("Bearer")),
             Found::Refresh(r) => (r, None),
         };
-        let mut body = serde_json::json!({
-            "active": true,
-            "scope": record.scope.to_string(),
-            "client_id": record.client_id.as_str(),
-            "exp": record.expires_at,
-            "iat": record.issued_at,
-            "iss": self.policy.issuer,
-        });
-        if let Some(sub) = &record.subject {
-            body["sub"] = sub.as_str().into();
+        IntrospectionBody {
+            active: true,
+            scope: &record.scope,
+            client_id: record.client_id.as_str(),
+            exp: record.expires_at,
+            iat: record.issued_at,
+            iss: &self.policy.issuer,
+            sub: record.subject.as_ref().map(|s| s.as_str()),
+            token_type,
         }
-        if let Some(token_type) = token_type {
-            body["token_type"] = token_type.into();
-        }
-        body
     }
+}
+
+/// An active token's introspection response (RFC 7662 §2.2).
+#[derive(serde::Serialize)]
+struct IntrospectionBody<'a> {
+    active: bool,
+    scope: &'a crate::types::ScopeSet,
+    client_id: &'a str,
+    exp: u64,
+    iat: u64,
+    iss: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<&'static str>,
 }
 
 /// The `token` parameter's key (`None` when it cannot be one of our tokens)

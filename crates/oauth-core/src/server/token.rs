@@ -350,22 +350,33 @@ impl AuthorizationServer {
 
     fn token_response(&self, issued: Issued) -> OAuthResponse {
         let now = self.clock.now();
-        let mut body = serde_json::Map::new();
-        body.insert("access_token".into(), issued.access.secret().into());
-        body.insert("token_type".into(), "Bearer".into());
-        body.insert("expires_in".into(), issued.access_expires_at.saturating_sub(now).into());
-        if let Some((refresh, expires_at)) = &issued.refresh {
-            body.insert("refresh_token".into(), refresh.secret().into());
-            body.insert("refresh_token_expires_in".into(), expires_at.saturating_sub(now).into());
-        }
-        if !issued.scope.is_empty() {
-            body.insert("scope".into(), issued.scope.to_string().into());
-        }
-        if let Some(id_token) = issued.id_token {
-            body.insert("id_token".into(), id_token.into());
-        }
-        OAuthResponse::json(200, &serde_json::Value::Object(body))
+        let body = TokenBody {
+            access_token: issued.access.secret(),
+            token_type: "Bearer",
+            expires_in: issued.access_expires_at.saturating_sub(now),
+            refresh_token: issued.refresh.as_ref().map(|(token, _)| token.secret()),
+            refresh_token_expires_in: issued.refresh.as_ref().map(|(_, expires_at)| expires_at.saturating_sub(now)),
+            scope: (!issued.scope.is_empty()).then_some(&issued.scope),
+            id_token: issued.id_token.as_deref(),
+        };
+        OAuthResponse::json(200, &body)
     }
+}
+
+/// A successful token response (RFC 6749 §5.1), serialized as is.
+#[derive(serde::Serialize)]
+struct TokenBody<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token_expires_in: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<&'a ScopeSet>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<&'a str>,
 }
 
 fn signing_failed() -> OAuthError {
