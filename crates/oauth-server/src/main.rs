@@ -66,12 +66,15 @@ enum KeysCommand {
     },
 }
 
-/// Logs go to stderr through a buffered writer on its own thread, so a
-/// request never waits for a write system call. The guard flushes on exit.
+/// Logs go to stderr from their own thread, so a request never waits for a
+/// write system call. That thread writes through a buffer which it flushes
+/// each time it has no more lines waiting: under load, one `write` carries
+/// many lines instead of one each. The guard flushes on exit.
 fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    let (writer, guard) =
+        tracing_appender::non_blocking(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_ansi(ansi).with_writer(writer).init();
     guard
