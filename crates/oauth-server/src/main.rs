@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 
 /// mimalloc: fewer cycles per allocation than glibc's malloc on the request
 /// path, and Argon2's 19 MiB blocks go back to the system after each login
-/// instead of piling up in per-thread arenas.
+/// instead of piling up in per-thread arenas. Built with `no_thp`: asking
+/// for transparent huge pages made each fault of a growing store zero 2 MiB
+/// while requests waited (p99 15-63 ms at 64 connections, 3-4 ms without).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
