@@ -31,9 +31,14 @@ pub struct OAuthResponse {
 impl OAuthResponse {
     /// A JSON response with `Cache-Control: no-store` and `Pragma: no-cache`
     /// (RFC 6749 §5.1).
+    ///
+    /// A value that cannot be serialized (a map with non-string keys, say)
+    /// gives `500 server_error` rather than a wrong body.
     pub fn json(status: u16, value: &impl serde::Serialize) -> Self {
-        // Our bodies are maps with string keys: serializing them cannot fail.
-        let body = serde_json::to_string(value).unwrap_or_else(|_| String::from("{}"));
+        let (status, body) = match serde_json::to_string(value) {
+            Ok(body) => (status, body),
+            Err(_) => (500, String::from(r#"{"error":"server_error"}"#)),
+        };
         Self {
             status,
             headers: vec![
@@ -195,5 +200,16 @@ mod tests {
         let Body::Html(html) = &p.body else { panic!("expected html") };
         assert!(html.contains("action=\"https://x.example/cb\""));
         assert!(html.contains("value=\"&quot;&gt;&lt;script&gt;\""));
+    }
+
+    #[test]
+    fn json_that_cannot_be_serialized_is_a_server_error() {
+        let ok = OAuthResponse::json(200, &serde_json::json!({ "active": false }));
+        assert_eq!((ok.status, ok.json_body()), (200, Some(serde_json::json!({ "active": false }))));
+        let keys_not_strings: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        let failed = OAuthResponse::json(200, &keys_not_strings);
+        assert_eq!(failed.status, 500);
+        assert_eq!(failed.json_body(), Some(serde_json::json!({ "error": "server_error" })));
+        assert_eq!(failed.header("Cache-Control"), Some("no-store"));
     }
 }
