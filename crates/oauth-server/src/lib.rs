@@ -85,6 +85,7 @@ pub async fn build_state_with_clock(
         login_path: config.endpoints.login.clone(),
         consent_path: config.endpoints.consent.clone(),
         metrics: config.server.metrics.then_some(metrics),
+        access_log: AccessLog { every_request: config.server.access_log },
     }))
 }
 
@@ -109,22 +110,37 @@ pub fn install_keys(server: &AuthorizationServer, config: &Config) -> anyhow::Re
     Ok(())
 }
 
-/// One log line per request: method, path (never the query), status, latency.
+/// What the [`access_log`] middleware logs (`server.access_log`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccessLog {
+    /// One line per request at `info`; otherwise only 5xx answers, at `warn`.
+    pub every_request: bool,
+}
+
+/// Request metrics, and log lines with method, path (never the query),
+/// status and latency: for every request with `server.access_log`, for 5xx
+/// answers always.
 pub async fn access_log(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
-    let method = req.method().clone();
-    let path = req.path().to_owned();
     let metrics = req.app_data::<actix_web::web::Data<metrics::Metrics>>().cloned();
+    let every_request = req.app_data::<actix_web::web::Data<AccessLog>>().is_some_and(|log| log.every_request);
     let response = next.call(req).await?;
     let elapsed = start.elapsed();
     let status = response.status().as_u16();
-    tracing::info!(%method, path, status, latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX), "request");
+    let request = response.request();
+    let (method, path) = (request.method(), request.path());
+    let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    if every_request {
+        tracing::info!(%method, path, status, latency_us, "request");
+    } else if status >= 500 {
+        tracing::warn!(%method, path, status, latency_us, "request failed");
+    }
     if let Some(metrics) = metrics {
         // The route pattern, not the path: labels stay few and never carry input.
-        let endpoint = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+        let endpoint = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
         metrics.request(endpoint, method.as_str(), status, elapsed.as_secs_f64());
     }
     Ok(response)

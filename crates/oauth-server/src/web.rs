@@ -34,6 +34,8 @@ pub struct AppState {
     pub consent_path: String,
     /// Metrics, when `/metrics` is on.
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// Whether every request is logged (`server.access_log`).
+    pub access_log: crate::AccessLog,
 }
 
 impl std::fmt::Debug for AppState {
@@ -188,6 +190,7 @@ pub fn configure(state: &Arc<AppState>, cfg: &mut web::ServiceConfig) {
     endpoints.configure(cfg);
     // Resource handlers in the same app can take `oauth_actix::BearerToken`.
     cfg.app_data(web::Data::from(state.server.clone()));
+    cfg.app_data(web::Data::new(state.access_log));
     let data = web::Data::from(state.clone());
     let limit = web::PayloadConfig::new(FORM_LIMIT);
     cfg.service(

@@ -24,6 +24,7 @@ fn defaults() {
     assert_eq!(config.endpoints.token, vec!["/oauth/token".to_string()]);
     assert_eq!(config.tokens.access_token_lifetime, 3600);
     assert_eq!(config.session.lifetime, 1800);
+    assert!(!config.server.access_log, "access logging is opt-in");
     let clients = config.clients().unwrap();
     assert_eq!(clients[0].auth_method, TokenEndpointAuthMethod::ClientSecretBasic);
     assert!(clients[0].response_types.contains(&ResponseType::Code));
@@ -40,6 +41,7 @@ fn environment_overrides() {
             ("OAUTH__TOKENS__ACCESS_TOKEN_LIFETIME", "300"),
             ("OAUTH__SECURITY__REQUIRE_PKCE", "true"),
             ("OAUTH__ENDPOINTS__TOKEN", "/oauth/tokenize,/oauth/token"),
+            ("OAUTH__SERVER__ACCESS_LOG", "true"),
             ("UNRELATED", "x"),
         ],
     )
@@ -47,6 +49,7 @@ fn environment_overrides() {
     assert_eq!(config.server.bind, "0.0.0.0:9000");
     assert_eq!(config.tokens.access_token_lifetime, 300);
     assert!(config.security.require_pkce);
+    assert!(config.server.access_log);
     assert_eq!(config.endpoints.token, vec!["/oauth/tokenize".to_string(), "/oauth/token".to_string()]);
 }
 

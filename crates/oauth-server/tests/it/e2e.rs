@@ -1,11 +1,11 @@
 //! The real `oauth-server` binary on a free port: the seed's browser flow over
 //! real HTTP with a cookie-keeping client, then the code exchanged and refreshed
-//! by the `oauth2` crate as an independent client; then a graceful SIGTERM.
+//! by the `oauth2` crate as an independent client; then a graceful SIGTERM; and what the access log writes.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{browser_flow, http, spawn};
+use crate::support::{browser_flow, http, spawn, spawn_with_stderr};
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, PkceCodeChallenge, RedirectUrl, RefreshToken, Scope,
@@ -67,4 +67,40 @@ async fn sigterm_stops_the_server_gracefully() {
         assert!(Instant::now() < deadline, "still running after SIGTERM");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The log of a server that answered one failed token request (a query
+/// string and a made-up code) and was then stopped with SIGTERM.
+async fn log_of_one_token_request(access_log: &str) -> String {
+    let env = [("RUST_LOG", "info"), ("OAUTH__SERVER__ACCESS_LOG", access_log)];
+    let mut server = spawn_with_stderr(&env, Stdio::piped()).await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/oauth/tokenize?marker=query", server.base))
+        .basic_auth("test_client", Some("password"))
+        .form(&[("grant_type", "authorization_code"), ("code", "not-a-code")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let mut log = String::new();
+    let mut stderr = server.child.stderr.take().unwrap();
+    std::io::Read::read_to_string(&mut stderr, &mut log).unwrap();
+    log
+}
+
+#[tokio::test]
+async fn access_log_lines_follow_the_setting() {
+    let on = log_of_one_token_request("true").await;
+    let line = on.lines().find(|l| l.contains("/oauth/tokenize")).unwrap_or_else(|| panic!("no access-log line: {on}"));
+    for part in ["request", "POST", "status=400", "latency_us="] {
+        assert!(line.contains(part), "{part} missing from {line:?}");
+    }
+    assert!(!on.contains("marker=query"), "the query string is never logged: {on}");
+    assert!(!on.contains("not-a-code"), "the body is never logged: {on}");
+
+    let off = log_of_one_token_request("false").await;
+    assert!(off.contains("listening"), "the server logged its start: {off}");
+    assert!(!off.contains("/oauth/tokenize"), "no per-request line when access_log is off: {off}");
 }

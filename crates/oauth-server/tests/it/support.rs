@@ -65,6 +65,11 @@ pub fn free_port() -> u16 {
 /// Starts the binary with the demo configuration on a free port, plus `env`
 /// overrides; waits for `/healthz`. The issuer defaults to the server's own URL.
 pub async fn spawn(env: &[(&str, &str)]) -> Server {
+    spawn_with_stderr(env, std::process::Stdio::inherit()).await
+}
+
+/// [`spawn`], with the server's standard error (its log) sent to `stderr`.
+pub async fn spawn_with_stderr(env: &[(&str, &str)], stderr: std::process::Stdio) -> Server {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/aioauth-demo/demo.toml");
@@ -75,7 +80,8 @@ pub async fn spawn(env: &[(&str, &str)]) -> Server {
         .env("OAUTH__SERVER__ISSUER", &base)
         .env("OAUTH__SERVER__WORKERS", "2")
         .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null());
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr);
     for (k, v) in env {
         command.env(k, v);
     }
