@@ -25,13 +25,13 @@ use prometheus_client::registry::Registry;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     endpoint: String,
-    method: String,
+    method: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct GrantLabels {
-    grant_type: String,
+    grant_type: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -46,6 +46,96 @@ struct StoreLabels {
     outcome: &'static str,
 }
 
+/// The storage calls that [`Timed`] measures, each with its pre-made
+/// histograms: timing a call touches no lock and hashes no label.
+#[derive(Clone, Copy, Debug)]
+enum StoreOp {
+    GetClient,
+    PutClient,
+    DeleteClient,
+    ListClients,
+    PutCode,
+    TakeCode,
+    CreateGrant,
+    GetAccessToken,
+    GetRefreshToken,
+    RotateRefresh,
+    RevokeAccessToken,
+    RevokeGrant,
+    LoadSession,
+    SaveSession,
+    DeleteSession,
+    Ping,
+}
+
+impl StoreOp {
+    const ALL: [Self; 16] = [
+        Self::GetClient,
+        Self::PutClient,
+        Self::DeleteClient,
+        Self::ListClients,
+        Self::PutCode,
+        Self::TakeCode,
+        Self::CreateGrant,
+        Self::GetAccessToken,
+        Self::GetRefreshToken,
+        Self::RotateRefresh,
+        Self::RevokeAccessToken,
+        Self::RevokeGrant,
+        Self::LoadSession,
+        Self::SaveSession,
+        Self::DeleteSession,
+        Self::Ping,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::GetClient => "get_client",
+            Self::PutClient => "put_client",
+            Self::DeleteClient => "delete_client",
+            Self::ListClients => "list_clients",
+            Self::PutCode => "put_code",
+            Self::TakeCode => "take_code",
+            Self::CreateGrant => "create_grant",
+            Self::GetAccessToken => "get_access_token",
+            Self::GetRefreshToken => "get_refresh_token",
+            Self::RotateRefresh => "rotate_refresh",
+            Self::RevokeAccessToken => "revoke_access_token",
+            Self::RevokeGrant => "revoke_grant",
+            Self::LoadSession => "load_session",
+            Self::SaveSession => "save_session",
+            Self::DeleteSession => "delete_session",
+            Self::Ping => "ping",
+        }
+    }
+}
+
+/// The method label: the standard methods by name, anything else as
+/// `OTHER`, so that no client can mint new series.
+fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "POST" => "POST",
+        "HEAD" => "HEAD",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// The grant type label; extension grants the engine accepts share `other`.
+fn grant_label(grant_type: &GrantType) -> &'static str {
+    match grant_type {
+        GrantType::AuthorizationCode => "authorization_code",
+        GrantType::RefreshToken => "refresh_token",
+        GrantType::ClientCredentials => "client_credentials",
+        GrantType::Password => "password",
+        _ => "other",
+    }
+}
+
 fn latency_histogram() -> Histogram {
     // 50 µs … ~1.6 s.
     Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
@@ -58,7 +148,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Histogram, fn() -> Histogram>,
     tokens: Family<GrantLabels, Counter>,
     errors: Family<ErrorLabels, Counter>,
-    store: Family<StoreLabels, Histogram, fn() -> Histogram>,
+    /// Per [`StoreOp`]: its (ok, error) series of `store_operation_duration_seconds`.
+    store_series: Vec<(Histogram, Histogram)>,
     pool_size: Gauge,
     pool_available: Gauge,
     pool: Option<PoolStatus>,
@@ -99,6 +190,13 @@ impl Metrics {
             "Storage call latency by operation and outcome",
             store.clone(),
         );
+        let store_series = StoreOp::ALL
+            .iter()
+            .map(|op| {
+                let series = |outcome| store.get_or_create(&StoreLabels { operation: op.name(), outcome }).clone();
+                (series("ok"), series("error"))
+            })
+            .collect();
         let pool_size = Gauge::default();
         registry.register("redis_connection_slots", "Multiplexed Redis connection slots", pool_size.clone());
         let pool_available = Gauge::default();
@@ -107,18 +205,19 @@ impl Metrics {
             "Redis connection slots holding a live connection",
             pool_available.clone(),
         );
-        Self { registry, requests, tokens, errors, store, pool_size, pool_available, pool }
+        Self { registry, requests, tokens, errors, store_series, pool_size, pool_available, pool }
     }
 
     /// Counts one HTTP request.
     pub fn request(&self, endpoint: String, method: &str, status: u16, seconds: f64) {
-        let labels = RequestLabels { endpoint, method: method.to_owned(), status };
+        let labels = RequestLabels { endpoint, method: method_label(method), status };
         self.requests.get_or_create(&labels).observe(seconds);
     }
 
-    fn store_call(&self, operation: &'static str, start: Instant, ok: bool) {
-        let outcome = if ok { "ok" } else { "error" };
-        self.store.get_or_create(&StoreLabels { operation, outcome }).observe(start.elapsed().as_secs_f64());
+    fn store_call(&self, op: StoreOp, start: Instant, ok: bool) {
+        if let Some((success, failure)) = self.store_series.get(op as usize) {
+            if ok { success } else { failure }.observe(start.elapsed().as_secs_f64());
+        }
     }
 
     /// The Prometheus text exposition.
@@ -137,7 +236,7 @@ impl Metrics {
 
 impl Observer for Metrics {
     fn token_issued(&self, grant_type: &GrantType) {
-        self.tokens.get_or_create(&GrantLabels { grant_type: grant_type.as_str().to_owned() }).inc();
+        self.tokens.get_or_create(&GrantLabels { grant_type: grant_label(grant_type) }).inc();
     }
 
     fn oauth_error(&self, endpoint: &'static str, code: &ErrorCode) {
@@ -166,10 +265,10 @@ impl<S: ?Sized> Timed<S> {
 
 /// Times one delegated call.
 macro_rules! timed {
-    ($self:ident, $op:literal, $call:expr) => {{
+    ($self:ident, $op:ident, $call:expr) => {{
         let start = Instant::now();
         let result = $call.await;
-        $self.metrics.store_call($op, start, result.is_ok());
+        $self.metrics.store_call(StoreOp::$op, start, result.is_ok());
         result
     }};
 }
@@ -177,63 +276,100 @@ macro_rules! timed {
 #[async_trait]
 impl<S: ClientStore + ?Sized> ClientStore for Timed<S> {
     async fn get_client(&self, id: &ClientId) -> StorageResult<Option<Client>> {
-        timed!(self, "get_client", self.inner.get_client(id))
+        timed!(self, GetClient, self.inner.get_client(id))
     }
     async fn put_client(&self, client: &Client) -> StorageResult<()> {
-        timed!(self, "put_client", self.inner.put_client(client))
+        timed!(self, PutClient, self.inner.put_client(client))
     }
     async fn delete_client(&self, id: &ClientId) -> StorageResult<bool> {
-        timed!(self, "delete_client", self.inner.delete_client(id))
+        timed!(self, DeleteClient, self.inner.delete_client(id))
     }
     async fn list_clients(&self) -> StorageResult<Vec<Client>> {
-        timed!(self, "list_clients", self.inner.list_clients())
+        timed!(self, ListClients, self.inner.list_clients())
     }
 }
 
 #[async_trait]
 impl<S: CodeStore + ?Sized> CodeStore for Timed<S> {
     async fn put_code(&self, hash: &TokenHash, record: &CodeRecord) -> StorageResult<()> {
-        timed!(self, "put_code", self.inner.put_code(hash, record))
+        timed!(self, PutCode, self.inner.put_code(hash, record))
     }
     async fn take_code(&self, hash: &TokenHash) -> StorageResult<CodeTake> {
-        timed!(self, "take_code", self.inner.take_code(hash))
+        timed!(self, TakeCode, self.inner.take_code(hash))
     }
 }
 
 #[async_trait]
 impl<S: TokenStore + ?Sized> TokenStore for Timed<S> {
     async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<()> {
-        timed!(self, "create_grant", self.inner.create_grant(grant, tokens))
+        timed!(self, CreateGrant, self.inner.create_grant(grant, tokens))
     }
     async fn get_access_token(&self, key: &TokenKey) -> StorageResult<Option<TokenRecord>> {
-        timed!(self, "get_access_token", self.inner.get_access_token(key))
+        timed!(self, GetAccessToken, self.inner.get_access_token(key))
     }
     async fn get_refresh_token(&self, key: &TokenKey) -> StorageResult<RefreshLookup> {
-        timed!(self, "get_refresh_token", self.inner.get_refresh_token(key))
+        timed!(self, GetRefreshToken, self.inner.get_refresh_token(key))
     }
     async fn rotate_refresh(&self, old: &TokenKey, new: &NewTokens) -> StorageResult<RotateOutcome> {
-        timed!(self, "rotate_refresh", self.inner.rotate_refresh(old, new))
+        timed!(self, RotateRefresh, self.inner.rotate_refresh(old, new))
     }
     async fn revoke_access_token(&self, key: &TokenKey) -> StorageResult<()> {
-        timed!(self, "revoke_access_token", self.inner.revoke_access_token(key))
+        timed!(self, RevokeAccessToken, self.inner.revoke_access_token(key))
     }
     async fn revoke_grant(&self, id: &GrantId) -> StorageResult<()> {
-        timed!(self, "revoke_grant", self.inner.revoke_grant(id))
+        timed!(self, RevokeGrant, self.inner.revoke_grant(id))
     }
 }
 
 #[async_trait]
 impl<S: SessionStore + ?Sized> SessionStore for Timed<S> {
     async fn load_session(&self, id: &TokenHash) -> StorageResult<Option<String>> {
-        timed!(self, "load_session", self.inner.load_session(id))
+        timed!(self, LoadSession, self.inner.load_session(id))
     }
     async fn save_session(&self, id: &TokenHash, data: &str, expires_at: u64) -> StorageResult<()> {
-        timed!(self, "save_session", self.inner.save_session(id, data, expires_at))
+        timed!(self, SaveSession, self.inner.save_session(id, data, expires_at))
     }
     async fn delete_session(&self, id: &TokenHash) -> StorageResult<()> {
-        timed!(self, "delete_session", self.inner.delete_session(id))
+        timed!(self, DeleteSession, self.inner.delete_session(id))
     }
     async fn ping(&self) -> StorageResult<()> {
-        timed!(self, "ping", self.inner.ping())
+        timed!(self, Ping, self.inner.ping())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_come_from_fixed_sets() {
+        let metrics = Metrics::default();
+        metrics.request("/oauth/token".into(), "POST", 200, 0.001);
+        metrics.request("/oauth/token".into(), "BREW", 405, 0.001);
+        metrics.token_issued(&GrantType::ClientCredentials);
+        metrics.token_issued(&GrantType::parse("urn:example:custom"));
+        let text = metrics.render();
+        assert!(text.contains(r#"method="POST""#), "{text}");
+        assert!(text.contains(r#"method="OTHER""#), "{text}");
+        assert!(!text.contains("BREW"), "a client-chosen method must not become a label: {text}");
+        assert!(text.contains(r#"oauth_tokens_issued_total{grant_type="client_credentials"} 1"#), "{text}");
+        assert!(text.contains(r#"oauth_tokens_issued_total{grant_type="other"} 1"#), "{text}");
+        assert!(!text.contains("urn:example"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn timed_store_calls_land_in_their_series() {
+        let metrics = Arc::new(Metrics::default());
+        let store = Timed::new(Arc::new(oauth_core::storage::MemoryStore::new()), metrics.clone());
+        assert!(store.get_client(&ClientId::new("nobody")).await.is_ok());
+        let text = metrics.render();
+        let count = |op: &str, outcome: &str| {
+            let line =
+                format!(r#"oauth_store_operation_duration_seconds_count{{operation="{op}",outcome="{outcome}"}} "#);
+            text.lines().find_map(|l| l.strip_prefix(line.as_str())).map(str::to_owned)
+        };
+        assert_eq!(count("get_client", "ok").as_deref(), Some("1"), "{text}");
+        assert_eq!(count("get_client", "error").as_deref(), Some("0"), "{text}");
+        assert_eq!(count("take_code", "ok").as_deref(), Some("0"), "{text}");
     }
 }
