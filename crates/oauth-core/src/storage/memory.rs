@@ -7,7 +7,7 @@
 //! records and no call pays for a scan of the whole store.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, Hash, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use async_trait::async_trait;
@@ -114,21 +114,22 @@ const SHARDS: usize = 256;
 /// than B-trees: a lookup among a million keys is one or two cache misses,
 /// not a walk down eight levels of nodes comparing 32-byte keys.
 #[derive(Debug)]
-struct Sharded<K, V> {
-    hasher: RandomState,
-    shards: Box<[HashMap<K, V>]>,
+struct Sharded<K, V, S = RandomState> {
+    hasher: S,
+    shards: Box<[HashMap<K, V, S>]>,
 }
 
-impl<K, V> Default for Sharded<K, V> {
+impl<K, V, S: Default> Default for Sharded<K, V, S> {
     fn default() -> Self {
-        Self { hasher: RandomState::new(), shards: (0..SHARDS).map(|_| HashMap::new()).collect() }
+        Self { hasher: S::default(), shards: (0..SHARDS).map(|_| HashMap::with_hasher(S::default())).collect() }
     }
 }
 
-impl<K: Hash + Eq, V> Sharded<K, V> {
+impl<K: Hash + Eq, V, S: BuildHasher> Sharded<K, V, S> {
     fn shard(&self, key: &K) -> usize {
-        // The top bits: the shards' own maps index by the low bits of their own hashes.
-        (self.hasher.hash_one(key) >> 56) as usize % SHARDS
+        // Bits 32..40: the shards' maps index by the low bits of the hash and
+        // tag slots with its top seven, so the shard number must use neither.
+        (self.hasher.hash_one(key) >> 32) as usize % SHARDS
     }
 
     fn get(&self, key: &K) -> Option<&V> {
@@ -159,14 +160,40 @@ impl<K: Hash + Eq, V> Sharded<K, V> {
     }
 }
 
+/// The hasher of maps keyed by [`TokenHash`]. The keys are SHA-256 digests
+/// of values with 256 random bits that this server generated, so
+/// they are already uniform and nobody can choose them: folding their words
+/// is enough, where SipHash would cost several times more on every insert
+/// and lookup. (Lookups with made-up tokens cannot lengthen probe sequences;
+/// only inserted keys shape the table.)
+#[derive(Debug, Default, Clone, Copy)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for word in bytes.chunks(8) {
+            let mut padded = [0u8; 8];
+            padded[..word.len()].copy_from_slice(word);
+            self.0 = (self.0.rotate_left(23) ^ u64::from_le_bytes(padded)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A sharded map keyed by token hashes.
+type ByDigest<V> = Sharded<TokenHash, V, BuildHasherDefault<DigestHasher>>;
+
 /// The token state, under one lock: every operation that must be atomic
 /// (take a code, rotate a refresh token, revoke a family) is one critical section.
 #[derive(Debug, Default)]
 struct State {
-    codes: Sharded<TokenHash, CodeEntry>,
+    codes: ByDigest<CodeEntry>,
     grants: Sharded<GrantId, GrantEntry>,
-    access: Sharded<TokenHash, TokenRecord>,
-    refresh: Sharded<TokenHash, RefreshEntry>,
+    access: ByDigest<TokenRecord>,
+    refresh: ByDigest<RefreshEntry>,
     expiries: ExpiryIndex<Expiring>,
 }
 
@@ -179,8 +206,17 @@ enum CodeEntry {
 #[derive(Debug)]
 struct GrantEntry {
     record: GrantRecord,
-    /// Every access and refresh token hash of the family, retired ones included.
-    tokens: Vec<TokenHash>,
+    /// The hash of the access token issued with the grant: held inline, a
+    /// `client_credentials` grant allocates nothing more.
+    first: TokenHash,
+    /// The hashes of every other token of the family, retired ones included.
+    others: Vec<TokenHash>,
+}
+
+impl GrantEntry {
+    fn tokens(&self) -> impl Iterator<Item = &TokenHash> {
+        std::iter::once(&self.first).chain(&self.others)
+    }
 }
 
 #[derive(Debug)]
@@ -287,25 +323,21 @@ impl State {
         }
     }
 
+    /// Stores the tokens' records (their grant's entry lists them).
     fn insert_tokens(&mut self, tokens: &NewTokens) {
-        let grant_id = &tokens.access.1.grant_id;
         self.access.insert(tokens.access.0, tokens.access.1.clone());
         self.expiries.schedule(tokens.access.1.expires_at, Expiring::Access(tokens.access.0));
         if let Some((hash, record)) = &tokens.refresh {
             self.refresh.insert(*hash, RefreshEntry::Active(record.clone()));
             self.expiries.schedule(record.expires_at, Expiring::Refresh(*hash));
         }
-        if let Some(grant) = self.grants.get_mut(grant_id) {
-            grant.tokens.push(tokens.access.0);
-            grant.tokens.extend(tokens.refresh.as_ref().map(|(hash, _)| *hash));
-        }
     }
 
     fn revoke_grant(&mut self, id: &GrantId) {
         if let Some(grant) = self.grants.remove(id) {
-            for hash in grant.tokens {
-                self.access.remove(&hash);
-                self.refresh.remove(&hash);
+            for hash in grant.tokens() {
+                self.access.remove(hash);
+                self.refresh.remove(hash);
             }
         }
     }
@@ -372,8 +404,8 @@ impl TokenStore for MemoryStore {
         let now = self.now();
         let mut state = self.state();
         state.purge(now);
-        let tokens_per_issue = 1 + usize::from(tokens.refresh.is_some());
-        let entry = GrantEntry { record: grant.clone(), tokens: Vec::with_capacity(tokens_per_issue) };
+        let others = tokens.refresh.as_ref().map(|(hash, _)| vec![*hash]).unwrap_or_default();
+        let entry = GrantEntry { record: grant.clone(), first: tokens.access.0, others };
         state.grants.insert(grant.id.clone(), entry);
         state.expiries.schedule(grant.expires_at, Expiring::Grant(grant.id.clone()));
         state.insert_tokens(tokens);
@@ -415,6 +447,10 @@ impl TokenStore for MemoryStore {
                     state.expiries.schedule(grant_expiry, Expiring::Refresh(old.hash));
                 }
                 state.insert_tokens(new);
+                if let Some(grant) = state.grants.get_mut(&new.access.1.grant_id) {
+                    grant.others.push(new.access.0);
+                    grant.others.extend(new.refresh.as_ref().map(|(hash, _)| *hash));
+                }
                 RotateOutcome::Rotated
             }
             Some(RefreshEntry::Rotated { grant_id, expires_at }) if *expires_at > now && *grant_id == old.grant => {
@@ -502,5 +538,31 @@ impl ConsentStore for MemoryStore {
 
     async fn revoke_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<bool> {
         Ok(lock(&self.inner.consents).remove(&(subject.clone(), client.clone())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_keys_spread_evenly_over_shards_and_buckets() {
+        let mut map: ByDigest<u32> = Sharded::default();
+        let n = 256 * 200;
+        for i in 0..n {
+            map.insert(TokenHash::of(&i.to_string()), i);
+        }
+        assert_eq!(map.len(), n as usize);
+        // 200 keys expected per shard; a fair split stays well within ±50%.
+        for shard in map.shards.iter() {
+            assert!((100..300).contains(&shard.len()), "shard of {} keys", shard.len());
+        }
+        // Every key is found, and a key never inserted is not.
+        assert!((0..n).all(|i| map.get(&TokenHash::of(&i.to_string())) == Some(&i)));
+        assert!(map.get(&TokenHash::of("absent")).is_none());
+        // The seven tag bits hashbrown keeps per slot vary within a shard.
+        let tags: std::collections::BTreeSet<u64> =
+            map.shards[0].keys().map(|k| map.hasher.hash_one(k) >> 57).collect();
+        assert!(tags.len() > 64, "only {} distinct tags", tags.len());
     }
 }
