@@ -1,6 +1,9 @@
 //! Conversions between actix-web and oauth-core's neutral request and response.
 
+use std::borrow::Cow;
+
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt as _;
 use oauth_core::request::Method;
@@ -55,17 +58,58 @@ pub(crate) fn error_json(status: StatusCode, error: &str, description: &str) -> 
         .json(serde_json::json!({ "error": error, "error_description": description }))
 }
 
+/// The header's name, as a constant for the ones every response carries.
+fn header_name(name: &'static str) -> Option<HeaderName> {
+    match name {
+        "Content-Type" => Some(header::CONTENT_TYPE),
+        "Cache-Control" => Some(header::CACHE_CONTROL),
+        "Pragma" => Some(header::PRAGMA),
+        "Location" => Some(header::LOCATION),
+        other => HeaderName::from_bytes(other.as_bytes()).ok(),
+    }
+}
+
 /// Converts a neutral response into an actix response.
 pub fn respond(response: OAuthResponse) -> HttpResponse {
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = HttpResponse::build(status);
-    for (name, value) in &response.headers {
-        builder.append_header((*name, value.as_str()));
+    for (name, value) in response.headers {
+        let value = match value {
+            // Checked, not copied.
+            Cow::Borrowed(fixed) => HeaderValue::from_maybe_shared(web::Bytes::from_static(fixed.as_bytes())),
+            Cow::Owned(text) => HeaderValue::try_from(text),
+        };
+        // The engine's names and values are visible ASCII; anything else is dropped rather than sent broken.
+        if let (Some(name), Ok(value)) = (header_name(name), value) {
+            builder.append_header((name, value));
+        }
     }
     match response.body {
         Body::Empty => builder.finish(),
         Body::Json(json) => builder.body(json),
         Body::Html(html) => builder.body(html),
         _ => builder.finish(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn respond_passes_headers_on_and_drops_broken_ones() {
+        let mut response = OAuthResponse::json(400, &serde_json::json!({ "error": "invalid_request" }));
+        response.headers.push(("WWW-Authenticate", String::from("Basic realm=\"x\"").into()));
+        response.headers.push(("X-Broken", String::from("line\nbreak").into()));
+        response.headers.push(("Bad Name", "v".into()));
+        let http = respond(response);
+        assert_eq!(http.status(), StatusCode::BAD_REQUEST);
+        let h = http.headers();
+        assert_eq!(h.get("content-type").and_then(|v| v.to_str().ok()), Some("application/json"));
+        assert_eq!(h.get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+        assert_eq!(h.get("pragma").and_then(|v| v.to_str().ok()), Some("no-cache"));
+        assert_eq!(h.get("www-authenticate").and_then(|v| v.to_str().ok()), Some("Basic realm=\"x\""));
+        assert!(h.get("x-broken").is_none());
+        assert_eq!(h.len(), 4);
     }
 }

@@ -157,7 +157,7 @@ impl OAuthError {
         if self.code == ErrorCode::InvalidClient {
             response.headers.push((
                 "WWW-Authenticate",
-                format!("Basic realm=\"{}\", charset=\"UTF-8\"", quoted_string_safe(realm)),
+                format!("Basic realm=\"{}\", charset=\"UTF-8\"", quoted_string_safe(realm)).into(),
             ));
         }
         response

@@ -1,5 +1,7 @@
 //! Neutral outputs: status, headers and a body, which an adapter renders.
 
+use std::borrow::Cow;
+
 use crate::types::{RedirectUri, ResponseMode};
 
 /// The body of an [`OAuthResponse`].
@@ -22,8 +24,9 @@ pub enum Body {
 pub struct OAuthResponse {
     /// HTTP status code.
     pub status: u16,
-    /// Response headers.
-    pub headers: Vec<(&'static str, String)>,
+    /// Response headers. Fixed values are borrowed, so an adapter can pass
+    /// them on without copying.
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
     /// Response body.
     pub body: Body,
 }
@@ -74,7 +77,7 @@ impl OAuthResponse {
 
     /// The value of the first header called `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_ref())
     }
 
     /// The `Location` of a redirect.
@@ -120,7 +123,7 @@ impl OAuthResponse {
         };
         Self {
             status: 302,
-            headers: vec![("Location", location), ("Cache-Control", "no-store".into())],
+            headers: vec![("Location", location.into()), ("Cache-Control", "no-store".into())],
             body: Body::Empty,
         }
     }

@@ -88,7 +88,7 @@ impl AuthorizationServer {
             return OAuthResponse {
                 status: 401,
                 headers: vec![
-                    ("WWW-Authenticate", format!("Bearer realm=\"{realm}\"")),
+                    ("WWW-Authenticate", format!("Bearer realm=\"{realm}\"").into()),
                     ("Cache-Control", "no-store".into()),
                 ],
                 body: Body::Empty,
@@ -103,7 +103,7 @@ impl AuthorizationServer {
         }
         let mut response = OAuthResponse::json(error.code.status(), &error.to_json());
         if matches!(error.code, ErrorCode::InvalidToken | ErrorCode::InsufficientScope | ErrorCode::InvalidRequest) {
-            response.headers.push(("WWW-Authenticate", challenge));
+            response.headers.push(("WWW-Authenticate", challenge.into()));
         }
         response
     }
