@@ -151,11 +151,19 @@ impl Params {
     }
 
     /// The first repeated parameter name, if any.
+    ///
+    /// Pairwise for the few parameters of a real request; through a set for
+    /// more, so a body stuffed with thousands of names costs linear time.
     pub fn first_duplicate(&self) -> Option<&str> {
-        self.pairs()
-            .enumerate()
-            .find(|(i, (key, _))| self.pairs().take(*i).any(|(k, _)| k == *key))
-            .map(|(_, (k, _))| k)
+        if self.pairs.len() <= 16 {
+            return self
+                .pairs()
+                .enumerate()
+                .find(|(i, (key, _))| self.pairs().take(*i).any(|(k, _)| k == *key))
+                .map(|(_, (k, _))| k);
+        }
+        let mut seen = std::collections::HashSet::with_capacity(self.pairs.len());
+        self.pairs().map(|(k, _)| k).find(|k| !seen.insert(*k))
     }
 
     /// True when no parameter was sent.
@@ -403,6 +411,9 @@ mod tests {
         assert_eq!(p.first_duplicate(), Some("a"));
         assert_eq!(Params::parse("x=%41&y=b+c&z").pairs().collect::<Vec<_>>(), [("x", "A"), ("y", "b c"), ("z", "")]);
         assert_eq!(Params::parse("q=1&r=2").first_duplicate(), None);
+        let many: String = (0..5000).map(|i| format!("k{i}=v&")).collect();
+        assert_eq!(Params::parse(&many).first_duplicate(), None);
+        assert_eq!(Params::parse(&format!("{many}k4321=again")).first_duplicate(), Some("k4321"));
         assert!(Params::parse("").is_empty());
         let bad_utf8 = Params::parse_bytes(b"k=%FF&k2=v");
         assert_eq!(bad_utf8.get("k").ok(), Some(Some("\u{FFFD}")));
