@@ -357,6 +357,15 @@ mod tests {
         assert!(!text.contains("urn:example"), "{text}");
     }
 
+    #[test]
+    fn store_ops_index_their_own_series() {
+        let names: std::collections::BTreeSet<&str> = StoreOp::ALL.iter().map(|op| op.name()).collect();
+        assert_eq!(names.len(), StoreOp::ALL.len(), "one name per operation");
+        for (i, op) in StoreOp::ALL.iter().enumerate() {
+            assert_eq!(*op as usize, i, "{} is out of place in StoreOp::ALL", op.name());
+        }
+    }
+
     #[tokio::test]
     async fn timed_store_calls_land_in_their_series() {
         let metrics = Arc::new(Metrics::default());
