@@ -160,16 +160,16 @@ impl<K: Hash + Eq, V, S: BuildHasher> Sharded<K, V, S> {
     }
 }
 
-/// The hasher of maps keyed by [`TokenHash`]. The keys are SHA-256 digests
-/// of values with 256 random bits that this server generated, so
-/// they are already uniform and nobody can choose them: folding their words
-/// is enough, where SipHash would cost several times more on every insert
-/// and lookup. (Lookups with made-up tokens cannot lengthen probe sequences;
-/// only inserted keys shape the table.)
+/// The hasher of the token state's maps. Their keys are values nobody but
+/// this server chooses and that are already uniform: SHA-256 digests of
+/// 256-bit random tokens, and grant ids of 132 random bits. Folding their
+/// words is hash enough, where SipHash would cost several times more on
+/// every insert and lookup. (Lookups with made-up keys cannot lengthen probe
+/// sequences; only inserted keys shape the table.)
 #[derive(Debug, Default, Clone, Copy)]
-struct DigestHasher(u64);
+struct FoldHasher(u64);
 
-impl Hasher for DigestHasher {
+impl Hasher for FoldHasher {
     fn write(&mut self, bytes: &[u8]) {
         for word in bytes.chunks(8) {
             let mut padded = [0u8; 8];
@@ -183,17 +183,17 @@ impl Hasher for DigestHasher {
     }
 }
 
-/// A sharded map keyed by token hashes.
-type ByDigest<V> = Sharded<TokenHash, V, BuildHasherDefault<DigestHasher>>;
+/// A sharded map keyed by server-generated random values.
+type ByRandomKey<K, V> = Sharded<K, V, BuildHasherDefault<FoldHasher>>;
 
 /// The token state, under one lock: every operation that must be atomic
 /// (take a code, rotate a refresh token, revoke a family) is one critical section.
 #[derive(Debug, Default)]
 struct State {
-    codes: ByDigest<CodeEntry>,
-    grants: Sharded<GrantId, GrantEntry>,
-    access: ByDigest<TokenRecord>,
-    refresh: ByDigest<RefreshEntry>,
+    codes: ByRandomKey<TokenHash, CodeEntry>,
+    grants: ByRandomKey<GrantId, GrantEntry>,
+    access: ByRandomKey<TokenHash, TokenRecord>,
+    refresh: ByRandomKey<TokenHash, RefreshEntry>,
     expiries: ExpiryIndex<Expiring>,
 }
 
@@ -546,8 +546,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn digest_keys_spread_evenly_over_shards_and_buckets() {
-        let mut map: ByDigest<u32> = Sharded::default();
+    fn random_keys_spread_evenly_over_shards_and_buckets() {
+        let mut map: ByRandomKey<TokenHash, u32> = Sharded::default();
         let n = 256 * 200;
         for i in 0..n {
             map.insert(TokenHash::of(&i.to_string()), i);
@@ -564,5 +564,19 @@ mod tests {
         let tags: std::collections::BTreeSet<u64> =
             map.shards[0].keys().map(|k| map.hasher.hash_one(k) >> 57).collect();
         assert!(tags.len() > 64, "only {} distinct tags", tags.len());
+    }
+
+    #[test]
+    fn grant_ids_spread_evenly_over_shards() {
+        let generator = crate::generate::RandomGenerator;
+        let mut map: ByRandomKey<GrantId, ()> = Sharded::default();
+        for _ in 0..256 * 200 {
+            let mut id = crate::generate::TokenGenerator::token(&generator);
+            id.truncate(22);
+            map.insert(GrantId::new(id), ());
+        }
+        for shard in map.shards.iter() {
+            assert!((100..300).contains(&shard.len()), "shard of {} keys", shard.len());
+        }
     }
 }
