@@ -210,7 +210,7 @@ mod failing {
 
     #[async_trait]
     impl ClientStore for FailingStore {
-        async fn get_client(&self, _: &ClientId) -> StorageResult<Option<Client>> {
+        async fn get_client(&self, _: &ClientId) -> StorageResult<Option<std::sync::Arc<Client>>> {
             down()
         }
         async fn put_client(&self, _: &Client) -> StorageResult<()> {

@@ -275,7 +275,7 @@ macro_rules! timed {
 
 #[async_trait]
 impl<S: ClientStore + ?Sized> ClientStore for Timed<S> {
-    async fn get_client(&self, id: &ClientId) -> StorageResult<Option<Client>> {
+    async fn get_client(&self, id: &ClientId) -> StorageResult<Option<Arc<Client>>> {
         timed!(self, GetClient, self.inner.get_client(id))
     }
     async fn put_client(&self, client: &Client) -> StorageResult<()> {

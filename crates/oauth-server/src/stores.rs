@@ -91,7 +91,7 @@ fn open_redis(_: &Config, _: Vec<Client>, _: Arc<MemoryStore>) -> anyhow::Result
 
 /// Clients from the configuration file, read-only, in front of a writable store.
 pub struct LayeredClients {
-    fixed: BTreeMap<ClientId, Client>,
+    fixed: BTreeMap<ClientId, Arc<Client>>,
     dynamic: Arc<dyn ClientStore>,
 }
 
@@ -104,7 +104,7 @@ impl std::fmt::Debug for LayeredClients {
 impl LayeredClients {
     /// Configured clients over `dynamic`.
     pub fn new(fixed: Vec<Client>, dynamic: Arc<dyn ClientStore>) -> Self {
-        Self { fixed: fixed.into_iter().map(|c| (c.id.clone(), c)).collect(), dynamic }
+        Self { fixed: fixed.into_iter().map(|c| (c.id.clone(), Arc::new(c))).collect(), dynamic }
     }
 
     fn read_only(id: &ClientId) -> StorageError {
@@ -114,7 +114,7 @@ impl LayeredClients {
 
 #[async_trait]
 impl ClientStore for LayeredClients {
-    async fn get_client(&self, id: &ClientId) -> StorageResult<Option<Client>> {
+    async fn get_client(&self, id: &ClientId) -> StorageResult<Option<Arc<Client>>> {
         match self.fixed.get(id) {
             Some(client) => Ok(Some(client.clone())),
             None => self.dynamic.get_client(id).await,
@@ -138,7 +138,7 @@ impl ClientStore for LayeredClients {
     async fn list_clients(&self) -> StorageResult<Vec<Client>> {
         let mut all: BTreeMap<ClientId, Client> =
             self.dynamic.list_clients().await?.into_iter().map(|c| (c.id.clone(), c)).collect();
-        all.extend(self.fixed.clone());
+        all.extend(self.fixed.iter().map(|(id, c)| (id.clone(), Client::clone(c))));
         Ok(all.into_values().collect())
     }
 }

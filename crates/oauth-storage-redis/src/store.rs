@@ -359,9 +359,9 @@ fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StorageError {
 
 #[async_trait]
 impl ClientStore for RedisStore {
-    async fn get_client(&self, id: &ClientId) -> StorageResult<Option<Client>> {
+    async fn get_client(&self, id: &ClientId) -> StorageResult<Option<Arc<Client>>> {
         let raw: Option<Vec<u8>> = self.query(redis::cmd("GET").arg(self.keys.client(id))).await?;
-        raw.map(|r| codec::decode(&r)).transpose()
+        Ok(raw.map(|r| codec::decode(&r)).transpose()?.map(Arc::new))
     }
 
     async fn put_client(&self, client: &Client) -> StorageResult<()> {
@@ -383,7 +383,7 @@ impl ClientStore for RedisStore {
         let mut clients = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(client) = self.get_client(&ClientId::new(id)).await? {
-                clients.push(client);
+                clients.push(Arc::unwrap_or_clone(client));
             }
         }
         Ok(clients)

@@ -1,6 +1,8 @@
 //! The authorization endpoint ([RFC 6749 §4.1.1](https://www.rfc-editor.org/rfc/rfc6749#section-4.1.1),
 //! RFC 7636, RFC 9207), split around login and consent.
 
+use std::sync::Arc;
+
 use super::{AuthorizationServer, storage_error};
 use crate::client::Client;
 use crate::error::{ErrorCode, OAuthError};
@@ -231,8 +233,8 @@ impl AuthorizationServer {
         let oidc = self.oidc_params(params).map_err(|e| target.error(e))?;
 
         Ok(PendingAuthorization {
-            client_id: client.id,
-            client_name: client.name,
+            client_id: client.id.clone(),
+            client_name: client.name.clone(),
             redirect_uri: target.redirect_uri,
             redirect_uri_sent,
             response_type,
@@ -275,7 +277,10 @@ impl AuthorizationServer {
         Ok((prompt, max_age, params.get("login_hint")?.map(str::to_owned)))
     }
 
-    async fn verify_client_and_redirect(&self, params: &Params) -> Result<(Client, RedirectUri, bool), AuthorizeError> {
+    async fn verify_client_and_redirect(
+        &self,
+        params: &Params,
+    ) -> Result<(Arc<Client>, RedirectUri, bool), AuthorizeError> {
         let client_id = params
             .get("client_id")
             .map_err(|e| invalid(400, e))?
@@ -465,7 +470,7 @@ impl AuthorizationServer {
         let code = AuthorizationCode::new(self.generator.token());
         let record = CodeRecord {
             grant_id: self.new_grant_id(),
-            client_id: client.id,
+            client_id: client.id.clone(),
             redirect_uri: pending.redirect_uri.clone(),
             redirect_uri_sent: pending.redirect_uri_sent,
             scope: scope.clone(),

@@ -211,7 +211,7 @@ impl AuthorizationServer {
     ///
     /// The presented method must be the registered one; public clients send
     /// `client_id` only.
-    async fn authenticate_client(&self, req: &OAuthRequest) -> Result<Client, OAuthError> {
+    async fn authenticate_client(&self, req: &OAuthRequest) -> Result<Arc<Client>, OAuthError> {
         let presented = presented_credentials(req)?;
         let client = self
             .stores

@@ -64,7 +64,11 @@ async fn clients<S: Store>(store: &S) {
     client.redirect_uris = vec![ok(RedirectUri::new("https://c.example/cb", false), "uri")];
     client.scopes = ok(ScopeSet::parse("a b"), "scope");
     ok(store.put_client(&client).await, "put_client");
-    assert_eq!(ok(store.get_client(&client.id).await, "get_client"), Some(client.clone()), "client round trip");
+    assert_eq!(
+        ok(store.get_client(&client.id).await, "get_client"),
+        Some(std::sync::Arc::new(client.clone())),
+        "client round trip"
+    );
     let listed = ok(store.list_clients().await, "list_clients");
     assert!(listed.iter().any(|c| c == &client), "list_clients includes the new client");
     assert!(ok(store.delete_client(&client.id).await, "delete_client"), "delete_client reports an existing client");

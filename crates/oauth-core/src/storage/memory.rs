@@ -61,7 +61,7 @@ pub struct MemoryStore {
 #[derive(Debug)]
 struct Inner {
     clock: Arc<dyn Clock>,
-    clients: RwLock<BTreeMap<ClientId, Client>>,
+    clients: RwLock<BTreeMap<ClientId, Arc<Client>>>,
     users: RwLock<BTreeMap<String, User>>,
     state: Mutex<State>,
     sessions: Mutex<Timed<TokenHash, String>>,
@@ -345,12 +345,13 @@ impl State {
 
 #[async_trait]
 impl ClientStore for MemoryStore {
-    async fn get_client(&self, id: &ClientId) -> StorageResult<Option<Client>> {
+    async fn get_client(&self, id: &ClientId) -> StorageResult<Option<Arc<Client>>> {
         Ok(self.inner.clients.read().unwrap_or_else(PoisonError::into_inner).get(id).cloned())
     }
 
     async fn put_client(&self, client: &Client) -> StorageResult<()> {
-        self.inner.clients.write().unwrap_or_else(PoisonError::into_inner).insert(client.id.clone(), client.clone());
+        let client = Arc::new(client.clone());
+        self.inner.clients.write().unwrap_or_else(PoisonError::into_inner).insert(client.id.clone(), client);
         Ok(())
     }
 
@@ -359,7 +360,14 @@ impl ClientStore for MemoryStore {
     }
 
     async fn list_clients(&self) -> StorageResult<Vec<Client>> {
-        Ok(self.inner.clients.read().unwrap_or_else(PoisonError::into_inner).values().cloned().collect())
+        Ok(self
+            .inner
+            .clients
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(|c| Client::clone(c))
+            .collect())
     }
 }
 

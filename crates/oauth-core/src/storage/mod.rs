@@ -165,8 +165,9 @@ pub enum RotateOutcome {
 /// Client registrations.
 #[async_trait]
 pub trait ClientStore: Send + Sync {
-    /// The client with this id.
-    async fn get_client(&self, id: &ClientId) -> StorageResult<Option<Client>>;
+    /// The client with this id. Shared rather than copied: the token,
+    /// introspection and revocation endpoints read it on every request.
+    async fn get_client(&self, id: &ClientId) -> StorageResult<Option<Arc<Client>>>;
     /// Creates or replaces a client.
     async fn put_client(&self, client: &Client) -> StorageResult<()>;
     /// Deletes a client; true when it existed.
