@@ -77,27 +77,7 @@ impl Params {
             // The common case: nothing to decode.
             Ok(plain) if !encoded.iter().any(|&b| b == b'+' || b == b'%') => self.text.push_str(plain),
             _ => {
-                let mut bytes = Vec::with_capacity(encoded.len());
-                let mut i = 0;
-                while let Some(&b) = encoded.get(i) {
-                    let escaped = (b == b'%')
-                        .then(|| Some((hex_digit(*encoded.get(i + 1)?)? << 4) | hex_digit(*encoded.get(i + 2)?)?))
-                        .flatten();
-                    match (b, escaped) {
-                        (_, Some(byte)) => {
-                            bytes.push(byte);
-                            i += 3;
-                        }
-                        (b'+', None) => {
-                            bytes.push(b' ');
-                            i += 1;
-                        }
-                        (b, None) => {
-                            bytes.push(b);
-                            i += 1;
-                        }
-                    }
-                }
+                let bytes = form_decode(encoded, BadEscape::Keep).unwrap_or_default();
                 self.text.push_str(&String::from_utf8_lossy(&bytes));
             }
         }
@@ -170,6 +150,39 @@ impl Params {
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty()
     }
+}
+
+/// What [`form_decode`] does with a `%` that is not followed by two hex digits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BadEscape {
+    /// Keep it as it is (the WHATWG rule for form bodies and query strings).
+    Keep,
+    /// Refuse the whole value (credentials in an `Authorization` header).
+    Reject,
+}
+
+/// Decodes `application/x-www-form-urlencoded` bytes: `+` is a space, `%XX`
+/// a byte. `None` only for a bad escape under [`BadEscape::Reject`].
+fn form_decode(encoded: &[u8], bad: BadEscape) -> Option<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(encoded.len());
+    let mut i = 0;
+    while let Some(&b) = encoded.get(i) {
+        let escaped = (b == b'%')
+            .then(|| Some((hex_digit(*encoded.get(i + 1)?)? << 4) | hex_digit(*encoded.get(i + 2)?)?))
+            .flatten();
+        match (b, escaped) {
+            (_, Some(byte)) => {
+                bytes.push(byte);
+                i += 3;
+                continue;
+            }
+            (b'%', None) if bad == BadEscape::Reject => return None,
+            (b'+', None) => bytes.push(b' '),
+            (b, None) => bytes.push(b),
+        }
+        i += 1;
+    }
+    Some(bytes)
 }
 
 /// The value of one hexadecimal digit.
@@ -318,23 +331,7 @@ fn parse_basic(value: &str) -> Option<(String, String)> {
 
 /// Decodes `application/x-www-form-urlencoded` (`+` is a space, `%XX` a byte); rejects bad escapes.
 pub(crate) fn form_url_decode(value: &str) -> Option<String> {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+    String::from_utf8(form_decode(value.as_bytes(), BadEscape::Reject)?).ok()
 }
 
 #[cfg(test)]
@@ -352,6 +349,9 @@ mod tests {
             (format!("Basic {}", b64("nocolon")), None),
             (format!("Basic {}", b64(":secret")), None),
             (format!("Basic {}", b64("id:%zz")), None),
+            (format!("Basic {}", b64("id:%4")), None),
+            (format!("Basic {}", b64("id:%+5")), None),
+            (format!("Basic {}", b64("id:%41%2b+")), Some(("id", "A+ "))),
             ("Basic !!!".to_string(), None),
             (format!("Bearer {}", b64("a:b")), None),
             ("Basic".to_string(), None),
