@@ -7,7 +7,7 @@
 //! records and no call pays for a scan of the whole store.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use async_trait::async_trait;
@@ -112,20 +112,21 @@ const SHARDS: usize = 256;
 /// its own entries: one map holding a million tokens would stall every
 /// request for tens of milliseconds each time it doubles. Hash maps rather
 /// than B-trees: a lookup among a million keys is one or two cache misses,
-/// not a walk down eight levels of nodes comparing 32-byte keys.
+/// not a walk down eight levels of nodes comparing 32-byte keys. Keys are
+/// hashed with [`FoldHasher`], so they must be values this server generated.
 #[derive(Debug)]
-struct Sharded<K, V, S = RandomState> {
-    hasher: S,
-    shards: Box<[HashMap<K, V, S>]>,
+struct Sharded<K, V> {
+    hasher: Fold,
+    shards: Box<[HashMap<K, V, Fold>]>,
 }
 
-impl<K, V, S: Default> Default for Sharded<K, V, S> {
+impl<K, V> Default for Sharded<K, V> {
     fn default() -> Self {
-        Self { hasher: S::default(), shards: (0..SHARDS).map(|_| HashMap::with_hasher(S::default())).collect() }
+        Self { hasher: Fold::default(), shards: (0..SHARDS).map(|_| HashMap::with_hasher(Fold::default())).collect() }
     }
 }
 
-impl<K: Hash + Eq, V, S: BuildHasher> Sharded<K, V, S> {
+impl<K: Hash + Eq, V> Sharded<K, V> {
     fn shard(&self, key: &K) -> usize {
         // Bits 32..40: the shards' maps index by the low bits of the hash and
         // tag slots with its top seven, so the shard number must use neither.
@@ -183,17 +184,18 @@ impl Hasher for FoldHasher {
     }
 }
 
-/// A sharded map keyed by server-generated random values.
-type ByRandomKey<K, V> = Sharded<K, V, BuildHasherDefault<FoldHasher>>;
+/// Builds [`FoldHasher`]s: the only hasher of [`Sharded`] maps, whose keys
+/// are therefore always server-generated random values.
+type Fold = BuildHasherDefault<FoldHasher>;
 
 /// The token state, under one lock: every operation that must be atomic
 /// (take a code, rotate a refresh token, revoke a family) is one critical section.
 #[derive(Debug, Default)]
 struct State {
-    codes: ByRandomKey<TokenHash, CodeEntry>,
-    grants: ByRandomKey<GrantId, GrantEntry>,
-    access: ByRandomKey<TokenHash, TokenRecord>,
-    refresh: ByRandomKey<TokenHash, RefreshEntry>,
+    codes: Sharded<TokenHash, CodeEntry>,
+    grants: Sharded<GrantId, GrantEntry>,
+    access: Sharded<TokenHash, TokenRecord>,
+    refresh: Sharded<TokenHash, RefreshEntry>,
     expiries: ExpiryIndex<Expiring>,
 }
 
@@ -555,7 +557,7 @@ mod tests {
 
     #[test]
     fn random_keys_spread_evenly_over_shards_and_buckets() {
-        let mut map: ByRandomKey<TokenHash, u32> = Sharded::default();
+        let mut map: Sharded<TokenHash, u32> = Sharded::default();
         let n = 256 * 200;
         for i in 0..n {
             map.insert(TokenHash::of(&i.to_string()), i);
@@ -577,7 +579,7 @@ mod tests {
     #[test]
     fn grant_ids_spread_evenly_over_shards() {
         let generator = crate::generate::RandomGenerator;
-        let mut map: ByRandomKey<GrantId, ()> = Sharded::default();
+        let mut map: Sharded<GrantId, ()> = Sharded::default();
         for _ in 0..256 * 200 {
             let mut id = crate::generate::TokenGenerator::token(&generator);
             id.truncate(22);
