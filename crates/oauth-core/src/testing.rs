@@ -248,6 +248,9 @@ mod failing {
         async fn rotate_refresh(&self, _: &TokenKey, _: &NewTokens) -> StorageResult<RotateOutcome> {
             down()
         }
+        async fn refresh(&self, _: &TokenKey, _: &RefreshRequest) -> StorageResult<RefreshOutcome> {
+            down()
+        }
         async fn revoke_access_token(&self, _: &TokenKey) -> StorageResult<()> {
             down()
         }

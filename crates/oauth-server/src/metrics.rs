@@ -11,8 +11,8 @@ use oauth_core::ErrorCode;
 use oauth_core::client::Client;
 use oauth_core::observe::Observer;
 use oauth_core::storage::{
-    ClientStore, CodeRecord, CodeStore, CodeTake, GrantRecord, NewTokens, RefreshLookup, RotateOutcome, SessionStore,
-    StorageResult, TokenRecord, TokenStore,
+    ClientStore, CodeRecord, CodeStore, CodeTake, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
+    RefreshRequest, RotateOutcome, SessionStore, StorageResult, TokenRecord, TokenStore,
 };
 use oauth_core::types::{ClientId, GrantId, GrantType, TokenHash, TokenKey};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -60,6 +60,7 @@ enum StoreOp {
     GetAccessToken,
     GetRefreshToken,
     RotateRefresh,
+    Refresh,
     RevokeAccessToken,
     RevokeGrant,
     LoadSession,
@@ -69,7 +70,7 @@ enum StoreOp {
 }
 
 impl StoreOp {
-    const ALL: [Self; 16] = [
+    const ALL: [Self; 17] = [
         Self::GetClient,
         Self::PutClient,
         Self::DeleteClient,
@@ -80,6 +81,7 @@ impl StoreOp {
         Self::GetAccessToken,
         Self::GetRefreshToken,
         Self::RotateRefresh,
+        Self::Refresh,
         Self::RevokeAccessToken,
         Self::RevokeGrant,
         Self::LoadSession,
@@ -100,6 +102,7 @@ impl StoreOp {
             Self::GetAccessToken => "get_access_token",
             Self::GetRefreshToken => "get_refresh_token",
             Self::RotateRefresh => "rotate_refresh",
+            Self::Refresh => "refresh",
             Self::RevokeAccessToken => "revoke_access_token",
             Self::RevokeGrant => "revoke_grant",
             Self::LoadSession => "load_session",
@@ -312,6 +315,9 @@ impl<S: TokenStore + ?Sized> TokenStore for Timed<S> {
     }
     async fn rotate_refresh(&self, old: &TokenKey, new: &NewTokens) -> StorageResult<RotateOutcome> {
         timed!(self, RotateRefresh, self.inner.rotate_refresh(old, new))
+    }
+    async fn refresh(&self, old: &TokenKey, request: &RefreshRequest) -> StorageResult<RefreshOutcome> {
+        timed!(self, Refresh, self.inner.refresh(old, request))
     }
     async fn revoke_access_token(&self, key: &TokenKey) -> StorageResult<()> {
         timed!(self, RevokeAccessToken, self.inner.revoke_access_token(key))

@@ -32,6 +32,13 @@ fn u32_time(t: u64) -> [u8; 4] {
     u32::try_from(t).unwrap_or(u32::MAX).to_le_bytes()
 }
 
+/// `s` as a record holds it: u16 length, then the bytes (truncated to 65,535).
+pub(crate) fn length_prefixed(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len() + 2);
+    push_str(&mut out, s);
+    out
+}
+
 fn push_str(out: &mut Vec<u8>, s: &str) {
     let bytes = &s.as_bytes()[..s.len().min(usize::from(u16::MAX))];
     out.extend_from_slice(&u16::try_from(bytes.len()).unwrap_or(u16::MAX).to_le_bytes());

@@ -8,7 +8,8 @@
 //! - Every code, token family and session key has a TTL equal to its lifetime.
 //! - A code is consumed exactly once (a Lua script), refresh rotation is a
 //!   compare-and-swap that detects reuse and revokes the family, and revoking
-//!   a grant deletes one key: all of it atomic across processes.
+//!   a grant deletes one key: all of it atomic across processes. The refresh
+//!   grant (lookup, checks, rotation) is one script, so one round trip.
 //! - Redis Cluster (feature `cluster`): each multi-key operation uses keys
 //!   with one hash tag; see the key schema in the `keys` module docs below.
 //! - `rediss://` with the `tls` feature.

@@ -51,6 +51,80 @@ return 0
     )
 });
 
+/// The refresh grant in one step: look up the presented refresh token, check
+/// it, and rotate it; the rules are `RefreshRequest::check` and
+/// `RefreshRequest::tokens`. A new record is the old one's bytes (see
+/// `codec`) with a new header (flags, expiry, issue time, family expiry) and,
+/// for the access token, the requested scope; the rest is never parsed unless
+/// a scope is requested. KEYS[1] = grant key; ARGV[1] = old hash (16 bytes);
+/// ARGV[2] = now; ARGV[3] = client id as the record holds it (u16 length,
+/// bytes); ARGV[4] = '1' when a scope is requested, ARGV[5] = that scope;
+/// ARGV[6], ARGV[7] = access field and lifetime; ARGV[8], ARGV[9] = refresh
+/// field and lifetime (ARGV[8] empty: no rotation).
+/// Returns {1, old record} refreshed, {3, old record} refused, {2, ''} reused
+/// (family deleted), {0, ''} unknown.
+pub(crate) static REFRESH: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local old = redis.call('HGET', KEYS[1], 'r' .. ARGV[1])
+if not old then
+  if redis.call('HEXISTS', KEYS[1], 'x' .. ARGV[1]) == 1 then
+    redis.call('DEL', KEYS[1])
+    return {2, ''}
+  end
+  return {0, ''}
+end
+local now = tonumber(ARGV[2])
+local flags, exp = struct.unpack('<BI4', old)
+local at, gexp = 10, exp
+if flags % 8 >= 4 then
+  gexp = struct.unpack('<I4', old, 10)
+  at = 14
+end
+local c = at
+if flags % 4 >= 2 then c = c + 4 end
+if exp <= now or string.sub(old, c, c + #ARGV[3] - 1) ~= ARGV[3] then return {3, old} end
+local tail = string.sub(old, at)
+local access_tail = tail
+if ARGV[4] == '1' then
+  c = c + #ARGV[3]
+  if flags % 2 == 1 then c = c + 2 + struct.unpack('<I2', old, c) end
+  local have = {}
+  for s in string.gmatch(string.sub(old, c), '[^ ]+') do have[s] = true end
+  for s in string.gmatch(ARGV[5], '[^ ]+') do
+    if not have[s] then return {3, old} end
+  end
+  access_tail = string.sub(old, at, c - 1) .. ARGV[5]
+end
+local low = flags % 4
+local e = math.min(now + tonumber(ARGV[7]), gexp)
+local latest = e
+local access
+if e == gexp then
+  access = struct.pack('<BI4I4', low, e, now) .. access_tail
+else
+  access = struct.pack('<BI4I4I4', low + 4, e, now, gexp) .. access_tail
+end
+if ARGV[8] == '' then
+  redis.call('HSET', KEYS[1], ARGV[6], access)
+else
+  e = math.min(now + tonumber(ARGV[9]), gexp)
+  if e > latest then latest = e end
+  local refresh
+  if e == gexp then
+    refresh = struct.pack('<BI4I4', low, e, now) .. tail
+  else
+    refresh = struct.pack('<BI4I4I4', low + 4, e, now, gexp) .. tail
+  end
+  redis.call('HDEL', KEYS[1], 'r' .. ARGV[1])
+  redis.call('HSET', KEYS[1], ARGV[6], access, 'x' .. ARGV[1], '', ARGV[8], refresh)
+end
+redis.call('EXPIREAT', KEYS[1], latest, 'GT')
+return {1, old}
+"#,
+    )
+});
+
 /// Stores a client and indexes its id. KEYS[1] = client key, KEYS[2] = id set;
 /// ARGV[1] = JSON, ARGV[2] = id.
 pub(crate) static PUT_CLIENT: LazyLock<Script> = LazyLock::new(|| {

@@ -8,8 +8,8 @@ use deadpool_redis::{PoolConfig, Runtime, Timeouts};
 use oauth_core::client::Client;
 use oauth_core::clock::{Clock, SystemClock};
 use oauth_core::storage::{
-    ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RotateOutcome,
-    SessionStore, StorageError, StorageResult, TokenRecord, TokenStore, UserStore,
+    ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
+    RefreshRequest, RotateOutcome, SessionStore, StorageError, StorageResult, TokenRecord, TokenStore, UserStore,
 };
 use oauth_core::types::{ClientId, GrantId, ScopeSet, Subject, TokenHash, TokenKey};
 use oauth_core::user::User;
@@ -489,6 +489,33 @@ impl TokenStore for RedisStore {
             1 => RotateOutcome::Rotated,
             2 => RotateOutcome::Reused,
             _ => RotateOutcome::Unknown,
+        })
+    }
+
+    /// One script, so one round trip: see `scripts::REFRESH`.
+    async fn refresh(&self, old: &TokenKey, request: &RefreshRequest) -> StorageResult<RefreshOutcome> {
+        let mut inv = scripts::REFRESH.prepare_invoke();
+        inv.key(self.keys.grant(&old.grant))
+            .arg(keys::short_hash(&old.hash))
+            .arg(request.now)
+            .arg(codec::length_prefixed(request.client_id.as_str()))
+            .arg(if request.scope.is_some() { "1" } else { "0" })
+            .arg(request.scope.as_ref().map(ToString::to_string).unwrap_or_default())
+            .arg(keys::access_field(&request.access.0))
+            .arg(request.access.1)
+            .arg(request.refresh.map(|(hash, _)| keys::refresh_field(&hash)).unwrap_or_default())
+            .arg(request.refresh.map_or(0, |(_, lifetime)| lifetime));
+        let (status, raw): (i64, Vec<u8>) = self.script(inv).await?;
+        Ok(match status {
+            1 => RefreshOutcome::Refreshed(codec::decode_token(&old.grant, &raw)?),
+            2 => RefreshOutcome::Reused,
+            // The script and `check` apply the same rules; should they ever
+            // disagree, the token is refused as unknown.
+            3 => request
+                .check(&codec::decode_token(&old.grant, &raw)?)
+                .err()
+                .map_or(RefreshOutcome::Unknown, RefreshOutcome::Refused),
+            _ => RefreshOutcome::Unknown,
         })
     }
 

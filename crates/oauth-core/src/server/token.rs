@@ -7,8 +7,8 @@ use crate::pkce;
 use crate::policy::AccessTokenFormat;
 use crate::request::OAuthRequest;
 use crate::response::OAuthResponse;
-use crate::storage::{CodeTake, GrantRecord, NewTokens, RefreshLookup, RotateOutcome, TokenRecord};
-use crate::types::{AccessToken, AuthorizationCode, GrantType, RefreshToken, ScopeSet, TokenKey};
+use crate::storage::{CodeTake, GrantRecord, NewTokens, RefreshOutcome, RefreshRefusal, RefreshRequest, TokenRecord};
+use crate::types::{AccessToken, AuthorizationCode, GrantId, GrantType, RefreshToken, ScopeSet, TokenKey};
 
 /// A successful token response before serialization.
 struct Issued {
@@ -126,68 +126,65 @@ impl AuthorizationServer {
         Ok(issued)
     }
 
-    /// RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2).
+    /// RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2). The
+    /// lookup, the checks and the rotation are one store call
+    /// ([`TokenStore::refresh`](crate::storage::TokenStore::refresh)).
     async fn refresh(&self, req: &OAuthRequest, client: &Client) -> Result<Issued, OAuthError> {
         let presented = req
             .form
             .get("refresh_token")?
             .ok_or_else(|| OAuthError::invalid_request("The refresh_token parameter is missing"))?;
-        let requested = req.form.get("scope")?;
+        let scope = req
+            .form
+            .get("scope")?
+            .map(|raw| ScopeSet::parse(raw).map_err(|_| OAuthError::invalid_scope("The scope is malformed")))
+            .transpose()?;
         let presented = RefreshToken::new(presented);
         let Some(old_key) = TokenKey::of(presented.secret()) else {
             return Err(OAuthError::invalid_grant("The refresh token is invalid or expired"));
         };
-        let record = match self.stores.tokens.get_refresh_token(&old_key).await.map_err(|e| storage_error(&e))? {
-            RefreshLookup::Active(record) => record,
-            RefreshLookup::Rotated { grant_id } => {
-                self.stores.tokens.revoke_grant(&grant_id).await.map_err(|e| storage_error(&e))?;
-                return Err(reused());
+        if self.access_token_format(client) != AccessTokenFormat::Opaque && self.keys().is_none() {
+            // Fail before the rotation, not after it.
+            return Err(signing_failed());
+        }
+        let reference = AccessToken::new(self.new_token(&old_key.grant));
+        let rotated = self.policy.rotate_refresh_tokens.then(|| RefreshToken::new(self.new_token(&old_key.grant)));
+        let request = RefreshRequest {
+            client_id: client.id.clone(),
+            scope,
+            now: self.clock.now(),
+            access: (reference.hash(), self.policy.access_token_lifetime),
+            refresh: rotated.as_ref().map(|t| (t.hash(), self.policy.refresh_token_lifetime)),
+        };
+        let old = match self.stores.tokens.refresh(&old_key, &request).await.map_err(|e| storage_error(&e))? {
+            RefreshOutcome::Refreshed(old) => old,
+            RefreshOutcome::Refused(RefreshRefusal::OtherClient) => {
+                return Err(OAuthError::invalid_grant("The refresh token was issued to another client"));
             }
-            RefreshLookup::Unknown => return Err(OAuthError::invalid_grant("The refresh token is invalid or expired")),
-        };
-        let now = self.clock.now();
-        if record.client_id != client.id {
-            return Err(OAuthError::invalid_grant("The refresh token was issued to another client"));
-        }
-        if record.expires_at <= now {
-            return Err(OAuthError::invalid_grant("The refresh token is invalid or expired"));
-        }
-        let scope = match requested {
-            None => record.scope.clone(),
-            Some(raw) => {
-                let scope = ScopeSet::parse(raw).map_err(|_| OAuthError::invalid_scope("The scope is malformed"))?;
-                if !scope.is_subset(&record.scope) {
-                    return Err(OAuthError::invalid_scope("A refresh cannot widen the scope of the grant"));
-                }
-                scope
+            RefreshOutcome::Refused(RefreshRefusal::WiderScope) => {
+                return Err(OAuthError::invalid_scope("A refresh cannot widen the scope of the grant"));
             }
+            RefreshOutcome::Refused(RefreshRefusal::Expired) | RefreshOutcome::Unknown => {
+                return Err(OAuthError::invalid_grant("The refresh token is invalid or expired"));
+            }
+            RefreshOutcome::Reused => return Err(reused()),
         };
-        let grant = GrantRecord {
-            id: record.grant_id.clone(),
-            client_id: record.client_id.clone(),
-            subject: record.subject.clone(),
-            scope: record.scope.clone(),
-            issued_at: record.issued_at,
-            expires_at: record.grant_expires_at,
-            auth_time: record.auth_time,
+        let new = request.tokens(&old);
+        let (access_record, refresh_record) = (new.access.1, new.refresh.map(|(_, r)| r));
+        let refresh = match (rotated, refresh_record) {
+            (Some(token), Some(record)) => (token, record.expires_at),
+            _ => (presented, old.expires_at),
         };
-        let rotate = self.policy.rotate_refresh_tokens;
-        // RFC 6749 §6: a new refresh token keeps the scope of the old one.
-        let (access, refresh, tokens) = self.mint(client, &grant, &scope, rotate.then_some(&record.scope))?;
-        match self.stores.tokens.rotate_refresh(&old_key, &tokens).await.map_err(|e| storage_error(&e))? {
-            RotateOutcome::Rotated => {}
-            RotateOutcome::Reused => return Err(reused()),
-            RotateOutcome::Unknown => return Err(OAuthError::invalid_grant("The refresh token is invalid or expired")),
-        }
-        let refresh = match refresh {
-            Some(token) => Some((token, tokens.refresh.as_ref().map_or(now, |(_, r)| r.expires_at))),
-            None => Some((presented, record.expires_at)),
+        let mut issued = Issued {
+            access: self.access_token(client, reference, &access_record)?,
+            access_expires_at: access_record.expires_at,
+            refresh: Some(refresh),
+            scope: access_record.scope,
+            id_token: None,
         };
-        let mut issued =
-            Issued { access, access_expires_at: tokens.access.1.expires_at, refresh, scope, id_token: None };
         // OpenID Connect Core §12.2: a refreshed ID token keeps auth_time and has no nonce.
-        if let Some(subject) = &record.subject {
-            issued.id_token = self.id_token(client, subject, &issued, record.auth_time, None).await?;
+        if let Some(subject) = &old.subject {
+            issued.id_token = self.id_token(client, subject, &issued, old.auth_time, None).await?;
         }
         Ok(issued)
     }
@@ -296,8 +293,6 @@ impl AuthorizationServer {
 
     /// Generates an access token (and a refresh token with `refresh_scope`)
     /// for a grant, with lifetimes capped by the grant's absolute expiry.
-    /// The access token is `<grant id>.<secret>`, or for JWT clients a signed
-    /// RFC 9068 token whose `jti` is that reference (which is what the store keeps).
     pub(crate) fn mint(
         &self,
         client: &Client,
@@ -316,36 +311,52 @@ impl AuthorizationServer {
             grant_expires_at: grant.expires_at,
             auth_time: grant.auth_time,
         };
-        // `<grant id>.<secret>`: see `TokenKey`.
-        let token = || format!("{}.{}", grant.id, self.generator.token());
-        let reference = AccessToken::new(token());
+        let reference = AccessToken::new(self.new_token(&grant.id));
         let access_record = record(scope, self.policy.access_token_lifetime);
-        let format = client.access_token_format.unwrap_or(self.policy.access_token_format);
-        let access = match format {
-            AccessTokenFormat::Opaque => AccessToken::new(reference.secret()),
-            _ => {
-                let keys = self.keys().ok_or_else(signing_failed)?;
-                let claims = crate::oidc::AccessTokenClaims {
-                    iss: self.policy.issuer.clone(),
-                    exp: access_record.expires_at,
-                    aud: self.policy.access_token_audience.clone().unwrap_or_else(|| self.policy.issuer.clone()),
-                    sub: grant.subject.as_ref().map_or_else(|| grant.client_id.as_str(), |s| s.as_str()).to_owned(),
-                    client_id: grant.client_id.as_str().to_owned(),
-                    iat: now,
-                    jti: reference.secret().to_owned(),
-                    scope: scope.to_string(),
-                    auth_time: grant.auth_time,
-                };
-                AccessToken::new(keys.active().sign("at+jwt", &claims).map_err(|_| signing_failed())?)
-            }
-        };
-        let refresh =
-            refresh_scope.map(|s| (RefreshToken::new(token()), record(s, self.policy.refresh_token_lifetime)));
+        let refresh = refresh_scope
+            .map(|s| (RefreshToken::new(self.new_token(&grant.id)), record(s, self.policy.refresh_token_lifetime)));
         let tokens = NewTokens {
             access: (reference.hash(), access_record),
             refresh: refresh.as_ref().map(|(t, r)| (t.hash(), r.clone())),
         };
+        let access = self.access_token(client, reference, &tokens.access.1)?;
         Ok((access, refresh.map(|(t, _)| t), tokens))
+    }
+
+    /// A new token of the grant: `<grant id>.<secret>` (see `TokenKey`).
+    fn new_token(&self, grant: &GrantId) -> String {
+        format!("{grant}.{}", self.generator.token())
+    }
+
+    fn access_token_format(&self, client: &Client) -> AccessTokenFormat {
+        client.access_token_format.unwrap_or(self.policy.access_token_format)
+    }
+
+    /// The access token handed out for `reference`, the token the store
+    /// keeps: the reference itself, or for JWT clients a signed RFC 9068 token
+    /// whose `jti` is the reference.
+    fn access_token(
+        &self,
+        client: &Client,
+        reference: AccessToken,
+        record: &TokenRecord,
+    ) -> Result<AccessToken, OAuthError> {
+        if self.access_token_format(client) == AccessTokenFormat::Opaque {
+            return Ok(reference);
+        }
+        let keys = self.keys().ok_or_else(signing_failed)?;
+        let claims = crate::oidc::AccessTokenClaims {
+            iss: self.policy.issuer.clone(),
+            exp: record.expires_at,
+            aud: self.policy.access_token_audience.clone().unwrap_or_else(|| self.policy.issuer.clone()),
+            sub: record.subject.as_ref().map_or_else(|| record.client_id.as_str(), |s| s.as_str()).to_owned(),
+            client_id: record.client_id.as_str().to_owned(),
+            iat: record.issued_at,
+            jti: reference.secret().to_owned(),
+            scope: record.scope.to_string(),
+            auth_time: record.auth_time,
+        };
+        Ok(AccessToken::new(keys.active().sign("at+jwt", &claims).map_err(|_| signing_failed())?))
     }
 
     fn token_response(&self, issued: Issued) -> OAuthResponse {

@@ -11,7 +11,10 @@
 //! # }
 //! ```
 
-use super::{CodeTake, GrantRecord, NewTokens, RefreshLookup, RotateOutcome, Store};
+use super::{
+    CodeTake, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome, RefreshRefusal, RefreshRequest, RotateOutcome,
+    Store,
+};
 use crate::client::{Client, SecretHash};
 use crate::generate::{RandomGenerator, TokenGenerator};
 use crate::testing::{code_record, family_tokens, grant_record, wall_clock_now};
@@ -26,6 +29,7 @@ pub async fn run<S: Store>(store: &S) {
     grants_and_tokens(store).await;
     rotation_and_reuse(store).await;
     rotation_disabled(store).await;
+    refresh_grant(store).await;
     revocation(store).await;
     sessions(store).await;
     consents(store).await;
@@ -224,6 +228,218 @@ async fn rotation_disabled<S: Store>(store: &S) {
         "the refresh token stays active"
     );
     assert!(ok(store.get_access_token(&access2).await, "get").is_some(), "the new access token is stored");
+}
+
+/// One case of [`refresh_grant`]: a family, a request against its refresh
+/// token, and the expected outcome (`None`: refreshed).
+struct RefreshCase {
+    name: &'static str,
+    subject: bool,
+    family_scope: &'static str,
+    client: &'static str,
+    scope: Option<&'static str>,
+    /// Seconds after now at which the request is made.
+    later: u64,
+    access_lifetime: u64,
+    /// `None`: no rotation.
+    refresh_lifetime: Option<u64>,
+    refused: Option<RefreshRefusal>,
+}
+
+const REFRESH_CASES: &[RefreshCase] = &[
+    RefreshCase {
+        name: "rotation keeps the scope",
+        subject: true,
+        family_scope: "a b",
+        client: "c",
+        scope: None,
+        later: 0,
+        access_lifetime: 300,
+        refresh_lifetime: Some(900),
+        refused: None,
+    },
+    RefreshCase {
+        name: "a narrower scope for the access token only",
+        subject: true,
+        family_scope: "a b",
+        client: "c",
+        scope: Some("b"),
+        later: 0,
+        access_lifetime: 300,
+        refresh_lifetime: Some(900),
+        refused: None,
+    },
+    RefreshCase {
+        name: "without rotation",
+        subject: true,
+        family_scope: "a b",
+        client: "c",
+        scope: None,
+        later: 0,
+        access_lifetime: 300,
+        refresh_lifetime: None,
+        refused: None,
+    },
+    RefreshCase {
+        name: "lifetimes are capped by the family",
+        subject: true,
+        family_scope: "a b",
+        client: "c",
+        scope: None,
+        later: 0,
+        access_lifetime: 7200,
+        refresh_lifetime: Some(86_400),
+        refused: None,
+    },
+    RefreshCase {
+        name: "no subject, empty scope",
+        subject: false,
+        family_scope: "",
+        client: "c",
+        scope: None,
+        later: 0,
+        access_lifetime: 300,
+        refresh_lifetime: Some(900),
+        refused: None,
+    },
+    RefreshCase {
+        name: "the empty scope is within any scope",
+        subject: false,
+        family_scope: "a",
+        client: "c",
+        scope: Some(""),
+        later: 0,
+        access_lifetime: 300,
+        refresh_lifetime: Some(900),
+        refused: None,
+    },
+    RefreshCase {
+        name: "another client",
+        subject: true,
+        family_scope: "a b",
+        client: "d",
+        scope: None,
+        later: 0,
+        access_lifetime: 300,
+        refresh_lifetime: Some(900),
+        refused: Some(RefreshRefusal::OtherClient),
+    },
+    RefreshCase {
+        name: "a client whose id extends the token's",
+        subject: true,
+        family_scope: "a b",
+        client: "cc",
+        scope: None,
+        later: 0,
+        access_lifetime: 300,
+        refresh_lifetime: Some(900),
+        refused: Some(RefreshRefusal::OtherClient),
+    },
+    RefreshCase {
+        name: "a wider scope",
+        subject: true,
+        family_scope: "a b",
+        client: "c",
+        scope: Some("a c"),
+        later: 0,
+        access_lifetime: 300,
+        refresh_lifetime: Some(900),
+        refused: Some(RefreshRefusal::WiderScope),
+    },
+    RefreshCase {
+        name: "a scope that only prefixes one",
+        subject: true,
+        family_scope: "ab",
+        client: "c",
+        scope: Some("a"),
+        later: 0,
+        access_lifetime: 300,
+        refresh_lifetime: Some(900),
+        refused: Some(RefreshRefusal::WiderScope),
+    },
+    RefreshCase {
+        name: "expired",
+        subject: true,
+        family_scope: "a b",
+        client: "c",
+        scope: None,
+        later: 900,
+        access_lifetime: 300,
+        refresh_lifetime: Some(900),
+        refused: Some(RefreshRefusal::Expired),
+    },
+];
+
+/// [`TokenStore::refresh`](super::TokenStore::refresh): the table above, then reuse.
+async fn refresh_grant<S: Store>(store: &S) {
+    for case in REFRESH_CASES {
+        let name = case.name;
+        let mut grant = grant_record(&unique("grant"), 3600);
+        grant.scope = ok(ScopeSet::parse(case.family_scope), "scope");
+        if !case.subject {
+            (grant.subject, grant.auth_time) = (None, None);
+        }
+        let (_, old, tokens) = family_tokens(&grant, &unique("at"), Some(&unique("rt")));
+        let old = old.unwrap_or_else(|| panic!("refresh"));
+        ok(store.create_grant(&grant, &tokens).await, "create_grant");
+        let old_record = tokens.refresh.map(|(_, r)| r).unwrap_or_else(|| panic!("refresh"));
+        let (access, refresh) = (key_in(&grant.id), key_in(&grant.id));
+        let request = RefreshRequest {
+            client_id: ClientId::new(case.client),
+            scope: case.scope.map(|s| ok(ScopeSet::parse(s), "scope")),
+            now: now() + case.later,
+            access: (access.hash, case.access_lifetime),
+            refresh: case.refresh_lifetime.map(|l| (refresh.hash, l)),
+        };
+        let outcome = ok(store.refresh(&old, &request).await, "refresh");
+        let stored_access = ok(store.get_access_token(&access).await, "get_access_token");
+        let old_now = ok(store.get_refresh_token(&old).await, "get_refresh_token");
+        if let Some(refusal) = case.refused {
+            assert_eq!(outcome, RefreshOutcome::Refused(refusal), "{name}");
+            assert_eq!(stored_access, None, "{name}: a refusal stores nothing");
+            assert_eq!(old_now, RefreshLookup::Active(old_record), "{name}: a refusal keeps the token");
+            continue;
+        }
+        let new = request.tokens(&old_record);
+        assert_eq!(outcome, RefreshOutcome::Refreshed(old_record.clone()), "{name}");
+        assert_eq!(stored_access, Some(new.access.1.clone()), "{name}: the access token is stored as made");
+        assert!(new.access.1.expires_at <= grant.expires_at, "{name}: capped by the family");
+        match &new.refresh {
+            Some((_, record)) => {
+                assert_eq!(
+                    ok(store.get_refresh_token(&refresh).await, "get_refresh_token"),
+                    RefreshLookup::Active(record.clone()),
+                    "{name}: the new refresh token is stored as made"
+                );
+                assert_eq!(old_now, RefreshLookup::Rotated { grant_id: grant.id.clone() }, "{name}: retired");
+                assert_eq!(
+                    ok(store.refresh(&old, &request).await, "refresh"),
+                    RefreshOutcome::Reused,
+                    "{name}: presenting the retired token again"
+                );
+                assert_eq!(ok(store.get_access_token(&access).await, "get"), None, "{name}: reuse revokes");
+                assert_eq!(
+                    ok(store.get_refresh_token(&refresh).await, "get"),
+                    RefreshLookup::Unknown,
+                    "{name}: reuse revokes the current refresh token"
+                );
+            }
+            None => assert_eq!(old_now, RefreshLookup::Active(old_record), "{name}: the token stays active"),
+        }
+    }
+    let stranger = key_in(&GrantId::new(unique("grant")));
+    let request = RefreshRequest {
+        client_id: ClientId::new("c"),
+        scope: None,
+        now: now(),
+        access: (TokenHash::of(&unique("at")), 300),
+        refresh: None,
+    };
+    assert_eq!(ok(store.refresh(&stranger, &request).await, "refresh"), RefreshOutcome::Unknown, "unknown token");
+}
+
+fn key_in(grant: &GrantId) -> TokenKey {
+    TokenKey::of(&format!("{grant}.{}", unique("rt"))).unwrap_or_else(|| panic!("fixture token"))
 }
 
 async fn revocation<S: Store>(store: &S) {

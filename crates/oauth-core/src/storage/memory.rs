@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use async_trait::async_trait;
 
 use super::{
-    ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RotateOutcome,
-    SessionStore, StorageResult, TokenRecord, TokenStore, UserStore,
+    ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
+    RefreshRequest, RotateOutcome, SessionStore, StorageResult, TokenRecord, TokenStore, UserStore,
 };
 use crate::client::Client;
 use crate::clock::{Clock, SystemClock};
@@ -471,6 +471,10 @@ impl TokenStore for MemoryStore {
             _ => RotateOutcome::Unknown,
         };
         Ok(outcome)
+    }
+
+    async fn refresh(&self, old: &TokenKey, request: &RefreshRequest) -> StorageResult<RefreshOutcome> {
+        super::refresh_by_lookup(self, old, request).await
     }
 
     async fn revoke_access_token(&self, key: &TokenKey) -> StorageResult<()> {

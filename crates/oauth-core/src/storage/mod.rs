@@ -162,6 +162,118 @@ pub enum RotateOutcome {
     Unknown,
 }
 
+/// What the refresh grant asks of a store in one atomic step ([`TokenStore::refresh`]):
+/// check the presented refresh token's record against the request and, when
+/// it passes, store the next tokens of its family.
+///
+/// [`RefreshRequest::check`] and [`RefreshRequest::tokens`] are the rules; a
+/// store that runs them elsewhere (a Redis script, say) must give the same
+/// answers, and the conformance suite checks that it does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshRequest {
+    /// The authenticated client: the token must have been issued to it.
+    pub client_id: ClientId,
+    /// A scope for the new access token, which must be within the token's;
+    /// `None` keeps the token's scope (RFC 6749 §6).
+    pub scope: Option<ScopeSet>,
+    /// The time of the request (Unix seconds).
+    pub now: u64,
+    /// The new access token's hash and lifetime (seconds).
+    pub access: (TokenHash, u64),
+    /// The new refresh token's hash and lifetime; `None` keeps the presented
+    /// token active (rotation off).
+    pub refresh: Option<(TokenHash, u64)>,
+}
+
+/// Why a live refresh token's record refused a [`RefreshRequest`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshRefusal {
+    /// The token was issued to another client.
+    OtherClient,
+    /// The token has expired.
+    Expired,
+    /// The requested scope is not within the token's.
+    WiderScope,
+}
+
+impl RefreshRequest {
+    /// Whether the refresh token's record `old` allows this request.
+    pub fn check(&self, old: &TokenRecord) -> Result<(), RefreshRefusal> {
+        if old.client_id != self.client_id {
+            return Err(RefreshRefusal::OtherClient);
+        }
+        if old.expires_at <= self.now {
+            return Err(RefreshRefusal::Expired);
+        }
+        if self.scope.as_ref().is_some_and(|s| !s.is_subset(&old.scope)) {
+            return Err(RefreshRefusal::WiderScope);
+        }
+        Ok(())
+    }
+
+    /// The tokens to store when [`check`](Self::check) passes: they inherit the
+    /// family's client, subject and authentication time, and expire no later
+    /// than the family. A new refresh token keeps the old one's scope.
+    pub fn tokens(&self, old: &TokenRecord) -> NewTokens {
+        let record = |scope: &ScopeSet, lifetime: u64| TokenRecord {
+            grant_id: old.grant_id.clone(),
+            client_id: old.client_id.clone(),
+            subject: old.subject.clone(),
+            scope: scope.clone(),
+            issued_at: self.now,
+            expires_at: self.now.saturating_add(lifetime).min(old.grant_expires_at),
+            grant_expires_at: old.grant_expires_at,
+            auth_time: old.auth_time,
+        };
+        let (access, access_lifetime) = self.access;
+        NewTokens {
+            access: (access, record(self.scope.as_ref().unwrap_or(&old.scope), access_lifetime)),
+            refresh: self.refresh.map(|(hash, lifetime)| (hash, record(&old.scope, lifetime))),
+        }
+    }
+}
+
+/// Outcome of [`TokenStore::refresh`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// The presented refresh token's record: the tokens
+    /// [`RefreshRequest::tokens`] makes from it are stored (and the presented
+    /// token retired, when rotating).
+    Refreshed(TokenRecord),
+    /// The token is live but its record refused the request; nothing changed.
+    Refused(RefreshRefusal),
+    /// The token had already been rotated out: the whole family is revoked.
+    Reused,
+    /// No such token, or its grant is gone.
+    Unknown,
+}
+
+/// [`TokenStore::refresh`] from [`TokenStore::get_refresh_token`] and
+/// [`TokenStore::rotate_refresh`], two calls: correct under races, since the
+/// rotation is a compare-and-swap, and fine for a store in memory.
+pub async fn refresh_by_lookup<S: TokenStore + ?Sized>(
+    store: &S,
+    old: &TokenKey,
+    request: &RefreshRequest,
+) -> StorageResult<RefreshOutcome> {
+    let record = match store.get_refresh_token(old).await? {
+        RefreshLookup::Active(record) => record,
+        RefreshLookup::Rotated { grant_id } => {
+            store.revoke_grant(&grant_id).await?;
+            return Ok(RefreshOutcome::Reused);
+        }
+        RefreshLookup::Unknown => return Ok(RefreshOutcome::Unknown),
+    };
+    if let Err(refusal) = request.check(&record) {
+        return Ok(RefreshOutcome::Refused(refusal));
+    }
+    Ok(match store.rotate_refresh(old, &request.tokens(&record)).await? {
+        RotateOutcome::Rotated => RefreshOutcome::Refreshed(record),
+        RotateOutcome::Reused => RefreshOutcome::Reused,
+        RotateOutcome::Unknown => RefreshOutcome::Unknown,
+    })
+}
+
 /// Client registrations.
 #[async_trait]
 pub trait ClientStore: Send + Sync {
@@ -204,6 +316,14 @@ pub trait TokenStore: Send + Sync {
     /// that its reuse is detected). If `old` was already retired, revoke the
     /// whole family and answer [`RotateOutcome::Reused`].
     async fn rotate_refresh(&self, old: &TokenKey, new: &NewTokens) -> StorageResult<RotateOutcome>;
+
+    /// The refresh grant's store work as one step: look up `old`, check it
+    /// with [`RefreshRequest::check`] and rotate it to
+    /// [`RefreshRequest::tokens`]; presenting a rotated-out token revokes the
+    /// family. A store may implement it with [`refresh_by_lookup`]; a
+    /// networked store should do it in one round trip. A wrapper must forward
+    /// it (this method has no default so that none forgets).
+    async fn refresh(&self, old: &TokenKey, request: &RefreshRequest) -> StorageResult<RefreshOutcome>;
 
     /// Revokes one access token.
     async fn revoke_access_token(&self, key: &TokenKey) -> StorageResult<()>;

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use oauth_core::storage::{CodeStore, CodeTake, RotateOutcome, TokenStore};
+use oauth_core::storage::{CodeStore, CodeTake, RefreshOutcome, RefreshRequest, RotateOutcome, TokenStore};
 use oauth_core::testing::{code_record, family_tokens, grant_record, wall_clock_now};
 use oauth_core::types::TokenHash;
 
@@ -96,4 +96,47 @@ fn bad_configuration_is_refused() {
     assert!(matches!(RedisStore::builder("redis://x").key_prefix("a{b}").build(), Err(BuildError::Prefix)));
     assert!(matches!(RedisStore::builder("http://x").build(), Err(BuildError::Url(_))));
     assert!(matches!(RedisStore::builder("redis://x").key_prefix("").build(), Err(BuildError::Prefix)));
+}
+
+/// The same race through `refresh`, the refresh grant's one-script path.
+#[tokio::test]
+async fn a_refresh_grant_succeeds_exactly_once_under_concurrency() {
+    let Some((store, _, _)) = store("a_refresh_grant_succeeds_exactly_once_under_concurrency") else { return };
+    let store = Arc::new(store);
+    let g = grant_record("family2", 3600);
+    let (access, refresh, first) = family_tokens(&g, "a0", Some("r0"));
+    store.create_grant(&g, &first).await.unwrap();
+    let refresh = refresh.unwrap();
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let store = store.clone();
+            let (g, refresh) = (g.clone(), refresh.clone());
+            tokio::spawn(async move {
+                let (new_access, new_refresh, _) =
+                    family_tokens(&g, &format!("a{}", i + 1), Some(&format!("r{}", i + 1)));
+                let request = RefreshRequest {
+                    client_id: g.client_id.clone(),
+                    scope: None,
+                    now: wall_clock_now(),
+                    access: (new_access.hash, 300),
+                    refresh: new_refresh.map(|k| (k.hash, 900)),
+                };
+                (store.refresh(&refresh, &request).await.unwrap(), new_access)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    let mut reused = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            (RefreshOutcome::Refreshed { .. }, new_access) => winners.push(new_access),
+            (RefreshOutcome::Reused, _) => reused += 1,
+            (RefreshOutcome::Unknown, _) => {}
+            (other, _) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one refresh");
+    assert!(reused >= 1, "the losers are reuse");
+    assert_eq!(store.get_access_token(&access).await.unwrap(), None, "family revoked");
+    assert_eq!(store.get_access_token(&winners[0]).await.unwrap(), None, "the winner's tokens die with the family");
 }
