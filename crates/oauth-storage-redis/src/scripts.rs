@@ -97,27 +97,19 @@ if ARGV[4] == '1' then
   access_tail = string.sub(old, at, c - 1) .. ARGV[5]
 end
 local low = flags % 4
-local e = math.min(now + tonumber(ARGV[7]), gexp)
-local latest = e
-local access
-if e == gexp then
-  access = struct.pack('<BI4I4', low, e, now) .. access_tail
-else
-  access = struct.pack('<BI4I4I4', low + 4, e, now, gexp) .. access_tail
+local function head(e)
+  if e == gexp then return struct.pack('<BI4I4', low, e, now) end
+  return struct.pack('<BI4I4I4', low + 4, e, now, gexp)
 end
+local latest = math.min(now + tonumber(ARGV[7]), gexp)
+local access = head(latest) .. access_tail
 if ARGV[8] == '' then
   redis.call('HSET', KEYS[1], ARGV[6], access)
 else
-  e = math.min(now + tonumber(ARGV[9]), gexp)
-  if e > latest then latest = e end
-  local refresh
-  if e == gexp then
-    refresh = struct.pack('<BI4I4', low, e, now) .. tail
-  else
-    refresh = struct.pack('<BI4I4I4', low + 4, e, now, gexp) .. tail
-  end
+  local e = math.min(now + tonumber(ARGV[9]), gexp)
   redis.call('HDEL', KEYS[1], 'r' .. ARGV[1])
-  redis.call('HSET', KEYS[1], ARGV[6], access, 'x' .. ARGV[1], '', ARGV[8], refresh)
+  redis.call('HSET', KEYS[1], ARGV[6], access, 'x' .. ARGV[1], '', ARGV[8], head(e) .. tail)
+  if e > latest then latest = e end
 end
 redis.call('EXPIREAT', KEYS[1], latest, 'GT')
 return {1, old}
