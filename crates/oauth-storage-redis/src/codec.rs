@@ -123,6 +123,16 @@ pub(crate) fn decode_token(grant: &GrantId, bytes: &[u8]) -> Result<TokenRecord,
     })
 }
 
+/// Whether a retired refresh token's marker still detects reuse at `now`: it
+/// holds the retired token's expiry (u32 LE); an empty marker, from before
+/// markers held one, lives as long as its family.
+pub(crate) fn marker_live(marker: &[u8], now: u64) -> bool {
+    match <[u8; 4]>::try_from(marker) {
+        Ok(expiry) => u64::from(u32::from_le_bytes(expiry)) > now,
+        Err(_) => marker.is_empty(),
+    }
+}
+
 /// Encodes any record as JSON.
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<String, StorageError> {
     serde_json::to_string(value).map_err(corrupt)
@@ -140,6 +150,22 @@ pub(crate) fn corrupt(e: impl std::error::Error + Send + Sync + 'static) -> Stor
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn marker_liveness_table() {
+        let now = 1_767_225_600;
+        let at = |t: u64| u32::try_from(t).unwrap_or(0).to_le_bytes().to_vec();
+        for (marker, live) in [
+            (at(now + 1), true),
+            (at(now), false),
+            (at(now - 1), false),
+            (Vec::new(), true),
+            (vec![1, 2, 3], false),
+            (vec![0; 5], false),
+        ] {
+            assert_eq!(marker_live(&marker, now), live, "{marker:?}");
+        }
+    }
 
     #[test]
     fn token_round_trip_table() {

@@ -22,33 +22,88 @@ return v
     )
 });
 
+/// What the rotation scripts share. A retired refresh token leaves a marker
+/// (`x<hash>` holding the retired token's expiry, u32 LE; markers written
+/// before expiries were kept are empty and live as long as the family):
+/// presenting the token again before then is reuse, which deletes the
+/// family. `prune` drops expired tokens and markers once the family's hash
+/// has doubled since the last pass, if anything can have expired since: field
+/// `n` holds the size that triggers the next pass and the soonest expiry the
+/// last pass kept (two u32 LE). Tokens of a family are added in order of
+/// expiry (same lifetimes, capped by the family's end), so nothing added
+/// later expires before that. A family refreshed for months thus holds only
+/// what is live, at an amortized constant cost per rotation, and one
+/// refreshed many times within its tokens' lifetimes is never scanned.
+const FAMILY: &str = r"
+local function reused(key, hash, now)
+  local marker = redis.call('HGET', key, 'x' .. hash)
+  if marker and (marker == '' or struct.unpack('<I4', marker) > now) then
+    redis.call('DEL', key)
+    return true
+  end
+  return false
+end
+local function prune(key, now, meta)
+  local limit, soonest = 64, 0
+  if meta and #meta == 8 then limit, soonest = struct.unpack('<I4I4', meta) end
+  local len = redis.call('HLEN', key)
+  if len <= limit then return end
+  if now < soonest then
+    redis.call('HSET', key, 'n', struct.pack('<I4I4', 2 * len, soonest))
+    return
+  end
+  local all = redis.call('HGETALL', key)
+  local dead, live, next_soonest = {}, 0, 4294967295
+  for i = 1, #all, 2 do
+    local kind, v = string.byte(all[i]), all[i + 1]
+    local exp
+    if (kind == 97 or kind == 114) and #v >= 5 then
+      exp = struct.unpack('<I4', v, 2)
+    elseif kind == 120 and #v == 4 then
+      exp = struct.unpack('<I4', v)
+    end
+    if exp and exp <= now then
+      dead[#dead + 1] = all[i]
+    else
+      live = live + 1
+      if exp and exp < next_soonest then next_soonest = exp end
+    end
+  end
+  for i = 1, #dead, 1000 do
+    redis.call('HDEL', key, unpack(dead, i, math.min(i + 999, #dead)))
+  end
+  redis.call('HSET', key, 'n', struct.pack('<I4I4', math.max(64, 2 * live), next_soonest))
+end
+";
+
 /// Compare-and-swap rotation with reuse detection.
 /// KEYS[1] = grant key; ARGV[1] = old hash (16 bytes); ARGV[2] = now;
 /// ARGV[3] = expire-at for the new tokens; ARGV[4] = '1' to retire the old
 /// refresh token; ARGV[5..] = field, value pairs of the new tokens.
 /// Returns 1 rotated, 2 reused (family deleted), 0 unknown.
 pub(crate) static ROTATE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(&format!(
+        "{FAMILY}{}",
         r#"
-local old = redis.call('HGET', KEYS[1], 'r' .. ARGV[1])
+local now = tonumber(ARGV[2])
+local got = redis.call('HMGET', KEYS[1], 'r' .. ARGV[1], 'n')
+local old = got[1]
 if old then
   local exp = struct.unpack('<I4', old, 2)
-  if exp <= tonumber(ARGV[2]) then return 0 end
+  if exp <= now then return 0 end
   if ARGV[4] == '1' then
     redis.call('HDEL', KEYS[1], 'r' .. ARGV[1])
-    redis.call('HSET', KEYS[1], 'x' .. ARGV[1], '')
+    redis.call('HSET', KEYS[1], 'x' .. ARGV[1], struct.pack('<I4', exp))
   end
   for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
   redis.call('EXPIREAT', KEYS[1], ARGV[3], 'GT')
+  prune(KEYS[1], now, got[2])
   return 1
 end
-if redis.call('HEXISTS', KEYS[1], 'x' .. ARGV[1]) == 1 then
-  redis.call('DEL', KEYS[1])
-  return 2
-end
+if reused(KEYS[1], ARGV[1], now) then return 2 end
 return 0
-"#,
-    )
+"#
+    ))
 });
 
 /// The refresh grant in one step: look up the presented refresh token, check
@@ -64,17 +119,16 @@ return 0
 /// Returns {1, old record} refreshed, {3, old record} refused, {2, ''} reused
 /// (family deleted), {0, ''} unknown.
 pub(crate) static REFRESH: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(&format!(
+        "{FAMILY}{}",
         r#"
-local old = redis.call('HGET', KEYS[1], 'r' .. ARGV[1])
+local now = tonumber(ARGV[2])
+local got = redis.call('HMGET', KEYS[1], 'r' .. ARGV[1], 'n')
+local old = got[1]
 if not old then
-  if redis.call('HEXISTS', KEYS[1], 'x' .. ARGV[1]) == 1 then
-    redis.call('DEL', KEYS[1])
-    return {2, ''}
-  end
+  if reused(KEYS[1], ARGV[1], now) then return {2, ''} end
   return {0, ''}
 end
-local now = tonumber(ARGV[2])
 local flags, exp = struct.unpack('<BI4', old)
 local at, gexp = 10, exp
 if flags % 8 >= 4 then
@@ -108,13 +162,14 @@ if ARGV[8] == '' then
 else
   local e = math.min(now + tonumber(ARGV[9]), gexp)
   redis.call('HDEL', KEYS[1], 'r' .. ARGV[1])
-  redis.call('HSET', KEYS[1], ARGV[6], access, 'x' .. ARGV[1], '', ARGV[8], head(e) .. tail)
+  redis.call('HSET', KEYS[1], ARGV[6], access, 'x' .. ARGV[1], struct.pack('<I4', exp), ARGV[8], head(e) .. tail)
   if e > latest then latest = e end
 end
 redis.call('EXPIREAT', KEYS[1], latest, 'GT')
+prune(KEYS[1], now, got[2])
 return {1, old}
-"#,
-    )
+"#
+    ))
 });
 
 /// Stores a client and indexes its id. KEYS[1] = client key, KEYS[2] = id set;

@@ -469,8 +469,10 @@ impl TokenStore for RedisStore {
                 let record = codec::decode_token(&key.grant, &raw)?;
                 if record.expires_at > self.now() { RefreshLookup::Active(record) } else { RefreshLookup::Unknown }
             }
-            (None, Some(_)) => RefreshLookup::Rotated { grant_id: key.grant.clone() },
-            (None, None) => RefreshLookup::Unknown,
+            (None, Some(marker)) if codec::marker_live(&marker, self.now()) => {
+                RefreshLookup::Rotated { grant_id: key.grant.clone() }
+            }
+            (None, _) => RefreshLookup::Unknown,
         })
     }
 

@@ -211,7 +211,8 @@ struct GrantEntry {
     /// The hash of the access token issued with the grant: held inline, a
     /// `client_credentials` grant allocates nothing more.
     first: TokenHash,
-    /// The hashes of every other token of the family, retired ones included.
+    /// The hashes of the family's other tokens: the live ones, and expired
+    /// ones until the list is next pruned.
     others: Vec<TokenHash>,
 }
 
@@ -450,14 +451,21 @@ impl TokenStore for MemoryStore {
             Some(RefreshEntry::Active(r))
                 if r.expires_at > now && r.grant_id == old.grant && state.grants.contains_key(&r.grant_id) =>
             {
-                let grant_id = r.grant_id.clone();
+                let (grant_id, expires_at) = (r.grant_id.clone(), r.expires_at);
                 if new.refresh.is_some() {
-                    let grant_expiry = state.grants.get(&grant_id).map_or(now, |g| g.record.expires_at);
-                    state.refresh.insert(old.hash, RefreshEntry::Rotated { grant_id, expires_at: grant_expiry });
-                    state.expiries.schedule(grant_expiry, Expiring::Refresh(old.hash));
+                    // Reuse is detected until the retired token would have
+                    // expired; the index already holds that time for its hash.
+                    state.refresh.insert(old.hash, RefreshEntry::Rotated { grant_id, expires_at });
                 }
                 state.insert_tokens(new);
-                if let Some(grant) = state.grants.get_mut(&new.access.1.grant_id) {
+                let State { grants, access, refresh, .. } = &mut *state;
+                if let Some(grant) = grants.get_mut(&new.access.1.grant_id) {
+                    // Before the list would grow, drop what has expired: a
+                    // family refreshed for months lists only its live tokens,
+                    // at an amortized constant cost per rotation.
+                    if grant.others.len() >= 64 && grant.others.len() + 2 > grant.others.capacity() {
+                        grant.others.retain(|h| access.contains_key(h) || refresh.contains_key(h));
+                    }
                     grant.others.push(new.access.0);
                     grant.others.extend(new.refresh.as_ref().map(|(hash, _)| *hash));
                 }

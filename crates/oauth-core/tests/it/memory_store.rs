@@ -36,3 +36,75 @@ async fn expired_entries_are_purged() {
     clock.advance(61);
     assert_eq!(store.live_records(), 0, "nothing outlives its expiry");
 }
+
+/// A family refreshed hourly for 1,000 hours keeps only what is live: the
+/// markers of retired refresh tokens expire when those tokens would have,
+/// and the family's token list is pruned, yet still reaches every live token
+/// (access tokens live 100 hours here, so many are live at once).
+#[tokio::test]
+async fn a_long_refreshed_family_holds_only_live_tokens() {
+    use oauth_core::storage::{GrantRecord, RefreshLookup, RefreshOutcome, RefreshRequest, TokenStore as _};
+    use oauth_core::types::TokenKey;
+
+    let clock = Arc::new(FixedClock::new(T0));
+    let store = MemoryStore::with_clock(clock.clone());
+    let grant = GrantRecord {
+        id: "family".into(),
+        client_id: "c".into(),
+        subject: Some("s".into()),
+        scope: oauth_core::testing::scopes("a"),
+        issued_at: T0,
+        expires_at: T0 + 90 * 86_400,
+        auth_time: Some(T0),
+    };
+    let (access, first, mut tokens) = oauth_core::testing::family_tokens(&grant, "a0", Some("r0"));
+    // The fixture's records are issued at wall-clock time; this test runs at T0.
+    for (record, lifetime) in
+        [(&mut tokens.access.1, 3600)].into_iter().chain(tokens.refresh.as_mut().map(|(_, r)| (r, 86_400)))
+    {
+        (record.issued_at, record.expires_at) = (T0, T0 + lifetime);
+    }
+    store.create_grant(&grant, &tokens).await.unwrap();
+    let mut current = first.unwrap();
+    let (mut retired, mut issued) = (Vec::new(), vec![access]);
+    for n in 1..=1000 {
+        clock.advance(3600);
+        let key = |kind: &str| TokenKey::of(&format!("family.{kind}{n}")).unwrap();
+        let (next_access, next) = (key("a"), key("r"));
+        let request = RefreshRequest {
+            client_id: "c".into(),
+            scope: None,
+            now: T0 + n * 3600,
+            access: (next_access.hash, 100 * 3600),
+            refresh: Some((next.hash, 86_400)),
+        };
+        let outcome = store.refresh(&current, &request).await.unwrap();
+        assert!(matches!(outcome, RefreshOutcome::Refreshed(_)), "refresh {n}: {outcome:?}");
+        retired.push(std::mem::replace(&mut current, next));
+        issued.push(next_access);
+    }
+    // The grant, 100 live access tokens, the active refresh token and the
+    // markers of the last day's retired tokens.
+    let live = store.live_records();
+    assert!(live <= 2 + 100 + 25, "a family refreshed 1,000 times holds {live} records");
+    assert_eq!(
+        store.get_refresh_token(&retired[0]).await.unwrap(),
+        RefreshLookup::Unknown,
+        "a retired token past its expiry is simply unknown"
+    );
+    let recent = &retired[retired.len() - 2];
+    assert!(matches!(store.get_refresh_token(recent).await.unwrap(), RefreshLookup::Rotated { .. }));
+    let reuse = RefreshRequest {
+        client_id: "c".into(),
+        scope: None,
+        now: T0 + 1000 * 3600,
+        access: (oauth_core::types::TokenHash::of("x"), 3600),
+        refresh: None,
+    };
+    assert_eq!(store.refresh(recent, &reuse).await.unwrap(), RefreshOutcome::Reused, "recent reuse is detected");
+    for access in &issued {
+        assert_eq!(store.get_access_token(access).await.unwrap(), None, "reuse revokes every live access token");
+    }
+    assert_eq!(store.get_refresh_token(&current).await.unwrap(), RefreshLookup::Unknown, "and the refresh token");
+    assert_eq!(store.live_records(), 0, "nothing of the family is left");
+}

@@ -81,3 +81,61 @@ async fn memory_per_access_token() {
     eprintln!("Redis used_memory per live access token: {per_token} bytes ({N} tokens, prefix `oauth`)");
     assert!(per_token <= 300, "{per_token} bytes per live access token");
 }
+
+/// A family refreshed again and again keeps only what is live: expired
+/// access tokens and markers of retired refresh tokens are pruned, so its
+/// hash does not grow with every refresh until the grant expires.
+#[tokio::test]
+async fn a_long_refreshed_family_holds_only_live_tokens() {
+    use oauth_core::storage::{RefreshOutcome, RefreshRequest};
+
+    let Some((store, url, prefix)) = store("a_long_refreshed_family_holds_only_live_tokens") else { return };
+    let mut conn = raw(&url).await;
+    let grant = grant_record("long-family", 3600);
+    let (_, first, tokens) = family_tokens(&grant, "a0", Some("r0"));
+    store.create_grant(&grant, &tokens).await.unwrap();
+    let mut current = first.unwrap();
+    let mut n = 0;
+    // Access tokens live 1 s, refresh tokens 3 s; answers the new access token's field.
+    let refresh = async |current: &mut oauth_core::types::TokenKey, n: &mut u32| {
+        *n += 1;
+        let (access, next, _) = family_tokens(&grant, &format!("a{n}"), Some(&format!("r{n}")));
+        let next = next.unwrap();
+        let request = RefreshRequest {
+            client_id: grant.client_id.clone(),
+            scope: None,
+            now: wall_clock_now(),
+            access: (access.hash, 1),
+            refresh: Some((next.hash, 3)),
+        };
+        let outcome = store.refresh(current, &request).await.unwrap();
+        assert!(matches!(outcome, RefreshOutcome::Refreshed(_)), "refresh {n}: {outcome:?}");
+        let mut field = vec![b'a'];
+        field.extend_from_slice(&access.hash.as_bytes()[..16]);
+        *current = next;
+        field
+    };
+    let key = format!("{prefix}:g:long-family");
+    let mut early = Vec::new();
+    for _ in 0..200 {
+        early.push(refresh(&mut current, &mut n).await);
+    }
+    let grown: usize = conn.hlen(&key).await.unwrap();
+    assert!(grown > 400, "nothing has expired yet: {grown} fields");
+    // Keep the chain alive past the early tokens' expiry, then refresh on.
+    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    refresh(&mut current, &mut n).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    for _ in 0..600 {
+        refresh(&mut current, &mut n).await;
+    }
+    for field in &early {
+        let kept: bool = conn.hexists(&key, field).await.unwrap();
+        assert!(!kept, "an expired access token of the early refreshes is still stored");
+    }
+    let fields: Vec<Vec<u8>> = conn.hkeys(&key).await.unwrap();
+    let markers = fields.iter().filter(|f| f.first() == Some(&b'x')).count();
+    assert!(markers <= 600 + 1, "markers of tokens retired over 3 s ago are gone: {markers} left");
+    let total: usize = conn.hlen(&key).await.unwrap();
+    assert!(total < 2 * (600 * 2 + 4), "the family holds about what is live: {total} fields");
+}
