@@ -82,6 +82,33 @@ fn benches(c: &mut Criterion) {
             refresh = r.json_body().unwrap()["refresh_token"].as_str().unwrap().to_owned();
         })
     });
+
+    // Growth: what separates issuance from lookups on the in-memory store.
+    c.bench_function("MemoryStore: 200,000 client_credentials grants into an empty store", |b| {
+        use oauth_core::storage::TokenStore as _;
+        b.iter_batched(
+            || {
+                let generator = oauth_core::generate::RandomGenerator;
+                let grants: Vec<_> = (0..200_000)
+                    .map(|_| {
+                        let mut id = oauth_core::TokenGenerator::token(&generator);
+                        id.truncate(22);
+                        let grant = oauth_core::testing::grant_record(&id, 3600);
+                        let (_, _, tokens) = oauth_core::testing::family_tokens(&grant, "secret", None);
+                        (grant, tokens)
+                    })
+                    .collect();
+                (MemoryStore::new(), grants)
+            },
+            |(store, grants)| {
+                for (grant, tokens) in &grants {
+                    rt.block_on(store.create_grant(grant, tokens)).unwrap();
+                }
+                (store, grants)
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
 }
 
 criterion_group!(grants, benches);
