@@ -96,7 +96,7 @@ async fn a_long_refreshed_family_holds_only_live_tokens() {
     store.create_grant(&grant, &tokens).await.unwrap();
     let mut current = first.unwrap();
     let mut n = 0;
-    // Access tokens live 1 s, refresh tokens 3 s; answers the new access token's field.
+    // Access tokens live 1 s, refresh tokens 4 s; answers the new access token's field.
     let refresh = async |current: &mut oauth_core::types::TokenKey, n: &mut u32| {
         *n += 1;
         let (access, next, _) = family_tokens(&grant, &format!("a{n}"), Some(&format!("r{n}")));
@@ -106,7 +106,7 @@ async fn a_long_refreshed_family_holds_only_live_tokens() {
             scope: None,
             now: wall_clock_now(),
             access: (access.hash, 1),
-            refresh: Some((next.hash, 3)),
+            refresh: Some((next.hash, 4)),
         };
         let outcome = store.refresh(current, &request).await.unwrap();
         assert!(matches!(outcome, RefreshOutcome::Refreshed(_)), "refresh {n}: {outcome:?}");
@@ -123,9 +123,12 @@ async fn a_long_refreshed_family_holds_only_live_tokens() {
     let grown: usize = conn.hlen(&key).await.unwrap();
     assert!(grown > 400, "nothing has expired yet: {grown} fields");
     // Keep the chain alive past the early tokens' expiry, then refresh on.
-    tokio::time::sleep(std::time::Duration::from_millis(2000)).await;
+    // Times are whole seconds: 2.5 s steps keep the current token alive
+    // (its 4 s outlast 2.5 s plus a second's rounding) while 5 s after the
+    // early refreshes their tokens and markers have all expired.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     refresh(&mut current, &mut n).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     for _ in 0..600 {
         refresh(&mut current, &mut n).await;
     }
@@ -135,7 +138,7 @@ async fn a_long_refreshed_family_holds_only_live_tokens() {
     }
     let fields: Vec<Vec<u8>> = conn.hkeys(&key).await.unwrap();
     let markers = fields.iter().filter(|f| f.first() == Some(&b'x')).count();
-    assert!(markers <= 600 + 1, "markers of tokens retired over 3 s ago are gone: {markers} left");
+    assert!(markers <= 600 + 1, "markers of tokens retired over 4 s ago are gone: {markers} left");
     let total: usize = conn.hlen(&key).await.unwrap();
     assert!(total < 2 * (600 * 2 + 4), "the family holds about what is live: {total} fields");
 }
