@@ -35,6 +35,26 @@ impl Default for EndpointPaths {
     }
 }
 
+/// The longest lifetime, in seconds, of anything a policy sets: ten years.
+/// A grant that must outlive it should be a new grant.
+pub const MAX_LIFETIME: u64 = 10 * 365 * 86_400;
+
+/// A lifetime of zero or longer than [`MAX_LIFETIME`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: must be between 1 and {MAX_LIFETIME} seconds (ten years), not {value}")]
+pub struct LifetimeError {
+    /// The setting's name, as the caller gave it.
+    pub field: String,
+    /// The value refused.
+    pub value: u64,
+}
+
+/// Checks that a lifetime named `field` is at least one second and at most
+/// [`MAX_LIFETIME`].
+pub fn check_lifetime(field: &str, value: u64) -> Result<(), LifetimeError> {
+    if (1..=MAX_LIFETIME).contains(&value) { Ok(()) } else { Err(LifetimeError { field: field.to_owned(), value }) }
+}
+
 /// Everything the protocol engine needs to decide, as plain values.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerPolicy {
@@ -111,6 +131,28 @@ impl ServerPolicy {
         }
     }
 
+    /// Checks every lifetime with [`check_lifetime`]. The engine adds
+    /// lifetimes to the current time, and stores keep times as seconds up to
+    /// 2106 (the Redis store's records hold them in 32 bits), so a policy
+    /// with an unchecked lifetime could issue tokens that never expire or
+    /// that are already expired. [`AuthorizationServer::new`] does not check;
+    /// call this on a policy built from outside input.
+    ///
+    /// [`AuthorizationServer::new`]: crate::AuthorizationServer::new
+    pub fn check(&self) -> Result<(), LifetimeError> {
+        for (field, value) in [
+            ("code_lifetime", self.code_lifetime),
+            ("access_token_lifetime", self.access_token_lifetime),
+            ("refresh_token_lifetime", self.refresh_token_lifetime),
+            ("grant_lifetime", self.grant_lifetime),
+            ("id_token_lifetime", self.id_token_lifetime),
+            ("consent_lifetime", self.consent_lifetime),
+        ] {
+            check_lifetime(field, value)?;
+        }
+        Ok(())
+    }
+
     /// The absolute URL of an endpoint path.
     pub fn endpoint_url(&self, path: &str) -> String {
         // The issuer may carry a path (RFC 8414 §3); endpoints hang off its origin.
@@ -119,5 +161,45 @@ impl ServerPolicy {
             Err(_) => self.issuer.clone(),
         };
         format!("{origin}{path}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes_are_bounded() {
+        let cases: &[(u64, bool)] =
+            &[(0, false), (1, true), (3600, true), (MAX_LIFETIME, true), (MAX_LIFETIME + 1, false), (u64::MAX, false)];
+        for &(value, ok) in cases {
+            let result = check_lifetime("tokens.x", value);
+            assert_eq!(result.is_ok(), ok, "{value}");
+            if let Err(e) = result {
+                assert_eq!(e, LifetimeError { field: "tokens.x".into(), value });
+                assert!(e.to_string().starts_with("tokens.x: must be between 1 and "), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn check_names_the_first_bad_lifetime() {
+        let policy = ServerPolicy::new("https://as.example");
+        assert_eq!(policy.check(), Ok(()));
+        let setters: [(&str, fn(&mut ServerPolicy) -> &mut u64); 6] = [
+            ("code_lifetime", |p| &mut p.code_lifetime),
+            ("access_token_lifetime", |p| &mut p.access_token_lifetime),
+            ("refresh_token_lifetime", |p| &mut p.refresh_token_lifetime),
+            ("grant_lifetime", |p| &mut p.grant_lifetime),
+            ("id_token_lifetime", |p| &mut p.id_token_lifetime),
+            ("consent_lifetime", |p| &mut p.consent_lifetime),
+        ];
+        for (field, setter) in setters {
+            for value in [0, u64::MAX] {
+                let mut bad = policy.clone();
+                *setter(&mut bad) = value;
+                assert_eq!(bad.check(), Err(LifetimeError { field: field.into(), value }), "{field}");
+            }
+        }
     }
 }

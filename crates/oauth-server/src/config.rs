@@ -379,10 +379,11 @@ impl Config {
             ("tokens.access_token_lifetime", t.access_token_lifetime),
             ("tokens.refresh_token_lifetime", t.refresh_token_lifetime),
             ("tokens.grant_lifetime", t.grant_lifetime),
+            ("oidc.id_token_lifetime", self.oidc.id_token_lifetime),
+            ("oidc.consent_lifetime", self.oidc.consent_lifetime),
+            ("session.lifetime", self.session.lifetime),
         ] {
-            if value == 0 {
-                bail!("{field}: must be greater than 0");
-            }
+            oauth_core::policy::check_lifetime(field, value)?;
         }
         let mut policy = ServerPolicy::new(self.server.issuer.clone());
         policy.paths = EndpointPaths {
@@ -523,12 +524,6 @@ impl Config {
         let has_keys = !self.oidc.keys.is_empty() || self.oidc.jwks_file.is_some() || self.oidc.ephemeral_key.is_some();
         if jwt_wanted && !has_keys {
             bail!("tokens.access_token_format: JWT access tokens need a signing key in [oidc]");
-        }
-        if self.oidc.id_token_lifetime == 0 || self.oidc.consent_lifetime == 0 {
-            bail!("oidc.id_token_lifetime and oidc.consent_lifetime: must be greater than 0");
-        }
-        if self.session.lifetime == 0 {
-            bail!("session.lifetime: must be greater than 0");
         }
         let url = &self.storage.url;
         let redis = ["redis://", "rediss://", "redis-cluster://", "unix://"].iter().any(|s| url.starts_with(s));

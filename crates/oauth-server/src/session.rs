@@ -113,7 +113,7 @@ impl Sessions {
     /// Saves the session (extending its lifetime).
     pub async fn save(&self, session: &Session, now: u64) -> Result<(), StorageError> {
         let data = serde_json::to_string(&session.data).map_err(|e| StorageError::Corrupt(Box::new(e)))?;
-        self.store.save_session(&TokenHash::of(&session.id), &data, now + self.lifetime).await
+        self.store.save_session(&TokenHash::of(&session.id), &data, now.saturating_add(self.lifetime)).await
     }
 
     /// Replaces the session id (at login, against fixation) and the CSRF

@@ -444,7 +444,7 @@ impl AuthorizationServer {
                 subject: Some(approval.subject),
                 scope: scope.clone(),
                 issued_at: now,
-                expires_at: now + self.policy.access_token_lifetime,
+                expires_at: now.saturating_add(self.policy.access_token_lifetime),
                 auth_time: Some(approval.auth_time),
             };
             let (access, _, tokens) = match self.mint(&client, &grant, &scope, None) {
@@ -479,7 +479,7 @@ impl AuthorizationServer {
             nonce: pending.nonce.clone(),
             auth_time: approval.auth_time,
             issued_at: now,
-            expires_at: now + self.policy.code_lifetime,
+            expires_at: now.saturating_add(self.policy.code_lifetime),
         };
         if let Err(e) = self.stores.codes.put_code(&code.hash(), &record).await {
             return Ok(self.authorization_error(pending, &storage_error(&e)));

@@ -115,7 +115,7 @@ impl AuthorizationServer {
             subject: Some(record.subject.clone()),
             scope: record.scope.clone(),
             issued_at: now,
-            expires_at: now + self.policy.grant_lifetime,
+            expires_at: now.saturating_add(self.policy.grant_lifetime),
             auth_time: Some(record.auth_time),
         };
         let subject = record.subject;
@@ -202,7 +202,7 @@ impl AuthorizationServer {
             subject: None,
             scope,
             issued_at: now,
-            expires_at: now + self.policy.access_token_lifetime,
+            expires_at: now.saturating_add(self.policy.access_token_lifetime),
             auth_time: None,
         };
         self.issue_for_new_grant(client, grant, false).await
@@ -232,7 +232,7 @@ impl AuthorizationServer {
             subject: Some(subject),
             scope,
             issued_at: now,
-            expires_at: now + self.policy.grant_lifetime,
+            expires_at: now.saturating_add(self.policy.grant_lifetime),
             auth_time: Some(now),
         };
         self.issue_for_new_grant(client, grant, true).await
@@ -281,7 +281,7 @@ impl AuthorizationServer {
             iss: self.policy.issuer.clone(),
             sub: subject.as_str().to_owned(),
             aud: client.id.as_str().to_owned(),
-            exp: now + self.policy.id_token_lifetime,
+            exp: now.saturating_add(self.policy.id_token_lifetime),
             iat: now,
             auth_time,
             nonce: nonce.map(str::to_owned),
@@ -307,7 +307,7 @@ impl AuthorizationServer {
             subject: grant.subject.clone(),
             scope: scope.clone(),
             issued_at: now,
-            expires_at: (now + lifetime).min(grant.expires_at),
+            expires_at: now.saturating_add(lifetime).min(grant.expires_at),
             grant_expires_at: grant.expires_at,
             auth_time: grant.auth_time,
         };

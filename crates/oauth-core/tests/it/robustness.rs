@@ -182,3 +182,33 @@ async fn random_requests_get_well_formed_answers() {
         assert!(statuses.get(&status).copied().unwrap_or(0) > 0, "no {status} from the token endpoint: {statuses:?}");
     }
 }
+
+/// `ServerPolicy::check` bounds lifetimes, but a policy built in code may skip
+/// it: even then, adding a lifetime to the time must not overflow (a panic in
+/// debug builds, a token already expired in release builds).
+#[tokio::test]
+async fn unchecked_huge_lifetimes_do_not_overflow() {
+    let t = TestServer::with_policy(|p| {
+        p.code_lifetime = u64::MAX;
+        p.access_token_lifetime = u64::MAX;
+        p.refresh_token_lifetime = u64::MAX;
+        p.grant_lifetime = u64::MAX;
+        p.id_token_lifetime = u64::MAX;
+    })
+    .await;
+    assert!(t.server.policy().check().is_err());
+    let credentials =
+        [("grant_type", "client_credentials"), ("client_id", "machine"), ("client_secret", "machine-secret")];
+    let mut req =
+        OAuthRequest { method: Method::Post, form: Params::from_pairs(credentials), ..OAuthRequest::default() };
+    req.headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+    req.secure = true;
+    let issued = t.server.token(&req).await;
+    assert_eq!(issued.status, 200, "{:?}", issued.json_body());
+    let token = issued.json_body().and_then(|b| b["access_token"].as_str().map(str::to_owned)).unwrap_or_default();
+    let mut introspect = req.clone();
+    introspect.form =
+        Params::from_pairs([("token", token.as_str()), ("client_id", "machine"), ("client_secret", "machine-secret")]);
+    let answer = t.server.introspect(&introspect).await;
+    assert_eq!(answer.json_body().map(|b| b["active"].clone()), Some(serde_json::Value::Bool(true)));
+}
