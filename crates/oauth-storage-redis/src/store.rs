@@ -279,6 +279,13 @@ impl RedisStore {
         if let Some(conn) = existing {
             return Ok((slot, conn));
         }
+        // Boxed: the pool's future is kilobytes, and every store call's
+        // future would otherwise reserve (and copy when boxed) room for it.
+        Box::pin(self.connect(slot)).await
+    }
+
+    /// Makes the connection of `slot` from the pool.
+    async fn connect(&self, slot: usize) -> StorageResult<(usize, Conn)> {
         let made = match &self.pool {
             Pool::Single(p) => {
                 p.get().await.map(|c| Conn::Single(deadpool_redis::Connection::take(c))).map_err(backend)
@@ -596,5 +603,29 @@ impl ConsentStore for RedisStore {
 
     async fn revoke_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<bool> {
         Ok(self.query::<i64>(redis::cmd("DEL").arg(self.keys.consent(subject, client))).await? > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every store call's future is boxed, so its whole size is allocated and
+    /// copied per call. Making a connection awaits the pool, whose future is
+    /// kilobytes; inlined, it made each call's future 13.6 KB (copying it was
+    /// ~2% of the server's CPU under introspection).
+    #[test]
+    fn store_call_futures_stay_small() {
+        let store = RedisStore::from_url("redis://127.0.0.1:1").unwrap_or_else(|e| panic!("{e}"));
+        let key = TokenKey { grant: GrantId::new("g"), hash: TokenHash::of("t") };
+        let sizes = [
+            ("get_access_token", std::mem::size_of_val(&*store.get_access_token(&key))),
+            ("revoke_access_token", std::mem::size_of_val(&*store.revoke_access_token(&key))),
+            ("take_code", std::mem::size_of_val(&*store.take_code(&key.hash))),
+            ("get_client", std::mem::size_of_val(&*store.get_client(&ClientId::new("c")))),
+        ];
+        for (call, size) in sizes {
+            assert!(size <= 2048, "{call}: {size} bytes");
+        }
     }
 }
