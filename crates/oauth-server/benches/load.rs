@@ -11,8 +11,11 @@
 //! and drives them with `wrk` pinned to CPU 1 at 1, 16 and 64 connections.
 //! It prints requests/s, p50 and p99 latency, errors, server (and Redis) CPU
 //! time per request, peak RSS, and each figure as a ratio to the baseline
-//! measured in the same run. After each run it checks, through the server's
-//! introspection endpoint, that every token answered with 200 is still usable.
+//! measured in the same run: the baseline is driven again, at the same number
+//! of connections, just before every measured row, and each row is divided by
+//! that run (this machine's speed drifts within minutes). After each run it
+//! checks, through the server's introspection endpoint, that every token
+//! answered with 200 is still usable.
 //!
 //! Run with: `just bench-load` (or `cargo bench -p oauth-server --bench load`).
 //! Environment: `LOAD_SECONDS` (default 5) per run, `LOAD_QUICK=1` for 16
@@ -182,6 +185,8 @@ struct Stats {
     cpu_us_per_req: f64,
     redis_cpu_us_per_req: Option<f64>,
     verified: Option<(usize, usize)>,
+    /// The baseline's run just before this one, at the same connections.
+    paired: Option<Box<Stats>>,
 }
 
 /// wrk's Lua: count non-200 answers, optionally collect access tokens
@@ -330,10 +335,30 @@ impl Bench {
             cpu_us_per_req: cpu * 1e6 / requests.max(1.0),
             redis_cpu_us_per_req: redis_cpu.map(|c| c * 1e6 / requests.max(1.0)),
             verified: None,
+            paired: None,
         };
         let mut lines = std::fs::read_to_string(self.dir.join(format!("{name}.out"))).unwrap_or_default();
         lines.push_str(&std::fs::read_to_string(self.dir.join(format!("{name}.tokens"))).unwrap_or_default());
         (stats, lines.lines().map(str::to_owned).collect())
+    }
+
+    /// Runs the baseline's client_credentials load at `connections`, then
+    /// `target`'s; the target's stats carry the baseline's as `paired`.
+    async fn paired(
+        &self,
+        baseline: &Target,
+        target: &Target,
+        name: &str,
+        script: &Path,
+        connections: u32,
+    ) -> (Stats, Vec<String>) {
+        let body = format!("grant_type=client_credentials&scope=read&{}", self.form_auth());
+        let base_name = format!("baseline_cc_{connections}");
+        let base_script = lua(&self.dir, &base_name, "/oauth/token", false, &body, None, false);
+        let (base, _) = self.wrk(baseline, &base_name, &base_script, connections).await;
+        let (mut stats, lines) = self.wrk(target, name, script, connections).await;
+        stats.paired = Some(Box::new(base));
+        (stats, lines)
     }
 
     fn form_auth(&self) -> String {
@@ -490,6 +515,7 @@ impl Bench {
             cpu_us_per_req: cpu * 1e6 / flows.max(1.0),
             redis_cpu_us_per_req: None,
             verified: None,
+            paired: None,
         };
         (stats, tokens)
     }
@@ -664,7 +690,7 @@ async fn run() {
         for &c in connections {
             let name = format!("{}_cc_{c}", target.name);
             let script = lua(&dir, &name, "/oauth/token", true, &cc_body, None, false);
-            let (mut stats, lines) = bench.wrk(target, &name, &script, c).await;
+            let (mut stats, lines) = bench.paired(&baseline, target, &name, &script, c).await;
             let tokens: Vec<String> = lines.iter().filter_map(|l| l.strip_prefix("A ")).map(str::to_owned).collect();
             stats.verified = Some(bench.verify(&target.base, &tokens).await);
             table.push(("client_credentials".into(), target.name.into(), c, stats));
@@ -685,7 +711,7 @@ async fn run() {
                 None,
                 false,
             );
-            let (stats, _) = bench.wrk(target, &name, &script, c).await;
+            let (stats, _) = bench.paired(&baseline, target, &name, &script, c).await;
             table.push(("introspection".into(), target.name.into(), c, stats));
         }
     }
@@ -725,7 +751,7 @@ async fn run() {
         let name = format!("{}_revoke", target.name);
         let script =
             lua(&dir, &name, "/oauth/revoke", false, &format!("{}&token=", bench.form_auth()), Some(&file), false);
-        let (stats, _) = bench.wrk(target, &name, &script, 16).await;
+        let (stats, _) = bench.paired(&baseline, target, &name, &script, 16).await;
         if stats.requests as usize > tokens.len() {
             println!("note: {} revocation used all {} tokens", target.name, tokens.len());
         }
@@ -749,7 +775,7 @@ async fn run() {
         let prefix =
             format!("grant_type=authorization_code&redirect_uri=https://app.example/cb&{}&code=", bench.form_auth());
         let script = lua(&dir, &name, "/oauth/token", true, &prefix, Some(&file), false);
-        let (mut stats, lines) = bench.wrk(target, &name, &script, 16).await;
+        let (mut stats, lines) = bench.paired(&baseline, target, &name, &script, 16).await;
         // Codes run out if the server is faster than codes were minted: those answers are expected errors.
         let exhausted = stats.requests as usize > codes.len();
         let tokens: Vec<String> = lines.iter().filter_map(|l| l.strip_prefix("A ")).map(str::to_owned).collect();
@@ -791,7 +817,7 @@ async fn run() {
             Some(&file),
             true,
         );
-        let (mut stats, lines) = bench.wrk(target, &name, &script, 16).await;
+        let (mut stats, lines) = bench.paired(&baseline, target, &name, &script, 16).await;
         let access: Vec<String> = lines.iter().filter_map(|l| l.strip_prefix("A ")).map(str::to_owned).collect();
         let finals: Vec<String> = lines.iter().filter_map(|l| l.strip_prefix("R ")).map(str::to_owned).collect();
         // The last access token of every chain must be usable, and so must each chain's last refresh token.
@@ -826,6 +852,16 @@ async fn run() {
         [&memory, &on_redis].iter().map(|t| (t.name.to_owned(), t.proc.peak_rss_mib())).collect();
     print_table(&table, &baseline_by_conn);
     println!();
+    let mut paired: Vec<f64> =
+        table.iter().filter(|row| row.2 == 16).filter_map(|row| row.3.paired.as_ref()).map(|b| b.rps).collect();
+    paired.sort_by(f64::total_cmp);
+    if let (Some(low), Some(high)) = (paired.first(), paired.last()) {
+        println!(
+            "baseline at 16 connections, run before each row: {} runs, {low:.0}–{high:.0} req/s (median {:.0})",
+            paired.len(),
+            paired[paired.len() / 2]
+        );
+    }
     for ((name, mib), tokens_only) in peak.iter().zip(&token_peak) {
         println!(
             "peak RSS of oauth-server ({name} store): {tokens_only:.1} MiB over client_credentials, \
@@ -912,7 +948,9 @@ fn print_table(table: &[(String, String, u32, Stats)], baseline: &BTreeMap<u32, 
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for (workload, server, c, s) in table {
-        let b = baseline.get(c);
+        // The baseline's run just before this row; the first baseline run
+        // at these connections for rows without one (the baseline's own).
+        let b = s.paired.as_deref().or_else(|| baseline.get(c));
         let ratio =
             |x: f64, base: Option<f64>| base.filter(|b| *b > 0.0).map_or("".to_owned(), |b| format!("{:.2}", x / b));
         println!(
