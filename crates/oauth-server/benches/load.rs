@@ -352,9 +352,8 @@ impl Bench {
         script: &Path,
         connections: u32,
     ) -> (Stats, Vec<String>) {
-        let body = format!("grant_type=client_credentials&scope=read&{}", self.form_auth());
         let base_name = format!("baseline_cc_{connections}");
-        let base_script = lua(&self.dir, &base_name, "/oauth/token", false, &body, None, false);
+        let base_script = lua(&self.dir, &base_name, "/oauth/token", false, &self.cc_body(), None, false);
         let (base, _) = self.wrk(baseline, &base_name, &base_script, connections).await;
         let (mut stats, lines) = self.wrk(target, name, script, connections).await;
         stats.paired = Some(Box::new(base));
@@ -363,6 +362,11 @@ impl Bench {
 
     fn form_auth(&self) -> String {
         format!("client_id=bench&client_secret={}", self.secret)
+    }
+
+    /// The client_credentials request of every issuance run, the baseline's included.
+    fn cc_body(&self) -> String {
+        format!("grant_type=client_credentials&scope=read&{}", self.form_auth())
     }
 
     async fn post(&self, base: &str, path: &str, body: String) -> (u16, serde_json::Value) {
@@ -379,9 +383,7 @@ impl Bench {
     }
 
     async fn client_credentials(&self, base: &str) -> String {
-        let (status, body) = self
-            .post(base, "/oauth/token", format!("grant_type=client_credentials&scope=read&{}", self.form_auth()))
-            .await;
+        let (status, body) = self.post(base, "/oauth/token", self.cc_body()).await;
         assert_eq!(status, 200, "{body}");
         body["access_token"].as_str().unwrap().to_owned()
     }
@@ -677,7 +679,7 @@ async fn run() {
 
     let mut table: Vec<(String, String, u32, Stats)> = Vec::new();
     let mut baseline_by_conn: BTreeMap<u32, Stats> = BTreeMap::new();
-    let cc_body = format!("grant_type=client_credentials&scope=read&{}", bench.form_auth());
+    let cc_body = bench.cc_body();
 
     // client_credentials issuance, the baseline first.
     for &c in connections {
