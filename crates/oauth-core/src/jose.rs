@@ -4,6 +4,8 @@
 //! parsed and generated with `rsa`, `p256` and `ed25519-dalek`. This module
 //! only chooses algorithms, formats JWKs and checks claims.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
@@ -12,6 +14,8 @@ use rsa::traits::PublicKeyParts as _;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256, Sha512};
+
+use crate::error::Cause;
 
 /// A JWS algorithm this server signs with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -68,22 +72,50 @@ impl SigningAlg {
     }
 }
 
+/// A boxed error from a cryptography or encoding library.
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Why a key could not be loaded or a token not made.
+///
+/// The library's own error, when there is one, is the
+/// [`source`](std::error::Error::source): print the chain (`{:#}` with
+/// anyhow) to see it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
-    /// The PEM or JWK does not hold a private key of the named algorithm.
-    #[error("not a {0} private key: {1}")]
-    Parse(&'static str, String),
+    /// The PEM or JWK does not hold a usable private key of the named algorithm.
+    #[error("not a {alg} private key")]
+    Parse {
+        /// The algorithm (`RS256`, `ES256`, `EdDSA`) or `JWK`.
+        alg: &'static str,
+        /// What the parser said.
+        #[source]
+        source: BoxError,
+    },
+    /// A JWK member is missing or malformed.
+    #[error("the JWK member {member:?} is missing or malformed")]
+    JwkMember {
+        /// The member's name.
+        member: &'static str,
+        /// Why it could not be decoded, when a decoder said so.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// A JWK whose `kty` is not RSA, EC or OKP.
+    #[error("unsupported JWK kty {0:?}")]
+    UnsupportedKty(Option<String>),
     /// An RSA key shorter than 2048 bits.
     #[error("RSA keys must have at least 2048 bits")]
     WeakRsa,
     /// A key set without keys, or whose active kid is missing, or with duplicate kids.
     #[error("key set: {0}")]
     Set(String),
+    /// A new key could not be generated or encoded.
+    #[error("key generation failed")]
+    Generate(#[source] BoxError),
     /// Signing failed.
-    #[error("signing failed: {0}")]
-    Sign(String),
+    #[error("signing failed")]
+    Sign(#[source] BoxError),
 }
 
 /// A private signing key with its public JWK.
@@ -106,8 +138,8 @@ fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn parse_err(alg: SigningAlg) -> impl Fn(String) -> KeyError {
-    move |e| KeyError::Parse(alg.as_str(), e)
+fn parse_err(alg: SigningAlg) -> impl Fn(BoxError) -> KeyError {
+    move |source| KeyError::Parse { alg: alg.as_str(), source }
 }
 
 impl SigningKey {
@@ -120,18 +152,18 @@ impl SigningKey {
                 use rsa::pkcs8::DecodePrivateKey as _;
                 let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
                     .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(pem))
-                    .map_err(|e| err(e.to_string()))?;
+                    .map_err(|e| err(e.into()))?;
                 Self::from_rsa(kid.into(), key)
             }
             SigningAlg::ES256 => {
                 use p256::pkcs8::DecodePrivateKey as _;
                 let key = p256::SecretKey::from_pkcs8_pem(pem)
                     .or_else(|_| p256::SecretKey::from_sec1_pem(pem))
-                    .map_err(|e| err(e.to_string()))?;
+                    .map_err(|e| err(e.into()))?;
                 Self::from_p256(kid.into(), &key)
             }
             SigningAlg::EdDSA => {
-                let key = ed25519_dalek::SigningKey::from_pkcs8_pem(pem).map_err(|e| err(e.to_string()))?;
+                let key = ed25519_dalek::SigningKey::from_pkcs8_pem(pem).map_err(|e| err(e.into()))?;
                 Self::from_ed25519(kid.into(), &key)
             }
         }
@@ -140,15 +172,12 @@ impl SigningKey {
     /// Loads a private key from a JWK (`kty` RSA with `n e d p q`, EC P-256 with
     /// `x y d`, or OKP Ed25519 with `x d`); `kid` and `alg` come from the JWK.
     pub fn from_jwk(jwk: &serde_json::Value) -> Result<Self, KeyError> {
-        let field = |name: &str| -> Result<Vec<u8>, KeyError> {
-            let value = jwk
-                .get(name)
-                .and_then(|v| v.as_str())
-                .ok_or_else(|| KeyError::Parse("JWK", format!("missing {name}")))?;
-            URL_SAFE_NO_PAD.decode(value).map_err(|e| KeyError::Parse("JWK", format!("{name}: {e}")))
+        let missing = |member| KeyError::JwkMember { member, source: None };
+        let field = |member: &'static str| -> Result<Vec<u8>, KeyError> {
+            let value = jwk.get(member).and_then(|v| v.as_str()).ok_or_else(|| missing(member))?;
+            URL_SAFE_NO_PAD.decode(value).map_err(|e| KeyError::JwkMember { member, source: Some(e.into()) })
         };
-        let kid =
-            jwk.get("kid").and_then(|v| v.as_str()).ok_or_else(|| KeyError::Parse("JWK", "missing kid".into()))?;
+        let kid = jwk.get("kid").and_then(|v| v.as_str()).ok_or_else(|| missing("kid"))?;
         match jwk.get("kty").and_then(|v| v.as_str()) {
             Some("RSA") => {
                 let n = rsa::BigUint::from_bytes_be(&field("n")?);
@@ -156,20 +185,19 @@ impl SigningKey {
                 let d = rsa::BigUint::from_bytes_be(&field("d")?);
                 let primes = vec![rsa::BigUint::from_bytes_be(&field("p")?), rsa::BigUint::from_bytes_be(&field("q")?)];
                 let key = rsa::RsaPrivateKey::from_components(n, e, d, primes)
-                    .map_err(|e| KeyError::Parse("RS256", e.to_string()))?;
+                    .map_err(|e| parse_err(SigningAlg::RS256)(e.into()))?;
                 Self::from_rsa(kid.to_owned(), key)
             }
             Some("EC") => {
                 let key =
-                    p256::SecretKey::from_slice(&field("d")?).map_err(|e| KeyError::Parse("ES256", e.to_string()))?;
+                    p256::SecretKey::from_slice(&field("d")?).map_err(|e| parse_err(SigningAlg::ES256)(e.into()))?;
                 Self::from_p256(kid.to_owned(), &key)
             }
             Some("OKP") => {
-                let d: [u8; 32] =
-                    field("d")?.try_into().map_err(|_| KeyError::Parse("EdDSA", "d must be 32 bytes".into()))?;
+                let d: [u8; 32] = field("d")?.try_into().map_err(|_| missing("d"))?;
                 Self::from_ed25519(kid.to_owned(), &ed25519_dalek::SigningKey::from_bytes(&d))
             }
-            other => Err(KeyError::Parse("JWK", format!("unsupported kty {other:?}"))),
+            other => Err(KeyError::UnsupportedKty(other.map(str::to_owned))),
         }
     }
 
@@ -178,8 +206,8 @@ impl SigningKey {
         let kid = kid.into();
         match alg {
             SigningAlg::RS256 => {
-                let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048)
-                    .map_err(|e| KeyError::Sign(e.to_string()))?;
+                let key =
+                    rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(|e| KeyError::Generate(e.into()))?;
                 Self::from_rsa(kid, key)
             }
             SigningAlg::ES256 => Self::from_p256(kid, &p256::SecretKey::random(&mut rand::rngs::OsRng)),
@@ -194,8 +222,8 @@ impl SigningKey {
         let pem = match alg {
             SigningAlg::RS256 => {
                 use rsa::pkcs8::EncodePrivateKey as _;
-                let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048)
-                    .map_err(|e| KeyError::Sign(e.to_string()))?;
+                let key =
+                    rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).map_err(|e| KeyError::Generate(e.into()))?;
                 key.to_pkcs8_pem(LineEnding::LF).map(|p| p.to_string())
             }
             SigningAlg::ES256 => {
@@ -206,7 +234,7 @@ impl SigningKey {
                 .to_pkcs8_pem(LineEnding::LF)
                 .map(|p| p.to_string()),
         };
-        pem.map_err(|e| KeyError::Sign(e.to_string()))
+        pem.map_err(|e| KeyError::Generate(e.into()))
     }
 
     fn from_rsa(kid: String, key: rsa::RsaPrivateKey) -> Result<Self, KeyError> {
@@ -215,10 +243,10 @@ impl SigningKey {
             return Err(KeyError::WeakRsa);
         }
         let err = parse_err(SigningAlg::RS256);
-        let der = key.to_pkcs1_der().map_err(|e| err(e.to_string()))?;
+        let der = key.to_pkcs1_der().map_err(|e| err(e.into()))?;
         let encoding = EncodingKey::from_rsa_der(der.as_bytes());
         let (n, e) = (b64(&key.n().to_bytes_be()), b64(&key.e().to_bytes_be()));
-        let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(|e| err(e.to_string()))?;
+        let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(|e| err(e.into()))?;
         let jwk = serde_json::json!({ "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e });
         Ok(Self { kid, alg: SigningAlg::RS256, encoding, decoding, jwk })
     }
@@ -227,22 +255,22 @@ impl SigningKey {
         use p256::elliptic_curve::sec1::ToEncodedPoint as _;
         use p256::pkcs8::EncodePrivateKey as _;
         let err = parse_err(SigningAlg::ES256);
-        let der = key.to_pkcs8_der().map_err(|e| err(e.to_string()))?;
+        let der = key.to_pkcs8_der().map_err(|e| err(e.into()))?;
         let encoding = EncodingKey::from_ec_der(der.as_bytes());
         let point = key.public_key().to_encoded_point(false);
         let (Some(x), Some(y)) = (point.x(), point.y()) else { return Err(err("no public point".into())) };
         let (x, y) = (b64(x), b64(y));
-        let decoding = DecodingKey::from_ec_components(&x, &y).map_err(|e| err(e.to_string()))?;
+        let decoding = DecodingKey::from_ec_components(&x, &y).map_err(|e| err(e.into()))?;
         let jwk = serde_json::json!({ "kty": "EC", "use": "sig", "alg": "ES256", "kid": kid, "crv": "P-256", "x": x, "y": y });
         Ok(Self { kid, alg: SigningAlg::ES256, encoding, decoding, jwk })
     }
 
     fn from_ed25519(kid: String, key: &ed25519_dalek::SigningKey) -> Result<Self, KeyError> {
         let err = parse_err(SigningAlg::EdDSA);
-        let der = key.to_pkcs8_der().map_err(|e| err(e.to_string()))?;
+        let der = key.to_pkcs8_der().map_err(|e| err(e.into()))?;
         let encoding = EncodingKey::from_ed_der(der.as_bytes());
         let x = b64(key.verifying_key().as_bytes());
-        let decoding = DecodingKey::from_ed_components(&x).map_err(|e| err(e.to_string()))?;
+        let decoding = DecodingKey::from_ed_components(&x).map_err(|e| err(e.into()))?;
         let jwk =
             serde_json::json!({ "kty": "OKP", "use": "sig", "alg": "EdDSA", "kid": kid, "crv": "Ed25519", "x": x });
         Ok(Self { kid, alg: SigningAlg::EdDSA, encoding, decoding, jwk })
@@ -268,7 +296,7 @@ impl SigningKey {
         let mut header = Header::new(self.alg.algorithm());
         header.kid = Some(self.kid.clone());
         header.typ = Some(typ.to_owned());
-        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| KeyError::Sign(e.to_string()))
+        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| KeyError::Sign(e.into()))
     }
 }
 
@@ -280,10 +308,39 @@ pub struct KeySet {
     active: usize,
 }
 
-/// Why a JWT was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid token: {0}")]
-pub struct JwtError(pub String);
+/// Why a JWT was refused. The decoder's own error, when there is one, is the
+/// [`source`](std::error::Error::source).
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum JwtError {
+    /// The header is not a JOSE header.
+    #[error("invalid token: malformed header")]
+    Header(#[source] Cause),
+    /// The `typ` is not the expected one.
+    #[error("invalid token: unexpected typ")]
+    Typ,
+    /// The header has no `kid`.
+    #[error("invalid token: no kid")]
+    NoKid,
+    /// No key of the set has the `kid`.
+    #[error("invalid token: unknown kid")]
+    UnknownKid,
+    /// The `alg` is not the key's.
+    #[error("invalid token: algorithm does not match the key")]
+    Algorithm,
+    /// The signature, the issuer or a required claim was refused.
+    #[error("invalid token: signature or claims refused")]
+    Refused(#[source] Cause),
+    /// No `exp` claim.
+    #[error("invalid token: no exp")]
+    NoExp,
+    /// `exp` has passed.
+    #[error("invalid token: expired")]
+    Expired,
+    /// The claims do not have the expected shape.
+    #[error("invalid token: unexpected claims")]
+    Claims(#[source] Cause),
+}
 
 impl KeySet {
     /// A key set whose signer is `active_kid`.
@@ -336,14 +393,14 @@ impl KeySet {
         issuer: &str,
         now: Option<u64>,
     ) -> Result<T, JwtError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| JwtError(e.to_string()))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|e| JwtError::Header(Arc::new(e)))?;
         if header.typ.as_deref().map(str::to_ascii_lowercase) != Some(typ.to_ascii_lowercase()) {
-            return Err(JwtError("unexpected typ".into()));
+            return Err(JwtError::Typ);
         }
-        let kid = header.kid.ok_or_else(|| JwtError("no kid".into()))?;
-        let key = self.keys.iter().find(|k| k.kid == kid).ok_or_else(|| JwtError("unknown kid".into()))?;
+        let kid = header.kid.ok_or(JwtError::NoKid)?;
+        let key = self.keys.iter().find(|k| k.kid == kid).ok_or(JwtError::UnknownKid)?;
         if header.alg != key.alg.algorithm() {
-            return Err(JwtError("algorithm does not match the key".into()));
+            return Err(JwtError::Algorithm);
         }
         let mut validation = Validation::new(key.alg.algorithm());
         validation.set_issuer(&[issuer]);
@@ -352,15 +409,15 @@ impl KeySet {
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "iss"]);
         let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key.decoding, &validation)
-            .map_err(|e| JwtError(e.to_string()))?
+            .map_err(|e| JwtError::Refused(Arc::new(e)))?
             .claims;
         if let Some(now) = now {
-            let exp = claims.get("exp").and_then(serde_json::Value::as_u64).ok_or_else(|| JwtError("no exp".into()))?;
+            let exp = claims.get("exp").and_then(serde_json::Value::as_u64).ok_or(JwtError::NoExp)?;
             if exp <= now {
-                return Err(JwtError("expired".into()));
+                return Err(JwtError::Expired);
             }
         }
-        serde_json::from_value(claims).map_err(|e| JwtError(e.to_string()))
+        serde_json::from_value(claims).map_err(|e| JwtError::Claims(Arc::new(e)))
     }
 }
 

@@ -481,7 +481,7 @@ impl Config {
             let pem = std::fs::read_to_string(&k.pem_file)
                 .map_err(|e| anyhow!("oidc.keys[{i}].pem_file: {}: {e}", k.pem_file.display()))?;
             keys.push(
-                SigningKey::from_pem(k.kid.clone(), alg, &pem).map_err(|e| anyhow!("oidc.keys[{i}].pem_file: {e}"))?,
+                SigningKey::from_pem(k.kid.clone(), alg, &pem).with_context(|| format!("oidc.keys[{i}].pem_file"))?,
             );
         }
         if let Some(path) = &o.jwks_file {
@@ -491,7 +491,7 @@ impl Config {
                 bail!("oidc.jwks_file: no \"keys\" array")
             };
             for (i, jwk) in list.iter().enumerate() {
-                keys.push(SigningKey::from_jwk(jwk).map_err(|e| anyhow!("oidc.jwks_file: keys[{i}]: {e}"))?);
+                keys.push(SigningKey::from_jwk(jwk).with_context(|| format!("oidc.jwks_file: keys[{i}]"))?);
             }
         }
         if let Some(alg) = &o.ephemeral_key {
@@ -501,7 +501,7 @@ impl Config {
                 "ephemeral-{}",
                 &oauth_core::generate::TokenGenerator::token(&oauth_core::generate::RandomGenerator)[..8]
             );
-            keys.push(SigningKey::generate(kid, alg).map_err(|e| anyhow!("oidc.ephemeral_key: {e}"))?);
+            keys.push(SigningKey::generate(kid, alg).context("oidc.ephemeral_key")?);
         }
         if keys.is_empty() {
             return Ok(None);

@@ -30,9 +30,9 @@ pub enum BuildError {
     /// The key prefix contains `{`, `}` or whitespace, which would break hash tags.
     #[error("key prefix must be non-empty without braces or whitespace")]
     Prefix,
-    /// The pool could not be created.
-    #[error("cannot create the Redis pool: {0}")]
-    Pool(String),
+    /// The pool could not be created; the source says why.
+    #[error("cannot create the Redis pool")]
+    Pool(#[source] oauth_core::storage::BoxError),
 }
 
 /// Configures a [`RedisStore`].
@@ -89,7 +89,7 @@ impl RedisStoreBuilder {
         check_url(url)?;
         let mut config = deadpool_redis::Config::from_url(url.clone());
         config.pool = Some(self.pool_config());
-        config.create_pool(Some(Runtime::Tokio1)).map(Pool::Single).map_err(|e| BuildError::Pool(e.to_string()))
+        config.create_pool(Some(Runtime::Tokio1)).map(Pool::Single).map_err(|e| BuildError::Pool(e.into()))
     }
 
     #[cfg(feature = "cluster")]
@@ -107,7 +107,7 @@ impl RedisStoreBuilder {
         }
         let mut config = deadpool_redis::cluster::Config::from_urls(urls);
         config.pool = Some(self.pool_config());
-        config.create_pool(Some(Runtime::Tokio1)).map(Pool::Cluster).map_err(|e| BuildError::Pool(e.to_string()))
+        config.create_pool(Some(Runtime::Tokio1)).map(Pool::Cluster).map_err(|e| BuildError::Pool(e.into()))
     }
 
     #[cfg(not(feature = "cluster"))]
