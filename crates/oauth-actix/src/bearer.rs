@@ -6,18 +6,29 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use oauth_core::storage::TokenRecord;
-use oauth_core::{AuthorizationServer, ErrorCode, OAuthError, OAuthRequest, OAuthResponse};
+use oauth_core::{AuthorizationServer, ErrorCode, OAuthError, OAuthResponse, TokenScheme};
 
-use crate::convert::{respond, to_oauth_request};
+use crate::convert::{convert, log_cause, to_oauth_request};
 
-/// A validated access token from `Authorization: Bearer …`.
+/// An authenticated protected-resource request: a valid access token from
+/// `Authorization: Bearer …`.
 ///
-/// Validation goes through [`AuthorizationServer::validate_access_token`]:
-/// a JWT must carry a valid signature of one of the server's keys, and any
-/// token must be known to the store, so revoked tokens are refused. The
-/// server must be in the app data as `web::Data<AuthorizationServer>`.
+/// Authentication is core's [`AuthorizationServer::authenticate_resource`],
+/// the same path as UserInfo: the request must come over TLS (unless the
+/// policy allows insecure transport), a JWT must carry a valid signature of
+/// one of the server's keys, and any token must be known to the store, so
+/// revoked tokens are refused. Refusals are core's answers (`401` with
+/// `WWW-Authenticate`, `400`, or `503`, whose cause is logged with the route).
+///
+/// The server must be in the app data as `web::Data<AuthorizationServer>`.
+/// Whether the request came over TLS is judged like the endpoints do: where
+/// [`OAuthEndpoints::configure`](crate::OAuthEndpoints::configure) mounted the
+/// endpoints (same app or scope), `Forwarded` / `X-Forwarded-Proto` count
+/// when [`EndpointPaths::trust_forwarded_proto`](crate::EndpointPaths::trust_forwarded_proto)
+/// is set; elsewhere only the connection counts.
 ///
 /// ```no_run
 /// use actix_web::{get, HttpResponse};
@@ -32,13 +43,24 @@ use crate::convert::{respond, to_oauth_request};
 #[derive(Debug, Clone)]
 pub struct BearerToken {
     record: TokenRecord,
+    scheme: TokenScheme,
     server: Arc<AuthorizationServer>,
 }
+
+/// Whether `Forwarded` / `X-Forwarded-Proto` say if the client used TLS, for
+/// [`BearerToken`]; set by `OAuthEndpoints::configure`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TrustForwardedProto(pub(crate) bool);
 
 impl BearerToken {
     /// What the store knows of the token: client, subject, scope, expiry.
     pub fn record(&self) -> &TokenRecord {
         &self.record
+    }
+
+    /// How the token was presented.
+    pub fn scheme(&self) -> TokenScheme {
+        self.scheme
     }
 
     /// Fails with `403 insufficient_scope` unless the token has `scope`.
@@ -51,9 +73,17 @@ impl BearerToken {
     }
 }
 
-/// A rejected bearer token: an RFC 6750 response with `WWW-Authenticate`.
+/// A refused protected-resource request: core's answer (RFC 6750, with
+/// `WWW-Authenticate`, or `503`).
 #[derive(Debug)]
 pub struct BearerError(OAuthResponse);
+
+impl BearerError {
+    /// Core's answer.
+    pub fn response(&self) -> &OAuthResponse {
+        &self.0
+    }
+}
 
 impl std::fmt::Display for BearerError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -62,12 +92,13 @@ impl std::fmt::Display for BearerError {
 }
 
 impl ResponseError for BearerError {
-    fn status_code(&self) -> actix_web::http::StatusCode {
-        actix_web::http::StatusCode::from_u16(self.0.status).unwrap_or(actix_web::http::StatusCode::UNAUTHORIZED)
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
-        respond(self.0.clone())
+        // The cause, if any, was logged when the request was refused.
+        convert(self.0.clone())
     }
 }
 
@@ -77,25 +108,25 @@ impl FromRequest for BearerToken {
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let server = req.app_data::<web::Data<AuthorizationServer>>().map(|d| d.clone().into_inner());
-        // Only the header is read: form bodies belong to the handler.
-        let mut oauth_req: OAuthRequest = to_oauth_request(req, &[], false);
-        oauth_req.method = oauth_core::request::Method::Get;
+        let trust_forwarded_proto = req.app_data::<web::Data<TrustForwardedProto>>().is_some_and(|t| t.0);
+        // Only the headers are read: the body belongs to the handler.
+        let oauth_req = to_oauth_request(req, &[], trust_forwarded_proto);
+        let req = req.clone();
         Box::pin(async move {
             let Some(server) = server else {
                 let error = OAuthError::new(ErrorCode::ServerError, "The authorization server is not configured");
-                return Err(BearerError(OAuthResponse::json(500, &error.to_json())));
+                tracing::error!(
+                    route = req.match_pattern().as_deref(),
+                    "BearerToken: no web::Data<AuthorizationServer>"
+                );
+                return Err(BearerError(error.into()));
             };
-            let token = match oauth_core::bearer_token(&oauth_req) {
-                Ok(Some(token)) => token.to_owned(),
-                Ok(None) => return Err(BearerError(server.bearer_error(None, None))),
-                Err(error) => return Err(BearerError(server.bearer_error(Some(&error), None))),
-            };
-            match server.validate_access_token(&token).await {
-                Ok(record) => Ok(Self { record, server }),
-                Err(error) if error.code == ErrorCode::TemporarilyUnavailable => {
-                    Err(BearerError(OAuthResponse::json(503, &error.to_json())))
+            match server.authenticate_resource(&oauth_req).await {
+                Ok(access) => Ok(Self { record: access.record, scheme: access.scheme, server }),
+                Err(response) => {
+                    log_cause(&req, response.status, response.cause.as_ref());
+                    Err(BearerError(response))
                 }
-                Err(error) => Err(BearerError(server.bearer_error(Some(&error), None))),
             }
         })
     }

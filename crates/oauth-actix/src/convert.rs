@@ -7,7 +7,7 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt as _;
 use oauth_core::request::Method;
-use oauth_core::{Body, OAuthRequest, OAuthResponse, Params};
+use oauth_core::{Body, Cause, OAuthRequest, OAuthResponse, Params};
 
 /// Builds the neutral request from an actix request and its (already read) body.
 ///
@@ -35,27 +35,19 @@ pub fn to_oauth_request(req: &HttpRequest, body: &[u8], trust_forwarded_proto: b
     }
 }
 
-/// Reads a request body up to `limit` bytes. A longer body gets
-/// `413 Payload Too Large` with an `invalid_request` JSON error.
-pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, HttpResponse> {
+/// Reads a request body up to `limit` bytes. A longer body is core's
+/// [`OAuthResponse::body_too_large`] (413), an unreadable one (broken
+/// connection, malformed chunked encoding) [`OAuthResponse::body_unreadable`] (400).
+pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, OAuthResponse> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| {
-            error_json(StatusCode::BAD_REQUEST, "invalid_request", "The request body could not be read")
-        })?;
+        let chunk = chunk.map_err(|_| OAuthResponse::body_unreadable())?;
         if body.len() + chunk.len() > limit {
-            return Err(error_json(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", "The request body is too large"));
+            return Err(OAuthResponse::body_too_large());
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
-}
-
-/// A JSON error body with `Cache-Control: no-store`.
-pub(crate) fn error_json(status: StatusCode, error: &str, description: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(("Cache-Control", "no-store"))
-        .json(serde_json::json!({ "error": error, "error_description": description }))
 }
 
 /// The header's name, as a constant for the ones every response carries.
@@ -69,8 +61,48 @@ fn header_name(name: &'static str) -> Option<HeaderName> {
     }
 }
 
-/// Converts a neutral response into an actix response.
-pub fn respond(response: OAuthResponse) -> HttpResponse {
+/// Converts a neutral response into an actix response, and logs its
+/// [`cause`](OAuthResponse::cause), when it has one, once: at `error` level
+/// with the request's route pattern (never its path or query), method and
+/// status, and the cause with its whole `source()` chain.
+pub fn respond(req: &HttpRequest, response: OAuthResponse) -> HttpResponse {
+    log_cause(req, response.status, response.cause.as_ref());
+    convert(response)
+}
+
+/// Logs the cause of an answer, if any, as [`respond`] does: for an
+/// application that renders an answer itself (an error page for core's
+/// `AuthorizeError::Invalid`, say) instead of passing it to [`respond`].
+pub fn log_cause(req: &HttpRequest, status: u16, cause: Option<&Cause>) {
+    if let Some(cause) = cause {
+        let route = req.match_pattern();
+        tracing::error!(
+            route = route.as_deref().unwrap_or("<unmatched>"),
+            method = %req.method(),
+            status,
+            cause = %Chain(cause.as_ref()),
+            "request failed",
+        );
+    }
+}
+
+/// Displays an error and its sources: `a: b: c`.
+struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
+        }
+        Ok(())
+    }
+}
+
+/// Converts without logging: the cause, if any, was logged already.
+pub(crate) fn convert(response: OAuthResponse) -> HttpResponse {
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = HttpResponse::build(status);
     for (name, value) in response.headers {
@@ -102,7 +134,7 @@ mod tests {
         response.headers.push(("WWW-Authenticate", String::from("Basic realm=\"x\"").into()));
         response.headers.push(("X-Broken", String::from("line\nbreak").into()));
         response.headers.push(("Bad Name", "v".into()));
-        let http = respond(response);
+        let http = convert(response);
         assert_eq!(http.status(), StatusCode::BAD_REQUEST);
         let h = http.headers();
         assert_eq!(h.get("content-type").and_then(|v| v.to_str().ok()), Some("application/json"));
@@ -111,5 +143,16 @@ mod tests {
         assert_eq!(h.get("www-authenticate").and_then(|v| v.to_str().ok()), Some("Basic realm=\"x\""));
         assert!(h.get("x-broken").is_none());
         assert_eq!(h.len(), 4);
+    }
+
+    #[test]
+    fn a_chain_shows_every_source() {
+        let error = oauth_core::OAuthError::unavailable()
+            .with_cause(oauth_core::storage::StorageError::Backend("connection refused".into()));
+        assert_eq!(
+            Chain(&error).to_string(),
+            "temporarily_unavailable: The authorization server storage is unavailable: \
+             storage backend error: connection refused"
+        );
     }
 }

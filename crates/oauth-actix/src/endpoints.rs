@@ -2,11 +2,10 @@
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use oauth_core::{AuthorizationServer, AuthorizeError, OAuthError, OAuthResponse, PendingAuthorization};
 
-use crate::convert::{read_body, respond, to_oauth_request};
+use crate::convert::{log_cause, read_body, respond, to_oauth_request};
 
 /// What the embedding application does with a validated authorization request.
 ///
@@ -20,10 +19,13 @@ pub trait AuthorizeHandler: Send + Sync + 'static {
     async fn pending(&self, req: HttpRequest, pending: PendingAuthorization) -> HttpResponse;
 
     /// A request that must not be redirected (unknown client, unregistered
-    /// redirect URI): show an error page. The default is a JSON error.
+    /// redirect URI, storage failure): show an error page with `status`
+    /// (core's [`AuthorizeError::status`]). The default is core's JSON error.
+    ///
+    /// The error's cause, if any, is already logged.
     async fn invalid(&self, req: HttpRequest, status: u16, error: OAuthError) -> HttpResponse {
-        let _ = req;
-        respond(OAuthResponse::json(status, &error.to_json()))
+        let _ = (req, status);
+        crate::convert::convert(AuthorizeError::Invalid(error).into_response())
     }
 }
 
@@ -114,6 +116,7 @@ impl OAuthEndpoints {
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         let data = web::Data::new(self.clone());
         let p = &self.paths;
+        cfg.app_data(web::Data::new(crate::bearer::TrustForwardedProto(p.trust_forwarded_proto)));
         let get_post = "GET, POST";
         cfg.service(endpoint(&p.authorize, &data, get_post, [web::get().to(authorize), web::post().to(authorize)]));
         for path in &p.token {
@@ -132,7 +135,7 @@ impl OAuthEndpoints {
         req: &HttpRequest,
         payload: web::Payload,
     ) -> Result<oauth_core::OAuthRequest, HttpResponse> {
-        let body = read_body(payload, self.paths.body_limit).await?;
+        let body = read_body(payload, self.paths.body_limit).await.map_err(|response| respond(req, response))?;
         Ok(to_oauth_request(req, &body, self.paths.trust_forwarded_proto))
     }
 }
@@ -148,11 +151,9 @@ fn endpoint(
     for route in routes {
         resource = resource.route(route);
     }
-    resource.default_service(web::to(move || async move { not_allowed(allow) }))
-}
-
-fn not_allowed(allow: &'static str) -> HttpResponse {
-    respond(OAuthResponse::method_not_allowed(allow))
+    resource.default_service(web::to(move |req: HttpRequest| async move {
+        respond(&req, OAuthResponse::method_not_allowed(allow))
+    }))
 }
 
 async fn authorize(req: HttpRequest, payload: web::Payload, ep: web::Data<OAuthEndpoints>) -> HttpResponse {
@@ -160,57 +161,56 @@ async fn authorize(req: HttpRequest, payload: web::Payload, ep: web::Data<OAuthE
         Ok(r) => r,
         Err(response) => return response,
     };
-    match ep.server.authorize(&oauth_req).await {
-        Ok(pending) => ep.handler.pending(req, pending).await,
-        Err(AuthorizeError::Redirect(response)) => respond(response),
-        Err(AuthorizeError::Invalid { status, error }) => ep.handler.invalid(req, status, error).await,
+    let error = match ep.server.authorize(&oauth_req).await {
+        Ok(pending) => return ep.handler.pending(req, pending).await,
+        Err(error) => error,
+    };
+    let status = error.status();
+    match error {
+        AuthorizeError::Invalid(error) => {
+            log_cause(&req, status, error.cause.as_ref());
+            ep.handler.invalid(req, status, error).await
+        }
+        other => respond(&req, other.into_response()),
     }
 }
 
 async fn token(req: HttpRequest, payload: web::Payload, ep: web::Data<OAuthEndpoints>) -> HttpResponse {
     match ep.request(&req, payload).await {
-        Ok(r) => respond(ep.server.token(&r).await),
+        Ok(r) => respond(&req, ep.server.token(&r).await),
         Err(response) => response,
     }
 }
 
 async fn revoke(req: HttpRequest, payload: web::Payload, ep: web::Data<OAuthEndpoints>) -> HttpResponse {
     match ep.request(&req, payload).await {
-        Ok(r) => respond(ep.server.revoke(&r).await),
+        Ok(r) => respond(&req, ep.server.revoke(&r).await),
         Err(response) => response,
     }
 }
 
 async fn introspect(req: HttpRequest, payload: web::Payload, ep: web::Data<OAuthEndpoints>) -> HttpResponse {
     match ep.request(&req, payload).await {
-        Ok(r) => respond(ep.server.introspect(&r).await),
+        Ok(r) => respond(&req, ep.server.introspect(&r).await),
         Err(response) => response,
     }
 }
 
 async fn userinfo(req: HttpRequest, payload: web::Payload, ep: web::Data<OAuthEndpoints>) -> HttpResponse {
     match ep.request(&req, payload).await {
-        Ok(r) => respond(ep.server.userinfo(&r).await),
+        Ok(r) => respond(&req, ep.server.userinfo(&r).await),
         Err(response) => response,
     }
 }
 
-/// A public document, or 404 when OpenID Connect is off (no signing keys).
-fn document(doc: Option<serde_json::Value>) -> HttpResponse {
-    match doc {
-        Some(doc) => HttpResponse::Ok().insert_header(("Cache-Control", "max-age=60")).json(doc),
-        None => crate::convert::error_json(StatusCode::NOT_FOUND, "invalid_request", "OpenID Connect is not enabled"),
-    }
+async fn jwks(req: HttpRequest, ep: web::Data<OAuthEndpoints>) -> HttpResponse {
+    respond(&req, ep.server.jwks_response())
 }
 
-async fn jwks(ep: web::Data<OAuthEndpoints>) -> HttpResponse {
-    document(ep.server.jwks())
+async fn openid_configuration(req: HttpRequest, ep: web::Data<OAuthEndpoints>) -> HttpResponse {
+    respond(&req, ep.server.openid_configuration_response())
 }
 
-async fn openid_configuration(ep: web::Data<OAuthEndpoints>) -> HttpResponse {
-    document(ep.server.openid_configuration())
-}
-
-async fn metadata(ep: web::Data<OAuthEndpoints>) -> HttpResponse {
-    HttpResponse::build(StatusCode::OK).insert_header(("Cache-Control", "max-age=300")).json(ep.server.metadata())
+async fn metadata(req: HttpRequest, ep: web::Data<OAuthEndpoints>) -> HttpResponse {
+    respond(&req, ep.server.metadata_response())
 }

@@ -52,6 +52,6 @@ mod convert;
 mod endpoints;
 
 pub use bearer::{BearerError, BearerToken};
-pub use convert::{read_body, respond, to_oauth_request};
+pub use convert::{log_cause, read_body, respond, to_oauth_request};
 pub use endpoints::{AuthorizeHandler, EndpointPaths, OAuthEndpoints};
 pub use oauth_core::{AuthorizationServer, OAuthError, OAuthResponse, PendingAuthorization};

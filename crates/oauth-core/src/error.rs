@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::response::OAuthResponse;
 
@@ -88,11 +89,17 @@ impl fmt::Display for ErrorCode {
     }
 }
 
+/// The failure behind an answer (a storage error, say): never sent to the
+/// client, kept so that the adapter can log it once, at the edge.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 /// An error as sent to the client: `error`, `error_description`, `error_uri`.
 ///
 /// Descriptions are fixed strings written by us; request values are never
 /// echoed into them, so they always satisfy the RFC 6749 character set.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+///
+/// Equality compares what the client sees and ignores the [`cause`](Self::cause).
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("{code}: {}", description.as_deref().unwrap_or(""))]
 pub struct OAuthError {
     /// The `error` code.
@@ -101,12 +108,35 @@ pub struct OAuthError {
     pub description: Option<Cow<'static, str>>,
     /// `error_uri`, when configured.
     pub uri: Option<String>,
+    /// Why the server could not answer (for `temporarily_unavailable`, the
+    /// storage failure); for logs only, never sent.
+    #[source]
+    pub cause: Option<Cause>,
 }
+
+impl PartialEq for OAuthError {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code && self.description == other.description && self.uri == other.uri
+    }
+}
+
+impl Eq for OAuthError {}
 
 impl OAuthError {
     /// An error with a description.
     pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
-        Self { code, description: Some(description.into()), uri: None }
+        Self { code, description: Some(description.into()), uri: None, cause: None }
+    }
+
+    /// The same error with the failure behind it, for the adapter's log.
+    pub fn with_cause(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.cause = Some(Arc::new(cause));
+        self
+    }
+
+    /// The HTTP status of this error as a direct (non-redirect) response.
+    pub fn status(&self) -> u16 {
+        self.code.status()
     }
 
     /// `invalid_request` with a description.
@@ -129,7 +159,8 @@ impl OAuthError {
         Self::new(ErrorCode::InvalidScope, description)
     }
 
-    /// `temporarily_unavailable`, the answer to any storage failure.
+    /// `temporarily_unavailable`, the answer to any storage failure (see
+    /// [`with_cause`](Self::with_cause) to keep the failure for the log).
     pub fn unavailable() -> Self {
         Self::new(ErrorCode::TemporarilyUnavailable, "The authorization server storage is unavailable")
     }
@@ -151,15 +182,28 @@ impl OAuthError {
     ///
     /// `401 invalid_client` carries `WWW-Authenticate: Basic realm=…` so that
     /// clients using HTTP Basic learn the scheme (RFC 6749 §5.2, RFC 7235 §3.1).
+    ///
+    /// The response keeps the error's [`cause`](Self::cause).
     pub fn into_response(self, realm: &str) -> OAuthResponse {
-        let status = self.code.status();
-        let mut response = OAuthResponse::json(status, &self.to_json());
-        if self.code == ErrorCode::InvalidClient {
+        let basic = self.code == ErrorCode::InvalidClient;
+        let mut response = OAuthResponse::from(self);
+        if basic {
             response.headers.push((
                 "WWW-Authenticate",
                 format!("Basic realm=\"{}\", charset=\"UTF-8\"", quoted_string_safe(realm)).into(),
             ));
         }
+        response
+    }
+}
+
+impl From<OAuthError> for OAuthResponse {
+    /// The direct JSON response for the error: its status, its JSON body,
+    /// `Cache-Control: no-store`, and its cause. No `WWW-Authenticate`
+    /// challenge: see [`OAuthError::into_response`] for the token endpoints.
+    fn from(error: OAuthError) -> Self {
+        let mut response = OAuthResponse::json(error.status(), &error.to_json());
+        response.cause = error.cause;
         response
     }
 }

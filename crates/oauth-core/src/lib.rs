@@ -81,10 +81,13 @@ pub mod types;
 pub mod user;
 
 pub use clock::Clock;
-pub use error::{ErrorCode, OAuthError};
+pub use error::{Cause, ErrorCode, OAuthError};
 pub use generate::TokenGenerator;
 pub use policy::ServerPolicy;
 pub use request::{OAuthRequest, Params};
 pub use response::{Body, OAuthResponse};
-pub use server::{Approval, AuthorizationServer, AuthorizeError, NextStep, PendingAuthorization, bearer_token};
+pub use server::{
+    Approval, AuthorizationServer, AuthorizeError, KEYS_MAX_AGE, METADATA_MAX_AGE, NextStep, PendingAuthorization,
+    ResourceAccess, TokenScheme, bearer_token,
+};
 pub use storage::{MemoryStore, Stores};

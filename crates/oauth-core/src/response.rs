@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 
+use crate::error::{Cause, OAuthError};
 use crate::types::{RedirectUri, ResponseMode};
 
 /// The body of an [`OAuthResponse`].
@@ -19,8 +20,13 @@ pub enum Body {
 /// What an endpoint answers: an HTTP status, headers and a body.
 ///
 /// Header names are lowercase-insensitive HTTP names; adapters copy them
-/// verbatim. Token-bearing responses always carry `Cache-Control: no-store`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// verbatim. Token-bearing responses always carry `Cache-Control: no-store`;
+/// public documents carry `Cache-Control: max-age=…`.
+///
+/// Every answer of every endpoint is one of these, so an adapter never
+/// chooses a status, a header or a body: it converts, and logs the
+/// [`cause`](Self::cause) when there is one. Equality ignores the cause.
+#[derive(Clone, Debug)]
 pub struct OAuthResponse {
     /// HTTP status code.
     pub status: u16,
@@ -29,7 +35,18 @@ pub struct OAuthResponse {
     pub headers: Vec<(&'static str, Cow<'static, str>)>,
     /// Response body.
     pub body: Body,
+    /// The failure behind this answer (a storage error behind a 503, say),
+    /// never sent: the adapter logs it once, with the request's route.
+    pub cause: Option<Cause>,
 }
+
+impl PartialEq for OAuthResponse {
+    fn eq(&self, other: &Self) -> bool {
+        self.status == other.status && self.headers == other.headers && self.body == other.body
+    }
+}
+
+impl Eq for OAuthResponse {}
 
 impl OAuthResponse {
     /// A JSON response with `Cache-Control: no-store` and `Pragma: no-cache`
@@ -50,7 +67,47 @@ impl OAuthResponse {
                 ("Pragma", "no-cache".into()),
             ],
             body: Body::Json(body),
+            cause: None,
         }
+    }
+
+    /// A public JSON document (metadata, JWK Set, discovery): `200 OK` that
+    /// caches may keep for `max_age` seconds (`Cache-Control: max-age=…`).
+    pub fn document(value: &impl serde::Serialize, max_age: u32) -> Self {
+        let mut response = Self::json(200, value);
+        if response.status == 200 {
+            response.headers.retain(|(name, _)| *name != "Cache-Control" && *name != "Pragma");
+            response.headers.push(("Cache-Control", format!("max-age={max_age}").into()));
+        }
+        response
+    }
+
+    /// `404 Not Found` with an `invalid_request` JSON error: a document of a
+    /// feature that is off (OpenID Connect without signing keys).
+    pub fn not_found(description: &'static str) -> Self {
+        let mut response = Self::from(OAuthError::invalid_request(description));
+        response.status = 404;
+        response
+    }
+
+    /// `413 Payload Too Large` with an `invalid_request` JSON error: the
+    /// request body is over the adapter's limit.
+    pub fn body_too_large() -> Self {
+        let mut response = Self::from(OAuthError::invalid_request("The request body is too large"));
+        response.status = 413;
+        response
+    }
+
+    /// `400 invalid_request`: the request body could not be read (the
+    /// connection broke, or the transfer encoding is malformed).
+    pub fn body_unreadable() -> Self {
+        Self::from(OAuthError::invalid_request("The request body could not be read"))
+    }
+
+    /// The same response with the failure behind it, for the adapter's log.
+    pub fn with_cause(mut self, cause: Cause) -> Self {
+        self.cause = Some(cause);
+        self
     }
 
     /// An empty `200 OK` with `Cache-Control: no-store`.
@@ -59,6 +116,7 @@ impl OAuthResponse {
             status: 200,
             headers: vec![("Cache-Control", "no-store".into()), ("Pragma", "no-cache".into())],
             body: Body::Empty,
+            cause: None,
         }
     }
 
@@ -125,6 +183,7 @@ impl OAuthResponse {
             status: 302,
             headers: vec![("Location", location.into()), ("Cache-Control", "no-store".into())],
             body: Body::Empty,
+            cause: None,
         }
     }
 
@@ -157,6 +216,7 @@ impl OAuthResponse {
                 ),
             ],
             body: Body::Html(page),
+            cause: None,
         }
     }
 }

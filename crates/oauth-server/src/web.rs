@@ -68,6 +68,10 @@ impl AppState {
     fn unavailable(&self, error: &StorageError) -> HttpResponse {
         let cause = std::error::Error::source(error).map(ToString::to_string).unwrap_or_default();
         tracing::error!(error = %error, cause, "storage unavailable");
+        self.unavailable_page()
+    }
+
+    fn unavailable_page(&self) -> HttpResponse {
         self.pages.error(
             StatusCode::SERVICE_UNAVAILABLE,
             "Temporarily unavailable",
@@ -98,7 +102,7 @@ impl AppState {
     /// (no remembered consent covers the scopes, or `prompt=consent`), or,
     /// when neither is needed, the answer to the client. With `prompt=none`,
     /// a needed page becomes `login_required` or `consent_required` instead.
-    async fn proceed(&self, session: Session, on_consent_page: bool) -> HttpResponse {
+    async fn proceed(&self, req: &HttpRequest, session: Session, on_consent_page: bool) -> HttpResponse {
         let Some(pending) = session.data.pending.clone() else {
             let name = session.data.user.as_ref().map_or("", |u| u.username.as_str());
             return self.pages.error(
@@ -119,8 +123,8 @@ impl AppState {
         let step = self.server.next_step(&pending, user.as_ref().map(|u| u.auth_time), remembered.as_ref());
         // The user who must consent, or `None` when the login page comes first.
         let consenting = match (step, user) {
-            (NextStep::Approve, Some(user)) => return self.finish(session, &pending, Ok(&user)).await,
-            (NextStep::Respond(response), _) => return self.finish(session, &pending, Err(response)).await,
+            (NextStep::Approve, Some(user)) => return self.finish(req, session, &pending, Ok(&user)).await,
+            (NextStep::Respond(response), _) => return self.finish(req, session, &pending, Err(response)).await,
             (NextStep::Consent, Some(user)) => Some(user),
             _ => None,
         };
@@ -141,6 +145,7 @@ impl AppState {
     /// `Ok(user)`, or the given error response.
     async fn finish(
         &self,
+        req: &HttpRequest,
         mut session: Session,
         pending: &PendingAuthorization,
         outcome: Result<&LoggedIn, oauth_core::OAuthResponse>,
@@ -154,20 +159,27 @@ impl AppState {
             Ok(user) => {
                 let approval = Approval { subject: user.subject.clone(), scope: None, auth_time: user.auth_time };
                 match self.server.approve(pending, approval).await {
-                    Ok(response) | Err(AuthorizeError::Redirect(response)) => response,
-                    Err(AuthorizeError::Invalid { status, error }) => return self.invalid_page(status, &error),
+                    Ok(response) => response,
+                    Err(error) => match (error.status(), error) {
+                        (status, AuthorizeError::Invalid(error)) => {
+                            oauth_actix::log_cause(req, status, error.cause.as_ref());
+                            return self.invalid_page(status, &error);
+                        }
+                        (_, other) => other.into_response(),
+                    },
                 }
             }
         };
-        self.with_cookie(respond(response), &session)
+        self.with_cookie(respond(req, response), &session)
     }
 
     /// The page for a request that must not be redirected (unknown client,
-    /// unregistered redirect URI), or for a storage failure.
+    /// unregistered redirect URI), or for a storage failure. `status` is
+    /// core's; the error's cause, if any, is logged already.
     fn invalid_page(&self, status: u16, error: &OAuthError) -> HttpResponse {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            return self.unavailable(&StorageError::Backend("authorization request".into()));
+            return self.unavailable_page();
         }
         let message = error.description.as_deref().unwrap_or("The authorization request is invalid.");
         self.pages.error(status, "This authorization request cannot be processed", message, Some(error.code.as_str()))
@@ -199,7 +211,7 @@ pub fn configure(state: &Arc<AppState>, cfg: &mut web::ServiceConfig) {
             .app_data(limit.clone())
             .route(web::get().to(login_page))
             .route(web::post().to(login_submit))
-            .default_service(web::to(|| async { method_not_allowed("GET, POST") })),
+            .default_service(web::to(|req: HttpRequest| async move { method_not_allowed(&req, "GET, POST") })),
     );
     cfg.service(
         web::resource(state.consent_path.as_str())
@@ -207,7 +219,7 @@ pub fn configure(state: &Arc<AppState>, cfg: &mut web::ServiceConfig) {
             .app_data(limit)
             .route(web::get().to(consent_page))
             .route(web::post().to(consent_submit))
-            .default_service(web::to(|| async { method_not_allowed("GET, POST") })),
+            .default_service(web::to(|req: HttpRequest| async move { method_not_allowed(&req, "GET, POST") })),
     );
     if let Some(metrics) = &state.metrics {
         let metrics = web::Data::from(metrics.clone());
@@ -218,8 +230,8 @@ pub fn configure(state: &Arc<AppState>, cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/readyz").app_data(data).route(web::get().to(readyz)));
 }
 
-fn method_not_allowed(allow: &'static str) -> HttpResponse {
-    respond(oauth_core::OAuthResponse::method_not_allowed(allow))
+fn method_not_allowed(req: &HttpRequest, allow: &'static str) -> HttpResponse {
+    respond(req, oauth_core::OAuthResponse::method_not_allowed(allow))
 }
 
 /// Keeps the pending authorization in the session and sends the user on.
@@ -234,7 +246,7 @@ impl AuthorizeHandler for SessionAuthorize {
             Err(e) => return st.unavailable(&e),
         };
         session.data.pending = Some(pending);
-        st.proceed(session, false).await
+        st.proceed(&req, session, false).await
     }
 
     async fn invalid(&self, _req: HttpRequest, status: u16, error: OAuthError) -> HttpResponse {
@@ -325,7 +337,7 @@ async fn login_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState
         }
         return st.see_other(&st.consent_path, Some(&session));
     }
-    st.proceed(session, false).await
+    st.proceed(&req, session, false).await
 }
 
 async fn consent_page(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
@@ -336,7 +348,7 @@ async fn consent_page(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse
     if session.data.user.is_none() {
         return st.see_other(&st.login_path, None);
     }
-    st.proceed(session, true).await
+    st.proceed(&req, session, true).await
 }
 
 async fn consent_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState>) -> HttpResponse {
@@ -379,7 +391,7 @@ async fn consent_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppSta
         if let Err(e) = st.sessions.save(&session, now).await {
             return st.unavailable(&e);
         }
-        return respond(st.server.deny(&pending));
+        return respond(&req, st.server.deny(&pending));
     }
     if field(&params, "remember") == Some("1") {
         let expires_at = now.saturating_add(st.server.policy().consent_lifetime);
@@ -393,7 +405,7 @@ async fn consent_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppSta
             return st.unavailable(&e);
         }
     }
-    st.finish(session, &pending, Ok(&user)).await
+    st.finish(&req, session, &pending, Ok(&user)).await
 }
 
 async fn render_metrics(metrics: web::Data<crate::metrics::Metrics>) -> HttpResponse {

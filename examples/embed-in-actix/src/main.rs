@@ -49,7 +49,7 @@ async fn login_form(query: web::Query<HashMap<String, String>>) -> HttpResponse 
     )
 }
 
-async fn login_submit(body: web::Bytes, app: web::Data<AppState>) -> HttpResponse {
+async fn login_submit(req: HttpRequest, body: web::Bytes, app: web::Data<AppState>) -> HttpResponse {
     let form = Params::parse_bytes(&body);
     let field = |name| form.get(name).ok().flatten().unwrap_or("").to_owned();
     let Some(pending) =
@@ -66,12 +66,12 @@ async fn login_submit(body: web::Bytes, app: web::Data<AppState>) -> HttpRespons
         Some(user) => {
             let approval = Approval { subject: user.subject, scope: None, auth_time: app.server.now() };
             match app.server.approve(&pending, approval).await {
-                Ok(response) => respond(response),
-                Err(e) => respond(e.into_response()),
+                Ok(response) => respond(&req, response),
+                Err(e) => respond(&req, e.into_response()),
             }
         }
         // A wrong password ends this attempt with access_denied at the client.
-        None => respond(app.server.deny(&pending)),
+        None => respond(&req, app.server.deny(&pending)),
     }
 }
 

@@ -107,33 +107,52 @@ pub struct Approval {
 
 /// Why an authorization request cannot proceed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AuthorizeError {
     /// The client or the redirect URI is unknown, or the request cannot be
     /// read: show this to the user and never redirect (RFC 6749 §4.1.2.1).
-    Invalid {
-        /// HTTP status for the error page.
-        status: u16,
-        /// What went wrong.
-        error: OAuthError,
-    },
+    /// The page's status is [`AuthorizeError::status`].
+    Invalid(OAuthError),
+    /// The request used neither GET nor POST: answer
+    /// [`into_response`](AuthorizeError::into_response) (`405` with `Allow`).
+    MethodNotAllowed,
     /// The error is reported to the client: send this redirect.
     Redirect(OAuthResponse),
 }
 
 impl AuthorizeError {
+    /// The HTTP status of the answer.
+    ///
+    /// For [`Invalid`](Self::Invalid) it comes from the error code, except
+    /// that an unknown client is `400`, not `401`: nothing authenticates the
+    /// client at this endpoint, so there is no challenge to send.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Invalid(error) if error.code == ErrorCode::InvalidClient => 400,
+            Self::Invalid(error) => error.status(),
+            Self::MethodNotAllowed => 405,
+            Self::Redirect(response) => response.status,
+        }
+    }
+
     /// The response to send when the application has no error page of its own:
-    /// the redirect, or a JSON error.
+    /// the redirect, the `405`, or a JSON error (with its cause, for the log).
     pub fn into_response(self) -> OAuthResponse {
+        let status = self.status();
         match self {
             Self::Redirect(response) => response,
-            Self::Invalid { status: 405, .. } => OAuthResponse::method_not_allowed("GET, POST"),
-            Self::Invalid { status, error } => OAuthResponse::json(status, &error.to_json()),
+            Self::MethodNotAllowed => OAuthResponse::method_not_allowed("GET, POST"),
+            Self::Invalid(error) => {
+                let mut response = OAuthResponse::from(error);
+                response.status = status;
+                response
+            }
         }
     }
 }
 
-fn invalid(status: u16, error: OAuthError) -> AuthorizeError {
-    AuthorizeError::Invalid { status, error }
+fn invalid(error: OAuthError) -> AuthorizeError {
+    AuthorizeError::Invalid(error)
 }
 
 /// Where and how errors are reported once the redirect URI is verified.
@@ -163,8 +182,10 @@ impl AuthorizationServer {
     /// redirected to the client with `error`, `error_description`, `state` and `iss`.
     pub async fn authorize(&self, req: &OAuthRequest) -> Result<PendingAuthorization, AuthorizeError> {
         let result = self.authorize_inner(req).await;
-        if let Err(AuthorizeError::Invalid { error, .. }) = &result {
-            self.observe_error("authorize", &error.code);
+        match &result {
+            Err(AuthorizeError::Invalid(error)) => self.observe_error("authorize", &error.code),
+            Err(AuthorizeError::MethodNotAllowed) => self.observe_error("authorize", &ErrorCode::InvalidRequest),
+            _ => {}
         }
         result
     }
@@ -174,15 +195,12 @@ impl AuthorizationServer {
             Method::Get => &req.query,
             Method::Post if req.is_form() => &req.form,
             Method::Post => {
-                return Err(invalid(
-                    400,
-                    OAuthError::invalid_request("The body must be application/x-www-form-urlencoded"),
-                ));
+                return Err(invalid(OAuthError::invalid_request("The body must be application/x-www-form-urlencoded")));
             }
-            Method::Other(_) => return Err(invalid(405, OAuthError::invalid_request("HTTP method not allowed"))),
+            Method::Other(_) => return Err(AuthorizeError::MethodNotAllowed),
         };
         if !req.secure && !self.policy.allow_insecure_transport {
-            return Err(invalid(400, OAuthError::invalid_request("The authorization endpoint requires TLS")));
+            return Err(invalid(OAuthError::invalid_request("The authorization endpoint requires TLS")));
         }
         let (client, redirect_uri, redirect_uri_sent) = self.verify_client_and_redirect(params).await?;
 
@@ -283,23 +301,23 @@ impl AuthorizationServer {
     ) -> Result<(Arc<Client>, RedirectUri, bool), AuthorizeError> {
         let client_id = params
             .get("client_id")
-            .map_err(|e| invalid(400, e))?
-            .ok_or_else(|| invalid(400, OAuthError::invalid_request("The client_id parameter is missing")))?;
+            .map_err(invalid)?
+            .ok_or_else(|| invalid(OAuthError::invalid_request("The client_id parameter is missing")))?;
         let client = self
             .stores
             .clients
             .get_client(&ClientId::new(client_id))
             .await
-            .map_err(|e| invalid(503, storage_error(&e)))?
-            .ok_or_else(|| invalid(400, OAuthError::invalid_client("Unknown client")))?;
-        let sent = params.get("redirect_uri").map_err(|e| invalid(400, e))?;
+            .map_err(|e| invalid(storage_error(e)))?
+            .ok_or_else(|| invalid(OAuthError::invalid_client("Unknown client")))?;
+        let sent = params.get("redirect_uri").map_err(invalid)?;
         let redirect_uri = match sent {
             Some(uri) => client.redirect_uris.iter().find(|r| r.as_str() == uri).cloned().ok_or_else(|| {
-                invalid(400, OAuthError::invalid_request("The redirect_uri is not registered for this client"))
+                invalid(OAuthError::invalid_request("The redirect_uri is not registered for this client"))
             })?,
             None => match client.redirect_uris.as_slice() {
                 [only] => only.clone(),
-                _ => return Err(invalid(400, OAuthError::invalid_request("The redirect_uri parameter is missing"))),
+                _ => return Err(invalid(OAuthError::invalid_request("The redirect_uri parameter is missing"))),
             },
         };
         Ok((client, redirect_uri, sent.is_some()))
@@ -401,7 +419,9 @@ impl AuthorizationServer {
             params.push(("state", state));
         }
         params.push(("iss", &self.policy.issuer));
-        OAuthResponse::authorization_redirect(uri, mode, &params)
+        let mut response = OAuthResponse::authorization_redirect(uri, mode, &params);
+        response.cause = error.cause.clone();
+        response
     }
 
     /// The resource owner denied the request: `access_denied` with `state` (RFC 6749 §4.1.2.1).
@@ -426,8 +446,8 @@ impl AuthorizationServer {
             .clients
             .get_client(&pending.client_id)
             .await
-            .map_err(|e| invalid(503, storage_error(&e)))?
-            .ok_or_else(|| invalid(400, OAuthError::invalid_client("Unknown client")))?;
+            .map_err(|e| invalid(storage_error(e)))?
+            .ok_or_else(|| invalid(OAuthError::invalid_client("Unknown client")))?;
         let scope: ScopeSet = match approval.scope {
             Some(granted) => granted.iter().filter(|s| pending.scope.contains(s.as_str())).cloned().collect(),
             None => pending.scope.clone(),
@@ -452,7 +472,7 @@ impl AuthorizationServer {
                 Err(error) => return Ok(self.authorization_error(pending, &error)),
             };
             if let Err(e) = self.stores.tokens.create_grant(&grant, &tokens).await {
-                return Ok(self.authorization_error(pending, &storage_error(&e)));
+                return Ok(self.authorization_error(pending, &storage_error(e)));
             }
             let expires_in = self.policy.access_token_lifetime.to_string();
             let mut params =
@@ -482,7 +502,7 @@ impl AuthorizationServer {
             expires_at: now.saturating_add(self.policy.code_lifetime),
         };
         if let Err(e) = self.stores.codes.put_code(&code.hash(), &record).await {
-            return Ok(self.authorization_error(pending, &storage_error(&e)));
+            return Ok(self.authorization_error(pending, &storage_error(e)));
         }
         // Same order as the aioauth demo: state, code, scope; then iss (RFC 9207).
         let mut params: Vec<(&str, &str)> = Vec::with_capacity(4);

@@ -28,11 +28,9 @@ impl AuthorizationServer {
             let (token, hint) = token_param(req)?;
             let Some(key) = self.reference_key(token) else { return Ok(()) };
             match self.find_token(&key, hint, &client).await? {
-                Some(Found::Access(_)) => {
-                    self.stores.tokens.revoke_access_token(&key).await.map_err(|e| storage_error(&e))?
-                }
+                Some(Found::Access(_)) => self.stores.tokens.revoke_access_token(&key).await.map_err(storage_error)?,
                 Some(Found::Refresh(record)) => {
-                    self.stores.tokens.revoke_grant(&record.grant_id).await.map_err(|e| storage_error(&e))?
+                    self.stores.tokens.revoke_grant(&record.grant_id).await.map_err(storage_error)?
                 }
                 None => {}
             }
@@ -82,12 +80,12 @@ impl AuthorizationServer {
         let refresh_first = hint == Some(TokenTypeHint::RefreshToken);
         for refresh in [refresh_first, !refresh_first] {
             let found = if refresh {
-                match self.stores.tokens.get_refresh_token(key).await.map_err(|e| storage_error(&e))? {
+                match self.stores.tokens.get_refresh_token(key).await.map_err(storage_error)? {
                     RefreshLookup::Active(record) => Some(Found::Refresh(record)),
                     _ => None,
                 }
             } else {
-                self.stores.tokens.get_access_token(key).await.map_err(|e| storage_error(&e))?.map(Found::Access)
+                self.stores.tokens.get_access_token(key).await.map_err(storage_error)?.map(Found::Access)
             };
             if let Some(found) = found {
                 let record = match &found {

@@ -6,7 +6,13 @@
 //!   [`deny`](AuthorizationServer::deny) produce the redirect to the client.
 //! - [`token`](AuthorizationServer::token), [`revoke`](AuthorizationServer::revoke)
 //!   and [`introspect`](AuthorizationServer::introspect) answer the back-channel endpoints.
-//! - [`metadata`](AuthorizationServer::metadata) is the RFC 8414 document.
+//! - [`metadata_response`](AuthorizationServer::metadata_response),
+//!   [`jwks_response`](AuthorizationServer::jwks_response) and
+//!   [`openid_configuration_response`](AuthorizationServer::openid_configuration_response)
+//!   answer the public documents; [`metadata`](AuthorizationServer::metadata)
+//!   is the RFC 8414 document as data.
+//! - [`authenticate_resource`](AuthorizationServer::authenticate_resource)
+//!   authenticates a protected-resource request (UserInfo, resource servers).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -33,7 +39,15 @@ mod token;
 mod userinfo;
 
 pub use authorize::{Approval, AuthorizeError, NextStep, PendingAuthorization};
-pub use userinfo::bearer_token;
+pub use userinfo::{ResourceAccess, TokenScheme, bearer_token};
+
+/// How long caches may keep the RFC 8414 metadata document, in seconds.
+pub const METADATA_MAX_AGE: u32 = 300;
+
+/// How long caches may keep the JWK Set and the Discovery document, in seconds.
+pub const KEYS_MAX_AGE: u32 = 60;
+
+const OIDC_OFF: &str = "OpenID Connect is not enabled";
 
 /// The OAuth 2.1 authorization server engine.
 ///
@@ -182,6 +196,32 @@ impl AuthorizationServer {
         self.keys().is_some().then(|| self.metadata())
     }
 
+    /// The answer of the RFC 8414 metadata endpoint: the [`metadata`](Self::metadata)
+    /// document, cacheable for [`METADATA_MAX_AGE`] seconds.
+    pub fn metadata_response(&self) -> OAuthResponse {
+        OAuthResponse::document(&self.metadata(), METADATA_MAX_AGE)
+    }
+
+    /// The answer of the JWK Set endpoint: the public keys, cacheable for
+    /// [`KEYS_MAX_AGE`] seconds (short, so rotations reach clients soon), or
+    /// `404` when OpenID Connect is off (no signing keys).
+    pub fn jwks_response(&self) -> OAuthResponse {
+        match self.jwks() {
+            Some(jwks) => OAuthResponse::document(&jwks, KEYS_MAX_AGE),
+            None => OAuthResponse::not_found(OIDC_OFF),
+        }
+    }
+
+    /// The answer of the OpenID Connect Discovery endpoint, cacheable for
+    /// [`KEYS_MAX_AGE`] seconds (it names the signing algorithms), or `404`
+    /// when OpenID Connect is off.
+    pub fn openid_configuration_response(&self) -> OAuthResponse {
+        match self.openid_configuration() {
+            Some(doc) => OAuthResponse::document(&doc, KEYS_MAX_AGE),
+            None => OAuthResponse::not_found(OIDC_OFF),
+        }
+    }
+
     /// Checks what every back-channel endpoint requires: POST, TLS, a form
     /// body, no repeated parameter.
     fn check_back_channel(&self, endpoint: &'static str, req: &OAuthRequest) -> Result<(), OAuthResponse> {
@@ -218,7 +258,7 @@ impl AuthorizationServer {
             .clients
             .get_client(presented.client_id())
             .await
-            .map_err(|e| storage_error(&e))?
+            .map_err(storage_error)?
             .ok_or_else(|| OAuthError::invalid_client("Client authentication failed"))?;
         let authenticated = match (&presented, &client.auth_method, &client.secret) {
             (PresentedCredentials::Basic { secret, .. }, TokenEndpointAuthMethod::ClientSecretBasic, Some(hash))
@@ -247,9 +287,10 @@ impl AuthorizationServer {
 
 /// Maps a storage failure to `temporarily_unavailable`.
 ///
-/// The failure itself is not described to the client; adapters log it.
-pub(crate) fn storage_error(_error: &StorageError) -> OAuthError {
-    OAuthError::unavailable()
+/// The failure itself is not described to the client: it travels as the
+/// error's cause, and the adapter logs it.
+pub(crate) fn storage_error(error: StorageError) -> OAuthError {
+    OAuthError::unavailable().with_cause(error)
 }
 
 /// Verified Argon2id client secrets, so that the token endpoint runs Argon2

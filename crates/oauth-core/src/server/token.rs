@@ -8,7 +8,7 @@ use crate::policy::AccessTokenFormat;
 use crate::request::OAuthRequest;
 use crate::response::OAuthResponse;
 use crate::storage::{CodeTake, GrantRecord, NewTokens, RefreshOutcome, RefreshRefusal, RefreshRequest, TokenRecord};
-use crate::types::{AccessToken, AuthorizationCode, GrantId, GrantType, RefreshToken, ScopeSet, TokenKey};
+use crate::types::{AccessToken, AuthorizationCode, GrantId, GrantType, RefreshToken, ScopeSet, TokenHash, TokenKey};
 
 /// A successful token response before serialization.
 struct Issued {
@@ -73,10 +73,10 @@ impl AuthorizationServer {
         let redirect_uri = req.form.get("redirect_uri")?;
         let verifier = req.form.get("code_verifier")?;
         let code = AuthorizationCode::new(code);
-        let record = match self.stores.codes.take_code(&code.hash()).await.map_err(|e| storage_error(&e))? {
+        let record = match self.stores.codes.take_code(&code.hash()).await.map_err(storage_error)? {
             CodeTake::Taken(record) => record,
             CodeTake::Replayed { grant_id } => {
-                self.stores.tokens.revoke_grant(&grant_id).await.map_err(|e| storage_error(&e))?;
+                self.stores.tokens.revoke_grant(&grant_id).await.map_err(storage_error)?;
                 return Err(OAuthError::invalid_grant(
                     "The authorization code was already used; tokens issued from it are revoked",
                 ));
@@ -153,10 +153,10 @@ impl AuthorizationServer {
             client_id: client.id.clone(),
             scope,
             now: self.clock.now(),
-            access: (reference.hash(), self.policy.access_token_lifetime),
+            access: (self.access_token_hash(client, &reference), self.policy.access_token_lifetime),
             refresh: rotated.as_ref().map(|t| (t.hash(), self.policy.refresh_token_lifetime)),
         };
-        let old = match self.stores.tokens.refresh(&old_key, &request).await.map_err(|e| storage_error(&e))? {
+        let old = match self.stores.tokens.refresh(&old_key, &request).await.map_err(storage_error)? {
             RefreshOutcome::Refreshed(old) => old,
             RefreshOutcome::Refused(RefreshRefusal::OtherClient) => {
                 return Err(OAuthError::invalid_grant("The refresh token was issued to another client"));
@@ -216,7 +216,7 @@ impl AuthorizationServer {
             return Err(OAuthError::invalid_request("The username and password parameters are required"));
         };
         let scope = self.requested_scope(&req.form, client)?;
-        let user = self.stores.users.find_user(username).await.map_err(|e| storage_error(&e))?;
+        let user = self.stores.users.find_user(username).await.map_err(storage_error)?;
         let subject = match user {
             Some(user) if user.verify_password(password) => user.subject,
             Some(_) => return Err(OAuthError::invalid_grant("Invalid resource owner credentials")),
@@ -247,7 +247,7 @@ impl AuthorizationServer {
         let with_refresh = may_refresh && client.grant_types.contains(&GrantType::RefreshToken);
         let (access, refresh, tokens) =
             self.mint(client, &grant, &grant.scope, with_refresh.then_some(&grant.scope))?;
-        self.stores.tokens.create_grant(&grant, &tokens).await.map_err(|e| storage_error(&e))?;
+        self.stores.tokens.create_grant(&grant, &tokens).await.map_err(storage_error)?;
         let refresh = refresh.zip(tokens.refresh.as_ref().map(|(_, r)| r.expires_at));
         Ok(Issued {
             access,
@@ -273,7 +273,7 @@ impl AuthorizationServer {
         if !issued.scope.contains("openid") {
             return Ok(None);
         }
-        let user = self.stores.users.get_user(subject).await.map_err(|e| storage_error(&e))?;
+        let user = self.stores.users.get_user(subject).await.map_err(storage_error)?;
         let claims = user.map(|u| crate::oidc::claims_for_scope(&issued.scope, &u.claims)).unwrap_or_default();
         let now = self.clock.now();
         let signer = keys.active();
@@ -316,7 +316,7 @@ impl AuthorizationServer {
         let refresh = refresh_scope
             .map(|s| (RefreshToken::new(self.new_token(&grant.id)), record(s, self.policy.refresh_token_lifetime)));
         let tokens = NewTokens {
-            access: (reference.hash(), access_record),
+            access: (self.access_token_hash(client, &reference), access_record),
             refresh: refresh.as_ref().map(|(t, r)| (t.hash(), r.clone())),
         };
         let access = self.access_token(client, reference, &tokens.access.1)?;
@@ -330,6 +330,16 @@ impl AuthorizationServer {
 
     fn access_token_format(&self, client: &Client) -> AccessTokenFormat {
         client.access_token_format.unwrap_or(self.policy.access_token_format)
+    }
+
+    /// The key the store keeps the access token `reference` under: its hash,
+    /// or for JWT clients [`TokenHash::of_jti`], so that the jti (the
+    /// reference, readable in the JWT) is no opaque token.
+    fn access_token_hash(&self, client: &Client, reference: &AccessToken) -> TokenHash {
+        match self.access_token_format(client) {
+            AccessTokenFormat::Opaque => reference.hash(),
+            _ => TokenHash::of_jti(reference.secret()),
+        }
     }
 
     /// The access token handed out for `reference`, the token the store

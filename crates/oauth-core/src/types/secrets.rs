@@ -72,6 +72,22 @@ impl TokenHash {
         Self(Sha256::digest(raw.as_bytes()).into())
     }
 
+    /// The key under which a JWT access token is stored: a hash of its `jti`
+    /// under a domain-separation prefix, so it differs from
+    /// [`TokenHash::of`] of the jti.
+    ///
+    /// A JWT's claims are not secret (resource servers log them), so the jti
+    /// must not work as an opaque token: presented as one it hashes to
+    /// `TokenHash::of(jti)`, where nothing is stored. The prefix has
+    /// characters no grant id has, so no presented opaque token (see
+    /// [`TokenKey::of`]) hashes to this key either.
+    pub fn of_jti(jti: &str) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(JTI_DOMAIN);
+        hasher.update(jti.as_bytes());
+        Self(hasher.finalize().into())
+    }
+
     /// The digest bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
@@ -134,7 +150,19 @@ impl TokenKey {
         }
         Some(Self { grant: super::GrantId::new(grant), hash: TokenHash::of(raw) })
     }
+
+    /// Where the JWT access token whose (verified) `jti` is `jti` is stored:
+    /// the jti's grant, and [`TokenHash::of_jti`]. `None` when the jti does
+    /// not have the token form.
+    pub fn of_jti(jti: &str) -> Option<Self> {
+        let key = Self::of(jti)?;
+        Some(Self { grant: key.grant, hash: TokenHash::of_jti(jti) })
+    }
 }
+
+/// The domain-separation prefix of [`TokenHash::of_jti`]. `/` and `:` never
+/// occur in a grant id, so no opaque token starts with it.
+const JTI_DOMAIN: &[u8] = b"oauth-core/at+jwt/jti:";
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -197,6 +225,19 @@ mod tests {
             }
         }
         assert_eq!(TokenKey::of(&format!("{}.s", "a".repeat(65))), None, "grant ids are short");
+    }
+
+    #[test]
+    fn a_jti_key_is_not_the_key_of_the_jti_as_a_token() {
+        let jti = "grant1.secret";
+        let as_jwt = TokenKey::of_jti(jti).unwrap();
+        let as_opaque = TokenKey::of(jti).unwrap();
+        assert_eq!(as_jwt.grant, as_opaque.grant, "same family, so revoking the grant covers both");
+        assert_ne!(as_jwt.hash, as_opaque.hash);
+        assert_eq!(as_jwt.hash, TokenHash::of_jti(jti));
+        let prefixed = format!("{}{jti}", std::str::from_utf8(JTI_DOMAIN).unwrap());
+        assert_eq!(TokenKey::of(&prefixed), None, "no opaque token can spell the prefixed input");
+        assert_eq!(TokenKey::of_jti("nodot"), None);
     }
 
     #[test]

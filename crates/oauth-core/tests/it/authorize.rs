@@ -215,9 +215,15 @@ async fn methods_and_bodies() {
 async fn storage_failure_is_an_error_page() {
     let server = AuthorizationServer::new(ServerPolicy::new(ISSUER), Stores::single(Arc::new(FailingStore)));
     let result = server.authorize(&OAuthRequest::get(&demo_query("")).secure()).await;
-    assert!(
-        matches!(&result, Err(AuthorizeError::Invalid { status: 503, error }) if error.code.as_str() == "temporarily_unavailable"),
-        "{result:?}"
+    let Err(error @ AuthorizeError::Invalid(_)) = result else { panic!("{result:?}") };
+    assert_eq!(error.status(), 503);
+    let AuthorizeError::Invalid(error) = error else { unreachable!() };
+    assert_eq!(error.code.as_str(), "temporarily_unavailable");
+    let cause = error.cause.as_ref().expect("the storage failure is kept for the log");
+    assert_eq!(cause.to_string(), "storage backend error");
+    assert_eq!(
+        std::error::Error::source(&**cause).map(ToString::to_string).as_deref(),
+        Some("backend down (FailingStore)")
     );
 }
 

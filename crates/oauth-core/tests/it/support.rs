@@ -56,8 +56,12 @@ pub async fn check_authorize(
     let result = t.server.authorize(&req).await;
     match (expect, result) {
         (Expect::Pending, Ok(pending)) => Some(pending),
-        (Expect::Page(status, code), Err(AuthorizeError::Invalid { status: got, error })) => {
-            assert_eq!((got, error.code.as_str()), (*status, *code), "{label}");
+        (Expect::Page(status, code), Err(error)) if !matches!(error, AuthorizeError::Redirect(_)) => {
+            let got = error.status();
+            let response = error.into_response();
+            assert_eq!(response.status, got, "{label}: the page and the default response agree");
+            let code_got = response.json_body().and_then(|b| b["error"].as_str().map(str::to_owned));
+            assert_eq!((got, code_got.as_deref()), (*status, Some(*code)), "{label}");
             None
         }
         (Expect::Redirect(code), Err(AuthorizeError::Redirect(response))) => {
