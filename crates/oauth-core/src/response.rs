@@ -266,6 +266,81 @@ mod tests {
     }
 
     #[test]
+    fn fixed_answers_table() {
+        use crate::error::ErrorCode;
+        let unavailable = OAuthError::unavailable().with_cause(std::io::Error::other("down"));
+        // (name, response, status, Cache-Control, Pragma, body)
+        let rows: Vec<(&str, OAuthResponse, u16, &str, Option<&str>, serde_json::Value)> = vec![
+            (
+                "document",
+                OAuthResponse::document(&serde_json::json!({ "issuer": "i" }), 300),
+                200,
+                "max-age=300",
+                None,
+                serde_json::json!({ "issuer": "i" }),
+            ),
+            (
+                "not found",
+                OAuthResponse::not_found("OpenID Connect is not enabled"),
+                404,
+                "no-store",
+                Some("no-cache"),
+                serde_json::json!({ "error": "invalid_request", "error_description": "OpenID Connect is not enabled" }),
+            ),
+            (
+                "too large",
+                OAuthResponse::body_too_large(),
+                413,
+                "no-store",
+                Some("no-cache"),
+                serde_json::json!({ "error": "invalid_request", "error_description": "The request body is too large" }),
+            ),
+            (
+                "unreadable",
+                OAuthResponse::body_unreadable(),
+                400,
+                "no-store",
+                Some("no-cache"),
+                serde_json::json!({ "error": "invalid_request", "error_description": "The request body could not be read" }),
+            ),
+            (
+                "from error",
+                OAuthResponse::from(OAuthError::new(ErrorCode::ServerError, "x")),
+                500,
+                "no-store",
+                Some("no-cache"),
+                serde_json::json!({ "error": "server_error", "error_description": "x" }),
+            ),
+            (
+                "unavailable",
+                OAuthResponse::from(unavailable.clone()),
+                503,
+                "no-store",
+                Some("no-cache"),
+                unavailable.to_json(),
+            ),
+        ];
+        for (name, response, status, cache, pragma, body) in rows {
+            assert_eq!(response.status, status, "{name}");
+            assert_eq!(response.header("Content-Type"), Some("application/json"), "{name}");
+            assert_eq!(response.header("Cache-Control"), Some(cache), "{name}");
+            assert_eq!(response.header("Pragma"), pragma, "{name}");
+            assert_eq!(response.json_body(), Some(body), "{name}");
+            assert_eq!(response.cause.is_some(), name == "unavailable", "{name}: only failures carry a cause");
+        }
+    }
+
+    #[test]
+    fn equality_ignores_the_cause() {
+        let plain = OAuthError::unavailable();
+        let caused = OAuthError::unavailable().with_cause(std::io::Error::other("down"));
+        assert_eq!(plain, caused);
+        assert_eq!(OAuthResponse::from(plain), OAuthResponse::from(caused.clone()));
+        assert_eq!(std::error::Error::source(&caused).map(ToString::to_string).as_deref(), Some("down"));
+        assert!(!format!("{:?}", OAuthResponse::from(caused)).is_empty());
+    }
+
+    #[test]
     fn json_that_cannot_be_serialized_is_a_server_error() {
         let ok = OAuthResponse::json(200, &serde_json::json!({ "active": false }));
         assert_eq!((ok.status, ok.json_body()), (200, Some(serde_json::json!({ "active": false }))));

@@ -1,6 +1,8 @@
 //! The adapter through a real actix app (in process): conversion, routing, methods and limits.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod contract; // core's answers through the real app: 413, 400, 404 documents, bearer TLS and jti, logged causes
+
 use std::sync::Arc;
 
 use actix_web::test::{self, TestRequest};

@@ -112,6 +112,14 @@ async fn jwt_access_tokens_stay_revocable_and_introspectable() {
 
     assert_eq!(introspect(&t, access, &demo_auth()).await["active"], true);
     assert_eq!(t.server.validate_access_token(access).await.unwrap().client_id.as_str(), "test_client");
+    // The jti is readable by anyone who sees the JWT: it is no opaque token.
+    assert!(t.server.validate_access_token(&claims.jti).await.is_err(), "the jti is no bearer token");
+    assert_eq!(introspect(&t, &claims.jti, &demo_auth()).await["active"], false, "the jti is inactive");
+    let userinfo = t
+        .server
+        .userinfo(&OAuthRequest::get("").secure().with_header("Authorization", &format!("Bearer {}", claims.jti)))
+        .await;
+    assert_eq!(userinfo.status, 401, "UserInfo refuses the jti");
     let r = t.server.revoke(&post(&format!("token={access}"), Some(&demo_auth()))).await;
     assert_eq!(r.status, 200);
     assert_eq!(introspect(&t, access, &demo_auth()).await["active"], false, "revoked JWT is inactive");
