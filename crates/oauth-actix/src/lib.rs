@@ -6,16 +6,19 @@
 //!
 //! - [`OAuthEndpoints::configure`] mounts the authorization, token,
 //!   revocation, introspection and metadata endpoints at configurable paths
-//!   ([`EndpointPaths`]); wrong methods get `405` with `Allow`, bodies over
-//!   the limit get `413`.
+//!   ([`EndpointPaths`]); wrong methods get core's `405` with `Allow`, bodies
+//!   over the limit core's `413`.
 //! - Login and consent stay yours: implement [`AuthorizeHandler`]. It receives
 //!   each validated [`PendingAuthorization`]; later you call
 //!   [`AuthorizationServer::approve`] or [`AuthorizationServer::deny`] and
-//!   send the result with [`respond`].
+//!   send the result with [`respond`], which also logs the answer's cause
+//!   (a storage failure) once, with the route pattern.
 //! - With signing keys installed, UserInfo, the JWK Set and OpenID Connect
 //!   Discovery are mounted too.
-//! - Resource servers take [`BearerToken`] as an extractor: it validates
-//!   opaque and JWT access tokens and answers RFC 6750 errors.
+//! - Resource servers take [`BearerToken`] as an extractor: it authenticates
+//!   the request through core's
+//!   [`AuthorizationServer::authenticate_resource`] (TLS rule, opaque and JWT
+//!   access tokens) and answers core's RFC 6750 errors.
 //!
 //! ```no_run
 //! use std::sync::Arc;
