@@ -14,6 +14,9 @@
 //!   send the result with [`respond`].
 //! - With signing keys installed, UserInfo, the JWK Set and OpenID Connect
 //!   Discovery are mounted too.
+//! - CPU-heavy checks (Argon2 client secrets and passwords) run on a
+//!   [`BlockingPool`] bounded for the whole process, never on the async
+//!   workers; a full pool answers `503` with `Retry-After`.
 //! - Resource servers take [`BearerToken`] as an extractor: it validates
 //!   opaque and JWT access tokens and answers RFC 6750 errors.
 //!
@@ -50,8 +53,10 @@
 mod bearer;
 mod convert;
 mod endpoints;
+mod pool;
 
 pub use bearer::{BearerError, BearerToken};
 pub use convert::{read_body, respond, to_oauth_request};
 pub use endpoints::{AuthorizeHandler, EndpointPaths, OAuthEndpoints};
 pub use oauth_core::{AuthorizationServer, OAuthError, OAuthResponse, PendingAuthorization};
+pub use pool::{BlockingPool, QUEUE_PER_THREAD};

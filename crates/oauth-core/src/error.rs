@@ -150,10 +150,14 @@ impl OAuthError {
     /// The direct JSON response for this error (RFC 6749 §5.2).
     ///
     /// `401 invalid_client` carries `WWW-Authenticate: Basic realm=…` so that
-    /// clients using HTTP Basic learn the scheme (RFC 6749 §5.2, RFC 7235 §3.1).
+    /// clients using HTTP Basic learn the scheme (RFC 6749 §5.2, RFC 7235 §3.1);
+    /// `503 temporarily_unavailable` carries `Retry-After: 1` (RFC 9110 §10.2.3).
     pub fn into_response(self, realm: &str) -> OAuthResponse {
         let status = self.code.status();
         let mut response = OAuthResponse::json(status, &self.to_json());
+        if self.code == ErrorCode::TemporarilyUnavailable {
+            response.headers.push(("Retry-After", "1".into()));
+        }
         if self.code == ErrorCode::InvalidClient {
             response.headers.push((
                 "WWW-Authenticate",

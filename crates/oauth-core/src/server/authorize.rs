@@ -306,7 +306,9 @@ impl AuthorizationServer {
     }
 
     /// Parses `scope`, applying the client's default and checking the client's allowed scopes.
-    pub(crate) fn requested_scope(&self, params: &Params, client: &Client) -> Result<ScopeSet, OAuthError> {
+    /// The `scope` parameter checked against what `client` may request, or
+    /// the client's default scopes when it is absent (RFC 6749 §3.3).
+    pub fn requested_scope(&self, params: &Params, client: &Client) -> Result<ScopeSet, OAuthError> {
         match params.get("scope")? {
             None => Ok(client.default_scopes.clone()),
             Some(raw) => {

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
 mod authorize; // authorization endpoint validation table (aioauth §2.1 rows and ours)
+mod grants; // extension grants, replacing built-ins, Argon2 on the Offload
 mod introspection; // RFC 7662 and RFC 7009 (aioauth §2.3, §2.4)
 mod memory_store; // the storage conformance suite on MemoryStore
 mod metadata; // RFC 8414 document
