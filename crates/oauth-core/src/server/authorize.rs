@@ -294,7 +294,7 @@ impl AuthorizationServer {
             .ok_or_else(|| invalid(400, OAuthError::invalid_client("Unknown client")))?;
         let sent = params.get("redirect_uri").map_err(|e| invalid(400, e))?;
         let redirect_uri = match sent {
-            Some(uri) => client.redirect_uris.iter().find(|r| r.as_str() == uri).cloned().ok_or_else(|| {
+            Some(uri) => client.redirect_uris.iter().find_map(|r| r.matching(uri)).ok_or_else(|| {
                 invalid(400, OAuthError::invalid_request("The redirect_uri is not registered for this client"))
             })?,
             None => match client.redirect_uris.as_slice() {
