@@ -323,6 +323,10 @@ async fn login_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState
         Err(e) => return st.unavailable(&e),
     };
     session.data.user = Some(LoggedIn { subject: user.subject, username: user.username, auth_time: now });
+    if let Some(pending) = session.data.pending.as_mut() {
+        // This login answers the waiting request's prompt=login or max_age.
+        pending.note_login();
+    }
     tracing::info!("login succeeded");
     if session.data.pending.is_none() {
         if let Err(e) = st.sessions.save(&session, now).await {

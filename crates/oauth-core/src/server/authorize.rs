@@ -54,6 +54,9 @@ pub struct PendingAuthorization {
     /// When the request was validated (Unix seconds).
     #[serde(default)]
     pub created_at: u64,
+    /// The user logged in to answer this request (see [`note_login`](Self::note_login)).
+    #[serde(default)]
+    pub logged_in: bool,
 }
 
 impl PendingAuthorization {
@@ -62,13 +65,21 @@ impl PendingAuthorization {
         self.scope.contains("openid")
     }
 
+    /// Records that the user just logged in to answer this request. That
+    /// login satisfies `prompt=login` and `max_age` for this request, however
+    /// long the user then takes on the consent page; a login that merely
+    /// happened in the same second as the request does not.
+    pub fn note_login(&mut self) {
+        self.logged_in = true;
+    }
+
     /// Whether the user must log in (again) before this request can be
-    /// answered: nobody is logged in, or `prompt=login` and the login is older
-    /// than the request, or the login is older than `max_age`.
+    /// answered: nobody is logged in, or, unless the user logged in for this
+    /// request ([`note_login`](Self::note_login)), `prompt=login` was sent or
+    /// the login is older than `max_age`.
     pub fn login_required(&self, auth_time: Option<u64>, now: u64) -> bool {
         let Some(auth_time) = auth_time else { return true };
-        (self.prompt.login && auth_time < self.created_at)
-            || self.max_age.is_some_and(|max| now.saturating_sub(auth_time) > max)
+        !self.logged_in && (self.prompt.login || self.max_age.is_some_and(|max| now.saturating_sub(auth_time) > max))
     }
 
     /// Whether the consent page must be shown: `prompt=consent`, or the
@@ -247,6 +258,7 @@ impl AuthorizationServer {
             max_age: oidc.1,
             login_hint: oidc.2,
             created_at: self.clock.now(),
+            logged_in: false,
         })
     }
 

@@ -205,10 +205,20 @@ async fn prompt_and_max_age() {
     assert_eq!(p.created_at, T0);
     assert!(p.login_required(None, T0), "nobody logged in");
     assert!(p.login_required(Some(T0 - 1), T0), "prompt=login: a login from before the request is not enough");
-    assert!(!p.login_required(Some(T0), T0 + 5), "a login after the request is");
+    assert!(p.login_required(Some(T0), T0), "nor one in the same second that did not answer this request");
+    let mut p = p;
+    p.note_login();
+    assert!(!p.login_required(Some(T0), T0 + 5), "a login for this request is");
     let p = pending("max_age=60").await.unwrap();
     assert!(!p.login_required(Some(T0 - 60), T0));
     assert!(p.login_required(Some(T0 - 61), T0), "older than max_age");
+    let mut p = pending("max_age=0").await.unwrap();
+    assert!(p.login_required(Some(T0 - 1), T0), "max_age=0: any earlier login is too old");
+    p.note_login();
+    assert!(
+        !p.login_required(Some(T0), T0 + 30),
+        "the login for this request holds while the user reads the consent page"
+    );
     let p = pending("prompt=consent").await.unwrap();
     assert!(p.consent_required(Some(&scopes("openid email profile"))), "prompt=consent always asks");
     let p = pending("").await.unwrap();
