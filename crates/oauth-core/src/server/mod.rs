@@ -213,7 +213,6 @@ impl AuthorizationServer {
             doc["userinfo_endpoint"] = p.endpoint_url(&p.paths.userinfo).into();
             doc["subject_types_supported"] = serde_json::json!(["public"]);
             doc["id_token_signing_alg_values_supported"] = keys.algs().into();
-            doc["userinfo_signing_alg_values_supported"] = serde_json::json!(["none"]);
             doc["claims_supported"] = crate::oidc::claims_supported().into();
             doc["prompt_values_supported"] = serde_json::json!(["none", "login", "consent"]);
             doc["claims_parameter_supported"] = false.into();

@@ -281,6 +281,8 @@ async fn discovery_document() {
     assert_eq!(d["userinfo_endpoint"], "https://auth.example.com/oauth/userinfo");
     assert_eq!(d["subject_types_supported"], serde_json::json!(["public"]));
     assert_eq!(d["id_token_signing_alg_values_supported"], serde_json::json!(["RS256"]));
+    // UserInfo answers plain JSON only; `none` would promise unsigned JWTs (regression, issue 14).
+    assert!(d.get("userinfo_signing_alg_values_supported").is_none(), "{d}");
     assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
     let claims = d["claims_supported"].as_array().unwrap();
     for claim in ["sub", "auth_time", "nonce", "email", "email_verified", "name", "phone_number"] {
