@@ -215,8 +215,7 @@ impl AuthorizationServer {
             };
         }
         if let Some(name) = params.first_duplicate() {
-            let name = crate::error::quoted_string_safe(name);
-            return Err(target.error(OAuthError::invalid_request(format!("The {name} parameter is repeated"))));
+            return Err(target.error(crate::request::repeated_parameter(name)));
         }
 
         let Some(response_type) = response_type else {

@@ -240,7 +240,7 @@ impl AuthorizationServer {
         } else if !req.is_form() {
             OAuthError::invalid_request("The body must be application/x-www-form-urlencoded")
         } else if let Some(name) = req.form.first_duplicate() {
-            OAuthError::invalid_request(format!("The {} parameter is repeated", crate::error::quoted_string_safe(name)))
+            crate::request::repeated_parameter(name)
         } else {
             return Ok(());
         };
