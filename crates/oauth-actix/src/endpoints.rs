@@ -95,8 +95,10 @@ impl std::fmt::Debug for OAuthEndpoints {
 }
 
 impl OAuthEndpoints {
-    /// Endpoints at the paths of the server's policy.
+    /// Endpoints at the paths of the server's policy. A server without an
+    /// [`Offload`](oauth_core::offload::Offload) gets [`BlockingPool::global`](crate::BlockingPool::global).
     pub fn new(server: Arc<AuthorizationServer>, handler: Arc<dyn AuthorizeHandler>) -> Self {
+        server.init_offload(|| crate::BlockingPool::global());
         let paths = Arc::new(EndpointPaths::from_core(&server.policy().paths));
         Self { server, handler, paths }
     }

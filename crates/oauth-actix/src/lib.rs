@@ -15,6 +15,9 @@
 //!   (a storage failure) once, with the route pattern.
 //! - With signing keys installed, UserInfo, the JWK Set and OpenID Connect
 //!   Discovery are mounted too.
+//! - CPU-heavy checks (Argon2 client secrets and passwords) run on a
+//!   [`BlockingPool`] bounded for the whole process, never on the async
+//!   workers; a full pool answers `503` with `Retry-After`.
 //! - Resource servers take [`BearerToken`] as an extractor: it authenticates
 //!   the request through core's
 //!   [`AuthorizationServer::authenticate_resource`] (TLS rule, opaque and JWT
@@ -53,8 +56,10 @@
 mod bearer;
 mod convert;
 mod endpoints;
+mod pool;
 
 pub use bearer::{BearerError, BearerToken};
 pub use convert::{log_cause, read_body, respond, to_oauth_request};
 pub use endpoints::{AuthorizeHandler, EndpointPaths, OAuthEndpoints};
 pub use oauth_core::{AuthorizationServer, OAuthError, OAuthResponse, PendingAuthorization};
+pub use pool::{BlockingPool, QUEUE_PER_THREAD};

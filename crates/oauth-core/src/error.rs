@@ -181,13 +181,17 @@ impl OAuthError {
     /// The direct JSON response for this error (RFC 6749 §5.2).
     ///
     /// `401 invalid_client` carries `WWW-Authenticate: Basic realm=…` so that
-    /// clients using HTTP Basic learn the scheme (RFC 6749 §5.2, RFC 7235 §3.1).
+    /// clients using HTTP Basic learn the scheme (RFC 6749 §5.2, RFC 7235 §3.1);
+    /// `503 temporarily_unavailable` carries `Retry-After: 1` (RFC 9110 §10.2.3).
     ///
     /// The response keeps the error's [`cause`](Self::cause).
     pub fn into_response(self, realm: &str) -> OAuthResponse {
-        let basic = self.code == ErrorCode::InvalidClient;
+        let code = self.code.clone();
         let mut response = OAuthResponse::from(self);
-        if basic {
+        if code == ErrorCode::TemporarilyUnavailable {
+            response.headers.push(("Retry-After", "1".into()));
+        }
+        if code == ErrorCode::InvalidClient {
             response.headers.push((
                 "WWW-Authenticate",
                 format!("Basic realm=\"{}\", charset=\"UTF-8\"", quoted_string_safe(realm)).into(),

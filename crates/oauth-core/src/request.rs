@@ -152,6 +152,62 @@ impl Params {
     }
 }
 
+/// Parameter names of the protocols this server speaks: the only names an
+/// error description may repeat back.
+const KNOWN_PARAMETERS: &[&str] = &[
+    "access_token",
+    "acr_values",
+    "actor_token",
+    "actor_token_type",
+    "assertion",
+    "audience",
+    "claims",
+    "client_assertion",
+    "client_assertion_type",
+    "client_id",
+    "client_secret",
+    "code",
+    "code_challenge",
+    "code_challenge_method",
+    "code_verifier",
+    "device_code",
+    "display",
+    "dpop_jkt",
+    "grant_type",
+    "id_token_hint",
+    "login_hint",
+    "max_age",
+    "nonce",
+    "password",
+    "prompt",
+    "redirect_uri",
+    "refresh_token",
+    "request",
+    "request_uri",
+    "requested_token_type",
+    "resource",
+    "response_mode",
+    "response_type",
+    "scope",
+    "state",
+    "subject_token",
+    "subject_token_type",
+    "token",
+    "token_type_hint",
+    "ui_locales",
+    "username",
+];
+
+/// `invalid_request` for a repeated parameter (RFC 6749 §3.1). It names the
+/// parameter when it is one of ours and says only "a parameter" otherwise:
+/// a name a client made up is never echoed.
+pub(crate) fn repeated_parameter(name: &str) -> OAuthError {
+    match KNOWN_PARAMETERS.iter().find(|known| **known == name) {
+        Some(known) => OAuthError::invalid_request(format!("The {known} parameter is repeated")),
+        None => OAuthError::invalid_request("A parameter is repeated"),
+    }
+}
+
 /// What [`form_decode`] does with a `%` that is not followed by two hex digits.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum BadEscape {
@@ -414,6 +470,14 @@ mod tests {
         let many: String = (0..5000).map(|i| format!("k{i}=v&")).collect();
         assert_eq!(Params::parse(&many).first_duplicate(), None);
         assert_eq!(Params::parse(&format!("{many}k4321=again")).first_duplicate(), Some("k4321"));
+    }
+
+    #[test]
+    fn repeated_names_are_echoed_only_when_they_are_ours() {
+        let description = |name: &str| repeated_parameter(name).description.map(|d| d.into_owned());
+        assert_eq!(description("scope").as_deref(), Some("The scope parameter is repeated"));
+        assert_eq!(description("<script>alert(1)</script>").as_deref(), Some("A parameter is repeated"));
+        assert_eq!(description("Scope").as_deref(), Some("A parameter is repeated"));
         assert!(Params::parse("").is_empty());
         let bad_utf8 = Params::parse_bytes(b"k=%FF&k2=v");
         assert_eq!(bad_utf8.get("k").ok(), Some(Some("\u{FFFD}")));

@@ -73,6 +73,24 @@ pub fn hash_password(password: &str) -> PasswordHash {
     }
 }
 
+/// The check of a login: `password` against `user`'s hash, or, for an
+/// unknown user, against a dummy hash that takes as long, so that response
+/// time does not reveal which user names exist. Run it on an
+/// [`Offload`](crate::offload::Offload); it owns what it needs.
+pub fn password_check(user: Option<&User>, password: &str) -> crate::offload::Job {
+    let password = password.to_owned();
+    match user {
+        Some(user) => {
+            let hash = user.password_hash.clone();
+            Box::new(move || verify_phc(hash.as_str(), &password))
+        }
+        None => Box::new(move || {
+            verify_dummy(&password);
+            false
+        }),
+    }
+}
+
 /// Verifies `password` against a PHC string; false on any parse error.
 pub(crate) fn verify_phc(phc: &str, password: &str) -> bool {
     match argon2::PasswordHash::new(phc) {

@@ -79,6 +79,12 @@ pub struct ServerSection {
     /// usually logs them too, and the line costs about 2 µs of CPU per
     /// request. Responses with a 5xx status are logged at `warn` either way.
     pub access_log: bool,
+    /// Threads for Argon2 checks (client secrets, passwords), for the whole
+    /// process (0: one per core).
+    pub hash_threads: usize,
+    /// Argon2 checks that may wait for a thread (0: 8 per thread); beyond
+    /// that, requests needing one get `503` with `Retry-After`.
+    pub hash_queue: usize,
 }
 
 impl Default for ServerSection {
@@ -93,6 +99,8 @@ impl Default for ServerSection {
             workers: 0,
             metrics: true,
             access_log: false,
+            hash_threads: 0,
+            hash_queue: 0,
         }
     }
 }
@@ -202,6 +210,21 @@ pub struct StorageSection {
 impl Default for StorageSection {
     fn default() -> Self {
         Self { url: "memory".into(), key_prefix: "oauth".into(), pool_size: 1, timeout_ms: 2000 }
+    }
+}
+
+impl ServerSection {
+    /// `hash_threads` and `hash_queue` with their defaults applied.
+    pub fn hash_pool_size(&self) -> (usize, usize) {
+        let threads = match self.hash_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let queue = match self.hash_queue {
+            0 => threads * oauth_actix::QUEUE_PER_THREAD,
+            n => n,
+        };
+        (threads, queue)
     }
 }
 

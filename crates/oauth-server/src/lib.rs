@@ -73,8 +73,13 @@ pub async fn build_state_with_clock(
     let pages =
         pages::Pages::new(config.server.templates_dir.as_deref(), &config.scopes, config.server.login_hint.clone())?;
     let users = backends.stores.users.clone();
-    let server =
-        Arc::new(AuthorizationServer::new(policy, backends.stores).with_clock(clock).with_observer(metrics.clone()));
+    let (threads, queue) = config.server.hash_pool_size();
+    let server = Arc::new(
+        AuthorizationServer::new(policy, backends.stores)
+            .with_clock(clock)
+            .with_observer(metrics.clone())
+            .with_offload(Arc::new(oauth_actix::BlockingPool::new(threads, queue))),
+    );
     install_keys(&server, config)?;
     Ok(Arc::new(AppState {
         server,
@@ -165,9 +170,6 @@ pub async fn run(config: Config, reload_from: Option<std::path::PathBuf>) -> any
         App::new().wrap(from_fn(access_log)).configure(move |cfg| configure(&state, cfg))
     })
     .workers(workers)
-    // The blocking pool runs Argon2 (19 MiB each): one thread per usable core
-    // keeps memory bounded; more would not verify faster.
-    .worker_max_blocking_threads(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
     .shutdown_timeout(10)
     .bind(&config.server.bind)
     .with_context(|| format!("server.bind: cannot listen on {}", config.server.bind))?;

@@ -80,6 +80,19 @@ impl AppState {
         )
     }
 
+    /// Every thread for Argon2 checks is busy and the queue is full.
+    fn busy(&self) -> HttpResponse {
+        let mut page = self.pages.error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            "The server is busy. Please try again in a moment.",
+            Some("temporarily_unavailable"),
+        );
+        page.headers_mut()
+            .insert(actix_web::http::header::RETRY_AFTER, actix_web::http::header::HeaderValue::from_static("1"));
+        page
+    }
+
     fn see_other(&self, location: &str, session: Option<&Session>) -> HttpResponse {
         let mut builder = HttpResponse::SeeOther();
         builder.insert_header(("Location", location)).insert_header(("Cache-Control", "no-store"));
@@ -309,20 +322,12 @@ async fn login_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState
         Ok(u) => u,
         Err(e) => return st.unavailable(&e),
     };
-    // Argon2 takes tens of milliseconds: keep it off the async workers.
-    let verified = web::block(move || match user {
-        Some(user) if user.verify_password(&password) => Some(user),
-        Some(_) => None,
-        None => {
-            oauth_core::user::verify_dummy(&password);
-            None
-        }
-    })
-    .await;
-    let user = match verified {
-        Ok(Some(user)) => user,
-        Ok(None) => return failed("Invalid username or password."),
-        Err(_) => return st.pages.error(StatusCode::INTERNAL_SERVER_ERROR, "Error", "Login failed.", None),
+    // Argon2 takes tens of milliseconds: it runs on the server's bounded pool.
+    let check = oauth_core::user::password_check(user.as_ref(), &password);
+    let user = match (st.server.run_offloaded(check).await, user) {
+        (Ok(true), Some(user)) => user,
+        (Ok(_), _) => return failed("Invalid username or password."),
+        (Err(_), _) => return st.busy(),
     };
     let now = st.server.now();
     let mut session = match st.sessions.renew(session).await {
@@ -330,6 +335,10 @@ async fn login_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState
         Err(e) => return st.unavailable(&e),
     };
     session.data.user = Some(LoggedIn { subject: user.subject, username: user.username, auth_time: now });
+    if let Some(pending) = session.data.pending.as_mut() {
+        // This login answers the waiting request's prompt=login or max_age.
+        pending.note_login();
+    }
     tracing::info!("login succeeded");
     if session.data.pending.is_none() {
         if let Err(e) = st.sessions.save(&session, now).await {

@@ -60,10 +60,11 @@ async fn login_submit(req: HttpRequest, body: web::Bytes, app: web::Data<AppStat
     let Ok(user) = app.server.stores().users.find_user(&field("username")).await else {
         return HttpResponse::ServiceUnavailable().body("storage unavailable");
     };
-    let password = field("password");
-    let verified = web::block(move || user.filter(|u| u.verify_password(&password))).await.ok().flatten();
-    match verified {
-        Some(user) => {
+    // Argon2 runs on the process-wide pool that `OAuthEndpoints` installed.
+    let check = oauth_core::user::password_check(user.as_ref(), &field("password"));
+    match (app.server.run_offloaded(check).await, user) {
+        (Err(_), _) => HttpResponse::ServiceUnavailable().insert_header(("Retry-After", "1")).body("busy"),
+        (Ok(true), Some(user)) => {
             let approval = Approval { subject: user.subject, scope: None, auth_time: app.server.now() };
             match app.server.approve(&pending, approval).await {
                 Ok(response) => respond(&req, response),
@@ -71,7 +72,7 @@ async fn login_submit(req: HttpRequest, body: web::Bytes, app: web::Data<AppStat
             }
         }
         // A wrong password ends this attempt with access_denied at the client.
-        None => respond(&req, app.server.deny(&pending)),
+        (Ok(_), _) => respond(&req, app.server.deny(&pending)),
     }
 }
 

@@ -54,6 +54,9 @@ pub struct PendingAuthorization {
     /// When the request was validated (Unix seconds).
     #[serde(default)]
     pub created_at: u64,
+    /// The user logged in to answer this request (see [`note_login`](Self::note_login)).
+    #[serde(default)]
+    pub logged_in: bool,
 }
 
 impl PendingAuthorization {
@@ -62,13 +65,21 @@ impl PendingAuthorization {
         self.scope.contains("openid")
     }
 
+    /// Records that the user just logged in to answer this request. That
+    /// login satisfies `prompt=login` and `max_age` for this request, however
+    /// long the user then takes on the consent page; a login that merely
+    /// happened in the same second as the request does not.
+    pub fn note_login(&mut self) {
+        self.logged_in = true;
+    }
+
     /// Whether the user must log in (again) before this request can be
-    /// answered: nobody is logged in, or `prompt=login` and the login is older
-    /// than the request, or the login is older than `max_age`.
+    /// answered: nobody is logged in, or, unless the user logged in for this
+    /// request ([`note_login`](Self::note_login)), `prompt=login` was sent or
+    /// the login is older than `max_age`.
     pub fn login_required(&self, auth_time: Option<u64>, now: u64) -> bool {
         let Some(auth_time) = auth_time else { return true };
-        (self.prompt.login && auth_time < self.created_at)
-            || self.max_age.is_some_and(|max| now.saturating_sub(auth_time) > max)
+        !self.logged_in && (self.prompt.login || self.max_age.is_some_and(|max| now.saturating_sub(auth_time) > max))
     }
 
     /// Whether the consent page must be shown: `prompt=consent`, or the
@@ -222,8 +233,7 @@ impl AuthorizationServer {
             };
         }
         if let Some(name) = params.first_duplicate() {
-            let name = crate::error::quoted_string_safe(name);
-            return Err(target.error(OAuthError::invalid_request(format!("The {name} parameter is repeated"))));
+            return Err(target.error(crate::request::repeated_parameter(name)));
         }
 
         let Some(response_type) = response_type else {
@@ -265,6 +275,7 @@ impl AuthorizationServer {
             max_age: oidc.1,
             login_hint: oidc.2,
             created_at: self.clock.now(),
+            logged_in: false,
         })
     }
 
@@ -312,7 +323,7 @@ impl AuthorizationServer {
             .ok_or_else(|| invalid(OAuthError::invalid_client("Unknown client")))?;
         let sent = params.get("redirect_uri").map_err(invalid)?;
         let redirect_uri = match sent {
-            Some(uri) => client.redirect_uris.iter().find(|r| r.as_str() == uri).cloned().ok_or_else(|| {
+            Some(uri) => client.redirect_uris.iter().find_map(|r| r.matching(uri)).ok_or_else(|| {
                 invalid(OAuthError::invalid_request("The redirect_uri is not registered for this client"))
             })?,
             None => match client.redirect_uris.as_slice() {
@@ -324,7 +335,9 @@ impl AuthorizationServer {
     }
 
     /// Parses `scope`, applying the client's default and checking the client's allowed scopes.
-    pub(crate) fn requested_scope(&self, params: &Params, client: &Client) -> Result<ScopeSet, OAuthError> {
+    /// The `scope` parameter checked against what `client` may request, or
+    /// the client's default scopes when it is absent (RFC 6749 §3.3).
+    pub fn requested_scope(&self, params: &Params, client: &Client) -> Result<ScopeSet, OAuthError> {
         match params.get("scope")? {
             None => Ok(client.default_scopes.clone()),
             Some(raw) => {

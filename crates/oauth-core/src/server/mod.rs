@@ -15,7 +15,7 @@
 //!   authenticates a protected-resource request (UserInfo, resource servers).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
@@ -25,8 +25,10 @@ use crate::client::{Client, SecretHash};
 use crate::clock::{Clock, SystemClock};
 use crate::error::OAuthError;
 use crate::generate::{RandomGenerator, TokenGenerator};
+use crate::grant::GrantHandler;
 use crate::jose::KeySet;
 use crate::observe::Observer;
+use crate::offload::{Inline, Job, Offload, Saturated};
 use crate::policy::ServerPolicy;
 use crate::request::{Method, OAuthRequest, PresentedCredentials, presented_credentials};
 use crate::response::OAuthResponse;
@@ -39,6 +41,7 @@ mod token;
 mod userinfo;
 
 pub use authorize::{Approval, AuthorizeError, NextStep, PendingAuthorization};
+pub(crate) use token::signing_failed;
 pub use userinfo::{ResourceAccess, TokenScheme, bearer_token};
 
 /// How long caches may keep the RFC 8414 metadata document, in seconds.
@@ -54,13 +57,15 @@ const OIDC_OFF: &str = "OpenID Connect is not enabled";
 /// It holds the policy, the stores, a clock and a token generator. It does
 /// no IO of its own besides calling the stores, and knows no web framework.
 pub struct AuthorizationServer {
-    policy: ServerPolicy,
-    stores: Stores,
-    clock: Arc<dyn Clock>,
+    pub(crate) policy: ServerPolicy,
+    pub(crate) stores: Stores,
+    pub(crate) clock: Arc<dyn Clock>,
     generator: Arc<dyn TokenGenerator>,
     secrets: SecretCache,
     keys: RwLock<Option<Arc<KeySet>>>,
     observer: Option<Arc<dyn Observer>>,
+    grants: Vec<Arc<dyn GrantHandler>>,
+    offload: OnceLock<Arc<dyn Offload>>,
 }
 
 impl std::fmt::Debug for AuthorizationServer {
@@ -70,8 +75,18 @@ impl std::fmt::Debug for AuthorizationServer {
 }
 
 impl AuthorizationServer {
-    /// A server with the system clock and the CSPRNG token generator.
+    /// A server with the system clock, the CSPRNG token generator, the
+    /// built-in grants (`password` only when the policy allows it), and
+    /// CPU-heavy checks run inline until an [`Offload`] is set.
     pub fn new(policy: ServerPolicy, stores: Stores) -> Self {
+        let mut grants: Vec<Arc<dyn GrantHandler>> = vec![
+            Arc::new(crate::grant::AuthorizationCodeGrant),
+            Arc::new(crate::grant::RefreshTokenGrant),
+            Arc::new(crate::grant::ClientCredentialsGrant),
+        ];
+        if policy.allow_password_grant {
+            grants.push(Arc::new(crate::grant::PasswordGrant));
+        }
         Self {
             policy,
             stores,
@@ -80,6 +95,41 @@ impl AuthorizationServer {
             secrets: SecretCache::new(),
             keys: RwLock::new(None),
             observer: None,
+            grants,
+            offload: OnceLock::new(),
+        }
+    }
+
+    /// Registers a grant at the token endpoint (see [`crate::grant`]); it
+    /// replaces a handler already registered for the same grant type.
+    pub fn with_grant(mut self, handler: Arc<dyn GrantHandler>) -> Self {
+        let grant_type = handler.grant_type();
+        match self.grants.iter_mut().find(|h| h.grant_type() == grant_type) {
+            Some(slot) => *slot = handler,
+            None => self.grants.push(handler),
+        }
+        self
+    }
+
+    /// Runs CPU-heavy checks (Argon2) on `offload` (see [`crate::offload`]).
+    pub fn with_offload(self, offload: Arc<dyn Offload>) -> Self {
+        // A fresh server has none yet, so this always takes.
+        let _ = self.offload.set(offload);
+        self
+    }
+
+    /// Sets the [`Offload`] to `make()` unless one is set already: how an
+    /// adapter supplies its pool without overriding the application's choice.
+    pub fn init_offload(&self, make: impl FnOnce() -> Arc<dyn Offload>) {
+        self.offload.get_or_init(make);
+    }
+
+    /// Runs a CPU-heavy check on the server's [`Offload`] ([`Inline`] when
+    /// none is set). [`Saturated`] means the pool is full: answer 503.
+    pub async fn run_offloaded(&self, job: Job) -> Result<bool, Saturated> {
+        match self.offload.get() {
+            Some(offload) => offload.run(job).await,
+            None => Inline.run(job).await,
         }
     }
 
@@ -144,13 +194,10 @@ impl AuthorizationServer {
     pub fn metadata(&self) -> serde_json::Value {
         let p = &self.policy;
         let mut response_types = vec!["code"];
-        let mut grant_types = vec!["authorization_code", "refresh_token", "client_credentials"];
+        let mut grant_types: Vec<String> = self.grant_types().map(|g| g.as_str().to_owned()).collect();
         if p.allow_implicit {
             response_types.push("token");
-            grant_types.push("implicit");
-        }
-        if p.allow_password_grant {
-            grant_types.push("password");
+            grant_types.push("implicit".into());
         }
         let mut pkce = vec!["S256"];
         if p.allow_plain_pkce {
@@ -180,7 +227,6 @@ impl AuthorizationServer {
             doc["userinfo_endpoint"] = p.endpoint_url(&p.paths.userinfo).into();
             doc["subject_types_supported"] = serde_json::json!(["public"]);
             doc["id_token_signing_alg_values_supported"] = keys.algs().into();
-            doc["userinfo_signing_alg_values_supported"] = serde_json::json!(["none"]);
             doc["claims_supported"] = crate::oidc::claims_supported().into();
             doc["prompt_values_supported"] = serde_json::json!(["none", "login", "consent"]);
             doc["claims_parameter_supported"] = false.into();
@@ -234,7 +280,7 @@ impl AuthorizationServer {
         } else if !req.is_form() {
             OAuthError::invalid_request("The body must be application/x-www-form-urlencoded")
         } else if let Some(name) = req.form.first_duplicate() {
-            OAuthError::invalid_request(format!("The {} parameter is repeated", crate::error::quoted_string_safe(name)))
+            crate::request::repeated_parameter(name)
         } else {
             return Ok(());
         };
@@ -263,7 +309,7 @@ impl AuthorizationServer {
         let authenticated = match (&presented, &client.auth_method, &client.secret) {
             (PresentedCredentials::Basic { secret, .. }, TokenEndpointAuthMethod::ClientSecretBasic, Some(hash))
             | (PresentedCredentials::Post { secret, .. }, TokenEndpointAuthMethod::ClientSecretPost, Some(hash)) => {
-                self.secrets.verify(&client.id, hash, secret.secret())
+                self.verify_secret(&client.id, hash, secret.secret()).await?
             }
             (PresentedCredentials::IdOnly { .. }, TokenEndpointAuthMethod::None, None) => true,
             _ => false,
@@ -274,6 +320,22 @@ impl AuthorizationServer {
             Err(OAuthError::invalid_client("Client authentication failed"))
         } else {
             Err(OAuthError::invalid_client("Public clients send client_id only"))
+        }
+    }
+
+    /// Verifies a client secret: SHA-256 hashes at once, Argon2id hashes from
+    /// the cache of verified secrets or on the [`Offload`].
+    async fn verify_secret(&self, client: &ClientId, hash: &SecretHash, presented: &str) -> Result<bool, OAuthError> {
+        match self.secrets.check(client, hash, presented) {
+            SecretCheck::Known(verdict) => Ok(verdict),
+            SecretCheck::Argon2 { phc, digest } => {
+                let presented = presented.to_owned();
+                let verified = self.run_offloaded(Box::new(move || crate::user::verify_phc(&phc, &presented))).await?;
+                if verified {
+                    self.secrets.remember(client, digest);
+                }
+                Ok(verified)
+            }
         }
     }
 
@@ -313,8 +375,10 @@ impl SecretCache {
         Self { key, verified: Mutex::new(HashMap::new()) }
     }
 
-    fn verify(&self, client: &ClientId, hash: &SecretHash, presented: &str) -> bool {
-        let SecretHash::Argon2id(phc) = hash else { return hash.verify(presented) };
+    /// What can be decided without Argon2: a SHA-256 hash, or an Argon2id
+    /// hash whose secret was verified before.
+    fn check(&self, client: &ClientId, hash: &SecretHash, presented: &str) -> SecretCheck {
+        let SecretHash::Argon2id(phc) = hash else { return SecretCheck::Known(hash.verify(presented)) };
         let mut hasher = Sha256::new();
         hasher.update(self.key);
         hasher.update((phc.len() as u64).to_be_bytes());
@@ -322,19 +386,26 @@ impl SecretCache {
         hasher.update(presented.as_bytes());
         let digest: [u8; 32] = hasher.finalize().into();
         let cached = self.verified.lock().unwrap_or_else(PoisonError::into_inner).get(client).copied();
-        if let Some(cached) = cached {
-            if bool::from(cached.ct_eq(&digest)) {
-                return true;
-            }
+        if cached.is_some_and(|cached| bool::from(cached.ct_eq(&digest))) {
+            return SecretCheck::Known(true);
         }
-        if !hash.verify(presented) {
-            return false;
-        }
+        SecretCheck::Argon2 { phc: phc.clone(), digest }
+    }
+
+    /// Caches a verified secret's digest.
+    fn remember(&self, client: &ClientId, digest: [u8; 32]) {
         let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
         if verified.len() >= SECRET_CACHE_MAX {
             verified.clear();
         }
         verified.insert(client.clone(), digest);
-        true
     }
+}
+
+/// The outcome of [`SecretCache::check`].
+enum SecretCheck {
+    /// Decided without Argon2.
+    Known(bool),
+    /// Needs an Argon2 verification of the PHC string; on success, cache `digest`.
+    Argon2 { phc: String, digest: [u8; 32] },
 }

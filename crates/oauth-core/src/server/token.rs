@@ -1,29 +1,25 @@
-//! The token endpoint ([RFC 6749 §3.2](https://www.rfc-editor.org/rfc/rfc6749#section-3.2), §4–6).
+//! The token endpoint ([RFC 6749 §3.2](https://www.rfc-editor.org/rfc/rfc6749#section-3.2)):
+//! client authentication, dispatch to the [`GrantHandler`] of the `grant_type`,
+//! and what every grant shares (minting, ID tokens, the response body).
+
+use std::sync::Arc;
 
 use super::{AuthorizationServer, storage_error};
 use crate::client::Client;
 use crate::error::{ErrorCode, OAuthError};
-use crate::pkce;
+use crate::grant::{GrantHandler, GrantRequest, Issued, NewGrant};
 use crate::policy::AccessTokenFormat;
 use crate::request::OAuthRequest;
 use crate::response::OAuthResponse;
-use crate::storage::{CodeTake, GrantRecord, NewTokens, RefreshOutcome, RefreshRefusal, RefreshRequest, TokenRecord};
-use crate::types::{AccessToken, AuthorizationCode, GrantId, GrantType, RefreshToken, ScopeSet, TokenHash, TokenKey};
-
-/// A successful token response before serialization.
-struct Issued {
-    access: AccessToken,
-    access_expires_at: u64,
-    refresh: Option<(RefreshToken, u64)>,
-    scope: ScopeSet,
-    id_token: Option<String>,
-}
+use crate::storage::{GrantRecord, NewTokens, TokenRecord};
+use crate::types::{AccessToken, GrantId, GrantType, RefreshToken, ScopeSet, TokenHash};
 
 impl AuthorizationServer {
     /// Handles a token request: client authentication, then the grant named by `grant_type`.
     ///
     /// Every outcome is a complete response: 200 with tokens, 400/401 with an
-    /// RFC 6749 §5.2 error, 405 for a wrong method, 503 when storage fails.
+    /// RFC 6749 §5.2 error, 405 for a wrong method, 503 when storage fails or
+    /// the pool for CPU-heavy checks is full.
     pub async fn token(&self, req: &OAuthRequest) -> OAuthResponse {
         if let Err(response) = self.check_back_channel("token", req) {
             return response;
@@ -45,200 +41,50 @@ impl AuthorizationServer {
             .form
             .get("grant_type")?
             .ok_or_else(|| OAuthError::invalid_request("The grant_type parameter is missing"))?;
-        let grant_type = GrantType::parse(grant_type);
-        let supported = match grant_type {
-            GrantType::AuthorizationCode | GrantType::RefreshToken | GrantType::ClientCredentials => true,
-            GrantType::Password => self.policy.allow_password_grant,
-            _ => false,
-        };
-        if !supported {
+        let Some(handler) = self.grant_handler(grant_type) else {
             return Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "The grant_type is not supported"));
-        }
+        };
+        let grant_type = handler.grant_type();
         if !client.grant_types.contains(&grant_type) {
             return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "The client may not use this grant_type"));
         }
-        let issued = match grant_type {
-            GrantType::AuthorizationCode => self.exchange_code(req, &client).await,
-            GrantType::RefreshToken => self.refresh(req, &client).await,
-            GrantType::ClientCredentials => self.client_credentials(req, &client).await,
-            _ => self.password(req, &client).await,
-        }?;
+        let issued = handler.handle(self, GrantRequest { request: req, client: &client }).await?;
         Ok((grant_type, issued))
     }
 
-    /// RFC 6749 §4.1.3 with RFC 7636 §4.6. The code is consumed before any
-    /// other check, so a failed attempt burns it; a replay revokes the grant.
-    async fn exchange_code(&self, req: &OAuthRequest, client: &Client) -> Result<Issued, OAuthError> {
-        let code = req.form.get("code")?.ok_or_else(|| OAuthError::invalid_request("The code parameter is missing"))?;
-        let redirect_uri = req.form.get("redirect_uri")?;
-        let verifier = req.form.get("code_verifier")?;
-        let code = AuthorizationCode::new(code);
-        let record = match self.stores.codes.take_code(&code.hash()).await.map_err(storage_error)? {
-            CodeTake::Taken(record) => record,
-            CodeTake::Replayed { grant_id } => {
-                self.stores.tokens.revoke_grant(&grant_id).await.map_err(storage_error)?;
-                return Err(OAuthError::invalid_grant(
-                    "The authorization code was already used; tokens issued from it are revoked",
-                ));
-            }
-            CodeTake::Unknown => return Err(OAuthError::invalid_grant("The authorization code is invalid or expired")),
-        };
-        let now = self.clock.now();
-        if record.client_id != client.id {
-            return Err(OAuthError::invalid_grant("The authorization code was issued to another client"));
-        }
-        if record.expires_at <= now {
-            return Err(OAuthError::invalid_grant("The authorization code is invalid or expired"));
-        }
-        match redirect_uri {
-            Some(uri) if uri == record.redirect_uri.as_str() => {}
-            None if !record.redirect_uri_sent => {}
-            _ => return Err(OAuthError::invalid_grant("The redirect_uri does not match the authorization request")),
-        }
-        match (&record.code_challenge, verifier) {
-            (Some((challenge, method)), Some(verifier)) => {
-                if !pkce::verify(verifier, challenge, method) {
-                    return Err(OAuthError::invalid_grant("The code_verifier does not match the code_challenge"));
-                }
-            }
-            (Some(_), None) => return Err(OAuthError::invalid_grant("The code_verifier is missing")),
-            (None, Some(_)) => {
-                return Err(OAuthError::invalid_grant(
-                    "A code_verifier was sent but the authorization request had no code_challenge",
-                ));
-            }
-            (None, None) => {}
-        }
-        let grant = GrantRecord {
-            id: record.grant_id,
-            client_id: client.id.clone(),
-            subject: Some(record.subject.clone()),
-            scope: record.scope.clone(),
-            issued_at: now,
-            expires_at: now.saturating_add(self.policy.grant_lifetime),
-            auth_time: Some(record.auth_time),
-        };
-        let subject = record.subject;
-        let mut issued = self.issue_for_new_grant(client, grant, true).await?;
-        issued.id_token = self
-            .id_token(client, &subject, &issued, Some(record.auth_time), record.nonce.as_ref().map(|n| n.as_str()))
-            .await?;
-        Ok(issued)
+    /// The registered handler of a `grant_type` value.
+    fn grant_handler(&self, grant_type: &str) -> Option<&Arc<dyn GrantHandler>> {
+        self.grants.iter().find(|h| h.grant_type().as_str() == grant_type)
     }
 
-    /// RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2). The
-    /// lookup, the checks and the rotation are one store call
-    /// ([`TokenStore::refresh`](crate::storage::TokenStore::refresh)).
-    async fn refresh(&self, req: &OAuthRequest, client: &Client) -> Result<Issued, OAuthError> {
-        let presented = req
-            .form
-            .get("refresh_token")?
-            .ok_or_else(|| OAuthError::invalid_request("The refresh_token parameter is missing"))?;
-        let scope = req
-            .form
-            .get("scope")?
-            .map(|raw| ScopeSet::parse(raw).map_err(|_| OAuthError::invalid_scope("The scope is malformed")))
-            .transpose()?;
-        let presented = RefreshToken::new(presented);
-        let Some(old_key) = TokenKey::of(presented.secret()) else {
-            return Err(OAuthError::invalid_grant("The refresh token is invalid or expired"));
-        };
-        if self.access_token_format(client) != AccessTokenFormat::Opaque && self.keys().is_none() {
-            // Fail before the rotation, not after it.
-            return Err(signing_failed());
-        }
-        let reference = AccessToken::new(self.new_token(&old_key.grant));
-        let rotated = self.policy.rotate_refresh_tokens.then(|| RefreshToken::new(self.new_token(&old_key.grant)));
-        let request = RefreshRequest {
-            client_id: client.id.clone(),
-            scope,
-            now: self.clock.now(),
-            access: (self.access_token_hash(client, &reference), self.policy.access_token_lifetime),
-            refresh: rotated.as_ref().map(|t| (t.hash(), self.policy.refresh_token_lifetime)),
-        };
-        let old = match self.stores.tokens.refresh(&old_key, &request).await.map_err(storage_error)? {
-            RefreshOutcome::Refreshed(old) => old,
-            RefreshOutcome::Refused(RefreshRefusal::OtherClient) => {
-                return Err(OAuthError::invalid_grant("The refresh token was issued to another client"));
-            }
-            RefreshOutcome::Refused(RefreshRefusal::WiderScope) => {
-                return Err(OAuthError::invalid_scope("A refresh cannot widen the scope of the grant"));
-            }
-            RefreshOutcome::Refused(RefreshRefusal::Expired) | RefreshOutcome::Unknown => {
-                return Err(OAuthError::invalid_grant("The refresh token is invalid or expired"));
-            }
-            RefreshOutcome::Reused => return Err(reused()),
-        };
-        let new = request.tokens(&old);
-        let (access_record, refresh_record) = (new.access.1, new.refresh.map(|(_, r)| r));
-        let refresh = match (rotated, refresh_record) {
-            (Some(token), Some(record)) => (token, record.expires_at),
-            _ => (presented, old.expires_at),
-        };
-        let mut issued = Issued {
-            access: self.access_token(client, reference, &access_record)?,
-            access_expires_at: access_record.expires_at,
-            refresh: Some(refresh),
-            scope: access_record.scope,
-            id_token: None,
-        };
-        // OpenID Connect Core §12.2: a refreshed ID token keeps auth_time and has no nonce.
-        if let Some(subject) = &old.subject {
-            issued.id_token = self.id_token(client, subject, &issued, old.auth_time, None).await?;
-        }
-        Ok(issued)
+    /// The grant types registered at the token endpoint, in registration order.
+    pub fn grant_types(&self) -> impl Iterator<Item = GrantType> + '_ {
+        self.grants.iter().map(|h| h.grant_type())
     }
 
-    /// RFC 6749 §4.4: confidential clients only, no refresh token (§4.4.3).
-    async fn client_credentials(&self, req: &OAuthRequest, client: &Client) -> Result<Issued, OAuthError> {
-        if client.is_public() {
-            return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "Public clients cannot use client_credentials"));
-        }
-        let scope = self.requested_scope(&req.form, client)?;
+    /// Creates a grant and its first tokens for `client`: an access token (in
+    /// the client's format) and, when `grant.refresh` is set and the client is
+    /// registered for `refresh_token`, a refresh token. Lifetimes come from the
+    /// policy; the grant is stored in one atomic store call. This is how a
+    /// [`GrantHandler`] issues tokens.
+    pub async fn issue(&self, client: &Client, grant: NewGrant) -> Result<Issued, OAuthError> {
         let now = self.clock.now();
-        let grant = GrantRecord {
+        let lifetime = if grant.refresh { self.policy.grant_lifetime } else { self.policy.access_token_lifetime };
+        let record = GrantRecord {
             id: self.new_grant_id(),
             client_id: client.id.clone(),
-            subject: None,
-            scope,
+            subject: grant.subject,
+            scope: grant.scope,
             issued_at: now,
-            expires_at: now.saturating_add(self.policy.access_token_lifetime),
-            auth_time: None,
+            expires_at: now.saturating_add(lifetime),
+            auth_time: grant.auth_time,
         };
-        self.issue_for_new_grant(client, grant, false).await
+        self.issue_for_grant(client, record, grant.refresh).await
     }
 
-    /// RFC 6749 §4.3, only for clients registered for it and when the server allows it.
-    async fn password(&self, req: &OAuthRequest, client: &Client) -> Result<Issued, OAuthError> {
-        let username = req.form.get("username")?;
-        let password = req.form.get("password")?;
-        let (Some(username), Some(password)) = (username, password) else {
-            return Err(OAuthError::invalid_request("The username and password parameters are required"));
-        };
-        let scope = self.requested_scope(&req.form, client)?;
-        let user = self.stores.users.find_user(username).await.map_err(storage_error)?;
-        let subject = match user {
-            Some(user) if user.verify_password(password) => user.subject,
-            Some(_) => return Err(OAuthError::invalid_grant("Invalid resource owner credentials")),
-            None => {
-                crate::user::verify_dummy(password);
-                return Err(OAuthError::invalid_grant("Invalid resource owner credentials"));
-            }
-        };
-        let now = self.clock.now();
-        let grant = GrantRecord {
-            id: self.new_grant_id(),
-            client_id: client.id.clone(),
-            subject: Some(subject),
-            scope,
-            issued_at: now,
-            expires_at: now.saturating_add(self.policy.grant_lifetime),
-            auth_time: Some(now),
-        };
-        self.issue_for_new_grant(client, grant, true).await
-    }
-
-    async fn issue_for_new_grant(
+    /// Stores `grant` with its first tokens (a refresh token too when
+    /// `may_refresh` and the client is registered for `refresh_token`).
+    pub(crate) async fn issue_for_grant(
         &self,
         client: &Client,
         grant: GrantRecord,
@@ -250,7 +96,7 @@ impl AuthorizationServer {
         self.stores.tokens.create_grant(&grant, &tokens).await.map_err(storage_error)?;
         let refresh = refresh.zip(tokens.refresh.as_ref().map(|(_, r)| r.expires_at));
         Ok(Issued {
-            access,
+            access_token: access,
             access_expires_at: tokens.access.1.expires_at,
             refresh,
             scope: grant.scope,
@@ -261,7 +107,7 @@ impl AuthorizationServer {
     /// An ID token when the scope has `openid` and signing keys are installed
     /// (OpenID Connect Core §3.1.3.3): iss, sub, aud, exp, iat, auth_time,
     /// nonce, at_hash, and the profile claims the scopes release.
-    async fn id_token(
+    pub(crate) async fn id_token(
         &self,
         client: &Client,
         subject: &crate::types::Subject,
@@ -285,7 +131,7 @@ impl AuthorizationServer {
             iat: now,
             auth_time,
             nonce: nonce.map(str::to_owned),
-            at_hash: Some(signer.alg().half_hash(issued.access.secret())),
+            at_hash: Some(signer.alg().half_hash(issued.access_token.secret())),
             claims,
         };
         signer.sign("JWT", &payload).map(Some).map_err(|_| signing_failed())
@@ -324,18 +170,18 @@ impl AuthorizationServer {
     }
 
     /// A new token of the grant: `<grant id>.<secret>` (see `TokenKey`).
-    fn new_token(&self, grant: &GrantId) -> String {
+    pub(crate) fn new_token(&self, grant: &GrantId) -> String {
         format!("{grant}.{}", self.generator.token())
     }
 
-    fn access_token_format(&self, client: &Client) -> AccessTokenFormat {
+    pub(crate) fn access_token_format(&self, client: &Client) -> AccessTokenFormat {
         client.access_token_format.unwrap_or(self.policy.access_token_format)
     }
 
     /// The key the store keeps the access token `reference` under: its hash,
     /// or for JWT clients [`TokenHash::of_jti`], so that the jti (the
     /// reference, readable in the JWT) is no opaque token.
-    fn access_token_hash(&self, client: &Client, reference: &AccessToken) -> TokenHash {
+    pub(crate) fn access_token_hash(&self, client: &Client, reference: &AccessToken) -> TokenHash {
         match self.access_token_format(client) {
             AccessTokenFormat::Opaque => reference.hash(),
             _ => TokenHash::of_jti(reference.secret()),
@@ -345,7 +191,7 @@ impl AuthorizationServer {
     /// The access token handed out for `reference`, the token the store
     /// keeps: the reference itself, or for JWT clients a signed RFC 9068 token
     /// whose `jti` is the reference.
-    fn access_token(
+    pub(crate) fn access_token(
         &self,
         client: &Client,
         reference: AccessToken,
@@ -372,7 +218,7 @@ impl AuthorizationServer {
     fn token_response(&self, issued: Issued) -> OAuthResponse {
         let now = self.clock.now();
         let body = TokenBody {
-            access_token: issued.access.secret(),
+            access_token: issued.access_token.secret(),
             token_type: "Bearer",
             expires_in: issued.access_expires_at.saturating_sub(now),
             refresh_token: issued.refresh.as_ref().map(|(token, _)| token.secret()),
@@ -400,10 +246,6 @@ struct TokenBody<'a> {
     id_token: Option<&'a str>,
 }
 
-fn signing_failed() -> OAuthError {
+pub(crate) fn signing_failed() -> OAuthError {
     OAuthError::new(ErrorCode::ServerError, "The server could not sign the token")
-}
-
-fn reused() -> OAuthError {
-    OAuthError::invalid_grant("The refresh token was already used; the grant is revoked")
 }

@@ -9,7 +9,10 @@ use oauth_core::testing::{FailingStore, ISSUER, TestServer};
 use oauth_core::types::{ResponseMode, ResponseType};
 use oauth_core::{AuthorizationServer, AuthorizeError, Body, OAuthRequest, ServerPolicy};
 
-use crate::support::{Expect, challenge, check_authorize, demo_query, location_params};
+use crate::support::{
+    Expect, VERIFIER, assert_error, assert_tokens, challenge, check_authorize, code_for, demo_query, location_params,
+    token,
+};
 
 const EVIL: &str = "redirect_uri=https%3A%2F%2Fevil.example%2Fx";
 
@@ -314,4 +317,46 @@ async fn approve_and_deny() {
     let narrower = oauth_core::Approval { scope: Some(oauth_core::testing::scopes("profile")), ..approval };
     let r = t.server.approve(&pending, narrower).await.unwrap();
     assert!(!location_params(r.location().unwrap()).contains_key("scope"));
+}
+
+/// RFC 8252 §7.3: a native app's loopback redirect URI matches on any port,
+/// the code goes to the port presented, and the token request must name it.
+#[tokio::test]
+async fn loopback_redirect_uris_match_on_any_port() {
+    let t = TestServer::new().await;
+    let query = |uri: &str| {
+        format!(
+            "client_id=public_client&response_type=code&state=st&code_challenge={}&code_challenge_method=S256&redirect_uri={}",
+            challenge(),
+            url::form_urlencoded::byte_serialize(uri.as_bytes()).collect::<String>()
+        )
+    };
+    let code = code_for(&t, &query("http://127.0.0.1:51004/cb")).await;
+    let exchange = |uri: &str| {
+        format!(
+            "grant_type=authorization_code&client_id=public_client&code_verifier={VERIFIER}&code={code}&redirect_uri={uri}"
+        )
+    };
+    let wrong_port = token(&t, &exchange("http://127.0.0.1:9000/cb"), None).await;
+    assert_error(&wrong_port, 400, "invalid_grant", "the token request names another port");
+    let code = code_for(&t, &query("http://127.0.0.1:51004/cb")).await;
+    let exchange = format!(
+        "grant_type=authorization_code&client_id=public_client&code_verifier={VERIFIER}&code={code}&redirect_uri=http://127.0.0.1:51004/cb"
+    );
+    assert_tokens(&token(&t, &exchange, None).await, "the port of the authorization request");
+
+    let pending = t.server.authorize(&OAuthRequest::get(&query("http://127.0.0.1:51004/cb")).secure()).await.unwrap();
+    let approval = oauth_core::Approval {
+        subject: oauth_core::types::Subject::new("user-admin"),
+        scope: None,
+        auth_time: oauth_core::testing::T0,
+    };
+    let redirect = t.server.approve(&pending, approval).await.unwrap();
+    assert!(redirect.location().unwrap().starts_with("http://127.0.0.1:51004/cb?"), "{redirect:?}");
+    let pending = t.server.authorize(&OAuthRequest::get(&query("http://127.0.0.1/cb")).secure()).await.unwrap();
+    assert_eq!(pending.redirect_uri.as_str(), "http://127.0.0.1/cb", "no port at all matches too");
+    for other in ["http://127.0.0.1:51004/other", "http://localhost:51004/cb", "http://127.0.0.1:51004/cb/"] {
+        let result = t.server.authorize(&OAuthRequest::get(&query(other)).secure()).await;
+        assert!(matches!(result, Err(AuthorizeError::Invalid { .. })), "{other}: an error page, never a redirect");
+    }
 }

@@ -213,10 +213,20 @@ async fn prompt_and_max_age() {
     assert_eq!(p.created_at, T0);
     assert!(p.login_required(None, T0), "nobody logged in");
     assert!(p.login_required(Some(T0 - 1), T0), "prompt=login: a login from before the request is not enough");
-    assert!(!p.login_required(Some(T0), T0 + 5), "a login after the request is");
+    assert!(p.login_required(Some(T0), T0), "nor one in the same second that did not answer this request");
+    let mut p = p;
+    p.note_login();
+    assert!(!p.login_required(Some(T0), T0 + 5), "a login for this request is");
     let p = pending("max_age=60").await.unwrap();
     assert!(!p.login_required(Some(T0 - 60), T0));
     assert!(p.login_required(Some(T0 - 61), T0), "older than max_age");
+    let mut p = pending("max_age=0").await.unwrap();
+    assert!(p.login_required(Some(T0 - 1), T0), "max_age=0: any earlier login is too old");
+    p.note_login();
+    assert!(
+        !p.login_required(Some(T0), T0 + 30),
+        "the login for this request holds while the user reads the consent page"
+    );
     let p = pending("prompt=consent").await.unwrap();
     assert!(p.consent_required(Some(&scopes("openid email profile"))), "prompt=consent always asks");
     let p = pending("").await.unwrap();
@@ -279,6 +289,8 @@ async fn discovery_document() {
     assert_eq!(d["userinfo_endpoint"], "https://auth.example.com/oauth/userinfo");
     assert_eq!(d["subject_types_supported"], serde_json::json!(["public"]));
     assert_eq!(d["id_token_signing_alg_values_supported"], serde_json::json!(["RS256"]));
+    // UserInfo answers plain JSON only; `none` would promise unsigned JWTs (regression, issue 14).
+    assert!(d.get("userinfo_signing_alg_values_supported").is_none(), "{d}");
     assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
     let claims = d["claims_supported"].as_array().unwrap();
     for claim in ["sub", "auth_time", "nonce", "email", "email_verified", "name", "phone_number"] {

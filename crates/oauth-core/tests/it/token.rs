@@ -336,3 +336,18 @@ async fn password_grant_when_enabled() {
         }
     }
 }
+
+/// Regression (issue 14): repeated parameter names were echoed into
+/// `error_description`; only names of our protocols are, now.
+#[tokio::test]
+async fn repeated_parameter_names_are_not_echoed() {
+    let t = TestServer::new().await;
+    for (form, description) in [
+        ("grant_type=client_credentials&x%3Cb%3E=1&x%3Cb%3E=2", "A parameter is repeated"),
+        ("grant_type=client_credentials&scope=a&scope=b", "The scope parameter is repeated"),
+    ] {
+        let response = token(&t, form, Some(&demo_auth())).await;
+        assert_error(&response, 400, "invalid_request", form);
+        assert_eq!(response.json_body().unwrap()["error_description"], description, "{form}");
+    }
+}

@@ -82,6 +82,29 @@ async fn prompt_login_and_max_age_force_a_new_login() {
     assert_eq!(browser.get(&app, &format!("{OPENID}&max_age=60")).await.location(), Some("/approve"), "fresh enough");
 }
 
+/// Regression (issue 14): `max_age=0` sent a user who waited before pressing
+/// Approve back to the login page forever, and `prompt=login` was satisfied by
+/// a login in the same second as the request.
+#[actix_web::test]
+async fn a_login_for_the_request_satisfies_max_age_zero_and_prompt_login_needs_one() {
+    let clock = Arc::new(FixedClock::new(T0));
+    let app = app_with_clock!(clock);
+    let mut browser = Browser::new();
+    assert_eq!(browser.get(&app, &format!("{OPENID}&max_age=0")).await.location(), Some("/login"));
+    browser.login(&app, "admin", "admin").await;
+    clock.advance(30);
+    let csrf = browser.get(&app, "/approve").await.hidden("csrf_token");
+    clock.advance(30);
+    let r = browser.post_form(&app, "/approve", &format!("approval=1&csrf_token={csrf}")).await;
+    assert!(query_params(r.location().unwrap()).contains_key("code"), "the login for this request holds: {r:?}");
+
+    // Logged in at this very second; a new request with prompt=login still asks.
+    let mut browser = Browser::new();
+    browser.get(&app, OPENID).await;
+    browser.login(&app, "admin", "admin").await;
+    assert_eq!(browser.get(&app, &format!("{OPENID}&prompt=login")).await.location(), Some("/login"));
+}
+
 #[actix_web::test]
 async fn login_hint_prefills_the_form() {
     let clock = Arc::new(FixedClock::new(T0));
