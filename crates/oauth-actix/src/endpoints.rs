@@ -95,7 +95,7 @@ impl std::fmt::Debug for OAuthEndpoints {
 impl OAuthEndpoints {
     /// Endpoints at the paths of the server's policy.
     pub fn new(server: Arc<AuthorizationServer>, handler: Arc<dyn AuthorizeHandler>) -> Self {
-        let paths = Arc::new(EndpointPaths::from_core(&server.policy().paths));
+        let paths = Arc::new(EndpointPaths::from_core(server.policy().paths()));
         Self { server, handler, paths }
     }
 

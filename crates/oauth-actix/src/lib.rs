@@ -22,6 +22,7 @@
 //! use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
 //! use oauth_actix::{AuthorizeHandler, OAuthEndpoints};
 //! use oauth_core::{AuthorizationServer, MemoryStore, PendingAuthorization, ServerPolicy, Stores};
+//! use oauth_core::types::Issuer;
 //!
 //! struct MyLogin;
 //!
@@ -35,10 +36,9 @@
 //!
 //! # async fn run() -> std::io::Result<()> {
 //! let store = Arc::new(MemoryStore::new());
-//! let server = Arc::new(AuthorizationServer::new(
-//!     ServerPolicy::new("https://auth.example.com"),
-//!     Stores::single(store),
-//! ));
+//! let issuer = Issuer::new("https://auth.example.com", false).expect("a valid issuer");
+//! let policy = ServerPolicy::builder(issuer).build().expect("a valid policy");
+//! let server = Arc::new(AuthorizationServer::new(policy, Stores::single(store)));
 //! let endpoints = OAuthEndpoints::new(server, Arc::new(MyLogin));
 //! HttpServer::new(move || App::new().configure(|cfg| endpoints.configure(cfg)))
 //!     .bind(("127.0.0.1", 8080))?

@@ -10,7 +10,9 @@ use anyhow::{Context as _, anyhow, bail};
 use oauth_core::client::{Client, SecretHash};
 use oauth_core::jose::{KeySet, SigningAlg, SigningKey};
 use oauth_core::policy::AccessTokenFormat;
-use oauth_core::types::{ClientId, GrantType, RedirectUri, ResponseType, ScopeSet, Subject, TokenEndpointAuthMethod};
+use oauth_core::types::{
+    ClientId, GrantType, Issuer, RedirectUri, ResponseType, ScopeSet, Subject, TokenEndpointAuthMethod,
+};
 use oauth_core::user::{PasswordHash, User, hash_password};
 use oauth_core::{ServerPolicy, policy::EndpointPaths};
 use serde::Deserialize;
@@ -157,14 +159,14 @@ pub struct TokensSection {
 
 impl Default for TokensSection {
     fn default() -> Self {
-        let p = ServerPolicy::new("https://unused.example");
+        let p = engine_defaults();
         Self {
-            code_lifetime: p.code_lifetime,
-            access_token_lifetime: p.access_token_lifetime,
-            refresh_token_lifetime: p.refresh_token_lifetime,
-            grant_lifetime: p.grant_lifetime,
-            rotate_refresh_tokens: p.rotate_refresh_tokens,
-            access_token_format: p.access_token_format,
+            code_lifetime: p.code_lifetime(),
+            access_token_lifetime: p.access_token_lifetime(),
+            refresh_token_lifetime: p.refresh_token_lifetime(),
+            grant_lifetime: p.grant_lifetime(),
+            rotate_refresh_tokens: p.rotate_refresh_tokens(),
+            access_token_format: p.access_token_format(),
             access_token_audience: None,
         }
     }
@@ -233,14 +235,14 @@ pub struct OidcSection {
 
 impl Default for OidcSection {
     fn default() -> Self {
-        let p = ServerPolicy::new("https://unused.example");
+        let p = engine_defaults();
         Self {
             keys: Vec::new(),
             jwks_file: None,
             active_kid: None,
             ephemeral_key: None,
-            id_token_lifetime: p.id_token_lifetime,
-            consent_lifetime: p.consent_lifetime,
+            id_token_lifetime: p.id_token_lifetime(),
+            consent_lifetime: p.consent_lifetime(),
         }
     }
 }
@@ -350,43 +352,15 @@ impl Config {
 
     /// The engine policy.
     pub fn policy(&self) -> anyhow::Result<ServerPolicy> {
-        let issuer = url::Url::parse(&self.server.issuer).map_err(|e| anyhow!("server.issuer: {e}"))?;
-        if issuer.query().is_some() || issuer.fragment().is_some() {
-            bail!("server.issuer: must not have a query or fragment");
-        }
-        if issuer.scheme() != "https" && !self.server.allow_insecure_transport {
-            bail!("server.issuer: must be https (or set server.allow_insecure_transport for development)");
-        }
+        let issuer = Issuer::new(&self.server.issuer, self.server.allow_insecure_transport)
+            .map_err(|e| anyhow!("server.issuer: {e}"))?;
         let e = &self.endpoints;
-        for (field, path) in [
-            ("endpoints.authorize", &e.authorize),
-            ("endpoints.revoke", &e.revoke),
-            ("endpoints.introspect", &e.introspect),
-            ("endpoints.userinfo", &e.userinfo),
-            ("endpoints.jwks", &e.jwks),
-            ("endpoints.login", &e.login),
-            ("endpoints.consent", &e.consent),
-        ] {
-            check_path(field, path)?;
+        for (field, path) in [("endpoints.login", &e.login), ("endpoints.consent", &e.consent)] {
+            oauth_core::policy::check_path(field, path)?;
         }
+        oauth_core::policy::check_lifetime("session.lifetime", self.session.lifetime)?;
         let Some(first_token) = e.token.first() else { bail!("endpoints.token: at least one path is required") };
-        for (i, path) in e.token.iter().enumerate() {
-            check_path(&format!("endpoints.token[{i}]"), path)?;
-        }
-        let t = &self.tokens;
-        for (field, value) in [
-            ("tokens.code_lifetime", t.code_lifetime),
-            ("tokens.access_token_lifetime", t.access_token_lifetime),
-            ("tokens.refresh_token_lifetime", t.refresh_token_lifetime),
-            ("tokens.grant_lifetime", t.grant_lifetime),
-            ("oidc.id_token_lifetime", self.oidc.id_token_lifetime),
-            ("oidc.consent_lifetime", self.oidc.consent_lifetime),
-            ("session.lifetime", self.session.lifetime),
-        ] {
-            oauth_core::policy::check_lifetime(field, value)?;
-        }
-        let mut policy = ServerPolicy::new(self.server.issuer.clone());
-        policy.paths = EndpointPaths {
+        let paths = EndpointPaths {
             authorize: e.authorize.clone(),
             token: first_token.clone(),
             revoke: e.revoke.clone(),
@@ -394,27 +368,32 @@ impl Config {
             userinfo: e.userinfo.clone(),
             jwks: e.jwks.clone(),
         };
-        policy.code_lifetime = t.code_lifetime;
-        policy.access_token_lifetime = t.access_token_lifetime;
-        policy.refresh_token_lifetime = t.refresh_token_lifetime;
-        policy.grant_lifetime = t.grant_lifetime;
-        policy.rotate_refresh_tokens = t.rotate_refresh_tokens;
-        policy.require_pkce = self.security.require_pkce;
-        policy.allow_plain_pkce = self.security.allow_plain_pkce;
-        policy.allow_implicit = self.security.allow_implicit;
-        policy.allow_password_grant = self.security.allow_password_grant;
-        policy.allow_insecure_transport = self.server.allow_insecure_transport;
-        policy.access_token_format = t.access_token_format;
-        policy.access_token_audience = t.access_token_audience.clone();
-        policy.id_token_lifetime = self.oidc.id_token_lifetime;
-        policy.consent_lifetime = self.oidc.consent_lifetime;
-        policy.scopes_supported = self
+        let t = &self.tokens;
+        let scopes_supported = self
             .clients
             .iter()
             .filter_map(|c| ScopeSet::parse(&c.scopes).ok())
             .flat_map(|s| s.iter().cloned().collect::<Vec<_>>())
             .collect();
-        Ok(policy)
+        ServerPolicy::builder(issuer)
+            .paths(paths)
+            .code_lifetime(t.code_lifetime)
+            .access_token_lifetime(t.access_token_lifetime)
+            .refresh_token_lifetime(t.refresh_token_lifetime)
+            .grant_lifetime(t.grant_lifetime)
+            .rotate_refresh_tokens(t.rotate_refresh_tokens)
+            .require_pkce(self.security.require_pkce)
+            .allow_plain_pkce(self.security.allow_plain_pkce)
+            .allow_implicit(self.security.allow_implicit)
+            .allow_password_grant(self.security.allow_password_grant)
+            .allow_insecure_transport(self.server.allow_insecure_transport)
+            .access_token_format(t.access_token_format)
+            .access_token_audience(t.access_token_audience.clone())
+            .id_token_lifetime(self.oidc.id_token_lifetime)
+            .consent_lifetime(self.oidc.consent_lifetime)
+            .scopes_supported(scopes_supported)
+            .build()
+            .map_err(|e| anyhow!("{}: {}", config_field(&e.field), e.problem))
     }
 
     /// The client registrations, secrets hashed.
@@ -623,11 +602,24 @@ fn field_of(e: &oauth_core::client::ClientError) -> String {
     format!("{field}: {e}")
 }
 
-fn check_path(field: &str, path: &str) -> anyhow::Result<()> {
-    if !path.starts_with('/') || path.contains(['?', '#', ' ']) {
-        bail!("{field}: must be an absolute path without query or fragment, got {path:?}");
+/// The configuration field of a policy setting, named as the builder names it.
+fn config_field(setting: &str) -> String {
+    match setting {
+        "code_lifetime" | "access_token_lifetime" | "refresh_token_lifetime" | "grant_lifetime" => {
+            format!("tokens.{setting}")
+        }
+        "id_token_lifetime" | "consent_lifetime" => format!("oidc.{setting}"),
+        _ => match setting.strip_prefix("paths.") {
+            Some(path) => format!("endpoints.{path}"),
+            None => setting.to_owned(),
+        },
     }
-    Ok(())
+}
+
+/// The engine's defaults, which the configuration's defaults follow.
+fn engine_defaults() -> ServerPolicy {
+    let issuer = Issuer::new("https://defaults.invalid", false).expect("a valid issuer");
+    ServerPolicy::builder(issuer).build().expect("the engine's defaults are valid")
 }
 
 /// Sets `a__b__c` (case-insensitive) in the table, typed like the value it replaces.

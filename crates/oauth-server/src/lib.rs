@@ -62,7 +62,7 @@ pub async fn build_state_with_clock(
             actix_web::cookie::Key::generate()
         }
     };
-    let secure = policy.issuer.starts_with("https://");
+    let secure = policy.issuer().is_https();
     let sessions = session::Sessions::new(
         backends.sessions,
         key,
@@ -172,7 +172,7 @@ pub async fn run(config: Config, reload_from: Option<std::path::PathBuf>) -> any
     .bind(&config.server.bind)
     .with_context(|| format!("server.bind: cannot listen on {}", config.server.bind))?;
     for addr in server.addrs() {
-        tracing::info!(%addr, issuer = %state.server.policy().issuer, "listening");
+        tracing::info!(%addr, issuer = %state.server.policy().issuer(), "listening");
     }
     server.run().await.context("server failed")?;
     tracing::info!("stopped");

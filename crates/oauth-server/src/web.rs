@@ -382,7 +382,7 @@ async fn consent_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppSta
         return respond(st.server.deny(&pending));
     }
     if field(&params, "remember") == Some("1") {
-        let expires_at = now.saturating_add(st.server.policy().consent_lifetime);
+        let expires_at = now.saturating_add(st.server.policy().consent_lifetime());
         let stored = st
             .server
             .stores()

@@ -101,12 +101,17 @@ async fn oauth_server() -> Arc<AuthorizationServer> {
         claims: Default::default(),
     };
     store.put_user(&user).await.expect("memory store");
-    let mut policy = ServerPolicy::new("http://127.0.0.1:8080/auth");
-    policy.allow_insecure_transport = true; // loopback demo only
-    policy.paths.authorize = "/auth/oauth/authorize".into();
-    policy.paths.token = "/auth/oauth/token".into();
-    policy.paths.revoke = "/auth/oauth/revoke".into();
-    policy.paths.introspect = "/auth/oauth/introspect".into();
+    let paths = oauth_core::policy::EndpointPaths {
+        authorize: "/auth/oauth/authorize".into(),
+        token: "/auth/oauth/token".into(),
+        revoke: "/auth/oauth/revoke".into(),
+        introspect: "/auth/oauth/introspect".into(),
+        ..Default::default()
+    };
+    // Plain http: a loopback demo only.
+    let issuer = oauth_core::types::Issuer::new("http://127.0.0.1:8080/auth", true).expect("a valid issuer");
+    let policy =
+        ServerPolicy::builder(issuer).allow_insecure_transport(true).paths(paths).build().expect("a valid policy");
     Arc::new(AuthorizationServer::new(policy, Stores::single(store)))
 }
 

@@ -20,9 +20,9 @@ impl AuthorizeHandler for Echo {
 }
 
 async fn endpoints() -> OAuthEndpoints {
-    let t = TestServer::with_policy(|p| p.allow_insecure_transport = true).await;
+    let t = TestServer::with_policy(|p| p.allow_insecure_transport(true)).await;
     let server = Arc::new(t.server);
-    let mut paths = EndpointPaths::from_core(&server.policy().paths);
+    let mut paths = EndpointPaths::from_core(server.policy().paths());
     paths.token = vec!["/oauth/token".into(), "/oauth/tokenize".into()];
     paths.body_limit = 1024;
     OAuthEndpoints::new(server, Arc::new(Echo)).with_paths(paths)
@@ -117,7 +117,7 @@ async fn forwarded_proto_is_trusted_only_when_configured() {
     let server = Arc::new(t.server);
     let query = "/oauth/authorize?client_id=test_client&response_type=code&scope=email";
     for (trust, expected) in [(false, 400), (true, 200)] {
-        let mut paths = EndpointPaths::from_core(&server.policy().paths);
+        let mut paths = EndpointPaths::from_core(server.policy().paths());
         paths.trust_forwarded_proto = trust;
         let ep = OAuthEndpoints::new(server.clone(), Arc::new(Echo)).with_paths(paths);
         let app = test::init_service(App::new().configure(|cfg| ep.configure(cfg))).await;
@@ -134,11 +134,7 @@ async fn bearer_extractor_for_opaque_and_jwt_tokens() {
     use oauth_core::policy::AccessTokenFormat;
 
     for format in [AccessTokenFormat::Opaque, AccessTokenFormat::Jwt] {
-        let t = TestServer::with_policy(|p| {
-            p.allow_insecure_transport = true;
-            p.access_token_format = format;
-        })
-        .await;
+        let t = TestServer::with_policy(|p| p.allow_insecure_transport(true).access_token_format(format)).await;
         t.server.set_keys(Some(KeySet::new(vec![SigningKey::generate("k", SigningAlg::ES256).unwrap()], "k").unwrap()));
         let server = Arc::new(t.server);
         let ep = OAuthEndpoints::new(server.clone(), Arc::new(Echo));

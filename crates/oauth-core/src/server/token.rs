@@ -48,7 +48,7 @@ impl AuthorizationServer {
         let grant_type = GrantType::parse(grant_type);
         let supported = match grant_type {
             GrantType::AuthorizationCode | GrantType::RefreshToken | GrantType::ClientCredentials => true,
-            GrantType::Password => self.policy.allow_password_grant,
+            GrantType::Password => self.policy.allow_password_grant(),
             _ => false,
         };
         if !supported {
@@ -115,7 +115,7 @@ impl AuthorizationServer {
             subject: Some(record.subject.clone()),
             scope: record.scope.clone(),
             issued_at: now,
-            expires_at: now.saturating_add(self.policy.grant_lifetime),
+            expires_at: now.saturating_add(self.policy.grant_lifetime()),
             auth_time: Some(record.auth_time),
         };
         let subject = record.subject;
@@ -148,13 +148,13 @@ impl AuthorizationServer {
             return Err(signing_failed());
         }
         let reference = AccessToken::new(self.new_token(&old_key.grant));
-        let rotated = self.policy.rotate_refresh_tokens.then(|| RefreshToken::new(self.new_token(&old_key.grant)));
+        let rotated = self.policy.rotate_refresh_tokens().then(|| RefreshToken::new(self.new_token(&old_key.grant)));
         let request = RefreshRequest {
             client_id: client.id.clone(),
             scope,
             now: self.clock.now(),
-            access: (reference.hash(), self.policy.access_token_lifetime),
-            refresh: rotated.as_ref().map(|t| (t.hash(), self.policy.refresh_token_lifetime)),
+            access: (reference.hash(), self.policy.access_token_lifetime()),
+            refresh: rotated.as_ref().map(|t| (t.hash(), self.policy.refresh_token_lifetime())),
         };
         let old = match self.stores.tokens.refresh(&old_key, &request).await.map_err(|e| storage_error(&e))? {
             RefreshOutcome::Refreshed(old) => old,
@@ -202,7 +202,7 @@ impl AuthorizationServer {
             subject: None,
             scope,
             issued_at: now,
-            expires_at: now.saturating_add(self.policy.access_token_lifetime),
+            expires_at: now.saturating_add(self.policy.access_token_lifetime()),
             auth_time: None,
         };
         self.issue_for_new_grant(client, grant, false).await
@@ -232,7 +232,7 @@ impl AuthorizationServer {
             subject: Some(subject),
             scope,
             issued_at: now,
-            expires_at: now.saturating_add(self.policy.grant_lifetime),
+            expires_at: now.saturating_add(self.policy.grant_lifetime()),
             auth_time: Some(now),
         };
         self.issue_for_new_grant(client, grant, true).await
@@ -278,10 +278,10 @@ impl AuthorizationServer {
         let now = self.clock.now();
         let signer = keys.active();
         let payload = crate::oidc::IdTokenClaims {
-            iss: self.policy.issuer.clone(),
+            iss: self.policy.issuer().to_string(),
             sub: subject.as_str().to_owned(),
             aud: client.id.as_str().to_owned(),
-            exp: now.saturating_add(self.policy.id_token_lifetime),
+            exp: now.saturating_add(self.policy.id_token_lifetime()),
             iat: now,
             auth_time,
             nonce: nonce.map(str::to_owned),
@@ -312,9 +312,9 @@ impl AuthorizationServer {
             auth_time: grant.auth_time,
         };
         let reference = AccessToken::new(self.new_token(&grant.id));
-        let access_record = record(scope, self.policy.access_token_lifetime);
+        let access_record = record(scope, self.policy.access_token_lifetime());
         let refresh = refresh_scope
-            .map(|s| (RefreshToken::new(self.new_token(&grant.id)), record(s, self.policy.refresh_token_lifetime)));
+            .map(|s| (RefreshToken::new(self.new_token(&grant.id)), record(s, self.policy.refresh_token_lifetime())));
         let tokens = NewTokens {
             access: (reference.hash(), access_record),
             refresh: refresh.as_ref().map(|(t, r)| (t.hash(), r.clone())),
@@ -329,7 +329,7 @@ impl AuthorizationServer {
     }
 
     fn access_token_format(&self, client: &Client) -> AccessTokenFormat {
-        client.access_token_format.unwrap_or(self.policy.access_token_format)
+        client.access_token_format.unwrap_or(self.policy.access_token_format())
     }
 
     /// The access token handed out for `reference`, the token the store
@@ -346,9 +346,9 @@ impl AuthorizationServer {
         }
         let keys = self.keys().ok_or_else(signing_failed)?;
         let claims = crate::oidc::AccessTokenClaims {
-            iss: self.policy.issuer.clone(),
+            iss: self.policy.issuer().to_string(),
             exp: record.expires_at,
-            aud: self.policy.access_token_audience.clone().unwrap_or_else(|| self.policy.issuer.clone()),
+            aud: self.policy.access_token_audience().to_owned(),
             sub: record.subject.as_ref().map_or_else(|| record.client_id.as_str(), |s| s.as_str()).to_owned(),
             client_id: record.client_id.as_str().to_owned(),
             iat: record.issued_at,

@@ -53,7 +53,7 @@ impl AuthorizationServer {
         }
         let keys = self.keys()?;
         // Expiry is judged on the stored record; the signature proves the jti is ours.
-        let claims: AccessTokenClaims = keys.verify(token, "at+jwt", &self.policy.issuer, None).ok()?;
+        let claims: AccessTokenClaims = keys.verify(token, "at+jwt", self.policy.issuer().as_str(), None).ok()?;
         TokenKey::of(&claims.jti)
     }
 
@@ -63,7 +63,7 @@ impl AuthorizationServer {
     pub async fn validate_access_token(&self, token: &str) -> Result<TokenRecord, OAuthError> {
         if looks_like_jwt(token) {
             let keys = self.keys().ok_or_else(|| invalid_token("The access token is invalid"))?;
-            keys.verify::<AccessTokenClaims>(token, "at+jwt", &self.policy.issuer, Some(self.clock.now()))
+            keys.verify::<AccessTokenClaims>(token, "at+jwt", self.policy.issuer().as_str(), Some(self.clock.now()))
                 .map_err(|_| invalid_token("The access token is invalid or expired"))?;
         }
         let key = self.reference_key(token).ok_or_else(|| invalid_token("The access token is invalid"))?;
@@ -83,7 +83,7 @@ impl AuthorizationServer {
     /// An RFC 6750 §3 error response with its `WWW-Authenticate: Bearer` header.
     /// `None` is the answer to a request without any token: 401 with no error code.
     pub fn bearer_error(&self, error: Option<&OAuthError>, required_scope: Option<&str>) -> OAuthResponse {
-        let realm = quoted_string_safe(&self.policy.issuer);
+        let realm = quoted_string_safe(self.policy.issuer().as_str());
         let Some(error) = error else {
             return OAuthResponse {
                 status: 401,
@@ -121,7 +121,7 @@ impl AuthorizationServer {
         if !matches!(req.method, Method::Get | Method::Post) {
             return OAuthResponse::method_not_allowed("GET, POST");
         }
-        if !req.secure && !self.policy.allow_insecure_transport {
+        if !req.secure && !self.policy.allow_insecure_transport() {
             return self.userinfo_error(Some(&OAuthError::invalid_request("This endpoint requires TLS")), None);
         }
         let token = match bearer_token(req) {

@@ -29,7 +29,7 @@ fn defaults() {
     assert_eq!(clients[0].auth_method, TokenEndpointAuthMethod::ClientSecretBasic);
     assert!(clients[0].response_types.contains(&ResponseType::Code));
     let policy = config.policy().unwrap();
-    assert_eq!(policy.scopes_supported.to_string(), "email profile");
+    assert_eq!(policy.scopes_supported().to_string(), "email profile");
 }
 
 #[test]
