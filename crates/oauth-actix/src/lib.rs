@@ -5,9 +5,11 @@
 //! every protocol answer comes from `oauth-core`.
 //!
 //! - [`OAuthEndpoints::configure`] mounts the authorization, token,
-//!   revocation, introspection and metadata endpoints at configurable paths
-//!   ([`EndpointPaths`]); wrong methods get `405` with `Allow`, bodies over
-//!   the limit get `413`.
+//!   revocation, introspection and metadata endpoints at the paths of the
+//!   server's policy ([`oauth_core::policy::EndpointPaths`], the same paths
+//!   the metadata publishes), or [`OAuthEndpoints::scope`] inside a scope;
+//!   wrong methods get `405` with `Allow`, bodies over the limit
+//!   ([`AdapterOptions`]) get `413`.
 //! - Login and consent stay yours: implement [`AuthorizeHandler`]. It receives
 //!   each validated [`PendingAuthorization`]; later you call
 //!   [`AuthorizationServer::approve`] or [`AuthorizationServer::deny`] and
@@ -53,5 +55,5 @@ mod endpoints;
 
 pub use bearer::{BearerError, BearerToken};
 pub use convert::{read_body, respond, to_oauth_request};
-pub use endpoints::{AuthorizeHandler, EndpointPaths, OAuthEndpoints};
+pub use endpoints::{AdapterOptions, AuthorizeHandler, OAuthEndpoints, ScopeError};
 pub use oauth_core::{AuthorizationServer, OAuthError, OAuthResponse, PendingAuthorization};

@@ -4,22 +4,35 @@
 
 use crate::types::{Issuer, ScopeSet};
 
-/// Endpoint paths, joined to the issuer to build absolute URLs for metadata.
+/// Where every endpoint is served: the one list the HTTP adapter mounts and
+/// the metadata publishes (as the issuer's origin followed by the path).
+///
+/// These are the public paths, as clients see them. An application that
+/// mounts the endpoints inside a scope (say `/auth`) keeps the scope in
+/// these paths ([`with_prefix`](Self::with_prefix)); the adapter mounts
+/// them relative to the scope.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EndpointPaths {
-    /// Authorization endpoint.
+    /// Authorization endpoint (GET and POST).
     pub authorize: String,
-    /// Token endpoint.
+    /// Token endpoint (POST), advertised in metadata.
     pub token: String,
-    /// Revocation endpoint (RFC 7009).
+    /// More paths that serve the token endpoint too, not advertised (the
+    /// aioauth demo's `/oauth/tokenize`).
+    pub token_aliases: Vec<String>,
+    /// Revocation endpoint (RFC 7009, POST).
     pub revoke: String,
-    /// Introspection endpoint (RFC 7662).
+    /// Introspection endpoint (RFC 7662, POST).
     pub introspect: String,
-    /// OpenID Connect UserInfo endpoint.
+    /// OpenID Connect UserInfo endpoint (GET and POST).
     pub userinfo: String,
-    /// JWK Set of the signing keys.
+    /// JWK Set of the signing keys (GET).
     pub jwks: String,
+    /// Authorization server metadata (RFC 8414, GET).
+    pub metadata: String,
+    /// OpenID Connect Discovery document (GET).
+    pub openid_configuration: String,
 }
 
 impl Default for EndpointPaths {
@@ -27,11 +40,64 @@ impl Default for EndpointPaths {
         Self {
             authorize: "/oauth/authorize".into(),
             token: "/oauth/token".into(),
+            token_aliases: Vec::new(),
             revoke: "/oauth/revoke".into(),
             introspect: "/oauth/introspect".into(),
             userinfo: "/oauth/userinfo".into(),
             jwks: "/oauth/jwks".into(),
+            metadata: "/.well-known/oauth-authorization-server".into(),
+            openid_configuration: "/.well-known/openid-configuration".into(),
         }
+    }
+}
+
+impl EndpointPaths {
+    /// The same paths below `prefix` (`/auth`): for an application that
+    /// mounts the endpoints in a scope.
+    pub fn with_prefix(self, prefix: &str) -> Self {
+        let prefix = prefix.trim_end_matches('/');
+        let under = |path: String| format!("{prefix}{path}");
+        Self {
+            authorize: under(self.authorize),
+            token: under(self.token),
+            token_aliases: self.token_aliases.into_iter().map(under).collect(),
+            revoke: under(self.revoke),
+            introspect: under(self.introspect),
+            userinfo: under(self.userinfo),
+            jwks: under(self.jwks),
+            metadata: under(self.metadata),
+            openid_configuration: under(self.openid_configuration),
+        }
+    }
+
+    /// The token endpoint's paths: [`token`](Self::token), then the aliases.
+    pub fn token_paths(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.token.as_str()).chain(self.token_aliases.iter().map(String::as_str))
+    }
+
+    /// Every path with the name of its setting (`paths.token_aliases[0]`).
+    pub fn all(&self) -> Vec<(String, &str)> {
+        let mut all: Vec<(String, &str)> = [
+            ("paths.authorize", &self.authorize),
+            ("paths.token", &self.token),
+            ("paths.revoke", &self.revoke),
+            ("paths.introspect", &self.introspect),
+            ("paths.userinfo", &self.userinfo),
+            ("paths.jwks", &self.jwks),
+            ("paths.metadata", &self.metadata),
+            ("paths.openid_configuration", &self.openid_configuration),
+        ]
+        .into_iter()
+        .map(|(field, path)| (field.to_owned(), path.as_str()))
+        .collect();
+        for (i, path) in self.token_aliases.iter().enumerate() {
+            all.push((format!("paths.token_aliases[{i}]"), path));
+        }
+        all
+    }
+
+    fn check(&self) -> Result<(), PolicyError> {
+        self.all().into_iter().try_for_each(|(field, path)| check_path(&field, path))
     }
 }
 
@@ -289,22 +355,6 @@ pub fn check_path(field: &str, path: &str) -> Result<(), PolicyError> {
     }
 }
 
-impl EndpointPaths {
-    fn check(&self) -> Result<(), PolicyError> {
-        for (field, path) in [
-            ("paths.authorize", &self.authorize),
-            ("paths.token", &self.token),
-            ("paths.revoke", &self.revoke),
-            ("paths.introspect", &self.introspect),
-            ("paths.userinfo", &self.userinfo),
-            ("paths.jwks", &self.jwks),
-        ] {
-            check_path(field, path)?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,5 +401,17 @@ mod tests {
             assert_eq!(error.field, "paths.token", "{bad}");
             assert!(error.to_string().starts_with("paths.token: must be an absolute path"), "{error}");
         }
+        let paths = EndpointPaths { token_aliases: vec!["/ok".into(), "bad".into()], ..EndpointPaths::default() };
+        assert_eq!(builder().paths(paths).build().map(|_| ()).unwrap_err().field, "paths.token_aliases[1]");
+    }
+
+    #[test]
+    fn prefixed_paths() {
+        let paths = EndpointPaths { token_aliases: vec!["/oauth/tokenize".into()], ..EndpointPaths::default() };
+        let prefixed = paths.with_prefix("/auth/");
+        assert_eq!(prefixed.authorize, "/auth/oauth/authorize");
+        assert_eq!(prefixed.token_paths().collect::<Vec<_>>(), ["/auth/oauth/token", "/auth/oauth/tokenize"]);
+        assert_eq!(prefixed.metadata, "/auth/.well-known/oauth-authorization-server");
+        assert!(prefixed.all().iter().all(|(_, path)| path.starts_with("/auth/")));
     }
 }

@@ -125,8 +125,8 @@ impl Default for EndpointsSection {
     fn default() -> Self {
         let core = EndpointPaths::default();
         Self {
+            token: core.token_paths().map(str::to_owned).collect(),
             authorize: core.authorize,
-            token: vec![core.token],
             revoke: core.revoke,
             introspect: core.introspect,
             userinfo: core.userinfo,
@@ -359,14 +359,18 @@ impl Config {
             oauth_core::policy::check_path(field, path)?;
         }
         oauth_core::policy::check_lifetime("session.lifetime", self.session.lifetime)?;
-        let Some(first_token) = e.token.first() else { bail!("endpoints.token: at least one path is required") };
+        let Some((token, token_aliases)) = e.token.split_first() else {
+            bail!("endpoints.token: at least one path is required")
+        };
         let paths = EndpointPaths {
             authorize: e.authorize.clone(),
-            token: first_token.clone(),
+            token: token.clone(),
+            token_aliases: token_aliases.to_vec(),
             revoke: e.revoke.clone(),
             introspect: e.introspect.clone(),
             userinfo: e.userinfo.clone(),
             jwks: e.jwks.clone(),
+            ..EndpointPaths::default()
         };
         let t = &self.tokens;
         let scopes_supported = self
@@ -609,10 +613,17 @@ fn config_field(setting: &str) -> String {
             format!("tokens.{setting}")
         }
         "id_token_lifetime" | "consent_lifetime" => format!("oidc.{setting}"),
-        _ => match setting.strip_prefix("paths.") {
-            Some(path) => format!("endpoints.{path}"),
-            None => setting.to_owned(),
-        },
+        _ => {
+            if let Some(i) = setting.strip_prefix("paths.token_aliases[").and_then(|s| s.strip_suffix(']')) {
+                // `endpoints.token` is the token path followed by its aliases.
+                return format!("endpoints.token[{}]", i.parse::<usize>().map_or(0, |i| i + 1));
+            }
+            match setting.strip_prefix("paths.") {
+                Some("token") => "endpoints.token[0]".to_owned(),
+                Some(path) => format!("endpoints.{path}"),
+                None => setting.to_owned(),
+            }
+        }
     }
 }
 

@@ -81,7 +81,7 @@ pub async fn build_state_with_clock(
         sessions,
         pages,
         users,
-        endpoint_paths: AppState::endpoint_paths(config),
+        adapter: AppState::adapter_options(config),
         login_path: config.endpoints.login.clone(),
         consent_path: config.endpoints.consent.clone(),
         metrics: config.server.metrics.then_some(metrics),
