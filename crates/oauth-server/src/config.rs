@@ -7,15 +7,15 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, anyhow, bail};
-use oauth_core::client::{Client, SecretHash};
+use oauth_core::client::Client;
 use oauth_core::jose::{KeySet, SigningAlg, SigningKey};
 use oauth_core::policy::AccessTokenFormat;
-use oauth_core::types::{
-    ClientId, GrantType, Issuer, RedirectUri, ResponseType, ScopeSet, Subject, TokenEndpointAuthMethod,
-};
+use oauth_core::types::{Issuer, ScopeSet, Subject};
 use oauth_core::user::{PasswordHash, User, hash_password};
 use oauth_core::{ServerPolicy, policy::EndpointPaths};
 use serde::Deserialize;
+
+use crate::registration::ClientRegistration;
 
 /// The prefix of environment overrides: `OAUTH__SERVER__BIND=0.0.0.0:8000`.
 pub const ENV_PREFIX: &str = "OAUTH__";
@@ -50,7 +50,7 @@ pub struct Config {
     pub scopes: BTreeMap<String, String>,
     /// `[[clients]]`
     #[serde(default)]
-    pub clients: Vec<ClientConfig>,
+    pub clients: Vec<ClientRegistration>,
     /// `[[users]]`
     #[serde(default)]
     pub users: Vec<UserConfig>,
@@ -279,40 +279,6 @@ impl Default for SessionSection {
     }
 }
 
-/// `[[clients]]`: a client registration.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientConfig {
-    /// Client identifier.
-    pub id: String,
-    /// Name on the consent page (default: the id).
-    pub name: Option<String>,
-    /// Plain secret; hashed with Argon2id at load and never kept in plain text.
-    pub secret: Option<String>,
-    /// Stored secret hash (`sha256:<hex>` or an Argon2id PHC string), instead of `secret`.
-    pub secret_hash: Option<String>,
-    /// `client_secret_basic` (default with a secret), `client_secret_post`, or `none` (default without).
-    pub auth_method: Option<String>,
-    /// Redirect URIs, matched exactly.
-    #[serde(default)]
-    pub redirect_uris: Vec<String>,
-    /// Grant types (default: authorization_code, refresh_token).
-    pub grant_types: Option<Vec<String>>,
-    /// Response types (default: code when authorization_code is allowed).
-    pub response_types: Option<Vec<String>>,
-    /// Space-separated scopes the client may request.
-    #[serde(default)]
-    pub scopes: String,
-    /// Space-separated scopes granted when the request has none.
-    #[serde(default)]
-    pub default_scopes: String,
-    /// Require PKCE for this confidential client too.
-    #[serde(default)]
-    pub require_pkce: bool,
-    /// `opaque` or `jwt` access tokens for this client (default: `tokens.access_token_format`).
-    pub access_token_format: Option<AccessTokenFormat>,
-}
-
 /// `[[users]]`: a resource owner.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -407,10 +373,12 @@ impl Config {
             .iter()
             .enumerate()
             .map(|(i, c)| {
-                if !seen.insert(c.id.clone()) {
-                    bail!("clients[{i}].id: duplicate client id {:?}", c.id);
+                let client =
+                    c.to_client(self.server.allow_insecure_transport).map_err(|e| anyhow!("clients[{i}].{e}"))?;
+                if !seen.insert(client.id.clone()) {
+                    bail!("clients[{i}].id: duplicate client id {:?}", client.id.as_str());
                 }
-                c.to_client(self.server.allow_insecure_transport).map_err(|e| anyhow!("clients[{i}].{e}"))
+                Ok(client)
             })
             .collect()
     }
@@ -521,89 +489,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-impl ClientConfig {
-    /// Builds the registration; errors start with the field name.
-    pub fn to_client(&self, allow_http: bool) -> anyhow::Result<Client> {
-        let mut client = Client::new(self.id.clone());
-        if self.id.is_empty() {
-            bail!("id: must not be empty");
-        }
-        client.id = ClientId::new(self.id.clone());
-        client.name = self.name.clone().unwrap_or_else(|| self.id.clone());
-        client.secret = match (&self.secret, &self.secret_hash) {
-            (Some(s), None) => Some(SecretHash::argon2id(s)),
-            (None, Some(h)) => Some(
-                SecretHash::parse(h)
-                    .ok_or_else(|| anyhow!("secret_hash: not sha256:<hex> or an Argon2id PHC string"))?,
-            ),
-            (None, None) => None,
-            (Some(_), Some(_)) => bail!("secret: set at most one of secret and secret_hash"),
-        };
-        client.auth_method = match self.auth_method.as_deref() {
-            None if client.secret.is_some() => TokenEndpointAuthMethod::ClientSecretBasic,
-            None => TokenEndpointAuthMethod::None,
-            Some(m) => match TokenEndpointAuthMethod::parse(m) {
-                TokenEndpointAuthMethod::Extension(_) => {
-                    bail!("auth_method: {m:?} is not client_secret_basic, client_secret_post or none")
-                }
-                method => method,
-            },
-        };
-        client.redirect_uris = self
-            .redirect_uris
-            .iter()
-            .enumerate()
-            .map(|(i, u)| RedirectUri::new(u.clone(), allow_http).map_err(|e| anyhow!("redirect_uris[{i}]: {e}")))
-            .collect::<anyhow::Result<_>>()?;
-        if let Some(grants) = &self.grant_types {
-            client.grant_types = grants
-                .iter()
-                .enumerate()
-                .map(|(i, g)| match GrantType::parse(g) {
-                    GrantType::Extension(_) => Err(anyhow!("grant_types[{i}]: unknown grant type {g:?}")),
-                    grant => Ok(grant),
-                })
-                .collect::<anyhow::Result<_>>()?;
-        }
-        client.response_types = match &self.response_types {
-            Some(types) => types
-                .iter()
-                .enumerate()
-                .map(|(i, t)| match ResponseType::parse(t) {
-                    ResponseType::Extension(_) => Err(anyhow!("response_types[{i}]: unknown response type {t:?}")),
-                    rt => Ok(rt),
-                })
-                .collect::<anyhow::Result<_>>()?,
-            None if client.grant_types.contains(&GrantType::AuthorizationCode) => {
-                [ResponseType::Code].into_iter().collect()
-            }
-            None => Default::default(),
-        };
-        client.scopes = ScopeSet::parse(&self.scopes).map_err(|e| anyhow!("scopes: {e}"))?;
-        client.default_scopes = ScopeSet::parse(&self.default_scopes).map_err(|e| anyhow!("default_scopes: {e}"))?;
-        client.require_pkce = self.require_pkce;
-        client.access_token_format = self.access_token_format;
-        if client.grant_types.contains(&GrantType::AuthorizationCode) && client.redirect_uris.is_empty() {
-            bail!("redirect_uris: required for the authorization_code grant");
-        }
-        client.validate().map_err(|e| anyhow!("{}", field_of(&e)))?;
-        Ok(client)
-    }
-}
-
-/// Prefixes a registration error with the field it concerns.
-fn field_of(e: &oauth_core::client::ClientError) -> String {
-    use oauth_core::client::ClientError as E;
-    let field = match e {
-        E::SecretMismatch(_) | E::UnsupportedAuthMethod(_) => "auth_method",
-        E::DefaultScopes(_) => "default_scopes",
-        E::PublicClientCredentials(_) | E::CodeWithoutGrant(_) => "grant_types",
-        E::EmptyId => "id",
-        _ => "registration",
-    };
-    format!("{field}: {e}")
 }
 
 /// The configuration field of a policy setting, named as the builder names it.

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod config;
 pub mod metrics;
 pub mod pages;
+pub mod registration;
 pub mod session;
 pub mod stores;
 #[cfg(feature = "test-util")]

@@ -45,7 +45,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Back
     }
     if config.storage.is_memory() {
         for client in &clients {
-            memory.put_client(client).await.context("storing clients")?;
+            oauth_core::client::register(memory.as_ref(), client).await.context("storing clients")?;
         }
         return Ok(Backends {
             stores: Stores::single(memory.clone()),

@@ -15,11 +15,11 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use oauth_actix::{AuthorizeHandler, OAuthEndpoints, respond};
-use oauth_core::client::{Client, SecretHash};
+use oauth_core::client::{Client, SecretHash, register};
 use oauth_core::generate::{RandomGenerator, TokenGenerator as _};
 use oauth_core::policy::EndpointPaths;
 use oauth_core::response::html_escape;
-use oauth_core::storage::{ClientStore as _, Stores, UserStore as _};
+use oauth_core::storage::{Stores, UserStore as _};
 use oauth_core::types::{Issuer, RedirectUri, ScopeSet, Subject, TokenEndpointAuthMethod};
 use oauth_core::user::{User, hash_password};
 use oauth_core::{Approval, AuthorizationServer, MemoryStore, Params, PendingAuthorization, ServerPolicy};
@@ -100,7 +100,7 @@ async fn oauth_server() -> Arc<AuthorizationServer> {
     client.redirect_uris = vec![RedirectUri::new("http://127.0.0.1:8080/callback", false).expect("valid URI")];
     client.scopes = ScopeSet::parse("profile").expect("valid scope");
     client.default_scopes = client.scopes.clone();
-    store.put_client(&client).await.expect("memory store");
+    register(store.as_ref(), &client).await.expect("a valid client");
     let user = User {
         subject: Subject::new("alice"),
         username: "alice".into(),

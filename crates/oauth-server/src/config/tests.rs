@@ -1,4 +1,5 @@
 use super::*;
+use oauth_core::types::{ResponseType, TokenEndpointAuthMethod};
 
 const MINIMAL: &str = r#"
 [server]
