@@ -90,8 +90,9 @@ fn describe(client: &Client) -> String {
 
 /// Runs a client command against the configured store; returns what to print.
 pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<String> {
-    config.validate()?;
-    let backends = crate::stores::open(config, Arc::new(oauth_core::clock::SystemClock)).await?;
+    let assembly = config.assemble()?;
+    let clock = Arc::new(oauth_core::clock::SystemClock);
+    let backends = crate::stores::open(config, assembly.clients, assembly.users, clock).await?;
     let Some(clients) = backends.managed_clients else {
         bail!(
             "storage.url: client management needs a shared store; with `memory`, clients come from the configuration file"
@@ -146,11 +147,12 @@ pub enum ConsentCommand {
 
 /// Runs a consent command against the configured store.
 pub async fn run_consent(config: &Config, command: ConsentCommand) -> anyhow::Result<String> {
-    config.validate()?;
+    let assembly = config.assemble()?;
     if config.storage.is_memory() {
         bail!("storage.url: consents of a running server live in its memory; manage them with a shared store");
     }
-    let backends = crate::stores::open(config, Arc::new(oauth_core::clock::SystemClock)).await?;
+    let clock = Arc::new(oauth_core::clock::SystemClock);
+    let backends = crate::stores::open(config, assembly.clients, assembly.users, clock).await?;
     match command {
         ConsentCommand::Revoke { subject, client } => {
             let subject = oauth_core::types::Subject::new(subject);

@@ -43,16 +43,15 @@ pub async fn build_state_with_clock(
     config: &Config,
     clock: Arc<dyn oauth_core::Clock>,
 ) -> anyhow::Result<Arc<AppState>> {
-    config.validate()?;
-    let policy = config.policy()?;
-    let mut backends = stores::open(config, clock.clone()).await?;
+    let config::Assembly { policy, clients, users, cookie_key } = config.assemble()?;
+    let mut backends = stores::open(config, clients, users, clock.clone()).await?;
     let metrics = Arc::new(metrics::Metrics::new(backends.pool_status.take()));
     let s = &mut backends.stores;
     s.clients = metrics::Timed::new(s.clients.clone(), metrics.clone());
     s.codes = metrics::Timed::new(s.codes.clone(), metrics.clone());
     s.tokens = metrics::Timed::new(s.tokens.clone(), metrics.clone());
     backends.sessions = metrics::Timed::new(backends.sessions.clone(), metrics.clone());
-    let key = match config.cookie_key()? {
+    let key = match cookie_key {
         Some(bytes) => actix_web::cookie::Key::from(&bytes),
         None => {
             if !config.storage.is_memory() {

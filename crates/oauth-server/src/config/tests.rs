@@ -148,3 +148,14 @@ fn users_need_exactly_one_password_form() {
     let error = format!("{:#}", config.users().unwrap_err());
     assert!(error.contains("users[0]"), "{error}");
 }
+
+#[test]
+fn debug_output_has_no_secrets() {
+    let text = format!(
+        "{MINIMAL}\n[session]\ncookie_key = \"c2VjcmV0LWtleQ==\"\n[[clients]]\nid = \"b\"\nsecret = \"plain-secret\"\nredirect_uris = [\"https://b.example/cb\"]\n[[users]]\nusername = \"u\"\npassword = \"plain-password\"\n"
+    );
+    let debug = format!("{:?}", Config::from_toml(&text, []).unwrap());
+    for secret in ["c2VjcmV0LWtleQ==", "plain-secret", "plain-password", "sha256:ba78"] {
+        assert!(!debug.contains(secret), "{secret} in {debug}");
+    }
+}
