@@ -14,7 +14,7 @@ mod env;
 mod keys;
 pub mod schema;
 
-use anyhow::{Context as _, anyhow};
+use anyhow::Context as _;
 
 pub use build::Assembly;
 pub use env::ENV_PREFIX;
@@ -27,17 +27,11 @@ impl Config {
         Self::from_toml(&text, std::env::vars()).with_context(|| format!("in {}", path.display()))
     }
 
-    /// Parses TOML text and applies `OAUTH__…` overrides from `env`.
+    /// Parses TOML text and lays the `OAUTH__…` variables of `env` over it,
+    /// each typed by the field it sets.
     pub fn from_toml(text: &str, env: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<Self> {
-        let mut table: toml::Table = text.parse().context("the configuration is not valid TOML")?;
-        for (key, value) in env {
-            if let Some(path) = key.strip_prefix(ENV_PREFIX) {
-                env::apply_override(&mut table, path, &value).with_context(|| format!("environment variable {key}"))?;
-            }
-        }
-        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|e| anyhow!("{}: {}", e.path(), e.inner()))?;
-        Ok(config)
+        let table: toml::Table = text.parse().context("the configuration is not valid TOML")?;
+        env::deserialize(table, env)
     }
 }
 
