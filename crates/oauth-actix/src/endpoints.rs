@@ -115,9 +115,9 @@ impl OAuthEndpoints {
                 return Err(ScopeError { field, path: path.to_owned(), prefix: prefix.to_owned() });
             }
         }
-        let prefix = prefix.to_owned();
-        let this = self.clone();
-        Ok(web::scope(&prefix.clone()).configure(move |cfg| this.mount(cfg, &prefix)))
+        let scope = web::scope(prefix);
+        let (this, prefix) = (self.clone(), prefix.to_owned());
+        Ok(scope.configure(move |cfg| this.mount(cfg, &prefix)))
     }
 
     /// Mounts the policy's paths with `prefix` removed (it was checked).

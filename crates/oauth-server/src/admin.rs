@@ -12,6 +12,8 @@ use crate::config::Config;
 use crate::registration::ClientRegistration;
 
 /// Client management commands.
+// Parsed once per process: the size of the `Create` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
     /// Register a client; a generated secret is printed once and only its hash is stored.
