@@ -29,83 +29,71 @@ pub trait AuthorizeHandler: Send + Sync + 'static {
     }
 }
 
-/// Where the endpoints are mounted, and request limits.
+/// Settings of the adapter alone; the paths come from the server's policy
+/// ([`oauth_core::policy::EndpointPaths`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EndpointPaths {
-    /// Authorization endpoint (GET and POST).
-    pub authorize: String,
-    /// Token endpoint paths (POST); several paths may serve it.
-    pub token: Vec<String>,
-    /// Revocation endpoint (POST).
-    pub revoke: String,
-    /// Introspection endpoint (POST).
-    pub introspect: String,
-    /// RFC 8414 metadata (GET).
-    pub metadata: String,
-    /// OpenID Connect UserInfo (GET and POST).
-    pub userinfo: String,
-    /// JWK Set (GET).
-    pub jwks: String,
-    /// OpenID Connect Discovery (GET).
-    pub openid_configuration: String,
-    /// Largest accepted request body, in bytes.
+pub struct AdapterOptions {
+    /// Largest accepted request body, in bytes (default 16 KiB); larger ones get `413`.
     pub body_limit: usize,
-    /// Trust `Forwarded` / `X-Forwarded-Proto` to tell whether the client used TLS.
+    /// Trust `Forwarded` / `X-Forwarded-Proto` to tell whether the client used
+    /// TLS (default `false`). Set only behind a proxy that sets and strips them.
     pub trust_forwarded_proto: bool,
 }
 
-impl Default for EndpointPaths {
+impl Default for AdapterOptions {
     fn default() -> Self {
-        let core = oauth_core::policy::EndpointPaths::default();
-        Self::from_core(&core)
+        Self { body_limit: 16 * 1024, trust_forwarded_proto: false }
     }
 }
 
-impl EndpointPaths {
-    /// The paths of the core policy (so metadata and routes agree), with a
-    /// 16 KiB body limit and no forwarded-header trust.
-    pub fn from_core(paths: &oauth_core::policy::EndpointPaths) -> Self {
-        Self {
-            authorize: paths.authorize.clone(),
-            token: vec![paths.token.clone()],
-            revoke: paths.revoke.clone(),
-            introspect: paths.introspect.clone(),
-            metadata: "/.well-known/oauth-authorization-server".into(),
-            userinfo: paths.userinfo.clone(),
-            jwks: paths.jwks.clone(),
-            openid_configuration: "/.well-known/openid-configuration".into(),
-            body_limit: 16 * 1024,
-            trust_forwarded_proto: false,
-        }
+/// An endpoint path of the policy that is not below the scope it should be mounted in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScopeError {
+    /// The policy setting (`paths.token`).
+    pub field: String,
+    /// Its path.
+    pub path: String,
+    /// The scope's prefix.
+    pub prefix: String,
+}
+
+impl std::fmt::Display for ScopeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} = {:?} is not below the scope {:?}", self.field, self.path, self.prefix)
     }
 }
+
+impl std::error::Error for ScopeError {}
 
 /// The OAuth endpoints of one server, ready to mount.
 #[derive(Clone)]
 pub struct OAuthEndpoints {
     server: Arc<AuthorizationServer>,
     handler: Arc<dyn AuthorizeHandler>,
-    paths: Arc<EndpointPaths>,
+    options: Arc<AdapterOptions>,
 }
 
 impl std::fmt::Debug for OAuthEndpoints {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OAuthEndpoints").field("paths", &self.paths).finish_non_exhaustive()
+        f.debug_struct("OAuthEndpoints")
+            .field("paths", self.server.policy().paths())
+            .field("options", &self.options)
+            .finish_non_exhaustive()
     }
 }
 
 impl OAuthEndpoints {
-    /// Endpoints at the paths of the server's policy. A server without an
-    /// [`Offload`](oauth_core::offload::Offload) gets [`BlockingPool::global`](crate::BlockingPool::global).
+    /// The endpoints at the paths of the server's policy, with default options.
+    /// A server without an [`Offload`](oauth_core::offload::Offload) gets
+    /// [`BlockingPool::global`](crate::BlockingPool::global).
     pub fn new(server: Arc<AuthorizationServer>, handler: Arc<dyn AuthorizeHandler>) -> Self {
         server.init_offload(|| crate::BlockingPool::global());
-        let paths = Arc::new(EndpointPaths::from_core(&server.policy().paths));
-        Self { server, handler, paths }
+        Self { server, handler, options: Arc::new(AdapterOptions::default()) }
     }
 
-    /// Replaces the paths and limits.
-    pub fn with_paths(mut self, paths: EndpointPaths) -> Self {
-        self.paths = Arc::new(paths);
+    /// Replaces the adapter's options.
+    pub fn with_options(mut self, options: AdapterOptions) -> Self {
+        self.options = Arc::new(options);
         self
     }
 
@@ -114,22 +102,51 @@ impl OAuthEndpoints {
         &self.server
     }
 
-    /// Mounts every endpoint on `cfg` (an `App` or a `Scope`).
+    /// Mounts every endpoint at its policy path on `cfg`, which must be the
+    /// `App` itself (or a scope at `/`).
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
-        let data = web::Data::new(self.clone());
-        let p = &self.paths;
-        cfg.app_data(web::Data::new(crate::bearer::TrustForwardedProto(p.trust_forwarded_proto)));
-        let get_post = "GET, POST";
-        cfg.service(endpoint(&p.authorize, &data, get_post, [web::get().to(authorize), web::post().to(authorize)]));
-        for path in &p.token {
-            cfg.service(endpoint(path, &data, "POST", [web::post().to(token)]));
+        self.mount(cfg, "");
+    }
+
+    /// A scope at `prefix` (`/auth`) with every endpoint mounted in it:
+    /// `App::new().service(endpoints.scope("/auth")?)`. Every path of the
+    /// policy must start with the prefix (build them with
+    /// [`EndpointPaths::with_prefix`](oauth_core::policy::EndpointPaths::with_prefix)),
+    /// so that routes and metadata agree.
+    pub fn scope(&self, prefix: &str) -> Result<actix_web::Scope, ScopeError> {
+        let prefix = prefix.trim_end_matches('/');
+        for (field, path) in self.server.policy().paths().all() {
+            if !path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/')) {
+                return Err(ScopeError { field, path: path.to_owned(), prefix: prefix.to_owned() });
+            }
         }
-        cfg.service(endpoint(&p.revoke, &data, "POST", [web::post().to(revoke)]));
-        cfg.service(endpoint(&p.introspect, &data, "POST", [web::post().to(introspect)]));
-        cfg.service(endpoint(&p.metadata, &data, "GET", [web::get().to(metadata)]));
-        cfg.service(endpoint(&p.userinfo, &data, get_post, [web::get().to(userinfo), web::post().to(userinfo)]));
-        cfg.service(endpoint(&p.jwks, &data, "GET", [web::get().to(jwks)]));
-        cfg.service(endpoint(&p.openid_configuration, &data, "GET", [web::get().to(openid_configuration)]));
+        let scope = web::scope(prefix);
+        let (this, prefix) = (self.clone(), prefix.to_owned());
+        Ok(scope.configure(move |cfg| this.mount(cfg, &prefix)))
+    }
+
+    /// Mounts the policy's paths with `prefix` removed (it was checked).
+    fn mount(&self, cfg: &mut web::ServiceConfig, prefix: &str) {
+        let data = web::Data::new(self.clone());
+        cfg.app_data(web::Data::new(crate::bearer::TrustForwardedProto(self.options.trust_forwarded_proto)));
+        let p = self.server.policy().paths();
+        let at = |path: &str| path.strip_prefix(prefix).unwrap_or(path).to_owned();
+        let get_post = "GET, POST";
+        cfg.service(endpoint(
+            &at(&p.authorize),
+            &data,
+            get_post,
+            [web::get().to(authorize), web::post().to(authorize)],
+        ));
+        for path in p.token_paths() {
+            cfg.service(endpoint(&at(path), &data, "POST", [web::post().to(token)]));
+        }
+        cfg.service(endpoint(&at(&p.revoke), &data, "POST", [web::post().to(revoke)]));
+        cfg.service(endpoint(&at(&p.introspect), &data, "POST", [web::post().to(introspect)]));
+        cfg.service(endpoint(&at(&p.metadata), &data, "GET", [web::get().to(metadata)]));
+        cfg.service(endpoint(&at(&p.userinfo), &data, get_post, [web::get().to(userinfo), web::post().to(userinfo)]));
+        cfg.service(endpoint(&at(&p.jwks), &data, "GET", [web::get().to(jwks)]));
+        cfg.service(endpoint(&at(&p.openid_configuration), &data, "GET", [web::get().to(openid_configuration)]));
     }
 
     async fn request(
@@ -137,8 +154,8 @@ impl OAuthEndpoints {
         req: &HttpRequest,
         payload: web::Payload,
     ) -> Result<oauth_core::OAuthRequest, HttpResponse> {
-        let body = read_body(payload, self.paths.body_limit).await.map_err(|response| respond(req, response))?;
-        Ok(to_oauth_request(req, &body, self.paths.trust_forwarded_proto))
+        let body = read_body(payload, self.options.body_limit).await.map_err(|response| respond(req, response))?;
+        Ok(to_oauth_request(req, &body, self.options.trust_forwarded_proto))
     }
 }
 

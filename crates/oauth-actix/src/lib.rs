@@ -5,9 +5,11 @@
 //! every protocol answer comes from `oauth-core`.
 //!
 //! - [`OAuthEndpoints::configure`] mounts the authorization, token,
-//!   revocation, introspection and metadata endpoints at configurable paths
-//!   ([`EndpointPaths`]); wrong methods get core's `405` with `Allow`, bodies
-//!   over the limit core's `413`.
+//!   revocation, introspection and metadata endpoints at the paths of the
+//!   server's policy ([`oauth_core::policy::EndpointPaths`], the same paths
+//!   the metadata publishes), or [`OAuthEndpoints::scope`] inside a scope;
+//!   wrong methods get core's `405` with `Allow`, bodies over the limit
+//!   ([`AdapterOptions`]) get core's `413`.
 //! - Login and consent stay yours: implement [`AuthorizeHandler`]. It receives
 //!   each validated [`PendingAuthorization`]; later you call
 //!   [`AuthorizationServer::approve`] or [`AuthorizationServer::deny`] and
@@ -28,6 +30,7 @@
 //! use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
 //! use oauth_actix::{AuthorizeHandler, OAuthEndpoints};
 //! use oauth_core::{AuthorizationServer, MemoryStore, PendingAuthorization, ServerPolicy, Stores};
+//! use oauth_core::types::Issuer;
 //!
 //! struct MyLogin;
 //!
@@ -41,10 +44,9 @@
 //!
 //! # async fn run() -> std::io::Result<()> {
 //! let store = Arc::new(MemoryStore::new());
-//! let server = Arc::new(AuthorizationServer::new(
-//!     ServerPolicy::new("https://auth.example.com"),
-//!     Stores::single(store),
-//! ));
+//! let issuer = Issuer::new("https://auth.example.com", false).expect("a valid issuer");
+//! let policy = ServerPolicy::builder(issuer).build().expect("a valid policy");
+//! let server = Arc::new(AuthorizationServer::new(policy, Stores::single(store)));
 //! let endpoints = OAuthEndpoints::new(server, Arc::new(MyLogin));
 //! HttpServer::new(move || App::new().configure(|cfg| endpoints.configure(cfg)))
 //!     .bind(("127.0.0.1", 8080))?
@@ -60,6 +62,6 @@ mod pool;
 
 pub use bearer::{BearerError, BearerToken};
 pub use convert::{log_cause, read_body, respond, to_oauth_request};
-pub use endpoints::{AuthorizeHandler, EndpointPaths, OAuthEndpoints};
+pub use endpoints::{AdapterOptions, AuthorizeHandler, OAuthEndpoints, ScopeError};
 pub use oauth_core::{AuthorizationServer, OAuthError, OAuthResponse, PendingAuthorization};
 pub use pool::{BlockingPool, QUEUE_PER_THREAD};

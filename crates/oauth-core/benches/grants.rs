@@ -23,8 +23,8 @@ fn server(rt: &tokio::runtime::Runtime) -> AuthorizationServer {
         store.put_client(&client).await.unwrap();
         store.put_client(&machine_client()).await.unwrap();
     });
-    let mut policy = ServerPolicy::new("https://auth.example.com");
-    policy.allow_insecure_transport = true;
+    let issuer = oauth_core::types::Issuer::new("https://auth.example.com", false).unwrap();
+    let policy = ServerPolicy::builder(issuer).allow_insecure_transport(true).build().unwrap();
     AuthorizationServer::new(policy, Stores::single(store))
 }
 

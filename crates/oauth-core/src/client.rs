@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::storage::{ClientStore, StorageError};
 use crate::types::{ClientId, GrantType, RedirectUri, ResponseType, ScopeSet, TokenEndpointAuthMethod, TokenHash};
 
 /// A registered client ([RFC 6749 §2](https://www.rfc-editor.org/rfc/rfc6749#section-2)).
@@ -54,6 +55,45 @@ pub enum ClientError {
     /// An empty identifier.
     #[error("client id must not be empty")]
     EmptyId,
+    /// The `authorization_code` grant or a response type (they redirect) without a redirect URI.
+    #[error("client {0}: redirect_uris are required for the authorization_code grant and the implicit grant")]
+    MissingRedirectUri(String),
+}
+
+impl ClientError {
+    /// The [`Client`] field at fault, so an application can name its own
+    /// setting (a configuration key, a command-line flag).
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::SecretMismatch(_) | Self::UnsupportedAuthMethod(_) => "auth_method",
+            Self::DefaultScopes(_) => "default_scopes",
+            Self::PublicClientCredentials(_) => "grant_types",
+            Self::CodeWithoutGrant(_) => "response_types",
+            Self::EmptyId => "id",
+            Self::MissingRedirectUri(_) => "redirect_uris",
+        }
+    }
+}
+
+/// Why [`register`] did not store a client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegisterError {
+    /// The registration is inconsistent ([`Client::validate`]).
+    #[error(transparent)]
+    Invalid(#[from] ClientError),
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Validates `client` with [`Client::validate`], then stores it: the way to
+/// register a client. [`ClientStore::put_client`] itself stores whatever it
+/// is given.
+pub async fn register<S: ClientStore + ?Sized>(store: &S, client: &Client) -> Result<(), RegisterError> {
+    client.validate()?;
+    store.put_client(client).await?;
+    Ok(())
 }
 
 impl Client {
@@ -86,7 +126,8 @@ impl Client {
         self.is_public() || self.require_pkce
     }
 
-    /// Checks the registration for inconsistencies.
+    /// Checks the registration for inconsistencies. [`register`] calls it
+    /// before storing a client.
     pub fn validate(&self) -> Result<(), ClientError> {
         let id = || self.id.as_str().to_owned();
         if self.id.as_str().is_empty() {
@@ -110,6 +151,11 @@ impl Client {
         if self.response_types.contains(&ResponseType::Code) != self.grant_types.contains(&GrantType::AuthorizationCode)
         {
             return Err(ClientError::CodeWithoutGrant(id()));
+        }
+        // Every response type (`code`, implicit `token`) answers with a redirect.
+        let redirects = self.grant_types.contains(&GrantType::AuthorizationCode) || !self.response_types.is_empty();
+        if redirects && self.redirect_uris.is_empty() {
+            return Err(ClientError::MissingRedirectUri(id()));
         }
         Ok(())
     }
@@ -189,5 +235,38 @@ impl<'de> serde::Deserialize<'de> for SecretHash {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = String::deserialize(deserializer)?;
         SecretHash::parse(&s).ok_or_else(|| serde::de::Error::custom("invalid secret hash"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MemoryStore;
+
+    #[test]
+    fn validate_names_the_field() {
+        let mut client = Client::new("app");
+        assert_eq!(client.validate().map_err(|e| e.field()), Err("redirect_uris"), "authorization_code redirects");
+        client.grant_types = [GrantType::RefreshToken].into_iter().collect();
+        assert_eq!(client.validate().map_err(|e| e.field()), Err("response_types"), "code without its grant");
+        client.response_types.clear();
+        assert_eq!(client.validate(), Ok(()), "nothing redirects");
+        client.grant_types.insert(GrantType::ClientCredentials);
+        assert_eq!(client.validate().map_err(|e| e.field()), Err("grant_types"), "public client_credentials");
+    }
+
+    #[tokio::test]
+    async fn register_stores_only_valid_clients() {
+        let store = MemoryStore::new();
+        let invalid = Client::new("no-redirect");
+        assert!(matches!(
+            register(&store, &invalid).await,
+            Err(RegisterError::Invalid(ClientError::MissingRedirectUri(_)))
+        ));
+        assert_eq!(store.get_client(&invalid.id).await.map(|c| c.is_some()).ok(), Some(false));
+        let mut valid = Client::new("app");
+        valid.redirect_uris = vec![RedirectUri::new("https://app.example/cb", false).unwrap()];
+        assert!(register(&store, &valid).await.is_ok());
+        assert_eq!(store.get_client(&valid.id).await.map(|c| c.is_some()).ok(), Some(true));
     }
 }

@@ -21,7 +21,7 @@
 //! use std::sync::Arc;
 //! use oauth_core::{
 //!     client::{Client, SecretHash}, storage::{ClientStore, MemoryStore, Stores},
-//!     types::{RedirectUri, ScopeSet, Subject, TokenEndpointAuthMethod},
+//!     types::{Issuer, RedirectUri, ScopeSet, Subject, TokenEndpointAuthMethod},
 //!     Approval, AuthorizationServer, OAuthRequest, ServerPolicy,
 //! };
 //!
@@ -34,7 +34,9 @@
 //! client.scopes = ScopeSet::parse("email").unwrap();
 //! store.put_client(&client).await.unwrap();
 //!
-//! let server = AuthorizationServer::new(ServerPolicy::new("https://auth.example.com"), Stores::single(store));
+//! let issuer = Issuer::new("https://auth.example.com", false).unwrap();
+//! let policy = ServerPolicy::builder(issuer).access_token_lifetime(600).build().unwrap();
+//! let server = AuthorizationServer::new(policy, Stores::single(store));
 //!
 //! // 1. Validate the authorization request.
 //! let request = OAuthRequest::get(

@@ -2,24 +2,37 @@
 //!
 //! Plain values; loading them from files is the application's job.
 
-use crate::types::ScopeSet;
+use crate::types::{Issuer, ScopeSet};
 
-/// Endpoint paths, joined to the issuer to build absolute URLs for metadata.
+/// Where every endpoint is served: the one list the HTTP adapter mounts and
+/// the metadata publishes (as the issuer's origin followed by the path).
+///
+/// These are the public paths, as clients see them. An application that
+/// mounts the endpoints inside a scope (say `/auth`) keeps the scope in
+/// these paths ([`with_prefix`](Self::with_prefix)); the adapter mounts
+/// them relative to the scope.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EndpointPaths {
-    /// Authorization endpoint.
+    /// Authorization endpoint (GET and POST).
     pub authorize: String,
-    /// Token endpoint.
+    /// Token endpoint (POST), advertised in metadata.
     pub token: String,
-    /// Revocation endpoint (RFC 7009).
+    /// More paths that serve the token endpoint too, not advertised (the
+    /// aioauth demo's `/oauth/tokenize`).
+    pub token_aliases: Vec<String>,
+    /// Revocation endpoint (RFC 7009, POST).
     pub revoke: String,
-    /// Introspection endpoint (RFC 7662).
+    /// Introspection endpoint (RFC 7662, POST).
     pub introspect: String,
-    /// OpenID Connect UserInfo endpoint.
+    /// OpenID Connect UserInfo endpoint (GET and POST).
     pub userinfo: String,
-    /// JWK Set of the signing keys.
+    /// JWK Set of the signing keys (GET).
     pub jwks: String,
+    /// Authorization server metadata (RFC 8414, GET).
+    pub metadata: String,
+    /// OpenID Connect Discovery document (GET).
+    pub openid_configuration: String,
 }
 
 impl Default for EndpointPaths {
@@ -27,11 +40,64 @@ impl Default for EndpointPaths {
         Self {
             authorize: "/oauth/authorize".into(),
             token: "/oauth/token".into(),
+            token_aliases: Vec::new(),
             revoke: "/oauth/revoke".into(),
             introspect: "/oauth/introspect".into(),
             userinfo: "/oauth/userinfo".into(),
             jwks: "/oauth/jwks".into(),
+            metadata: "/.well-known/oauth-authorization-server".into(),
+            openid_configuration: "/.well-known/openid-configuration".into(),
         }
+    }
+}
+
+impl EndpointPaths {
+    /// The same paths below `prefix` (`/auth`): for an application that
+    /// mounts the endpoints in a scope.
+    pub fn with_prefix(self, prefix: &str) -> Self {
+        let prefix = prefix.trim_end_matches('/');
+        let under = |path: String| format!("{prefix}{path}");
+        Self {
+            authorize: under(self.authorize),
+            token: under(self.token),
+            token_aliases: self.token_aliases.into_iter().map(under).collect(),
+            revoke: under(self.revoke),
+            introspect: under(self.introspect),
+            userinfo: under(self.userinfo),
+            jwks: under(self.jwks),
+            metadata: under(self.metadata),
+            openid_configuration: under(self.openid_configuration),
+        }
+    }
+
+    /// The token endpoint's paths: [`token`](Self::token), then the aliases.
+    pub fn token_paths(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.token.as_str()).chain(self.token_aliases.iter().map(String::as_str))
+    }
+
+    /// Every path with the name of its setting (`paths.token_aliases[0]`).
+    pub fn all(&self) -> Vec<(String, &str)> {
+        let mut all: Vec<(String, &str)> = [
+            ("paths.authorize", &self.authorize),
+            ("paths.token", &self.token),
+            ("paths.revoke", &self.revoke),
+            ("paths.introspect", &self.introspect),
+            ("paths.userinfo", &self.userinfo),
+            ("paths.jwks", &self.jwks),
+            ("paths.metadata", &self.metadata),
+            ("paths.openid_configuration", &self.openid_configuration),
+        ]
+        .into_iter()
+        .map(|(field, path)| (field.to_owned(), path.as_str()))
+        .collect();
+        for (i, path) in self.token_aliases.iter().enumerate() {
+            all.push((format!("paths.token_aliases[{i}]"), path));
+        }
+        all
+    }
+
+    fn check(&self) -> Result<(), PolicyError> {
+        self.all().into_iter().try_for_each(|(field, path)| check_path(&field, path))
     }
 }
 
@@ -55,43 +121,65 @@ pub fn check_lifetime(field: &str, value: u64) -> Result<(), LifetimeError> {
     if (1..=MAX_LIFETIME).contains(&value) { Ok(()) } else { Err(LifetimeError { field: field.to_owned(), value }) }
 }
 
+/// A setting of a [`ServerPolicy`] that [`ServerPolicyBuilder::build`] refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct PolicyError {
+    /// The setting, named as the builder's method (`access_token_lifetime`,
+    /// `paths.token`); an application maps it to its own configuration names.
+    pub field: String,
+    /// What is wrong with it.
+    pub problem: PolicyProblem,
+}
+
+/// What is wrong with a refused policy setting.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyProblem {
+    /// A lifetime of zero or longer than [`MAX_LIFETIME`].
+    #[error("must be between 1 and {MAX_LIFETIME} seconds (ten years), not {0}")]
+    Lifetime(u64),
+    /// An endpoint path that is not absolute, or has a query, a fragment or a space.
+    #[error("must be an absolute path without query, fragment or spaces, got {0:?}")]
+    Path(String),
+}
+
 /// Everything the protocol engine needs to decide, as plain values.
+///
+/// Built with [`ServerPolicy::builder`], which checks every setting: a
+/// `ServerPolicy` that exists is valid, so [`AuthorizationServer::new`]
+/// needs no check of its own.
+///
+/// [`AuthorizationServer::new`]: crate::AuthorizationServer::new
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerPolicy {
-    /// The issuer identifier (RFC 8414 §2, RFC 9207): `https` URL, no query or fragment.
-    pub issuer: String,
-    /// Endpoint paths below the issuer's origin.
-    pub paths: EndpointPaths,
-    /// Authorization code lifetime in seconds.
-    pub code_lifetime: u64,
-    /// Access token lifetime in seconds.
-    pub access_token_lifetime: u64,
-    /// Refresh token lifetime in seconds (each token).
-    pub refresh_token_lifetime: u64,
-    /// Absolute lifetime of a grant (a refresh token family) in seconds.
-    pub grant_lifetime: u64,
-    /// Rotate refresh tokens on use (RFC 9700 §4.14.2). On by default.
-    pub rotate_refresh_tokens: bool,
-    /// Require PKCE for every client, not only public ones.
-    pub require_pkce: bool,
-    /// Allow the implicit grant (`response_type=token`) for clients registered for it. Off by default.
-    pub allow_implicit: bool,
-    /// Allow the resource owner password grant for clients registered for it. Off by default.
-    pub allow_password_grant: bool,
-    /// Accept `code_challenge_method=plain`.
-    pub allow_plain_pkce: bool,
-    /// Accept requests that did not arrive over TLS (development, loopback demos).
-    pub allow_insecure_transport: bool,
-    /// Scopes advertised in metadata (`scopes_supported`); empty means not advertised.
-    pub scopes_supported: ScopeSet,
-    /// ID token lifetime in seconds.
-    pub id_token_lifetime: u64,
-    /// Access token format for clients that do not choose one.
-    pub access_token_format: AccessTokenFormat,
-    /// The `aud` of JWT access tokens (RFC 9068 §3); the issuer when unset.
-    pub access_token_audience: Option<String>,
-    /// How long a remembered consent lasts, in seconds.
-    pub consent_lifetime: u64,
+    settings: ServerPolicyBuilder,
+}
+
+/// Builds a [`ServerPolicy`]; [`build`](Self::build) checks it. Defaults are
+/// safe: code 60 s, access token 1 h, refresh token 1 day, grant 30 days, ID
+/// token 1 h, remembered consent 365 days, rotation on, TLS required, `plain`
+/// PKCE, implicit and password grants off, opaque access tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
+pub struct ServerPolicyBuilder {
+    issuer: Issuer,
+    paths: EndpointPaths,
+    code_lifetime: u64,
+    access_token_lifetime: u64,
+    refresh_token_lifetime: u64,
+    grant_lifetime: u64,
+    rotate_refresh_tokens: bool,
+    require_pkce: bool,
+    allow_implicit: bool,
+    allow_password_grant: bool,
+    allow_plain_pkce: bool,
+    allow_insecure_transport: bool,
+    scopes_supported: ScopeSet,
+    id_token_lifetime: u64,
+    access_token_format: AccessTokenFormat,
+    access_token_audience: Option<String>,
+    consent_lifetime: u64,
 }
 
 /// How access tokens look on the wire.
@@ -106,12 +194,106 @@ pub enum AccessTokenFormat {
     Jwt,
 }
 
+/// Defines a builder setter and the policy's getter for a `Copy` setting.
+macro_rules! settings {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty;)*) => {
+        impl ServerPolicyBuilder {
+            $(
+                $(#[$doc])*
+                pub fn $name(mut self, value: $ty) -> Self {
+                    self.$name = value;
+                    self
+                }
+            )*
+        }
+
+        impl ServerPolicy {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> $ty {
+                    self.settings.$name
+                }
+            )*
+        }
+    };
+}
+
+settings! {
+    /// Authorization code lifetime in seconds.
+    code_lifetime: u64;
+    /// Access token lifetime in seconds.
+    access_token_lifetime: u64;
+    /// Refresh token lifetime in seconds (each token).
+    refresh_token_lifetime: u64;
+    /// Absolute lifetime of a grant (a refresh token family) in seconds.
+    grant_lifetime: u64;
+    /// Rotate refresh tokens on use (RFC 9700 §4.14.2). On by default.
+    rotate_refresh_tokens: bool;
+    /// Require PKCE for every client, not only public ones.
+    require_pkce: bool;
+    /// Allow the implicit grant (`response_type=token`) for clients registered for it. Off by default.
+    allow_implicit: bool;
+    /// Allow the resource owner password grant for clients registered for it. Off by default.
+    allow_password_grant: bool;
+    /// Accept `code_challenge_method=plain`.
+    allow_plain_pkce: bool;
+    /// Accept requests that did not arrive over TLS (development, loopback demos).
+    allow_insecure_transport: bool;
+    /// ID token lifetime in seconds.
+    id_token_lifetime: u64;
+    /// Access token format for clients that do not choose one.
+    access_token_format: AccessTokenFormat;
+    /// How long a remembered consent lasts, in seconds.
+    consent_lifetime: u64;
+}
+
+impl ServerPolicyBuilder {
+    /// Endpoint paths below the issuer's origin.
+    pub fn paths(mut self, paths: EndpointPaths) -> Self {
+        self.paths = paths;
+        self
+    }
+
+    /// Scopes advertised in metadata (`scopes_supported`); empty means not advertised.
+    pub fn scopes_supported(mut self, scopes: ScopeSet) -> Self {
+        self.scopes_supported = scopes;
+        self
+    }
+
+    /// The `aud` of JWT access tokens (RFC 9068 §3); the issuer when unset.
+    pub fn access_token_audience(mut self, audience: Option<String>) -> Self {
+        self.access_token_audience = audience;
+        self
+    }
+
+    /// Checks every setting and returns the policy, or the first setting at
+    /// fault: each lifetime with [`check_lifetime`] (the engine adds
+    /// lifetimes to the current time, and stores keep times as seconds up to
+    /// 2106, so an unchecked lifetime could issue tokens that never expire or
+    /// are already expired), and each endpoint path.
+    pub fn build(self) -> Result<ServerPolicy, PolicyError> {
+        for (field, value) in [
+            ("code_lifetime", self.code_lifetime),
+            ("access_token_lifetime", self.access_token_lifetime),
+            ("refresh_token_lifetime", self.refresh_token_lifetime),
+            ("grant_lifetime", self.grant_lifetime),
+            ("id_token_lifetime", self.id_token_lifetime),
+            ("consent_lifetime", self.consent_lifetime),
+        ] {
+            if check_lifetime(field, value).is_err() {
+                return Err(PolicyError { field: field.to_owned(), problem: PolicyProblem::Lifetime(value) });
+            }
+        }
+        self.paths.check()?;
+        Ok(ServerPolicy { settings: self })
+    }
+}
+
 impl ServerPolicy {
-    /// A policy with safe defaults for the given issuer: code 60 s, access
-    /// token 1 h, refresh token 1 day, grant 30 days, rotation on, TLS required.
-    pub fn new(issuer: impl Into<String>) -> Self {
-        Self {
-            issuer: issuer.into().trim_end_matches('/').to_owned(),
+    /// A builder with safe defaults for `issuer`.
+    pub fn builder(issuer: Issuer) -> ServerPolicyBuilder {
+        ServerPolicyBuilder {
+            issuer,
             paths: EndpointPaths::default(),
             code_lifetime: 60,
             access_token_lifetime: 3600,
@@ -131,36 +313,45 @@ impl ServerPolicy {
         }
     }
 
-    /// Checks every lifetime with [`check_lifetime`]. The engine adds
-    /// lifetimes to the current time, and stores keep times as seconds up to
-    /// 2106 (the Redis store's records hold them in 32 bits), so a policy
-    /// with an unchecked lifetime could issue tokens that never expire or
-    /// that are already expired. [`AuthorizationServer::new`] does not check;
-    /// call this on a policy built from outside input.
-    ///
-    /// [`AuthorizationServer::new`]: crate::AuthorizationServer::new
-    pub fn check(&self) -> Result<(), LifetimeError> {
-        for (field, value) in [
-            ("code_lifetime", self.code_lifetime),
-            ("access_token_lifetime", self.access_token_lifetime),
-            ("refresh_token_lifetime", self.refresh_token_lifetime),
-            ("grant_lifetime", self.grant_lifetime),
-            ("id_token_lifetime", self.id_token_lifetime),
-            ("consent_lifetime", self.consent_lifetime),
-        ] {
-            check_lifetime(field, value)?;
-        }
-        Ok(())
+    /// A builder holding this policy's settings, to derive another policy.
+    pub fn to_builder(&self) -> ServerPolicyBuilder {
+        self.settings.clone()
     }
 
-    /// The absolute URL of an endpoint path.
+    /// The issuer identifier (RFC 8414 §2, RFC 9207).
+    pub fn issuer(&self) -> &Issuer {
+        &self.settings.issuer
+    }
+
+    /// Endpoint paths below the issuer's origin.
+    pub fn paths(&self) -> &EndpointPaths {
+        &self.settings.paths
+    }
+
+    /// Scopes advertised in metadata (`scopes_supported`); empty means not advertised.
+    pub fn scopes_supported(&self) -> &ScopeSet {
+        &self.settings.scopes_supported
+    }
+
+    /// The `aud` of JWT access tokens (RFC 9068 §3): the configured audience, or the issuer.
+    pub fn access_token_audience(&self) -> &str {
+        self.settings.access_token_audience.as_deref().unwrap_or(self.settings.issuer.as_str())
+    }
+
+    /// The absolute URL of an endpoint path: the issuer's origin followed by the path.
     pub fn endpoint_url(&self, path: &str) -> String {
-        // The issuer may carry a path (RFC 8414 §3); endpoints hang off its origin.
-        let origin = match url::Url::parse(&self.issuer) {
-            Ok(url) => url.origin().ascii_serialization(),
-            Err(_) => self.issuer.clone(),
-        };
-        format!("{origin}{path}")
+        self.settings.issuer.endpoint_url(path)
+    }
+}
+
+/// Checks that an endpoint path named `field` is absolute, without query,
+/// fragment or space: the rule for every path a policy holds, for an
+/// application's own pages too.
+pub fn check_path(field: &str, path: &str) -> Result<(), PolicyError> {
+    if path.starts_with('/') && !path.contains(['?', '#', ' ']) {
+        Ok(())
+    } else {
+        Err(PolicyError { field: field.to_owned(), problem: PolicyProblem::Path(path.to_owned()) })
     }
 }
 
@@ -182,24 +373,45 @@ mod tests {
         }
     }
 
+    fn builder() -> ServerPolicyBuilder {
+        ServerPolicy::builder(Issuer::new("https://as.example", false).unwrap())
+    }
+
     #[test]
-    fn check_names_the_first_bad_lifetime() {
-        let policy = ServerPolicy::new("https://as.example");
-        assert_eq!(policy.check(), Ok(()));
-        let setters: [(&str, fn(&mut ServerPolicy) -> &mut u64); 6] = [
-            ("code_lifetime", |p| &mut p.code_lifetime),
-            ("access_token_lifetime", |p| &mut p.access_token_lifetime),
-            ("refresh_token_lifetime", |p| &mut p.refresh_token_lifetime),
-            ("grant_lifetime", |p| &mut p.grant_lifetime),
-            ("id_token_lifetime", |p| &mut p.id_token_lifetime),
-            ("consent_lifetime", |p| &mut p.consent_lifetime),
+    fn build_names_the_first_bad_setting() {
+        assert!(builder().build().is_ok());
+        let setters: [(&str, fn(ServerPolicyBuilder, u64) -> ServerPolicyBuilder); 6] = [
+            ("code_lifetime", ServerPolicyBuilder::code_lifetime),
+            ("access_token_lifetime", ServerPolicyBuilder::access_token_lifetime),
+            ("refresh_token_lifetime", ServerPolicyBuilder::refresh_token_lifetime),
+            ("grant_lifetime", ServerPolicyBuilder::grant_lifetime),
+            ("id_token_lifetime", ServerPolicyBuilder::id_token_lifetime),
+            ("consent_lifetime", ServerPolicyBuilder::consent_lifetime),
         ];
         for (field, setter) in setters {
-            for value in [0, u64::MAX] {
-                let mut bad = policy.clone();
-                *setter(&mut bad) = value;
-                assert_eq!(bad.check(), Err(LifetimeError { field: field.into(), value }), "{field}");
+            for value in [0, MAX_LIFETIME + 1, u64::MAX] {
+                let error = PolicyError { field: field.into(), problem: PolicyProblem::Lifetime(value) };
+                assert_eq!(setter(builder(), value).build(), Err(error), "{field}");
             }
+            assert!(setter(builder(), MAX_LIFETIME).build().is_ok(), "{field}");
         }
+        for bad in ["oauth/token", "/oauth/token?x=1", "/oauth/token#x", "/oauth token", ""] {
+            let paths = EndpointPaths { token: bad.into(), ..EndpointPaths::default() };
+            let error = builder().paths(paths).build().map(|_| ()).unwrap_err();
+            assert_eq!(error.field, "paths.token", "{bad}");
+            assert!(error.to_string().starts_with("paths.token: must be an absolute path"), "{error}");
+        }
+        let paths = EndpointPaths { token_aliases: vec!["/ok".into(), "bad".into()], ..EndpointPaths::default() };
+        assert_eq!(builder().paths(paths).build().map(|_| ()).unwrap_err().field, "paths.token_aliases[1]");
+    }
+
+    #[test]
+    fn prefixed_paths() {
+        let paths = EndpointPaths { token_aliases: vec!["/oauth/tokenize".into()], ..EndpointPaths::default() };
+        let prefixed = paths.with_prefix("/auth/");
+        assert_eq!(prefixed.authorize, "/auth/oauth/authorize");
+        assert_eq!(prefixed.token_paths().collect::<Vec<_>>(), ["/auth/oauth/token", "/auth/oauth/tokenize"]);
+        assert_eq!(prefixed.metadata, "/auth/.well-known/oauth-authorization-server");
+        assert!(prefixed.all().iter().all(|(_, path)| path.starts_with("/auth/")));
     }
 }

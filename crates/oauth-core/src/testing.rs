@@ -7,9 +7,9 @@ use crate::AuthorizationServer;
 use crate::client::{Client, SecretHash};
 use crate::clock::FixedClock;
 use crate::generate::SequenceGenerator;
-use crate::policy::ServerPolicy;
+use crate::policy::{ServerPolicy, ServerPolicyBuilder};
 use crate::storage::{MemoryStore, Stores};
-use crate::types::{GrantType, RedirectUri, ScopeSet, Subject, TokenEndpointAuthMethod};
+use crate::types::{GrantType, Issuer, RedirectUri, ScopeSet, Subject, TokenEndpointAuthMethod};
 use crate::user::{User, hash_password};
 
 /// The issuer of test servers.
@@ -73,6 +73,16 @@ pub fn redirect_uri(s: &str) -> RedirectUri {
     RedirectUri::new(s, false).unwrap_or_else(|e| panic!("fixture redirect URI {s:?}: {e}"))
 }
 
+/// The test issuer, [`ISSUER`].
+pub fn issuer() -> Issuer {
+    Issuer::new(ISSUER, false).unwrap_or_else(|e| panic!("fixture issuer: {e}"))
+}
+
+/// The demo's policy: [`ISSUER`], access tokens 300 s, refresh tokens 900 s.
+pub fn policy_builder() -> ServerPolicyBuilder {
+    ServerPolicy::builder(issuer()).access_token_lifetime(300).refresh_token_lifetime(900)
+}
+
 /// A server on a [`MemoryStore`] with a fixed clock at [`T0`], a sequence
 /// generator, the three fixture clients and the demo user.
 #[derive(Debug)]
@@ -86,8 +96,9 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Builds the server with a policy adjusted by `tweak`.
-    pub async fn with_policy(tweak: impl FnOnce(&mut ServerPolicy)) -> Self {
+    /// Builds the server with the demo's policy adjusted by `tweak`; panics
+    /// if the result is invalid (fixtures only).
+    pub async fn with_policy(tweak: impl FnOnce(ServerPolicyBuilder) -> ServerPolicyBuilder) -> Self {
         use crate::storage::{ClientStore as _, UserStore as _};
         let clock = Arc::new(FixedClock::new(T0));
         let store = Arc::new(MemoryStore::with_clock(clock.clone()));
@@ -95,10 +106,7 @@ impl TestServer {
             store.put_client(&client).await.unwrap_or_else(|e| panic!("{e}"));
         }
         store.put_user(&demo_user()).await.unwrap_or_else(|e| panic!("{e}"));
-        let mut policy = ServerPolicy::new(ISSUER);
-        policy.access_token_lifetime = 300;
-        policy.refresh_token_lifetime = 900;
-        tweak(&mut policy);
+        let policy = tweak(policy_builder()).build().unwrap_or_else(|e| panic!("fixture policy: {e}"));
         let server = AuthorizationServer::new(policy, Stores::single(store.clone()))
             .with_clock(clock.clone())
             .with_generator(Arc::new(SequenceGenerator::new("tok")));
@@ -107,7 +115,7 @@ impl TestServer {
 
     /// Builds the server with the demo's policy (access 300 s, refresh 900 s).
     pub async fn new() -> Self {
-        Self::with_policy(|_| {}).await
+        Self::with_policy(|p| p).await
     }
 }
 

@@ -4,17 +4,20 @@
 use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
-use clap::{Args, Subcommand};
-use oauth_core::client::{Client, SecretHash};
-use oauth_core::types::{ClientId, GrantType, RedirectUri, ResponseType, ScopeSet, TokenEndpointAuthMethod};
+use clap::Subcommand;
+use oauth_core::client::{Client, SecretHash, register};
+use oauth_core::types::{ClientId, GrantType, RedirectUri};
 
 use crate::config::Config;
+use crate::registration::ClientRegistration;
 
 /// Client management commands.
+// Parsed once per process: the size of the `Create` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
     /// Register a client; a generated secret is printed once and only its hash is stored.
-    Create(CreateArgs),
+    Create(ClientRegistration),
     /// List registered clients.
     List,
     /// Show one client.
@@ -29,102 +32,40 @@ pub enum ClientCommand {
     },
 }
 
-/// Flags of `client create`.
-#[derive(Debug, Args)]
-pub struct CreateArgs {
-    /// Client id (default: generated).
-    #[arg(long)]
-    pub id: Option<String>,
-    /// Name shown on the consent page.
-    #[arg(long)]
-    pub name: Option<String>,
-    /// A redirect URI; repeat for several.
-    #[arg(long = "redirect-uri")]
-    pub redirect_uris: Vec<String>,
-    /// A grant type; repeat for several (default: authorization_code and refresh_token).
-    #[arg(long = "grant-type")]
-    pub grant_types: Vec<String>,
-    /// Space-separated scopes the client may request.
-    #[arg(long, default_value = "")]
-    pub scope: String,
-    /// Space-separated scopes granted when a request has none.
-    #[arg(long, default_value = "")]
-    pub default_scope: String,
-    /// client_secret_basic (default), client_secret_post, or none (a public client, no secret).
-    #[arg(long, default_value = "client_secret_basic")]
-    pub auth_method: String,
-    /// Require PKCE from this confidential client too (public clients always need it).
-    #[arg(long)]
-    pub require_pkce: bool,
+/// A `client create` registration with a generated id (when none is given)
+/// and, unless the client is public, a generated secret, returned to print
+/// once. Errors name the flag at fault.
+pub fn create(mut registration: ClientRegistration, allow_http: bool) -> anyhow::Result<(Client, Option<String>)> {
+    if registration.id.is_none() {
+        let mut id = oauth_core::generate::TokenGenerator::token(&oauth_core::generate::RandomGenerator);
+        id.truncate(16);
+        registration.id = Some(id);
+    }
+    let secret = if registration.auth_method.as_deref() == Some("none") {
+        None
+    } else {
+        let (secret, hash) = oauth_core::generate::client_secret();
+        registration.secret_hash = Some(hash.to_stored());
+        Some(secret.secret().to_owned())
+    };
+    let client = registration.to_client(allow_http).map_err(|e| anyhow!("{}: {}", flag(&e.field), e.message))?;
+    Ok((client, secret))
 }
 
-impl CreateArgs {
-    /// The registration, with errors naming the flag; returns the secret to print once.
-    pub fn to_client(&self, allow_http: bool) -> anyhow::Result<(Client, Option<String>)> {
-        let id = match &self.id {
-            Some(id) if id.is_empty() || id.contains(char::is_whitespace) => {
-                bail!("--id: must be non-empty, without spaces")
-            }
-            Some(id) => id.clone(),
-            None => {
-                let mut id = oauth_core::generate::TokenGenerator::token(&oauth_core::generate::RandomGenerator);
-                id.truncate(16);
-                id
-            }
-        };
-        let mut client = Client::new(id);
-        if let Some(name) = &self.name {
-            client.name = name.clone();
-        }
-        client.auth_method = match TokenEndpointAuthMethod::parse(&self.auth_method) {
-            TokenEndpointAuthMethod::Extension(m) => {
-                bail!("--auth-method: {m:?} is not client_secret_basic, client_secret_post or none")
-            }
-            m => m,
-        };
-        client.redirect_uris = self
-            .redirect_uris
-            .iter()
-            .map(|u| RedirectUri::new(u.clone(), allow_http).map_err(|e| anyhow!("--redirect-uri {u}: {e}")))
-            .collect::<anyhow::Result<_>>()?;
-        if !self.grant_types.is_empty() {
-            client.grant_types = self
-                .grant_types
-                .iter()
-                .map(|g| match GrantType::parse(g) {
-                    GrantType::Extension(_) => Err(anyhow!("--grant-type: unknown grant type {g:?}")),
-                    grant => Ok(grant),
-                })
-                .collect::<anyhow::Result<_>>()?;
-        }
-        client.response_types = if client.grant_types.contains(&GrantType::AuthorizationCode) {
-            [ResponseType::Code].into_iter().collect()
-        } else {
-            Default::default()
-        };
-        client.scopes = ScopeSet::parse(&self.scope).map_err(|e| anyhow!("--scope: {e}"))?;
-        client.default_scopes = ScopeSet::parse(&self.default_scope).map_err(|e| anyhow!("--default-scope: {e}"))?;
-        client.require_pkce = self.require_pkce;
-        let secret = if client.is_public() {
-            None
-        } else {
-            let (secret, hash) = oauth_core::generate::client_secret();
-            client.secret = Some(hash);
-            Some(secret.secret().to_owned())
-        };
-        if client.grant_types.contains(&GrantType::AuthorizationCode) && client.redirect_uris.is_empty() {
-            bail!("--redirect-uri: required for the authorization_code grant");
-        }
-        client.validate().map_err(|e| {
-            use oauth_core::client::ClientError as E;
-            let flag = match e {
-                E::DefaultScopes(_) => "--default-scope",
-                E::PublicClientCredentials(_) => "--grant-type",
-                _ => "--auth-method",
-            };
-            anyhow!("{flag}: {e}")
-        })?;
-        Ok((client, secret))
+/// The `client create` flag of a registration field (`redirect_uris[1]`).
+fn flag(field: &str) -> &'static str {
+    match field.split('[').next().unwrap_or(field) {
+        "id" => "--id",
+        "name" => "--name",
+        "redirect_uris" => "--redirect-uri",
+        "grant_types" => "--grant-type",
+        "response_types" => "--response-type",
+        "scopes" => "--scope",
+        "default_scopes" => "--default-scope",
+        "require_pkce" => "--require-pkce",
+        "access_token_format" => "--access-token-format",
+        // The secret is generated unless the auth method is `none`.
+        _ => "--auth-method",
     }
 }
 
@@ -151,8 +92,9 @@ fn describe(client: &Client) -> String {
 
 /// Runs a client command against the configured store; returns what to print.
 pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<String> {
-    config.validate()?;
-    let backends = crate::stores::open(config, Arc::new(oauth_core::clock::SystemClock)).await?;
+    let assembly = config.assemble()?;
+    let clock = Arc::new(oauth_core::clock::SystemClock);
+    let backends = crate::stores::open(config, assembly.clients, assembly.users, clock).await?;
     let Some(clients) = backends.managed_clients else {
         bail!(
             "storage.url: client management needs a shared store; with `memory`, clients come from the configuration file"
@@ -160,11 +102,11 @@ pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<Stri
     };
     match command {
         ClientCommand::Create(args) => {
-            let (client, secret) = args.to_client(config.server.allow_insecure_transport)?;
+            let (client, secret) = create(args, config.server.allow_insecure_transport)?;
             if clients.get_client(&client.id).await.context("reading clients")?.is_some() {
                 bail!("--id: client {} already exists", client.id);
             }
-            clients.put_client(&client).await.context("storing the client")?;
+            register(clients.as_ref(), &client).await.context("storing the client")?;
             let mut out = describe(&client);
             if let Some(secret) = secret {
                 out.push_str(&format!("client_secret: {secret}\n(shown once: only its hash is stored)\n"));
@@ -207,11 +149,12 @@ pub enum ConsentCommand {
 
 /// Runs a consent command against the configured store.
 pub async fn run_consent(config: &Config, command: ConsentCommand) -> anyhow::Result<String> {
-    config.validate()?;
+    let assembly = config.assemble()?;
     if config.storage.is_memory() {
         bail!("storage.url: consents of a running server live in its memory; manage them with a shared store");
     }
-    let backends = crate::stores::open(config, Arc::new(oauth_core::clock::SystemClock)).await?;
+    let clock = Arc::new(oauth_core::clock::SystemClock);
+    let backends = crate::stores::open(config, assembly.clients, assembly.users, clock).await?;
     match command {
         ConsentCommand::Revoke { subject, client } => {
             let subject = oauth_core::types::Subject::new(subject);

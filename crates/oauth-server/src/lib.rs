@@ -12,6 +12,7 @@ pub mod admin;
 pub mod config;
 pub mod metrics;
 pub mod pages;
+pub mod registration;
 pub mod session;
 pub mod stores;
 #[cfg(feature = "test-util")]
@@ -42,16 +43,15 @@ pub async fn build_state_with_clock(
     config: &Config,
     clock: Arc<dyn oauth_core::Clock>,
 ) -> anyhow::Result<Arc<AppState>> {
-    config.validate()?;
-    let policy = config.policy()?;
-    let mut backends = stores::open(config, clock.clone()).await?;
+    let config::Assembly { policy, clients, users, cookie_key } = config.assemble()?;
+    let mut backends = stores::open(config, clients, users, clock.clone()).await?;
     let metrics = Arc::new(metrics::Metrics::new(backends.pool_status.take()));
     let s = &mut backends.stores;
     s.clients = metrics::Timed::new(s.clients.clone(), metrics.clone());
     s.codes = metrics::Timed::new(s.codes.clone(), metrics.clone());
     s.tokens = metrics::Timed::new(s.tokens.clone(), metrics.clone());
     backends.sessions = metrics::Timed::new(backends.sessions.clone(), metrics.clone());
-    let key = match config.cookie_key()? {
+    let key = match cookie_key {
         Some(bytes) => actix_web::cookie::Key::from(&bytes),
         None => {
             if !config.storage.is_memory() {
@@ -62,7 +62,7 @@ pub async fn build_state_with_clock(
             actix_web::cookie::Key::generate()
         }
     };
-    let secure = policy.issuer.starts_with("https://");
+    let secure = policy.issuer().is_https();
     let sessions = session::Sessions::new(
         backends.sessions,
         key,
@@ -86,7 +86,7 @@ pub async fn build_state_with_clock(
         sessions,
         pages,
         users,
-        endpoint_paths: AppState::endpoint_paths(config),
+        adapter: AppState::adapter_options(config),
         login_path: config.endpoints.login.clone(),
         consent_path: config.endpoints.consent.clone(),
         metrics: config.server.metrics.then_some(metrics),
@@ -174,7 +174,7 @@ pub async fn run(config: Config, reload_from: Option<std::path::PathBuf>) -> any
     .bind(&config.server.bind)
     .with_context(|| format!("server.bind: cannot listen on {}", config.server.bind))?;
     for addr in server.addrs() {
-        tracing::info!(%addr, issuer = %state.server.policy().issuer, "listening");
+        tracing::info!(%addr, issuer = %state.server.policy().issuer(), "listening");
     }
     server.run().await.context("server failed")?;
     tracing::info!("stopped");

@@ -15,6 +15,7 @@ use oauth_core::client::Client;
 use oauth_core::clock::Clock;
 use oauth_core::storage::{ClientStore, SessionStore, StorageError, StorageResult, Stores, UserStore as _};
 use oauth_core::types::ClientId;
+use oauth_core::user::User;
 
 use crate::config::Config;
 
@@ -36,16 +37,21 @@ impl std::fmt::Debug for Backends {
     }
 }
 
-/// Opens and seeds the configured stores; the in-memory parts use `clock`.
-pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Backends> {
-    let clients = config.clients()?;
+/// Opens the configured stores and seeds them with the configuration's
+/// clients and users (from [`Config::assemble`]); the in-memory parts use `clock`.
+pub async fn open(
+    config: &Config,
+    clients: Vec<Client>,
+    users: Vec<User>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Backends> {
     let memory = Arc::new(MemoryStore::with_clock(clock));
-    for user in config.users()? {
+    for user in users {
         memory.put_user(&user).await.context("storing users")?;
     }
     if config.storage.is_memory() {
         for client in &clients {
-            memory.put_client(client).await.context("storing clients")?;
+            oauth_core::client::register(memory.as_ref(), client).await.context("storing clients")?;
         }
         return Ok(Backends {
             stores: Stores::single(memory.clone()),

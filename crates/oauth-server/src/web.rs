@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use oauth_actix::{AuthorizeHandler, EndpointPaths, OAuthEndpoints, respond};
+use oauth_actix::{AdapterOptions, AuthorizeHandler, OAuthEndpoints, respond};
 use oauth_core::storage::{StorageError, UserStore};
 use oauth_core::{Approval, AuthorizationServer, AuthorizeError, NextStep, OAuthError, Params, PendingAuthorization};
 
@@ -26,8 +26,8 @@ pub struct AppState {
     pub pages: Pages,
     /// Users, for login.
     pub users: Arc<dyn UserStore>,
-    /// The OAuth endpoints' paths.
-    pub endpoint_paths: EndpointPaths,
+    /// The OAuth endpoints' options (their paths are the policy's).
+    pub adapter: AdapterOptions,
     /// Login page path.
     pub login_path: String,
     /// Consent page path.
@@ -40,29 +40,14 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("server", &self.server)
-            .field("endpoint_paths", &self.endpoint_paths)
-            .finish_non_exhaustive()
+        f.debug_struct("AppState").field("server", &self.server).field("adapter", &self.adapter).finish_non_exhaustive()
     }
 }
 
 impl AppState {
-    /// The endpoint paths for a configuration.
-    pub fn endpoint_paths(config: &Config) -> EndpointPaths {
-        let e = &config.endpoints;
-        EndpointPaths {
-            authorize: e.authorize.clone(),
-            token: e.token.clone(),
-            revoke: e.revoke.clone(),
-            introspect: e.introspect.clone(),
-            metadata: "/.well-known/oauth-authorization-server".into(),
-            userinfo: e.userinfo.clone(),
-            jwks: e.jwks.clone(),
-            openid_configuration: "/.well-known/openid-configuration".into(),
-            body_limit: FORM_LIMIT,
-            trust_forwarded_proto: config.server.trust_forwarded_proto,
-        }
+    /// The OAuth endpoints' options for a configuration.
+    pub fn adapter_options(config: &Config) -> AdapterOptions {
+        AdapterOptions { body_limit: FORM_LIMIT, trust_forwarded_proto: config.server.trust_forwarded_proto }
     }
 
     fn unavailable(&self, error: &StorageError) -> HttpResponse {
@@ -211,7 +196,7 @@ impl AppState {
 /// Mounts the OAuth endpoints, login, consent and the probes.
 pub fn configure(state: &Arc<AppState>, cfg: &mut web::ServiceConfig) {
     let endpoints = OAuthEndpoints::new(state.server.clone(), Arc::new(SessionAuthorize(state.clone())))
-        .with_paths(state.endpoint_paths.clone());
+        .with_options(state.adapter.clone());
     endpoints.configure(cfg);
     // Resource handlers in the same app can take `oauth_actix::BearerToken`.
     cfg.app_data(web::Data::from(state.server.clone()));
@@ -403,7 +388,7 @@ async fn consent_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppSta
         return respond(&req, st.server.deny(&pending));
     }
     if field(&params, "remember") == Some("1") {
-        let expires_at = now.saturating_add(st.server.policy().consent_lifetime);
+        let expires_at = now.saturating_add(st.server.policy().consent_lifetime());
         let stored = st
             .server
             .stores()

@@ -15,26 +15,36 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use oauth_actix::{AuthorizeHandler, OAuthEndpoints, respond};
-use oauth_core::client::{Client, SecretHash};
+use oauth_core::client::{Client, SecretHash, register};
 use oauth_core::generate::{RandomGenerator, TokenGenerator as _};
+use oauth_core::policy::EndpointPaths;
 use oauth_core::response::html_escape;
-use oauth_core::storage::{ClientStore as _, Stores, UserStore as _};
-use oauth_core::types::{RedirectUri, ScopeSet, Subject, TokenEndpointAuthMethod};
+use oauth_core::storage::{Stores, UserStore as _};
+use oauth_core::types::{Issuer, RedirectUri, ScopeSet, Subject, TokenEndpointAuthMethod};
 use oauth_core::user::{User, hash_password};
 use oauth_core::{Approval, AuthorizationServer, MemoryStore, Params, PendingAuthorization, ServerPolicy};
 
-/// Pending authorizations by handle, waiting for the login form.
-#[derive(Default)]
-struct Waiting(Mutex<HashMap<String, PendingAuthorization>>);
+/// The app's state: the OAuth engine, and pending authorizations by handle,
+/// waiting for the login form.
+struct AppState {
+    server: Arc<AuthorizationServer>,
+    waiting: Mutex<HashMap<String, PendingAuthorization>>,
+}
+
+impl AppState {
+    async fn new() -> web::Data<Self> {
+        web::Data::new(Self { server: oauth_server().await, waiting: Mutex::default() })
+    }
+}
 
 /// Keeps the pending authorization and sends the user to the app's own login page.
-struct MyLogin(Arc<Waiting>);
+struct MyLogin(web::Data<AppState>);
 
 #[async_trait::async_trait(?Send)]
 impl AuthorizeHandler for MyLogin {
     async fn pending(&self, _req: HttpRequest, pending: PendingAuthorization) -> HttpResponse {
         let handle = RandomGenerator.token();
-        self.0.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(handle.clone(), pending);
+        self.0.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(handle.clone(), pending);
         HttpResponse::SeeOther().insert_header(("Location", format!("/my-login?handle={handle}"))).finish()
     }
 }
@@ -52,8 +62,7 @@ async fn login_form(query: web::Query<HashMap<String, String>>) -> HttpResponse 
 async fn login_submit(req: HttpRequest, body: web::Bytes, app: web::Data<AppState>) -> HttpResponse {
     let form = Params::parse_bytes(&body);
     let field = |name| form.get(name).ok().flatten().unwrap_or("").to_owned();
-    let Some(pending) =
-        app.waiting.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&field("handle"))
+    let Some(pending) = app.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&field("handle"))
     else {
         return HttpResponse::BadRequest().body("unknown or used login handle");
     };
@@ -80,10 +89,8 @@ async fn home() -> HttpResponse {
     HttpResponse::Ok().body("my existing app")
 }
 
-struct AppState {
-    server: Arc<AuthorizationServer>,
-    waiting: Arc<Waiting>,
-}
+/// Where the app mounts the OAuth endpoints; the policy's paths and the issuer are below it.
+const PREFIX: &str = "/auth";
 
 /// The OAuth server with one client (`my-app` / `my-secret`) and one user (`alice` / `wonderland`).
 async fn oauth_server() -> Arc<AuthorizationServer> {
@@ -94,7 +101,7 @@ async fn oauth_server() -> Arc<AuthorizationServer> {
     client.redirect_uris = vec![RedirectUri::new("http://127.0.0.1:8080/callback", false).expect("valid URI")];
     client.scopes = ScopeSet::parse("profile").expect("valid scope");
     client.default_scopes = client.scopes.clone();
-    store.put_client(&client).await.expect("memory store");
+    register(store.as_ref(), &client).await.expect("a valid client");
     let user = User {
         subject: Subject::new("alice"),
         username: "alice".into(),
@@ -102,45 +109,33 @@ async fn oauth_server() -> Arc<AuthorizationServer> {
         claims: Default::default(),
     };
     store.put_user(&user).await.expect("memory store");
-    let mut policy = ServerPolicy::new("http://127.0.0.1:8080/auth");
-    policy.allow_insecure_transport = true; // loopback demo only
-    policy.paths.authorize = "/auth/oauth/authorize".into();
-    policy.paths.token = "/auth/oauth/token".into();
-    policy.paths.revoke = "/auth/oauth/revoke".into();
-    policy.paths.introspect = "/auth/oauth/introspect".into();
+    // Plain http: a loopback demo only.
+    let issuer = Issuer::new(&format!("http://127.0.0.1:8080{PREFIX}"), true).expect("a valid issuer");
+    let policy = ServerPolicy::builder(issuer)
+        .allow_insecure_transport(true)
+        .paths(EndpointPaths::default().with_prefix(PREFIX))
+        .build()
+        .expect("a valid policy");
     Arc::new(AuthorizationServer::new(policy, Stores::single(store)))
 }
 
-/// The existing app, with the OAuth endpoints mounted under `/auth`.
-fn app(server: Arc<AuthorizationServer>, waiting: Arc<Waiting>) -> impl FnOnce(&mut web::ServiceConfig) {
+/// The existing app, with the OAuth endpoints mounted under [`PREFIX`].
+fn app(state: web::Data<AppState>) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        let endpoints = OAuthEndpoints::new(server.clone(), Arc::new(MyLogin(waiting.clone()))).with_paths(
-            oauth_actix::EndpointPaths {
-                // Routes inside the /auth scope are relative to it.
-                authorize: "/oauth/authorize".into(),
-                token: vec!["/oauth/token".into()],
-                revoke: "/oauth/revoke".into(),
-                introspect: "/oauth/introspect".into(),
-                ..oauth_actix::EndpointPaths::default()
-            },
-        );
-        cfg.app_data(web::Data::new(AppState { server, waiting }))
+        let endpoints = OAuthEndpoints::new(state.server.clone(), Arc::new(MyLogin(state.clone())));
+        cfg.app_data(state)
             .route("/", web::get().to(home))
             .route("/my-login", web::get().to(login_form))
             .route("/my-login", web::post().to(login_submit))
-            .service(web::scope("/auth").configure(|c| endpoints.configure(c)));
+            .service(endpoints.scope(PREFIX).expect("the policy's paths are below PREFIX"));
     }
 }
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
-    let server = oauth_server().await;
-    let waiting = Arc::new(Waiting::default());
+    let state = AppState::new().await;
     println!("listening on http://127.0.0.1:8080");
-    HttpServer::new(move || App::new().configure(app(server.clone(), waiting.clone())))
-        .bind(("127.0.0.1", 8080))?
-        .run()
-        .await
+    HttpServer::new(move || App::new().configure(app(state.clone()))).bind(("127.0.0.1", 8080))?.run().await
 }
 
 #[cfg(test)]
@@ -151,8 +146,7 @@ mod tests {
 
     #[actix_web::test]
     async fn own_login_page_then_tokens() {
-        let waiting = Arc::new(Waiting::default());
-        let app = test::init_service(App::new().configure(app(oauth_server().await, waiting))).await;
+        let app = test::init_service(App::new().configure(app(AppState::new().await))).await;
         assert_eq!(test::call_and_read_body(&app, TestRequest::get().uri("/").to_request()).await, "my existing app");
 
         let req =

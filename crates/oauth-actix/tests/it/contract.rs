@@ -11,8 +11,8 @@ use base64::Engine as _;
 use oauth_actix::{AuthorizeHandler, BearerError, BearerToken, OAuthEndpoints};
 use oauth_core::jose::{KeySet, SigningAlg, SigningKey};
 use oauth_core::policy::AccessTokenFormat;
-use oauth_core::testing::{FailingStore, ISSUER, TestServer};
-use oauth_core::{AuthorizationServer, PendingAuthorization, ServerPolicy, Stores};
+use oauth_core::testing::{FailingStore, TestServer};
+use oauth_core::{AuthorizationServer, PendingAuthorization, Stores};
 
 struct Nobody;
 
@@ -57,7 +57,7 @@ fn header(resp: &actix_web::dev::ServiceResponse, name: &str) -> Option<String> 
 
 #[actix_web::test]
 async fn limits_and_unreadable_bodies_are_cores_answers() {
-    let t = TestServer::with_policy(|p| p.allow_insecure_transport = true).await;
+    let t = TestServer::with_policy(|p| p.allow_insecure_transport(true)).await;
     let app = app!(Arc::new(t.server));
     // (what, request, status, error_description)
     let big = form("/oauth/token", &"a".repeat(17 * 1024)).to_request();
@@ -93,7 +93,7 @@ async fn public_documents_are_cached_or_404_without_openid_connect() {
         ("/.well-known/openid-configuration", 404, "no-store"),
         ("/jwks", 404, "no-store"),
     ];
-    let jwks_path = server.policy().paths.jwks.clone();
+    let jwks_path = server.policy().paths().jwks.clone();
     for (path, status, cache) in rows {
         let path = if path == "/jwks" { jwks_path.as_str() } else { path };
         let resp = test::call_service(&app, TestRequest::get().uri(path).to_request()).await;
@@ -135,11 +135,8 @@ async fn bearer_token_over_plain_http_is_refused_when_tls_is_required() {
 
 #[actix_web::test]
 async fn a_jwt_access_tokens_jti_is_no_bearer_token() {
-    let t = TestServer::with_policy(|p| {
-        p.allow_insecure_transport = true;
-        p.access_token_format = AccessTokenFormat::Jwt;
-    })
-    .await;
+    let t =
+        TestServer::with_policy(|p| p.allow_insecure_transport(true).access_token_format(AccessTokenFormat::Jwt)).await;
     t.server.set_keys(Some(KeySet::new(vec![SigningKey::generate("k", SigningAlg::ES256).unwrap()], "k").unwrap()));
     let app = app!(Arc::new(t.server));
     let body: serde_json::Value = test::call_and_read_body_json(&app, form("/oauth/token", MACHINE).to_request()).await;
@@ -188,8 +185,7 @@ async fn a_storage_failure_is_logged_once_with_its_cause_and_route() {
         tracing_subscriber::fmt().with_ansi(false).with_writer(move || writer.clone()).without_time().finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let mut policy = ServerPolicy::new(ISSUER);
-    policy.allow_insecure_transport = true;
+    let policy = oauth_core::testing::policy_builder().allow_insecure_transport(true).build().unwrap();
     let server = Arc::new(AuthorizationServer::new(policy, Stores::single(Arc::new(FailingStore))));
     let app = app!(server);
     // (request, status, route)

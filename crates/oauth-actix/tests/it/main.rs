@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use actix_web::test::{self, TestRequest};
 use actix_web::{App, HttpRequest, HttpResponse, web};
-use oauth_actix::{AuthorizeHandler, EndpointPaths, OAuthEndpoints};
+use oauth_actix::{AdapterOptions, AuthorizeHandler, OAuthEndpoints};
 use oauth_core::PendingAuthorization;
+use oauth_core::policy::EndpointPaths;
 use oauth_core::testing::TestServer;
 
 /// Answers with the pending authorization as JSON, so tests can see what arrived.
@@ -21,13 +22,13 @@ impl AuthorizeHandler for Echo {
     }
 }
 
-async fn endpoints() -> OAuthEndpoints {
-    let t = TestServer::with_policy(|p| p.allow_insecure_transport = true).await;
-    let server = Arc::new(t.server);
-    let mut paths = EndpointPaths::from_core(&server.policy().paths);
-    paths.token = vec!["/oauth/token".into(), "/oauth/tokenize".into()];
-    paths.body_limit = 1024;
-    OAuthEndpoints::new(server, Arc::new(Echo)).with_paths(paths)
+/// The endpoints at the default paths below `prefix`, the token endpoint
+/// also at `/oauth/tokenize`, bodies up to 1 KiB.
+async fn endpoints(prefix: &str) -> OAuthEndpoints {
+    let paths = EndpointPaths { token_aliases: vec!["/oauth/tokenize".into()], ..EndpointPaths::default() };
+    let t = TestServer::with_policy(|p| p.allow_insecure_transport(true).paths(paths.with_prefix(prefix))).await;
+    let options = AdapterOptions { body_limit: 1024, ..AdapterOptions::default() };
+    OAuthEndpoints::new(Arc::new(t.server), Arc::new(Echo)).with_options(options)
 }
 
 fn basic() -> String {
@@ -37,8 +38,12 @@ fn basic() -> String {
 
 #[actix_web::test]
 async fn routes_methods_and_limits() {
-    let ep = endpoints().await;
-    let app = test::init_service(App::new().service(web::scope("/auth").configure(|cfg| ep.configure(cfg)))).await;
+    let ep = endpoints("/auth").await;
+    // The policy's paths are below /auth, so they mount in a scope there, but not in another one.
+    let Err(error) = ep.scope("/other") else { panic!("mounted outside the policy's paths") };
+    assert_eq!((error.field.as_str(), error.path.as_str()), ("paths.authorize", "/auth/oauth/authorize"));
+    assert!(ep.scope("/au").is_err(), "a prefix is a whole segment");
+    let app = test::init_service(App::new().service(ep.scope("/auth/").unwrap())).await;
     // (method, path, expected status, expected Allow)
     let rows = [
         ("GET", "/auth/oauth/token", 405, Some("POST")),
@@ -68,7 +73,7 @@ async fn routes_methods_and_limits() {
 
 #[actix_web::test]
 async fn conversion_both_ways() {
-    let ep = endpoints().await;
+    let ep = endpoints("").await;
     let app = test::init_service(App::new().configure(|cfg| ep.configure(cfg))).await;
     // Token: header, content type and form arrive; status, headers and JSON come back.
     for path in ["/oauth/token", "/oauth/tokenize"] {
@@ -119,9 +124,8 @@ async fn forwarded_proto_is_trusted_only_when_configured() {
     let server = Arc::new(t.server);
     let query = "/oauth/authorize?client_id=test_client&response_type=code&scope=email";
     for (trust, expected) in [(false, 400), (true, 200)] {
-        let mut paths = EndpointPaths::from_core(&server.policy().paths);
-        paths.trust_forwarded_proto = trust;
-        let ep = OAuthEndpoints::new(server.clone(), Arc::new(Echo)).with_paths(paths);
+        let options = AdapterOptions { trust_forwarded_proto: trust, ..AdapterOptions::default() };
+        let ep = OAuthEndpoints::new(server.clone(), Arc::new(Echo)).with_options(options);
         let app = test::init_service(App::new().configure(|cfg| ep.configure(cfg))).await;
         let req = TestRequest::get().uri(query).insert_header(("X-Forwarded-Proto", "https")).to_request();
         let resp = test::call_service(&app, req).await;
@@ -136,11 +140,7 @@ async fn bearer_extractor_for_opaque_and_jwt_tokens() {
     use oauth_core::policy::AccessTokenFormat;
 
     for format in [AccessTokenFormat::Opaque, AccessTokenFormat::Jwt] {
-        let t = TestServer::with_policy(|p| {
-            p.allow_insecure_transport = true;
-            p.access_token_format = format;
-        })
-        .await;
+        let t = TestServer::with_policy(|p| p.allow_insecure_transport(true).access_token_format(format)).await;
         t.server.set_keys(Some(KeySet::new(vec![SigningKey::generate("k", SigningAlg::ES256).unwrap()], "k").unwrap()));
         let server = Arc::new(t.server);
         let ep = OAuthEndpoints::new(server.clone(), Arc::new(Echo));

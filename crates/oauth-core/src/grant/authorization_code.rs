@@ -70,7 +70,7 @@ impl GrantHandler for AuthorizationCodeGrant {
             subject: Some(record.subject.clone()),
             scope: record.scope.clone(),
             issued_at: now,
-            expires_at: now.saturating_add(server.policy.grant_lifetime),
+            expires_at: now.saturating_add(server.policy.grant_lifetime()),
             auth_time: Some(record.auth_time),
         };
         let subject = record.subject;

@@ -41,13 +41,13 @@ impl GrantHandler for RefreshTokenGrant {
         }
         let policy = &server.policy;
         let reference = AccessToken::new(server.new_token(&old_key.grant));
-        let rotated = policy.rotate_refresh_tokens.then(|| RefreshToken::new(server.new_token(&old_key.grant)));
+        let rotated = policy.rotate_refresh_tokens().then(|| RefreshToken::new(server.new_token(&old_key.grant)));
         let request = RefreshRequest {
             client_id: client.id.clone(),
             scope,
             now: server.clock.now(),
-            access: (server.access_token_hash(client, &reference), policy.access_token_lifetime),
-            refresh: rotated.as_ref().map(|t| (t.hash(), policy.refresh_token_lifetime)),
+            access: (server.access_token_hash(client, &reference), policy.access_token_lifetime()),
+            refresh: rotated.as_ref().map(|t| (t.hash(), policy.refresh_token_lifetime())),
         };
         let old = match server.stores.tokens.refresh(&old_key, &request).await.map_err(storage_error)? {
             RefreshOutcome::Refreshed(old) => old,

@@ -210,7 +210,7 @@ impl AuthorizationServer {
             }
             Method::Other(_) => return Err(AuthorizeError::MethodNotAllowed),
         };
-        if !req.secure && !self.policy.allow_insecure_transport {
+        if !req.secure && !self.policy.allow_insecure_transport() {
             return Err(invalid(OAuthError::invalid_request("The authorization endpoint requires TLS")));
         }
         let (client, redirect_uri, redirect_uri_sent) = self.verify_client_and_redirect(params).await?;
@@ -241,7 +241,7 @@ impl AuthorizationServer {
         };
         let allowed = match response_type {
             ResponseType::Code => client.grant_types.contains(&GrantType::AuthorizationCode),
-            ResponseType::Token => self.policy.allow_implicit,
+            ResponseType::Token => self.policy.allow_implicit(),
             _ => false,
         };
         if !allowed || !client.response_types.contains(&response_type) {
@@ -362,7 +362,7 @@ impl AuthorizationServer {
             if method.is_some() {
                 return Err(OAuthError::invalid_request("code_challenge_method was sent without code_challenge"));
             }
-            if client.pkce_required() || self.policy.require_pkce {
+            if client.pkce_required() || self.policy.require_pkce() {
                 return Err(OAuthError::invalid_request("PKCE is required: send code_challenge with S256"));
             }
             return Ok(None);
@@ -371,7 +371,7 @@ impl AuthorizationServer {
         let method = CodeChallengeMethod::parse(method.unwrap_or("plain"));
         match method {
             CodeChallengeMethod::S256 => {}
-            CodeChallengeMethod::Plain if self.policy.allow_plain_pkce => {}
+            CodeChallengeMethod::Plain if self.policy.allow_plain_pkce() => {}
             _ => return Err(OAuthError::invalid_request("code_challenge_method must be S256")),
         }
         if !pkce::is_valid_challenge(challenge, &method) {
@@ -431,7 +431,7 @@ impl AuthorizationServer {
         if let Some(state) = state {
             params.push(("state", state));
         }
-        params.push(("iss", &self.policy.issuer));
+        params.push(("iss", self.policy.issuer().as_str()));
         let mut response = OAuthResponse::authorization_redirect(uri, mode, &params);
         response.cause = error.cause.clone();
         response
@@ -467,7 +467,7 @@ impl AuthorizationServer {
         };
         let now = self.clock.now();
         let state = pending.state.as_ref().map(State::as_str);
-        let iss = self.policy.issuer.as_str();
+        let iss = self.policy.issuer().as_str();
         let scope_string = scope.to_string();
 
         if pending.response_type == ResponseType::Token {
@@ -477,7 +477,7 @@ impl AuthorizationServer {
                 subject: Some(approval.subject),
                 scope: scope.clone(),
                 issued_at: now,
-                expires_at: now.saturating_add(self.policy.access_token_lifetime),
+                expires_at: now.saturating_add(self.policy.access_token_lifetime()),
                 auth_time: Some(approval.auth_time),
             };
             let (access, _, tokens) = match self.mint(&client, &grant, &scope, None) {
@@ -487,7 +487,7 @@ impl AuthorizationServer {
             if let Err(e) = self.stores.tokens.create_grant(&grant, &tokens).await {
                 return Ok(self.authorization_error(pending, &storage_error(e)));
             }
-            let expires_in = self.policy.access_token_lifetime.to_string();
+            let expires_in = self.policy.access_token_lifetime().to_string();
             let mut params =
                 vec![("access_token", access.secret()), ("token_type", "Bearer"), ("expires_in", expires_in.as_str())];
             if !scope.is_empty() {
@@ -512,7 +512,7 @@ impl AuthorizationServer {
             nonce: pending.nonce.clone(),
             auth_time: approval.auth_time,
             issued_at: now,
-            expires_at: now.saturating_add(self.policy.code_lifetime),
+            expires_at: now.saturating_add(self.policy.code_lifetime()),
         };
         if let Err(e) = self.stores.codes.put_code(&code.hash(), &record).await {
             return Ok(self.authorization_error(pending, &storage_error(e)));

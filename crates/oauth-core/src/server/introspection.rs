@@ -109,7 +109,7 @@ impl AuthorizationServer {
             client_id: record.client_id.as_str(),
             exp: record.expires_at,
             iat: record.issued_at,
-            iss: &self.policy.issuer,
+            iss: self.policy.issuer().as_str(),
             sub: record.subject.as_ref().map(|s| s.as_str()),
             token_type,
         }

@@ -84,7 +84,7 @@ impl AuthorizationServer {
             Arc::new(crate::grant::RefreshTokenGrant),
             Arc::new(crate::grant::ClientCredentialsGrant),
         ];
-        if policy.allow_password_grant {
+        if policy.allow_password_grant() {
             grants.push(Arc::new(crate::grant::PasswordGrant));
         }
         Self {
@@ -195,20 +195,20 @@ impl AuthorizationServer {
         let p = &self.policy;
         let mut response_types = vec!["code"];
         let mut grant_types: Vec<String> = self.grant_types().map(|g| g.as_str().to_owned()).collect();
-        if p.allow_implicit {
+        if p.allow_implicit() {
             response_types.push("token");
             grant_types.push("implicit".into());
         }
         let mut pkce = vec!["S256"];
-        if p.allow_plain_pkce {
+        if p.allow_plain_pkce() {
             pkce.push("plain");
         }
         let mut doc = serde_json::json!({
-            "issuer": p.issuer,
-            "authorization_endpoint": p.endpoint_url(&p.paths.authorize),
-            "token_endpoint": p.endpoint_url(&p.paths.token),
-            "revocation_endpoint": p.endpoint_url(&p.paths.revoke),
-            "introspection_endpoint": p.endpoint_url(&p.paths.introspect),
+            "issuer": p.issuer(),
+            "authorization_endpoint": p.endpoint_url(&p.paths().authorize),
+            "token_endpoint": p.endpoint_url(&p.paths().token),
+            "revocation_endpoint": p.endpoint_url(&p.paths().revoke),
+            "introspection_endpoint": p.endpoint_url(&p.paths().introspect),
             "response_types_supported": response_types,
             "response_modes_supported": ["query", "fragment", "form_post"],
             "grant_types_supported": grant_types,
@@ -218,13 +218,13 @@ impl AuthorizationServer {
             "code_challenge_methods_supported": pkce,
             "authorization_response_iss_parameter_supported": true,
         });
-        if !p.scopes_supported.is_empty() {
-            let scopes: Vec<&str> = p.scopes_supported.iter().map(|s| s.as_str()).collect();
+        if !p.scopes_supported().is_empty() {
+            let scopes: Vec<&str> = p.scopes_supported().iter().map(|s| s.as_str()).collect();
             doc["scopes_supported"] = scopes.into();
         }
         if let Some(keys) = self.keys() {
-            doc["jwks_uri"] = p.endpoint_url(&p.paths.jwks).into();
-            doc["userinfo_endpoint"] = p.endpoint_url(&p.paths.userinfo).into();
+            doc["jwks_uri"] = p.endpoint_url(&p.paths().jwks).into();
+            doc["userinfo_endpoint"] = p.endpoint_url(&p.paths().userinfo).into();
             doc["subject_types_supported"] = serde_json::json!(["public"]);
             doc["id_token_signing_alg_values_supported"] = keys.algs().into();
             doc["claims_supported"] = crate::oidc::claims_supported().into();
@@ -275,7 +275,7 @@ impl AuthorizationServer {
             self.observe_error(endpoint, &crate::error::ErrorCode::InvalidRequest);
             return Err(OAuthResponse::method_not_allowed("POST"));
         }
-        let error = if !req.secure && !self.policy.allow_insecure_transport {
+        let error = if !req.secure && !self.policy.allow_insecure_transport() {
             OAuthError::invalid_request("This endpoint requires TLS")
         } else if !req.is_form() {
             OAuthError::invalid_request("The body must be application/x-www-form-urlencoded")
@@ -290,7 +290,7 @@ impl AuthorizationServer {
     /// A direct JSON error response, counted for `endpoint`.
     fn error_response(&self, endpoint: &'static str, error: OAuthError) -> OAuthResponse {
         self.observe_error(endpoint, &error.code);
-        error.into_response(&self.policy.issuer)
+        error.into_response(self.policy.issuer().as_str())
     }
 
     /// Authenticates the client of a back-channel request (RFC 6749 §2.3).

@@ -69,7 +69,7 @@ impl AuthorizationServer {
     /// [`GrantHandler`] issues tokens.
     pub async fn issue(&self, client: &Client, grant: NewGrant) -> Result<Issued, OAuthError> {
         let now = self.clock.now();
-        let lifetime = if grant.refresh { self.policy.grant_lifetime } else { self.policy.access_token_lifetime };
+        let lifetime = if grant.refresh { self.policy.grant_lifetime() } else { self.policy.access_token_lifetime() };
         let record = GrantRecord {
             id: self.new_grant_id(),
             client_id: client.id.clone(),
@@ -124,10 +124,10 @@ impl AuthorizationServer {
         let now = self.clock.now();
         let signer = keys.active();
         let payload = crate::oidc::IdTokenClaims {
-            iss: self.policy.issuer.clone(),
+            iss: self.policy.issuer().to_string(),
             sub: subject.as_str().to_owned(),
             aud: client.id.as_str().to_owned(),
-            exp: now.saturating_add(self.policy.id_token_lifetime),
+            exp: now.saturating_add(self.policy.id_token_lifetime()),
             iat: now,
             auth_time,
             nonce: nonce.map(str::to_owned),
@@ -158,9 +158,9 @@ impl AuthorizationServer {
             auth_time: grant.auth_time,
         };
         let reference = AccessToken::new(self.new_token(&grant.id));
-        let access_record = record(scope, self.policy.access_token_lifetime);
+        let access_record = record(scope, self.policy.access_token_lifetime());
         let refresh = refresh_scope
-            .map(|s| (RefreshToken::new(self.new_token(&grant.id)), record(s, self.policy.refresh_token_lifetime)));
+            .map(|s| (RefreshToken::new(self.new_token(&grant.id)), record(s, self.policy.refresh_token_lifetime())));
         let tokens = NewTokens {
             access: (self.access_token_hash(client, &reference), access_record),
             refresh: refresh.as_ref().map(|(t, r)| (t.hash(), r.clone())),
@@ -175,7 +175,7 @@ impl AuthorizationServer {
     }
 
     pub(crate) fn access_token_format(&self, client: &Client) -> AccessTokenFormat {
-        client.access_token_format.unwrap_or(self.policy.access_token_format)
+        client.access_token_format.unwrap_or(self.policy.access_token_format())
     }
 
     /// The key the store keeps the access token `reference` under: its hash,
@@ -202,9 +202,9 @@ impl AuthorizationServer {
         }
         let keys = self.keys().ok_or_else(signing_failed)?;
         let claims = crate::oidc::AccessTokenClaims {
-            iss: self.policy.issuer.clone(),
+            iss: self.policy.issuer().to_string(),
             exp: record.expires_at,
-            aud: self.policy.access_token_audience.clone().unwrap_or_else(|| self.policy.issuer.clone()),
+            aud: self.policy.access_token_audience().to_owned(),
             sub: record.subject.as_ref().map_or_else(|| record.client_id.as_str(), |s| s.as_str()).to_owned(),
             client_id: record.client_id.as_str().to_owned(),
             iat: record.issued_at,

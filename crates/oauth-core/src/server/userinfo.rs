@@ -91,7 +91,7 @@ impl AuthorizationServer {
         }
         let keys = self.keys()?;
         // Expiry is judged on the stored record; the signature proves the jti is ours.
-        let claims: AccessTokenClaims = keys.verify(token, "at+jwt", &self.policy.issuer, None).ok()?;
+        let claims: AccessTokenClaims = keys.verify(token, "at+jwt", self.policy.issuer().as_str(), None).ok()?;
         TokenKey::of_jti(&claims.jti)
     }
 
@@ -111,7 +111,7 @@ impl AuthorizationServer {
 
     /// [`authenticate_resource`](Self::authenticate_resource), with errors counted for `endpoint`.
     async fn authenticate(&self, endpoint: &'static str, req: &OAuthRequest) -> Result<ResourceAccess, OAuthResponse> {
-        if !req.secure && !self.policy.allow_insecure_transport {
+        if !req.secure && !self.policy.allow_insecure_transport() {
             return Err(self.resource_error(endpoint, OAuthError::invalid_request("This endpoint requires TLS"), None));
         }
         let presented = match presented_token(req) {
@@ -141,7 +141,7 @@ impl AuthorizationServer {
     pub async fn validate_access_token(&self, token: &str) -> Result<TokenRecord, OAuthError> {
         if looks_like_jwt(token) {
             let keys = self.keys().ok_or_else(|| invalid_token("The access token is invalid"))?;
-            keys.verify::<AccessTokenClaims>(token, "at+jwt", &self.policy.issuer, Some(self.clock.now()))
+            keys.verify::<AccessTokenClaims>(token, "at+jwt", self.policy.issuer().as_str(), Some(self.clock.now()))
                 .map_err(|_| invalid_token("The access token is invalid or expired"))?;
         }
         let key = self.reference_key(token).ok_or_else(|| invalid_token("The access token is invalid"))?;
@@ -161,7 +161,7 @@ impl AuthorizationServer {
     /// An RFC 6750 §3 error response with its `WWW-Authenticate: Bearer` header.
     /// `None` is the answer to a request without any token: 401 with no error code.
     pub fn bearer_error(&self, error: Option<&OAuthError>, required_scope: Option<&str>) -> OAuthResponse {
-        let realm = quoted_string_safe(&self.policy.issuer);
+        let realm = quoted_string_safe(self.policy.issuer().as_str());
         let Some(error) = error else {
             return OAuthResponse {
                 status: 401,

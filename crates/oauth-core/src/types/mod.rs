@@ -7,11 +7,13 @@
 //! through `secret()`, which makes every raw use visible in review.
 
 mod enums;
+mod issuer;
 mod scope;
 mod secrets;
 mod uri;
 
 pub use enums::{CodeChallengeMethod, GrantType, ResponseMode, ResponseType, TokenEndpointAuthMethod, TokenTypeHint};
+pub use issuer::{Issuer, IssuerError};
 pub use scope::{Scope, ScopeError, ScopeSet};
 pub use secrets::{AccessToken, AuthorizationCode, ClientSecret, PkceCodeVerifier, RefreshToken, TokenHash, TokenKey};
 pub use uri::{RedirectUri, RedirectUriError};

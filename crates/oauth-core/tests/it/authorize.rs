@@ -7,7 +7,7 @@ use oauth_core::request::Method;
 use oauth_core::storage::Stores;
 use oauth_core::testing::{FailingStore, ISSUER, TestServer};
 use oauth_core::types::{ResponseMode, ResponseType};
-use oauth_core::{AuthorizationServer, AuthorizeError, Body, OAuthRequest, ServerPolicy};
+use oauth_core::{AuthorizationServer, AuthorizeError, Body, OAuthRequest};
 
 use crate::support::{
     Expect, VERIFIER, assert_error, assert_tokens, challenge, check_authorize, code_for, demo_query, location_params,
@@ -194,7 +194,7 @@ async fn insecure_transport_is_never_redirected() {
         // Not marked secure.
         check_authorize(&t, OAuthRequest::get(&query), &Expect::Page(400, "invalid_request"), "insecure").await;
     }
-    let t = TestServer::with_policy(|p| p.allow_insecure_transport = true).await;
+    let t = TestServer::with_policy(|p| p.allow_insecure_transport(true)).await;
     check_authorize(&t, OAuthRequest::get(&demo_query("")), &Expect::Pending, "allowed for dev").await;
 }
 
@@ -216,7 +216,10 @@ async fn methods_and_bodies() {
 
 #[tokio::test]
 async fn storage_failure_is_an_error_page() {
-    let server = AuthorizationServer::new(ServerPolicy::new(ISSUER), Stores::single(Arc::new(FailingStore)));
+    let server = AuthorizationServer::new(
+        oauth_core::testing::policy_builder().build().unwrap(),
+        Stores::single(Arc::new(FailingStore)),
+    );
     let result = server.authorize(&OAuthRequest::get(&demo_query("")).secure()).await;
     let Err(error @ AuthorizeError::Invalid(_)) = result else { panic!("{result:?}") };
     assert_eq!(error.status(), 503);
@@ -267,7 +270,7 @@ async fn implicit_needs_server_and_client_opt_in() {
     assert_eq!(location_params(r.location().unwrap())["error"], "unsupported_response_type");
     assert!(r.location().unwrap().contains('#'));
 
-    let t = TestServer::with_policy(|p| p.allow_implicit = true).await;
+    let t = TestServer::with_policy(|p| p.allow_implicit(true)).await;
     oauth_core::storage::ClientStore::put_client(t.store.as_ref(), &client).await.unwrap();
     let pending = check_authorize(&t, OAuthRequest::get(query).secure(), &Expect::Pending, "implicit").await.unwrap();
     assert_eq!(pending.response_mode, ResponseMode::Fragment);

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use oauth_core::jose::{KeySet, SigningAlg, SigningKey};
 use oauth_core::request::Method;
-use oauth_core::testing::{FailingStore, ISSUER, TestServer};
-use oauth_core::{AuthorizationServer, OAuthRequest, OAuthResponse, ServerPolicy, Stores, TokenScheme};
+use oauth_core::testing::{FailingStore, TestServer};
+use oauth_core::{AuthorizationServer, OAuthRequest, OAuthResponse, Stores, TokenScheme};
 
 use crate::support::token;
 
@@ -84,7 +84,7 @@ async fn protected_resource_authentication_table() {
     }
 
     // Insecure transport allowed by policy: the same token passes over plain HTTP.
-    let insecure = TestServer::with_policy(|p| p.allow_insecure_transport = true).await;
+    let insecure = TestServer::with_policy(|p| p.allow_insecure_transport(true)).await;
     let issued = token(&insecure, "grant_type=client_credentials&client_id=machine&client_secret=machine-secret", None)
         .await
         .json_body()
@@ -94,7 +94,10 @@ async fn protected_resource_authentication_table() {
 
 #[tokio::test]
 async fn a_storage_failure_is_a_503_with_its_cause() {
-    let server = AuthorizationServer::new(ServerPolicy::new(ISSUER), Stores::single(Arc::new(FailingStore)));
+    let server = AuthorizationServer::new(
+        oauth_core::testing::policy_builder().build().unwrap(),
+        Stores::single(Arc::new(FailingStore)),
+    );
     let req = OAuthRequest::get("").secure().with_header("Authorization", "Bearer grant.secret");
     let answer = server.authenticate_resource(&req).await.unwrap_err();
     assert_eq!(answer.status, 503);

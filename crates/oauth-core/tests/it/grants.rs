@@ -182,7 +182,7 @@ async fn argon2_checks_run_on_the_offload_and_a_full_pool_is_a_503() {
 #[tokio::test]
 async fn the_password_grant_verifies_on_the_offload() {
     let pool = Arc::new(CountingPool::default());
-    let mut t = TestServer::with_policy(|p| p.allow_password_grant = true).await;
+    let mut t = TestServer::with_policy(|p| p.allow_password_grant(true)).await;
     t.server = t.server.with_offload(pool.clone());
     let mut demo = oauth_core::testing::demo_client();
     demo.grant_types.insert(GrantType::Password);

@@ -17,11 +17,12 @@ async fn metadata_follows_policy() {
     assert!(!m["grant_types_supported"].as_array().unwrap().contains(&"password".into()));
 
     let t = TestServer::with_policy(|p| {
-        p.allow_implicit = true;
-        p.allow_password_grant = true;
-        p.allow_plain_pkce = true;
-        p.paths.token = "/oauth/tokenize".into();
-        p.scopes_supported = oauth_core::testing::scopes("email openid");
+        let paths = oauth_core::policy::EndpointPaths { token: "/oauth/tokenize".into(), ..Default::default() };
+        p.allow_implicit(true)
+            .allow_password_grant(true)
+            .allow_plain_pkce(true)
+            .paths(paths)
+            .scopes_supported(oauth_core::testing::scopes("email openid"))
     })
     .await;
     let m = t.server.metadata();

@@ -13,7 +13,7 @@ use crate::support::{assert_tokens, demo_auth, introspect, location_params, post
 const QUERY: &str = "client_id=test_client&redirect_uri=https%3A%2F%2Fwww.example.com%2Fredirect&response_type=code&state=s&nonce=n-0S6_WzA2Mj&scope=openid%20email%20profile";
 
 async fn oidc_server(alg: SigningAlg, format: AccessTokenFormat) -> TestServer {
-    let t = TestServer::with_policy(|p| p.access_token_format = format).await;
+    let t = TestServer::with_policy(|p| p.access_token_format(format)).await;
     let mut client = demo_client();
     client.scopes = scopes("openid profile email");
     t.store.put_client(&client).await.unwrap();

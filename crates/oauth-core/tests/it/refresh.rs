@@ -80,13 +80,13 @@ async fn other_clients_refresh_token() {
 
 #[tokio::test]
 async fn expiry_and_absolute_lifetime() {
-    let t = TestServer::with_policy(|p| p.grant_lifetime = 2000).await;
+    let t = TestServer::with_policy(|p| p.grant_lifetime(2000)).await;
     let first = first_tokens(&t).await;
     // Expired refresh token (900 s).
     t.clock.advance(901);
     assert_error(&refresh(&t, first["refresh_token"].as_str().unwrap(), "").await, 400, "invalid_grant", "24 expired");
 
-    let t = TestServer::with_policy(|p| p.grant_lifetime = 2000).await;
+    let t = TestServer::with_policy(|p| p.grant_lifetime(2000)).await;
     let mut rt = first_tokens(&t).await["refresh_token"].as_str().unwrap().to_owned();
     // Keep refreshing every 800 s: the family still ends 2000 s after it began.
     t.clock.advance(800);
@@ -104,7 +104,7 @@ async fn expiry_and_absolute_lifetime() {
 
 #[tokio::test]
 async fn rotation_can_be_turned_off() {
-    let t = TestServer::with_policy(|p| p.rotate_refresh_tokens = false).await;
+    let t = TestServer::with_policy(|p| p.rotate_refresh_tokens(false)).await;
     let rt = first_tokens(&t).await["refresh_token"].as_str().unwrap().to_owned();
     let a = assert_tokens(&refresh(&t, &rt, "").await, "first refresh");
     let b = assert_tokens(&refresh(&t, &rt, "").await, "second refresh");

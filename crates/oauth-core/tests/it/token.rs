@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use oauth_core::request::Method;
 use oauth_core::storage::{ClientStore as _, Stores};
-use oauth_core::testing::{FailingStore, ISSUER, TestServer};
-use oauth_core::{AuthorizationServer, OAuthRequest, ServerPolicy};
+use oauth_core::testing::{FailingStore, TestServer};
+use oauth_core::{AuthorizationServer, OAuthRequest};
 
 use crate::support::{
     VERIFIER, assert_error, assert_tokens, basic, challenge, code_for, demo_auth, demo_query, introspect, post, token,
@@ -194,7 +194,10 @@ async fn transport_method_and_content_type() {
 
 #[tokio::test]
 async fn storage_failure_is_503() {
-    let server = AuthorizationServer::new(ServerPolicy::new(ISSUER), Stores::single(Arc::new(FailingStore)));
+    let server = AuthorizationServer::new(
+        oauth_core::testing::policy_builder().build().unwrap(),
+        Stores::single(Arc::new(FailingStore)),
+    );
     let r = server.token(&post("grant_type=client_credentials", Some(&demo_auth()))).await;
     assert_error(&r, 503, "temporarily_unavailable", "1 storage down");
     let r = server.revoke(&post("token=x", Some(&demo_auth()))).await;
@@ -312,7 +315,7 @@ async fn basic_credentials_are_form_url_decoded() {
 
 #[tokio::test]
 async fn password_grant_when_enabled() {
-    let t = TestServer::with_policy(|p| p.allow_password_grant = true).await;
+    let t = TestServer::with_policy(|p| p.allow_password_grant(true)).await;
     let r = token(&t, "grant_type=password&username=admin&password=admin", Some(&demo_auth())).await;
     assert_error(&r, 400, "unauthorized_client", "client not registered for password");
     let mut client = oauth_core::testing::demo_client();

@@ -1,4 +1,6 @@
 use super::*;
+use oauth_core::policy::AccessTokenFormat;
+use oauth_core::types::{ResponseType, TokenEndpointAuthMethod};
 
 const MINIMAL: &str = r#"
 [server]
@@ -29,7 +31,7 @@ fn defaults() {
     assert_eq!(clients[0].auth_method, TokenEndpointAuthMethod::ClientSecretBasic);
     assert!(clients[0].response_types.contains(&ResponseType::Code));
     let policy = config.policy().unwrap();
-    assert_eq!(policy.scopes_supported.to_string(), "email profile");
+    assert_eq!(policy.scopes_supported().to_string(), "email profile");
 }
 
 #[test]
@@ -146,4 +148,65 @@ fn users_need_exactly_one_password_form() {
     let config = Config::from_toml(&text, []).unwrap();
     let error = format!("{:#}", config.users().unwrap_err());
     assert!(error.contains("users[0]"), "{error}");
+}
+
+#[test]
+fn debug_output_has_no_secrets() {
+    let text = format!(
+        "{MINIMAL}\n[session]\ncookie_key = \"c2VjcmV0LWtleQ==\"\n[[clients]]\nid = \"b\"\nsecret = \"plain-secret\"\nredirect_uris = [\"https://b.example/cb\"]\n[[users]]\nusername = \"u\"\npassword = \"plain-password\"\n"
+    );
+    let debug = format!("{:?}", Config::from_toml(&text, []).unwrap());
+    for secret in ["c2VjcmV0LWtleQ==", "plain-secret", "plain-password", "sha256:ba78"] {
+        assert!(!debug.contains(secret), "{secret} in {debug}");
+    }
+}
+
+/// Each override takes the type of the field it sets, whatever its text looks like.
+#[test]
+fn environment_overrides_are_typed_by_the_schema() {
+    type Check = fn(&Config) -> bool;
+    let rows: &[(&str, &str, Check)] = &[
+        ("OAUTH__STORAGE__KEY_PREFIX", "2024", |c| c.storage.key_prefix == "2024"),
+        ("OAUTH__SESSION__COOKIE_KEY", "12345", |c| c.session.cookie_key.as_deref() == Some("12345")),
+        ("OAUTH__TOKENS__ACCESS_TOKEN_AUDIENCE", "true", |c| c.tokens.access_token_audience.as_deref() == Some("true")),
+        ("OAUTH__SERVER__ISSUER", "https://other.example", |c| c.server.issuer == "https://other.example"),
+        ("OAUTH__SERVER__WORKERS", " 4 ", |c| c.server.workers == 4),
+        ("OAUTH__STORAGE__TIMEOUT_MS", "250", |c| c.storage.timeout_ms == 250),
+        ("OAUTH__SERVER__METRICS", "false", |c| !c.server.metrics),
+        ("OAUTH__Server__Access_Log", "true", |c| c.server.access_log),
+        ("OAUTH__ENDPOINTS__TOKEN", "/a, /b", |c| c.endpoints.token == ["/a", "/b"]),
+        ("OAUTH__ENDPOINTS__TOKEN", "/only", |c| c.endpoints.token == ["/only"]),
+        ("OAUTH__SERVER__LOGIN_HINT", "42", |c| c.server.login_hint.as_deref() == Some("42")),
+        ("OAUTH__SERVER__LOGIN_HINT", "", |c| c.server.login_hint.is_none()),
+        ("OAUTH__SERVER__TEMPLATES_DIR", "/srv/t", |c| c.server.templates_dir.as_deref() == Some("/srv/t".as_ref())),
+        ("OAUTH__TOKENS__ACCESS_TOKEN_FORMAT", "jwt", |c| c.tokens.access_token_format == AccessTokenFormat::Jwt),
+        ("OAUTH__OIDC__EPHEMERAL_KEY", "ES256", |c| c.oidc.ephemeral_key.as_deref() == Some("ES256")),
+        ("OAUTH__SCOPES__EMAIL", "Your email", |c| c.scopes.get("email").map(String::as_str) == Some("Your email")),
+    ];
+    for (key, value, check) in rows {
+        let config = Config::from_toml(MINIMAL, [(key.to_string(), value.to_string())])
+            .unwrap_or_else(|e| panic!("{key}={value:?}: {e:#}"));
+        assert!(check(&config), "{key}={value:?}: {config:?}");
+        assert_eq!(config.clients.len(), 1, "{key}: the file's other values stay");
+    }
+    // Refused, naming the field and the variable.
+    let rows: &[(&str, &str, &str)] = &[
+        ("OAUTH__TOKENS__ACCESS_TOKEN_LIFETIME", "abc", "tokens.access_token_lifetime: invalid type: string \"abc\""),
+        ("OAUTH__TOKENS__CODE_LIFETIME", "-1", "tokens.code_lifetime"),
+        ("OAUTH__SECURITY__REQUIRE_PKCE", "yes", "security.require_pkce"),
+        ("OAUTH__SERVER__WORKERS", "", "server.workers"),
+        ("OAUTH__TOKENS__ACCESS_TOKEN_FORMAT", "paseto", "tokens.access_token_format"),
+        ("OAUTH__SERVER__NO_SUCH_FIELD", "1", "unknown field `no_such_field`"),
+        ("OAUTH__STORAGE", "redis", "storage: invalid type: string"),
+        ("OAUTH__SERVER__BIND__PORT", "1", "server.bind: invalid type: map"),
+        ("OAUTH__SERVER__ISSUER__HOST", "x", "server.issuer is not a section"),
+        ("OAUTH__SERVER____BIND", "1", "empty field name"),
+    ];
+    for (key, value, expected) in rows {
+        let error = match Config::from_toml(MINIMAL, [(key.to_string(), value.to_string())]) {
+            Ok(_) => panic!("{key}={value:?}: accepted"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(error.contains(expected) && error.contains(key), "{key}={value:?}: {error}");
+    }
 }

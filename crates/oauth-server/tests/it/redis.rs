@@ -252,6 +252,8 @@ async fn cli_creates_and_deletes_clients() {
     // Bad input names the flag; configured clients are read-only; memory has nothing to manage.
     let rows: &[(&[&str], &str)] = &[
         (&["create", "--redirect-uri", "https://a.example/cb#fragment"], "--redirect-uri"),
+        (&["create"], "--redirect-uri: client "),
+        (&["create", "--id", "a b", "--redirect-uri", "https://a.example/cb"], "--id"),
         (&["create", "--grant-type", "magic", "--redirect-uri", "https://a.example/cb"], "--grant-type"),
         (&["create", "--auth-method", "private_key_jwt", "--redirect-uri", "https://a.example/cb"], "--auth-method"),
         (&["create", "--grant-type", "client_credentials", "--auth-method", "none"], "--grant-type"),

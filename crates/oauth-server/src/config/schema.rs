@@ -1,0 +1,338 @@
+//! The configuration file's schema: sections, fields and their defaults.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use oauth_core::ServerPolicy;
+use oauth_core::policy::{AccessTokenFormat, EndpointPaths};
+use oauth_core::types::Issuer;
+use serde::Deserialize;
+
+use crate::registration::ClientRegistration;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`
+    #[serde(default)]
+    pub server: ServerSection,
+    /// `[endpoints]`
+    #[serde(default)]
+    pub endpoints: EndpointsSection,
+    /// `[tokens]`
+    #[serde(default)]
+    pub tokens: TokensSection,
+    /// `[security]`
+    #[serde(default)]
+    pub security: SecuritySection,
+    /// `[storage]`
+    #[serde(default)]
+    pub storage: StorageSection,
+    /// `[session]`
+    #[serde(default)]
+    pub session: SessionSection,
+    /// `[oidc]`
+    #[serde(default)]
+    pub oidc: OidcSection,
+    /// `[scopes]`: descriptions shown on the consent page, by scope name.
+    #[serde(default)]
+    pub scopes: BTreeMap<String, String>,
+    /// `[[clients]]`
+    #[serde(default)]
+    pub clients: Vec<ClientRegistration>,
+    /// `[[users]]`
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+}
+
+/// `[server]`: listening address, issuer, transport.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    /// Address to listen on.
+    pub bind: String,
+    /// Issuer identifier: the public base URL of this server.
+    pub issuer: String,
+    /// Accept plain-HTTP requests (development only).
+    pub allow_insecure_transport: bool,
+    /// Trust `Forwarded` / `X-Forwarded-Proto` from a TLS-terminating proxy.
+    pub trust_forwarded_proto: bool,
+    /// Directory whose `login.html`, `consent.html` or `error.html` replace the embedded templates.
+    pub templates_dir: Option<PathBuf>,
+    /// A line shown on the login page (the demo shows its credentials).
+    pub login_hint: Option<String>,
+    /// Worker threads (0: one per core).
+    pub workers: usize,
+    /// Serve Prometheus metrics at `/metrics` (restrict it at your proxy).
+    pub metrics: bool,
+    /// Log one line per request (method, path, status, latency) at `info`.
+    /// Off by default: `/metrics` counts every request, a reverse proxy
+    /// usually logs them too, and the line costs about 2 µs of CPU per
+    /// request. Responses with a 5xx status are logged at `warn` either way.
+    pub access_log: bool,
+    /// Threads for Argon2 checks (client secrets, passwords), for the whole
+    /// process (0: one per core).
+    pub hash_threads: usize,
+    /// Argon2 checks that may wait for a thread (0: 8 per thread); beyond
+    /// that, requests needing one get `503` with `Retry-After`.
+    pub hash_queue: usize,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8000".into(),
+            issuer: "http://localhost:8000".into(),
+            allow_insecure_transport: false,
+            trust_forwarded_proto: false,
+            templates_dir: None,
+            login_hint: None,
+            workers: 0,
+            metrics: true,
+            access_log: false,
+            hash_threads: 0,
+            hash_queue: 0,
+        }
+    }
+}
+
+impl ServerSection {
+    /// `hash_threads` and `hash_queue` with their defaults applied.
+    pub fn hash_pool_size(&self) -> (usize, usize) {
+        let threads = match self.hash_threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let queue = match self.hash_queue {
+            0 => threads * oauth_actix::QUEUE_PER_THREAD,
+            n => n,
+        };
+        (threads, queue)
+    }
+}
+
+/// `[endpoints]`: paths.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EndpointsSection {
+    /// Authorization endpoint.
+    pub authorize: String,
+    /// Token endpoint paths; the first is advertised in metadata.
+    pub token: Vec<String>,
+    /// Revocation endpoint.
+    pub revoke: String,
+    /// Introspection endpoint.
+    pub introspect: String,
+    /// OpenID Connect UserInfo endpoint.
+    pub userinfo: String,
+    /// JWK Set of the signing keys.
+    pub jwks: String,
+    /// Login page.
+    pub login: String,
+    /// Consent page.
+    pub consent: String,
+}
+
+impl Default for EndpointsSection {
+    fn default() -> Self {
+        let core = EndpointPaths::default();
+        Self {
+            token: core.token_paths().map(str::to_owned).collect(),
+            authorize: core.authorize,
+            revoke: core.revoke,
+            introspect: core.introspect,
+            userinfo: core.userinfo,
+            jwks: core.jwks,
+            login: "/login".into(),
+            consent: "/approve".into(),
+        }
+    }
+}
+
+/// `[tokens]`: lifetimes in seconds and rotation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokensSection {
+    /// Authorization code lifetime.
+    pub code_lifetime: u64,
+    /// Access token lifetime.
+    pub access_token_lifetime: u64,
+    /// Refresh token lifetime.
+    pub refresh_token_lifetime: u64,
+    /// Absolute lifetime of a grant (refresh token family).
+    pub grant_lifetime: u64,
+    /// Rotate refresh tokens on use.
+    pub rotate_refresh_tokens: bool,
+    /// `opaque` (default) or `jwt` (RFC 9068) access tokens, for clients that do not choose.
+    pub access_token_format: AccessTokenFormat,
+    /// `aud` of JWT access tokens (default: the issuer).
+    pub access_token_audience: Option<String>,
+}
+
+impl Default for TokensSection {
+    fn default() -> Self {
+        let p = engine_defaults();
+        Self {
+            code_lifetime: p.code_lifetime(),
+            access_token_lifetime: p.access_token_lifetime(),
+            refresh_token_lifetime: p.refresh_token_lifetime(),
+            grant_lifetime: p.grant_lifetime(),
+            rotate_refresh_tokens: p.rotate_refresh_tokens(),
+            access_token_format: p.access_token_format(),
+            access_token_audience: None,
+        }
+    }
+}
+
+/// `[security]`: protocol switches.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySection {
+    /// Require PKCE for all clients.
+    pub require_pkce: bool,
+    /// Accept `code_challenge_method=plain`.
+    pub allow_plain_pkce: bool,
+    /// Allow the implicit grant for clients registered for it.
+    pub allow_implicit: bool,
+    /// Allow the password grant for clients registered for it.
+    pub allow_password_grant: bool,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSection {
+    /// `memory` (the embedded store), or `redis://…`, `rediss://…`,
+    /// `redis-cluster://host:port` (several instances sharing one store).
+    pub url: String,
+    /// Prefix of every Redis key.
+    pub key_prefix: String,
+    /// Multiplexed Redis connections per instance (default 1; each worker thread sticks to one).
+    pub pool_size: usize,
+    /// Longest time one storage call may take, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        Self { url: "memory".into(), key_prefix: "oauth".into(), pool_size: 1, timeout_ms: 2000 }
+    }
+}
+
+impl StorageSection {
+    /// True for the embedded in-memory store.
+    pub fn is_memory(&self) -> bool {
+        self.url == "memory"
+    }
+}
+
+/// `[oidc]`: OpenID Connect signing keys and lifetimes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OidcSection {
+    /// Signing keys from PEM files; OpenID Connect is on when there is at least one key.
+    pub keys: Vec<KeyConfig>,
+    /// A JWK Set file with private keys (`d`), instead of or besides `keys`.
+    pub jwks_file: Option<PathBuf>,
+    /// The kid of the key that signs; the others are published to verify older tokens.
+    pub active_kid: Option<String>,
+    /// Generate a key of this algorithm at start (`RS256`, `ES256` or `EdDSA`):
+    /// for demos, since tokens signed with it do not survive a restart.
+    pub ephemeral_key: Option<String>,
+    /// ID token lifetime in seconds.
+    pub id_token_lifetime: u64,
+    /// How long a remembered consent lasts, in seconds.
+    pub consent_lifetime: u64,
+}
+
+impl Default for OidcSection {
+    fn default() -> Self {
+        let p = engine_defaults();
+        Self {
+            keys: Vec::new(),
+            jwks_file: None,
+            active_kid: None,
+            ephemeral_key: None,
+            id_token_lifetime: p.id_token_lifetime(),
+            consent_lifetime: p.consent_lifetime(),
+        }
+    }
+}
+
+/// `[[oidc.keys]]`: one signing key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    /// Key id, published in the JWKS and in each token's header.
+    pub kid: String,
+    /// `RS256`, `ES256` or `EdDSA`.
+    pub alg: String,
+    /// PEM file with the private key (PKCS#8; PKCS#1 for RSA, SEC1 for P-256).
+    pub pem_file: PathBuf,
+}
+
+/// `[session]`: the login session cookie. `Debug` leaves the key out.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSection {
+    /// Cookie name.
+    pub cookie_name: String,
+    /// Idle lifetime of a session, in seconds.
+    pub lifetime: u64,
+    /// Base64 key (at least 64 bytes) that signs session cookies. When absent,
+    /// a random key is made at start: sessions then do not survive a restart
+    /// and are not shared between instances.
+    pub cookie_key: Option<String>,
+}
+
+impl Default for SessionSection {
+    fn default() -> Self {
+        Self { cookie_name: "oauth_session".into(), lifetime: 1800, cookie_key: None }
+    }
+}
+
+/// `[[users]]`: a resource owner. `Debug` leaves the password out.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    /// Login name.
+    pub username: String,
+    /// Plain password; hashed with Argon2id at load.
+    pub password: Option<String>,
+    /// Argon2id PHC string, instead of `password`.
+    pub password_hash: Option<String>,
+    /// Stable subject identifier (default: the username).
+    pub subject: Option<String>,
+    /// Profile claims (for example `email`, `name`).
+    #[serde(default)]
+    pub claims: BTreeMap<String, serde_json::Value>,
+}
+
+/// The engine's defaults, which the configuration's defaults follow.
+fn engine_defaults() -> ServerPolicy {
+    let issuer = Issuer::new("https://defaults.invalid", false).expect("a valid issuer");
+    ServerPolicy::builder(issuer).build().expect("the engine's defaults are valid")
+}
+
+impl std::fmt::Debug for SessionSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionSection")
+            .field("cookie_name", &self.cookie_name)
+            .field("lifetime", &self.lifetime)
+            .field("cookie_key", &self.cookie_key.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for UserConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserConfig")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "[redacted]"))
+            .field("subject", &self.subject)
+            .field("claims", &self.claims)
+            .finish()
+    }
+}
