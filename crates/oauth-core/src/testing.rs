@@ -245,9 +245,6 @@ mod failing {
         async fn get_refresh_token(&self, _: &TokenKey) -> StorageResult<RefreshLookup> {
             down()
         }
-        async fn rotate_refresh(&self, _: &TokenKey, _: &NewTokens) -> StorageResult<RotateOutcome> {
-            down()
-        }
         async fn refresh(&self, _: &TokenKey, _: &RefreshRequest) -> StorageResult<RefreshOutcome> {
             down()
         }

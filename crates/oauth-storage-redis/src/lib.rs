@@ -6,10 +6,10 @@
 //!
 //! - Codes, tokens and sessions are stored under SHA-256 hashes, never raw.
 //! - Every code, token family and session key has a TTL equal to its lifetime.
-//! - A code is consumed exactly once (a Lua script), refresh rotation is a
-//!   compare-and-swap that detects reuse and revokes the family, and revoking
-//!   a grant deletes one key: all of it atomic across processes. The refresh
-//!   grant (lookup, checks, rotation) is one script, so one round trip.
+//! - A code is consumed exactly once (a Lua script), the refresh grant
+//!   (lookup, checks, rotation, reuse detection revoking the family) is one
+//!   script, so one round trip, and revoking a grant deletes one key: all of
+//!   it atomic across processes.
 //! - Redis Cluster (feature `cluster`): each multi-key operation uses keys
 //!   with one hash tag; see the key schema in the `keys` module docs below.
 //! - `rediss://` with the `tls` feature.

@@ -9,7 +9,7 @@ use oauth_core::client::Client;
 use oauth_core::clock::{Clock, SystemClock};
 use oauth_core::storage::{
     ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
-    RefreshRequest, RotateOutcome, SessionStore, StorageError, StorageResult, TokenRecord, TokenStore, UserStore,
+    RefreshRequest, SessionStore, StorageError, StorageResult, TokenRecord, TokenStore, UserStore,
 };
 use oauth_core::types::{ClientId, GrantId, ScopeSet, Subject, TokenHash, TokenKey};
 use oauth_core::user::User;
@@ -213,9 +213,9 @@ impl Slots {
 
 /// Every oauth-core storage trait over Redis. Cheap to clone (a shared pool).
 ///
-/// Atomic across processes: codes are consumed by one Lua script, refresh
-/// rotation is a compare-and-swap script on the family's hash, and revoking a
-/// grant deletes that one key.
+/// Atomic across processes: codes are consumed by one Lua script, the
+/// refresh grant (lookup, checks, rotation, reuse detection) is one script on
+/// the family's hash, and revoking a grant deletes that one key.
 #[derive(Clone)]
 pub struct RedisStore {
     pool: Pool,
@@ -480,24 +480,6 @@ impl TokenStore for RedisStore {
                 RefreshLookup::Rotated { grant_id: key.grant.clone() }
             }
             (None, _) => RefreshLookup::Unknown,
-        })
-    }
-
-    async fn rotate_refresh(&self, old: &TokenKey, new: &NewTokens) -> StorageResult<RotateOutcome> {
-        let (fields, expires) = token_fields(new);
-        let mut inv = scripts::ROTATE.prepare_invoke();
-        inv.key(self.keys.grant(&old.grant))
-            .arg(keys::short_hash(&old.hash))
-            .arg(self.now())
-            .arg(expires)
-            .arg(if new.refresh.is_some() { "1" } else { "0" });
-        for (field, value) in fields {
-            inv.arg(field).arg(value);
-        }
-        Ok(match self.script::<i64>(inv).await? {
-            1 => RotateOutcome::Rotated,
-            2 => RotateOutcome::Reused,
-            _ => RotateOutcome::Unknown,
         })
     }
 

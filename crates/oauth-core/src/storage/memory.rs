@@ -14,7 +14,7 @@ use async_trait::async_trait;
 
 use super::{
     ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
-    RefreshRequest, RotateOutcome, SessionStore, StorageResult, TokenRecord, TokenStore, UserStore,
+    RefreshRequest, SessionStore, StorageResult, TokenRecord, TokenStore, UserStore,
 };
 use crate::client::Client;
 use crate::clock::{Clock, SystemClock};
@@ -219,7 +219,7 @@ impl Hash for GrantKey {
 }
 
 /// The token state, under one lock: every operation that must be atomic
-/// (take a code, rotate a refresh token, revoke a family) is one critical section.
+/// (take a code, refresh, revoke a family) is one critical section.
 #[derive(Debug, Default)]
 struct State {
     codes: Sharded<TokenHash, CodeEntry>,
@@ -361,12 +361,13 @@ impl State {
     }
 
     /// Stores the tokens' records (their grant's entry lists them).
-    fn insert_tokens(&mut self, tokens: &NewTokens) {
-        self.access.insert(tokens.access.0, tokens.access.1.clone());
-        self.expiries.schedule(tokens.access.1.expires_at, Expiring::Access(tokens.access.0));
-        if let Some((hash, record)) = &tokens.refresh {
-            self.refresh.insert(*hash, RefreshEntry::Active(record.clone()));
-            self.expiries.schedule(record.expires_at, Expiring::Refresh(*hash));
+    fn insert_tokens(&mut self, tokens: NewTokens) {
+        let (hash, record) = tokens.access;
+        self.expiries.schedule(record.expires_at, Expiring::Access(hash));
+        self.access.insert(hash, record);
+        if let Some((hash, record)) = tokens.refresh {
+            self.expiries.schedule(record.expires_at, Expiring::Refresh(hash));
+            self.refresh.insert(hash, RefreshEntry::Active(record));
         }
     }
 
@@ -453,7 +454,7 @@ impl TokenStore for MemoryStore {
         let entry = GrantEntry { record: grant.clone(), first: tokens.access.0, others };
         state.grants.insert(GrantKey::new(&grant.id), Box::new(entry));
         state.expiries.schedule(grant.expires_at, Expiring::Grant(grant.id.clone()));
-        state.insert_tokens(tokens);
+        state.insert_tokens(tokens.clone());
         Ok(())
     }
 
@@ -477,48 +478,46 @@ impl TokenStore for MemoryStore {
         })
     }
 
-    async fn rotate_refresh(&self, old: &TokenKey, new: &NewTokens) -> StorageResult<RotateOutcome> {
+    async fn refresh(&self, old: &TokenKey, request: &RefreshRequest) -> StorageResult<RefreshOutcome> {
         let now = self.now();
         let mut state = self.state();
         state.purge(now);
-        let outcome = match state.refresh.get(&old.hash) {
-            Some(RefreshEntry::Active(r))
-                if r.expires_at > now
-                    && r.grant_id == old.grant
-                    && state.grants.contains_key(&GrantKey::new(&r.grant_id)) =>
-            {
-                let (grant_id, expires_at) = (r.grant_id.clone(), r.expires_at);
-                if new.refresh.is_some() {
-                    // Reuse is detected until the retired token would have
-                    // expired; the index already holds that time for its hash.
-                    state.refresh.insert(old.hash, RefreshEntry::Rotated { grant_id, expires_at });
-                }
-                state.insert_tokens(new);
-                let State { grants, access, refresh, .. } = &mut *state;
-                if let Some(grant) = grants.get_mut(&GrantKey::new(&new.access.1.grant_id)) {
-                    // Before the list would grow, drop what has expired: a
-                    // family refreshed for months lists only its live tokens,
-                    // at an amortized constant cost per rotation.
-                    if grant.others.len() >= 64 && grant.others.len() + 2 > grant.others.capacity() {
-                        grant.others.retain(|h| access.contains_key(h) || refresh.contains_key(h));
-                    }
-                    grant.others.push(new.access.0);
-                    grant.others.extend(new.refresh.as_ref().map(|(hash, _)| *hash));
-                }
-                RotateOutcome::Rotated
-            }
+        let record = match state.refresh.get(&old.hash) {
+            Some(RefreshEntry::Active(r)) if r.expires_at > now && r.grant_id == old.grant => r.clone(),
             Some(RefreshEntry::Rotated { grant_id, expires_at }) if *expires_at > now && *grant_id == old.grant => {
                 let grant_id = grant_id.clone();
                 state.revoke_grant(&grant_id);
-                RotateOutcome::Reused
+                return Ok(RefreshOutcome::Reused);
             }
-            _ => RotateOutcome::Unknown,
+            _ => return Ok(RefreshOutcome::Unknown),
         };
-        Ok(outcome)
-    }
-
-    async fn refresh(&self, old: &TokenKey, request: &RefreshRequest) -> StorageResult<RefreshOutcome> {
-        super::refresh_by_lookup(self, old, request).await
+        if let Err(refusal) = request.check(&record) {
+            return Ok(RefreshOutcome::Refused(refusal));
+        }
+        if !state.grants.contains_key(&GrantKey::new(&record.grant_id)) {
+            return Ok(RefreshOutcome::Unknown);
+        }
+        let new = request.tokens(&record);
+        if new.refresh.is_some() {
+            // Reuse is detected until the retired token would have expired;
+            // the index already holds that time for its hash.
+            let marker = RefreshEntry::Rotated { grant_id: record.grant_id.clone(), expires_at: record.expires_at };
+            state.refresh.insert(old.hash, marker);
+        }
+        let (new_access, new_refresh) = (new.access.0, new.refresh.as_ref().map(|(hash, _)| *hash));
+        state.insert_tokens(new);
+        let State { grants, access, refresh, .. } = &mut *state;
+        if let Some(grant) = grants.get_mut(&GrantKey::new(&record.grant_id)) {
+            // Before the list would grow, drop what has expired: a family
+            // refreshed for months lists only its live tokens, at an
+            // amortized constant cost per rotation.
+            if grant.others.len() >= 64 && grant.others.len() + 2 > grant.others.capacity() {
+                grant.others.retain(|h| access.contains_key(h) || refresh.contains_key(h));
+            }
+            grant.others.push(new_access);
+            grant.others.extend(new_refresh);
+        }
+        Ok(RefreshOutcome::Refreshed(record))
     }
 
     async fn revoke_access_token(&self, key: &TokenKey) -> StorageResult<()> {
