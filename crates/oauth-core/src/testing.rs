@@ -281,20 +281,4 @@ mod failing {
             down()
         }
     }
-
-    #[async_trait]
-    impl SessionStore for FailingStore {
-        async fn load_session(&self, _: &TokenHash) -> StorageResult<Option<String>> {
-            down()
-        }
-        async fn save_session(&self, _: &TokenHash, _: &str, _: u64) -> StorageResult<()> {
-            down()
-        }
-        async fn delete_session(&self, _: &TokenHash) -> StorageResult<()> {
-            down()
-        }
-        async fn ping(&self) -> StorageResult<()> {
-            down()
-        }
-    }
 }

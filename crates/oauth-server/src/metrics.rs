@@ -12,7 +12,7 @@ use oauth_core::client::Client;
 use oauth_core::observe::Observer;
 use oauth_core::storage::{
     ClientStore, CodeRecord, CodeStore, CodeTake, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
-    RefreshRequest, SessionStore, StorageResult, TokenRecord, TokenStore,
+    RefreshRequest, StorageResult, TokenRecord, TokenStore,
 };
 use oauth_core::types::{ClientId, GrantId, GrantType, TokenHash, TokenKey};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -21,6 +21,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::session::SessionStore;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {

@@ -1,6 +1,7 @@
 //! Chooses the stores the configuration names, and seeds them.
 //!
-//! - `memory`: one `MemoryStore` for everything (clients and users from the file).
+//! - `memory`: one `MemoryStore` for everything the engine uses (clients and
+//!   users from the file), sessions in `MemorySessions`.
 //! - `redis://…`: codes, tokens and sessions in Redis, so any instance can
 //!   continue any flow; clients from the file stay read-only in front of the
 //!   clients managed with `oauth-server client …` in Redis; users from the file.
@@ -13,10 +14,11 @@ use async_trait::async_trait;
 use oauth_core::MemoryStore;
 use oauth_core::client::Client;
 use oauth_core::clock::Clock;
-use oauth_core::storage::{ClientStore, SessionStore, StorageError, StorageResult, Stores, UserStore as _};
+use oauth_core::storage::{ClientStore, StorageError, StorageResult, Stores, UserStore as _};
 use oauth_core::types::ClientId;
 
 use crate::config::Config;
+use crate::session::{MemorySessions, SessionStore};
 
 /// The opened stores.
 pub struct Backends {
@@ -39,7 +41,7 @@ impl std::fmt::Debug for Backends {
 /// Opens and seeds the configured stores; the in-memory parts use `clock`.
 pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Backends> {
     let clients = config.clients()?;
-    let memory = Arc::new(MemoryStore::with_clock(clock));
+    let memory = Arc::new(MemoryStore::with_clock(clock.clone()));
     for user in config.users()? {
         memory.put_user(&user).await.context("storing users")?;
     }
@@ -48,8 +50,8 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Back
             memory.put_client(client).await.context("storing clients")?;
         }
         return Ok(Backends {
-            stores: Stores::single(memory.clone()),
-            sessions: memory,
+            stores: Stores::single(memory),
+            sessions: Arc::new(MemorySessions::with_clock(clock)),
             managed_clients: None,
             pool_status: None,
         });
@@ -68,6 +70,7 @@ fn open_redis(config: &Config, clients: Vec<Client>, memory: Arc<MemoryStore>) -
             .build()
             .map_err(|e| anyhow::anyhow!("storage.url: {e}"))?,
     );
+    let sessions = crate::session::RedisSessions::new(&redis).map_err(|e| anyhow::anyhow!("sessions: {e}"))?;
     let layered = Arc::new(LayeredClients::new(clients, redis.clone()));
     let pool = redis.clone();
     Ok(Backends {
@@ -79,7 +82,7 @@ fn open_redis(config: &Config, clients: Vec<Client>, memory: Arc<MemoryStore>) -
             users: memory,
             consents: redis.clone(),
         },
-        sessions: redis,
+        sessions: Arc::new(sessions),
         managed_clients: Some(layered),
     })
 }

@@ -9,7 +9,7 @@ use oauth_core::client::Client;
 use oauth_core::clock::{Clock, SystemClock};
 use oauth_core::storage::{
     ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
-    RefreshRequest, SessionStore, StorageError, StorageResult, TokenRecord, TokenStore, UserStore,
+    RefreshRequest, StorageError, StorageResult, TokenRecord, TokenStore, UserStore,
 };
 use oauth_core::types::{ClientId, GrantId, ScopeSet, Subject, TokenHash, TokenKey};
 use oauth_core::user::User;
@@ -33,6 +33,10 @@ pub enum BuildError {
     /// The pool could not be created.
     #[error("cannot create the Redis pool: {0}")]
     Pool(String),
+    /// A [`RedisStore::records`] namespace is empty, has characters other than
+    /// ASCII letters, digits, `-` and `_`, or is one of the store's own.
+    #[error("invalid record namespace {0:?}")]
+    Namespace(String),
 }
 
 /// Configures a [`RedisStore`].
@@ -268,8 +272,17 @@ impl RedisStore {
         (self.slots.conns.len(), live)
     }
 
-    fn now(&self) -> u64 {
+    /// Whether Redis answers (for readiness probes).
+    pub async fn ping(&self) -> StorageResult<()> {
+        self.query::<String>(&redis::cmd("PING")).await.map(|_| ())
+    }
+
+    pub(crate) fn now(&self) -> u64 {
         self.clock.now()
+    }
+
+    pub(crate) fn keys(&self) -> &Keys {
+        &self.keys
     }
 
     /// The connection of this thread's slot, made from the pool if the slot is empty.
@@ -313,7 +326,7 @@ impl RedisStore {
     }
 
     /// Runs one command, within the timeout.
-    async fn query<T: redis::FromRedisValue>(&self, cmd: &Cmd) -> StorageResult<T> {
+    pub(crate) async fn query<T: redis::FromRedisValue>(&self, cmd: &Cmd) -> StorageResult<T> {
         self.bounded(async {
             let (_, mut conn) = self.conn().await?;
             cmd.query_async(&mut conn).await.map_err(|e| {
@@ -540,28 +553,6 @@ impl UserStore for RedisStore {
             .arg(codec::encode(user)?)
             .arg(&user.username);
         self.script::<i64>(inv).await.map(|_| ())
-    }
-}
-
-#[async_trait]
-impl SessionStore for RedisStore {
-    async fn load_session(&self, id: &TokenHash) -> StorageResult<Option<String>> {
-        self.query(redis::cmd("GET").arg(self.keys.session(id))).await
-    }
-
-    async fn save_session(&self, id: &TokenHash, data: &str, expires_at: u64) -> StorageResult<()> {
-        if expires_at <= self.now() {
-            return self.delete_session(id).await;
-        }
-        self.query::<()>(redis::cmd("SET").arg(self.keys.session(id)).arg(data).arg("EXAT").arg(expires_at)).await
-    }
-
-    async fn delete_session(&self, id: &TokenHash) -> StorageResult<()> {
-        self.query::<i64>(redis::cmd("DEL").arg(self.keys.session(id))).await.map(|_| ())
-    }
-
-    async fn ping(&self) -> StorageResult<()> {
-        self.query::<String>(&redis::cmd("PING")).await.map(|_| ())
     }
 }
 

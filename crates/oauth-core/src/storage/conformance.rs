@@ -28,7 +28,6 @@ pub async fn run<S: Store>(store: &S) {
     grants_and_tokens(store).await;
     refresh_grant(store).await;
     revocation(store).await;
-    sessions(store).await;
     consents(store).await;
 }
 
@@ -353,20 +352,4 @@ async fn revocation<S: Store>(store: &S) {
         "a revoked family cannot be refreshed"
     );
     ok(store.revoke_grant(&GrantId::new(unique("grant"))).await, "revoke_grant of an unknown grant is not an error");
-}
-
-async fn sessions<S: Store>(store: &S) {
-    ok(store.ping().await, "ping");
-    let id = TokenHash::of(&unique("session"));
-    assert_eq!(ok(store.load_session(&id).await, "load_session"), None, "unknown session");
-    ok(store.save_session(&id, "{\"user\":\"a\"}", now() + 60).await, "save_session");
-    assert_eq!(
-        ok(store.load_session(&id).await, "load_session").as_deref(),
-        Some("{\"user\":\"a\"}"),
-        "session round trip"
-    );
-    ok(store.save_session(&id, "{}", now() + 60).await, "save_session");
-    assert_eq!(ok(store.load_session(&id).await, "load_session").as_deref(), Some("{}"), "session replaced");
-    ok(store.delete_session(&id).await, "delete_session");
-    assert_eq!(ok(store.load_session(&id).await, "load_session"), None, "deleted session");
 }

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 
 use super::{
     ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
-    RefreshRequest, SessionStore, StorageResult, TokenRecord, TokenStore, UserStore,
+    RefreshRequest, StorageResult, TokenRecord, TokenStore, UserStore,
 };
 use crate::client::Client;
 use crate::clock::{Clock, SystemClock};
@@ -64,7 +64,6 @@ struct Inner {
     clients: RwLock<BTreeMap<ClientId, Arc<Client>>>,
     users: RwLock<BTreeMap<String, User>>,
     state: Mutex<State>,
-    sessions: Mutex<Timed<TokenHash, String>>,
     consents: Mutex<Timed<(Subject, ClientId), ScopeSet>>,
 }
 
@@ -290,24 +289,18 @@ impl MemoryStore {
                 clients: RwLock::default(),
                 users: RwLock::default(),
                 state: Mutex::default(),
-                sessions: Mutex::default(),
                 consents: Mutex::default(),
             }),
         }
     }
 
-    /// Number of live records (codes, grants, access and refresh tokens, sessions),
+    /// Number of live records (codes, grants, access and refresh tokens),
     /// after purging expired ones. For tests and metrics.
     pub fn live_records(&self) -> usize {
         let now = self.now();
         let mut state = self.state();
         state.purge(now);
-        let sessions = {
-            let mut s = lock(&self.inner.sessions);
-            s.purge(now);
-            s.map.len()
-        };
-        state.codes.len() + state.grants.len() + state.access.len() + state.refresh.len() + sessions
+        state.codes.len() + state.grants.len() + state.access.len() + state.refresh.len()
     }
 
     fn now(&self) -> u64 {
@@ -547,29 +540,6 @@ impl UserStore for MemoryStore {
 
     async fn put_user(&self, user: &User) -> StorageResult<()> {
         self.inner.users.write().unwrap_or_else(PoisonError::into_inner).insert(user.username.clone(), user.clone());
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl SessionStore for MemoryStore {
-    async fn load_session(&self, id: &TokenHash) -> StorageResult<Option<String>> {
-        let now = self.now();
-        Ok(lock(&self.inner.sessions).get(id, now).cloned())
-    }
-
-    async fn save_session(&self, id: &TokenHash, data: &str, expires_at: u64) -> StorageResult<()> {
-        let now = self.now();
-        lock(&self.inner.sessions).insert(*id, data.to_owned(), expires_at, now);
-        Ok(())
-    }
-
-    async fn delete_session(&self, id: &TokenHash) -> StorageResult<()> {
-        lock(&self.inner.sessions).remove(id);
-        Ok(())
-    }
-
-    async fn ping(&self) -> StorageResult<()> {
         Ok(())
     }
 }

@@ -303,22 +303,6 @@ pub trait UserStore: Send + Sync {
     async fn put_user(&self, user: &User) -> StorageResult<()>;
 }
 
-/// Server-side browser sessions, keyed by the hash of the session id.
-///
-/// The application decides what goes in (for example the logged-in user and
-/// the pending authorization); the store keeps an opaque string until `expires_at`.
-#[async_trait]
-pub trait SessionStore: Send + Sync {
-    /// The session data, if the session exists and has not expired.
-    async fn load_session(&self, id: &TokenHash) -> StorageResult<Option<String>>;
-    /// Creates or replaces a session.
-    async fn save_session(&self, id: &TokenHash, data: &str, expires_at: u64) -> StorageResult<()>;
-    /// Deletes a session.
-    async fn delete_session(&self, id: &TokenHash) -> StorageResult<()>;
-    /// True when the backend answers (for readiness probes).
-    async fn ping(&self) -> StorageResult<()>;
-}
-
 /// Consents users remember per client (OpenID Connect), revocable.
 #[async_trait]
 pub trait ConsentStore: Send + Sync {
@@ -336,9 +320,9 @@ pub trait ConsentStore: Send + Sync {
     async fn revoke_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<bool>;
 }
 
-/// A store implementing every trait.
-pub trait Store: ClientStore + CodeStore + TokenStore + UserStore + SessionStore + ConsentStore {}
-impl<T: ClientStore + CodeStore + TokenStore + UserStore + SessionStore + ConsentStore> Store for T {}
+/// A store implementing every trait the engine uses (what [`Stores::single`] takes).
+pub trait Store: ClientStore + CodeStore + TokenStore + UserStore + ConsentStore {}
+impl<T: ClientStore + CodeStore + TokenStore + UserStore + ConsentStore> Store for T {}
 
 /// The stores an [`AuthorizationServer`](crate::AuthorizationServer) uses.
 ///
