@@ -145,3 +145,16 @@ impl ClientStore for LayeredClients {
         Ok(all.into_values().collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The file's clients in front of a writable store behave as a client
+    /// store for every client the file does not define.
+    #[tokio::test]
+    async fn layered_clients_pass_the_client_conformance() {
+        let layered = LayeredClients::new(vec![oauth_core::testing::demo_client()], Arc::new(MemoryStore::new()));
+        oauth_core::storage::conformance::clients(&layered).await;
+    }
+}

@@ -1,18 +1,26 @@
 //! The storage conformance suite (feature `test-util`).
 //!
-//! Every store must pass [`run`]. It uses fresh random keys, so it can run
-//! against a shared backend in parallel with other tests, and real time for
-//! expiries, since backends expire records with their own clock.
+//! One function per trait, so a backend that implements only some of them
+//! (say, a token store in front of file-configured clients) is verified for
+//! what it implements: [`clients`], [`codes`], [`tokens`], [`users`] and
+//! [`consents`]; [`run`] runs them all on a store implementing [`Store`].
+//! The checks use fresh random keys, so they can run against a shared
+//! backend in parallel with other tests, and real time for expiries, since
+//! backends expire records with their own clock.
 //!
 //! ```no_run
 //! # async fn f() {
+//! use oauth_core::storage::conformance;
 //! let store = oauth_core::MemoryStore::new();
-//! oauth_core::storage::conformance::run(&store).await;
+//! conformance::run(&store).await;
+//! // or, for a backend of tokens only:
+//! conformance::tokens(&store).await;
 //! # }
 //! ```
 
 use super::{
-    CodeTake, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome, RefreshRefusal, RefreshRequest, Store, TokenStore,
+    ClientStore, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
+    RefreshRefusal, RefreshRequest, Store, TokenStore, UserStore,
 };
 use crate::client::{Client, SecretHash};
 use crate::generate::{RandomGenerator, TokenGenerator};
@@ -20,18 +28,25 @@ use crate::testing::{code_record, family_tokens, grant_record, wall_clock_now};
 use crate::types::{ClientId, GrantId, RedirectUri, ScopeSet, Subject, TokenEndpointAuthMethod, TokenHash, TokenKey};
 use crate::user::{PasswordHash, User};
 
-/// Runs every check against `store`; panics with a message naming the failed check.
-pub async fn run<S: Store>(store: &S) {
+/// Runs every trait's checks against `store`; panics with a message naming the failed check.
+pub async fn run<S: Store + ?Sized>(store: &S) {
     clients(store).await;
     users(store).await;
     codes(store).await;
-    grants_and_tokens(store).await;
-    refresh_grant(store).await;
-    revocation(store).await;
+    tokens(store).await;
     consents(store).await;
 }
 
-async fn consents<S: Store>(store: &S) {
+/// [`TokenStore`]: grants and their tokens, the refresh grant (rotation,
+/// refusals, reuse revoking the family) and revocation.
+pub async fn tokens<S: TokenStore + ?Sized>(store: &S) {
+    grants_and_tokens(store).await;
+    refresh_grant(store).await;
+    revocation(store).await;
+}
+
+/// [`ConsentStore`]: remembered consents, per client, revocable.
+pub async fn consents<S: ConsentStore + ?Sized>(store: &S) {
     let subject = Subject::new(unique("sub"));
     let client = ClientId::new(unique("client"));
     assert_eq!(ok(store.get_consent(&subject, &client).await, "get_consent"), None, "no consent yet");
@@ -57,7 +72,8 @@ fn ok<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> T {
     r.unwrap_or_else(|e| panic!("conformance: {what} failed: {e}"))
 }
 
-async fn clients<S: Store>(store: &S) {
+/// [`ClientStore`]: registrations round trip, are listed and deleted.
+pub async fn clients<S: ClientStore + ?Sized>(store: &S) {
     let mut client = Client::new(unique("client"));
     client.secret = Some(SecretHash::sha256("s3cret"));
     client.auth_method = TokenEndpointAuthMethod::ClientSecretPost;
@@ -77,7 +93,8 @@ async fn clients<S: Store>(store: &S) {
     assert_eq!(ok(store.get_client(&ClientId::new(unique("nobody"))).await, "get_client"), None, "unknown client");
 }
 
-async fn users<S: Store>(store: &S) {
+/// [`UserStore`]: users are found by login name and by subject.
+pub async fn users<S: UserStore + ?Sized>(store: &S) {
     let user = User {
         subject: Subject::new(unique("sub")),
         username: unique("user"),
@@ -93,7 +110,8 @@ async fn users<S: Store>(store: &S) {
     assert_eq!(ok(store.find_user(&unique("nobody")).await, "find_user"), None, "unknown user");
 }
 
-async fn codes<S: Store>(store: &S) {
+/// [`CodeStore`]: a code is taken once, then reported as a replay naming its grant.
+pub async fn codes<S: CodeStore + ?Sized>(store: &S) {
     let hash = TokenHash::of(&unique("code"));
     let record = code_record(&unique("grant"), now() + 60);
     ok(store.put_code(&hash, &record).await, "put_code");
@@ -125,7 +143,7 @@ struct Family {
     tokens: NewTokens,
 }
 
-async fn new_family<S: Store>(store: &S) -> Family {
+async fn new_family<S: TokenStore + ?Sized>(store: &S) -> Family {
     let grant = grant_record(&unique("grant"), 3600);
     let (access, refresh, tokens) = family_tokens(&grant, &unique("at"), Some(&unique("rt")));
     ok(store.create_grant(&grant, &tokens).await, "create_grant");
@@ -133,7 +151,7 @@ async fn new_family<S: Store>(store: &S) -> Family {
     Family { grant, access, refresh, tokens }
 }
 
-async fn grants_and_tokens<S: Store>(store: &S) {
+async fn grants_and_tokens<S: TokenStore + ?Sized>(store: &S) {
     let f = new_family(store).await;
     assert_eq!(
         ok(store.get_access_token(&f.access).await, "get_access_token"),
@@ -223,7 +241,7 @@ const REFRESH_CASES: &[RefreshCase] = &[
 ];
 
 /// [`TokenStore::refresh`](super::TokenStore::refresh): the table above, then reuse.
-async fn refresh_grant<S: Store>(store: &S) {
+async fn refresh_grant<S: TokenStore + ?Sized>(store: &S) {
     for case in REFRESH_CASES {
         let name = case.name;
         let mut grant = grant_record(&unique("grant"), 3600);
@@ -326,7 +344,7 @@ fn key_in(grant: &GrantId) -> TokenKey {
     TokenKey::of(&format!("{grant}.{}", unique("rt"))).unwrap_or_else(|| panic!("fixture token"))
 }
 
-async fn revocation<S: Store>(store: &S) {
+async fn revocation<S: TokenStore + ?Sized>(store: &S) {
     let f = new_family(store).await;
     let access2 = refresh_without_rotation(store, &f).await;
     ok(store.revoke_access_token(&f.access).await, "revoke_access_token");
