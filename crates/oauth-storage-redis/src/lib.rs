@@ -52,6 +52,7 @@ mod scripts;
 mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
+mod traits;
 
 pub use records::Records;
 pub use store::{BuildError, RedisStore, RedisStoreBuilder};
