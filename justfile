@@ -29,10 +29,53 @@ clippy:
 [group("lint")]
 lint: fmt-check clippy
 
-# Every test of the workspace. Redis tests need OAUTH_TEST_REDIS_URL (they skip loudly without it, fail in CI).
+# Every test; without OAUTH_TEST_REDIS_URL, on a throwaway redis-server if installed (else Redis tests skip, counted).
 [group("test")]
 test:
-    cargo test --workspace --all-features
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ -n "${OAUTH_TEST_REDIS_URL:-}" ]; then
+        exec cargo test --workspace --all-features
+    fi
+    dir="$(mktemp -d)"
+    pid=""
+    cleanup() {
+        if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+        rm -rf "$dir"
+    }
+    trap cleanup EXIT
+    why="redis-server is not installed"
+    if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
+        for port in $(shuf -i 20000-60999 -n 10); do
+            redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" --logfile "$dir/redis.log" &
+            pid=$!
+            for _ in $(seq 1 50); do
+                # Ours, not another server already on that port: it answers with our process id.
+                info="$(redis-cli -p "$port" info server 2>/dev/null || true)"
+                if [[ "$info" =~ process_id:$pid[^0-9] ]]; then break 2; fi
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+            done
+            kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+            pid=""
+        done
+        if [ -n "$pid" ]; then
+            echo "just test: Redis tests run on a throwaway redis-server at 127.0.0.1:$port (stopped afterwards)"
+            export OAUTH_TEST_REDIS_URL="redis://127.0.0.1:$port"
+            cargo test --workspace --all-features
+            exit
+        fi
+        why="a throwaway redis-server did not start"
+        echo "just test: $why; Redis tests will skip. Its log ends with:"
+        tail -n 5 "$dir/redis.log" 2>/dev/null || true
+    fi
+    export OAUTH_TEST_SKIP_LOG="$dir/skipped"
+    status=0
+    cargo test --workspace --all-features || status=$?
+    skipped=0
+    if [ -f "$OAUTH_TEST_SKIP_LOG" ]; then skipped=$(wc -l < "$OAUTH_TEST_SKIP_LOG"); fi
+    echo "just test: $skipped Redis tests SKIPPED (counted as passed above): $why and OAUTH_TEST_REDIS_URL is not set; install redis-server or set OAUTH_TEST_REDIS_URL to run them"
+    exit "$status"
 
 # Start a throwaway Redis on port 6390 for local Redis tests.
 [group("test")]

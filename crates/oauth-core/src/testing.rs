@@ -253,9 +253,6 @@ mod failing {
         async fn get_refresh_token(&self, _: &TokenKey) -> StorageResult<RefreshLookup> {
             down()
         }
-        async fn rotate_refresh(&self, _: &TokenKey, _: &NewTokens) -> StorageResult<RotateOutcome> {
-            down()
-        }
         async fn refresh(&self, _: &TokenKey, _: &RefreshRequest) -> StorageResult<RefreshOutcome> {
             down()
         }
@@ -289,22 +286,6 @@ mod failing {
             down()
         }
         async fn revoke_consent(&self, _: &Subject, _: &ClientId) -> StorageResult<bool> {
-            down()
-        }
-    }
-
-    #[async_trait]
-    impl SessionStore for FailingStore {
-        async fn load_session(&self, _: &TokenHash) -> StorageResult<Option<String>> {
-            down()
-        }
-        async fn save_session(&self, _: &TokenHash, _: &str, _: u64) -> StorageResult<()> {
-            down()
-        }
-        async fn delete_session(&self, _: &TokenHash) -> StorageResult<()> {
-            down()
-        }
-        async fn ping(&self) -> StorageResult<()> {
             down()
         }
     }

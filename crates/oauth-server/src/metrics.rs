@@ -12,7 +12,7 @@ use oauth_core::client::Client;
 use oauth_core::observe::Observer;
 use oauth_core::storage::{
     ClientStore, CodeRecord, CodeStore, CodeTake, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
-    RefreshRequest, RotateOutcome, SessionStore, StorageResult, TokenRecord, TokenStore,
+    RefreshRequest, StorageResult, TokenRecord, TokenStore,
 };
 use oauth_core::types::{ClientId, GrantId, GrantType, TokenHash, TokenKey};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -21,6 +21,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::session::SessionStore;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -59,7 +61,6 @@ enum StoreOp {
     CreateGrant,
     GetAccessToken,
     GetRefreshToken,
-    RotateRefresh,
     Refresh,
     RevokeAccessToken,
     RevokeGrant,
@@ -70,7 +71,7 @@ enum StoreOp {
 }
 
 impl StoreOp {
-    const ALL: [Self; 17] = [
+    const ALL: [Self; 16] = [
         Self::GetClient,
         Self::PutClient,
         Self::DeleteClient,
@@ -80,7 +81,6 @@ impl StoreOp {
         Self::CreateGrant,
         Self::GetAccessToken,
         Self::GetRefreshToken,
-        Self::RotateRefresh,
         Self::Refresh,
         Self::RevokeAccessToken,
         Self::RevokeGrant,
@@ -101,7 +101,6 @@ impl StoreOp {
             Self::CreateGrant => "create_grant",
             Self::GetAccessToken => "get_access_token",
             Self::GetRefreshToken => "get_refresh_token",
-            Self::RotateRefresh => "rotate_refresh",
             Self::Refresh => "refresh",
             Self::RevokeAccessToken => "revoke_access_token",
             Self::RevokeGrant => "revoke_grant",
@@ -312,9 +311,6 @@ impl<S: TokenStore + ?Sized> TokenStore for Timed<S> {
     }
     async fn get_refresh_token(&self, key: &TokenKey) -> StorageResult<RefreshLookup> {
         timed!(self, GetRefreshToken, self.inner.get_refresh_token(key))
-    }
-    async fn rotate_refresh(&self, old: &TokenKey, new: &NewTokens) -> StorageResult<RotateOutcome> {
-        timed!(self, RotateRefresh, self.inner.rotate_refresh(old, new))
     }
     async fn refresh(&self, old: &TokenKey, request: &RefreshRequest) -> StorageResult<RefreshOutcome> {
         timed!(self, Refresh, self.inner.refresh(old, request))

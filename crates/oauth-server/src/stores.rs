@@ -1,6 +1,7 @@
 //! Chooses the stores the configuration names, and seeds them.
 //!
-//! - `memory`: one `MemoryStore` for everything (clients and users from the file).
+//! - `memory`: one `MemoryStore` for everything the engine uses (clients and
+//!   users from the file), sessions in `MemorySessions`.
 //! - `redis://…`: codes, tokens and sessions in Redis, so any instance can
 //!   continue any flow; clients from the file stay read-only in front of the
 //!   clients managed with `oauth-server client …` in Redis; users from the file.
@@ -13,11 +14,12 @@ use async_trait::async_trait;
 use oauth_core::MemoryStore;
 use oauth_core::client::Client;
 use oauth_core::clock::Clock;
-use oauth_core::storage::{ClientStore, SessionStore, StorageError, StorageResult, Stores, UserStore as _};
+use oauth_core::storage::{ClientStore, StorageError, StorageResult, Stores, UserStore as _};
 use oauth_core::types::ClientId;
 use oauth_core::user::User;
 
 use crate::config::Config;
+use crate::session::{MemorySessions, SessionStore};
 
 /// The opened stores.
 pub struct Backends {
@@ -45,7 +47,7 @@ pub async fn open(
     users: Vec<User>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Backends> {
-    let memory = Arc::new(MemoryStore::with_clock(clock));
+    let memory = Arc::new(MemoryStore::with_clock(clock.clone()));
     for user in users {
         memory.put_user(&user).await.context("storing users")?;
     }
@@ -54,8 +56,8 @@ pub async fn open(
             oauth_core::client::register(memory.as_ref(), client).await.context("storing clients")?;
         }
         return Ok(Backends {
-            stores: Stores::single(memory.clone()),
-            sessions: memory,
+            stores: Stores::single(memory),
+            sessions: Arc::new(MemorySessions::with_clock(clock)),
             managed_clients: None,
             pool_status: None,
         });
@@ -74,6 +76,7 @@ fn open_redis(config: &Config, clients: Vec<Client>, memory: Arc<MemoryStore>) -
             .build()
             .map_err(|e| anyhow::anyhow!("storage.url: {e}"))?,
     );
+    let sessions = crate::session::RedisSessions::new(&redis).map_err(|e| anyhow::anyhow!("sessions: {e}"))?;
     let layered = Arc::new(LayeredClients::new(clients, redis.clone()));
     let pool = redis.clone();
     Ok(Backends {
@@ -85,7 +88,7 @@ fn open_redis(config: &Config, clients: Vec<Client>, memory: Arc<MemoryStore>) -
             users: memory,
             consents: redis.clone(),
         },
-        sessions: redis,
+        sessions: Arc::new(sessions),
         managed_clients: Some(layered),
     })
 }
@@ -146,5 +149,18 @@ impl ClientStore for LayeredClients {
             self.dynamic.list_clients().await?.into_iter().map(|c| (c.id.clone(), c)).collect();
         all.extend(self.fixed.iter().map(|(id, c)| (id.clone(), Client::clone(c))));
         Ok(all.into_values().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The file's clients in front of a writable store behave as a client
+    /// store for every client the file does not define.
+    #[tokio::test]
+    async fn layered_clients_pass_the_client_conformance() {
+        let layered = LayeredClients::new(vec![oauth_core::testing::demo_client()], Arc::new(MemoryStore::new()));
+        oauth_core::storage::conformance::clients(&layered).await;
     }
 }

@@ -5,7 +5,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use oauth_core::storage::{CodeStore, RefreshOutcome, RefreshRequest, TokenStore, refresh_by_lookup};
+use oauth_core::storage::{CodeStore, RefreshOutcome, RefreshRequest, TokenStore};
 use oauth_core::testing::{code_record, family_tokens, grant_record, wall_clock_now};
 use oauth_core::types::TokenHash;
 use oauth_storage_redis::RedisStore;
@@ -51,48 +51,28 @@ fn benches(c: &mut Criterion) {
         b.iter(|| assert!(rt.block_on(store.get_access_token(&key)).unwrap().is_some()))
     });
 
+    // The refresh grant's store work: one script.
     let g = grant(next());
     let (_, current, first) = family_tokens(&g, "a0", Some("r0"));
     let mut current = current.unwrap();
     rt.block_on(store.create_grant(&g, &first)).unwrap();
-    c.bench_function("redis: rotate a refresh token", |b| {
+    c.bench_function("redis: refresh grant, one script", |b| {
         b.iter(|| {
             let i = next();
-            let (_, refresh, tokens) = family_tokens(&g, &format!("a{i}"), Some(&format!("r{i}")));
-            let outcome = rt.block_on(store.rotate_refresh(&current, &tokens)).unwrap();
-            assert_eq!(outcome, oauth_core::storage::RotateOutcome::Rotated);
-            current = refresh.unwrap();
+            let (access, refresh, _) = family_tokens(&g, &format!("a{i}"), Some(&format!("r{i}")));
+            let refresh = refresh.unwrap();
+            let request = RefreshRequest {
+                client_id: g.client_id.clone(),
+                scope: None,
+                now: wall_clock_now(),
+                access: (access.hash, 300),
+                refresh: Some((refresh.hash, 900)),
+            };
+            let outcome = rt.block_on(store.refresh(&current, &request));
+            assert!(matches!(outcome.unwrap(), RefreshOutcome::Refreshed(_)));
+            current = refresh;
         })
     });
-
-    // The refresh grant's store work, as one script and as two calls.
-    for (name, one_script) in [("redis: refresh grant, one script", true), ("redis: refresh grant, two calls", false)] {
-        let g = grant(next());
-        let (_, current, first) = family_tokens(&g, "a0", Some("r0"));
-        let mut current = current.unwrap();
-        rt.block_on(store.create_grant(&g, &first)).unwrap();
-        c.bench_function(name, |b| {
-            b.iter(|| {
-                let i = next();
-                let (access, refresh, _) = family_tokens(&g, &format!("a{i}"), Some(&format!("r{i}")));
-                let refresh = refresh.unwrap();
-                let request = RefreshRequest {
-                    client_id: g.client_id.clone(),
-                    scope: None,
-                    now: wall_clock_now(),
-                    access: (access.hash, 300),
-                    refresh: Some((refresh.hash, 900)),
-                };
-                let outcome = if one_script {
-                    rt.block_on(store.refresh(&current, &request))
-                } else {
-                    rt.block_on(refresh_by_lookup(&store, &current, &request))
-                };
-                assert!(matches!(outcome.unwrap(), RefreshOutcome::Refreshed(_)));
-                current = refresh;
-            })
-        });
-    }
 }
 
 criterion_group!(roundtrip, benches);

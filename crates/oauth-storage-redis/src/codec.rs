@@ -19,9 +19,11 @@
 //!
 //! The grant id is the key's and is not repeated.
 
-use oauth_core::storage::{StorageError, TokenRecord};
+use oauth_core::storage::{CodeRecord, CodeTake, NewTokens, StorageError, TokenRecord};
 use oauth_core::types::{ClientId, GrantId, ScopeSet, Subject};
 use serde::{Deserialize, Serialize};
+
+use crate::keys;
 
 const SUBJECT: u8 = 1;
 const AUTH_TIME: u8 = 2;
@@ -147,6 +149,40 @@ pub(crate) fn corrupt(e: impl std::error::Error + Send + Sync + 'static) -> Stor
     StorageError::Corrupt(Box::new(e))
 }
 
+/// Field/value pairs of new tokens, and the latest expiry among them.
+pub(crate) fn token_fields(tokens: &NewTokens) -> (Vec<(Vec<u8>, Vec<u8>)>, u64) {
+    let (access_hash, access) = &tokens.access;
+    let mut fields = vec![(keys::access_field(access_hash), encode_token(access))];
+    let mut expires = access.expires_at;
+    if let Some((hash, refresh)) = &tokens.refresh {
+        fields.push((keys::refresh_field(hash), encode_token(refresh)));
+        expires = expires.max(refresh.expires_at);
+    }
+    (fields, expires)
+}
+
+/// The stored form of a live code: `L<grant id>\n<json>`. The take script
+/// replaces it with the tombstone `U<grant id>`, keeping the TTL.
+pub(crate) fn encode_code(record: &CodeRecord) -> Result<String, StorageError> {
+    Ok(format!("L{}\n{}", record.grant_id.as_str(), encode(record)?))
+}
+
+/// Decodes what the take script answered: a live code's record (taken,
+/// whatever its expiry; the caller checks it) or a used code's tombstone.
+pub(crate) fn decode_code(raw: &[u8]) -> Result<CodeTake, StorageError> {
+    match raw.split_first() {
+        Some((b'U', grant)) => {
+            let grant = String::from_utf8(grant.to_vec()).map_err(corrupt)?;
+            Ok(CodeTake::Replayed { grant_id: GrantId::new(grant) })
+        }
+        Some((b'L', rest)) => {
+            let json = rest.iter().position(|b| *b == b'\n').map(|i| &rest[i + 1..]).unwrap_or_default();
+            Ok(CodeTake::Taken(decode(json)?))
+        }
+        _ => Err(StorageError::Corrupt("unrecognised code record".into())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +200,18 @@ mod tests {
             (vec![0; 5], false),
         ] {
             assert_eq!(marker_live(&marker, now), live, "{marker:?}");
+        }
+    }
+
+    #[test]
+    fn code_framing_table() {
+        let record = oauth_core::testing::code_record("grant-1", 1_767_225_660);
+        let live = encode_code(&record).unwrap_or_else(|e| panic!("{e}"));
+        assert!(live.starts_with("Lgrant-1\n"), "{live}");
+        assert_eq!(decode_code(live.as_bytes()).ok(), Some(CodeTake::Taken(record)));
+        assert_eq!(decode_code(b"Ugrant-1").ok(), Some(CodeTake::Replayed { grant_id: GrantId::new("grant-1") }));
+        for corrupt in [&b""[..], b"X", b"Lgrant-1\nnot json", b"U\xff"] {
+            assert!(decode_code(corrupt).is_err(), "{corrupt:?}");
         }
     }
 

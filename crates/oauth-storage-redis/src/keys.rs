@@ -23,8 +23,9 @@ impl Keys {
         format!("{}:g:{}", self.prefix, id.as_str())
     }
 
-    pub(crate) fn session(&self, hash: &TokenHash) -> String {
-        format!("{}:sess:{}", self.prefix, hash.to_hex())
+    /// `{prefix}:{namespace}:`, which [`Records`](crate::Records) keys continue with a hash.
+    pub(crate) fn records(&self, namespace: &str) -> String {
+        format!("{}:{namespace}:", self.prefix)
     }
 
     pub(crate) fn consent(&self, subject: &Subject, client: &ClientId) -> String {

@@ -4,12 +4,14 @@
 //! so several stateless `oauth-server` processes can share one Redis (or a
 //! Redis Cluster) and any of them can continue a flow another began.
 //!
-//! - Codes, tokens and sessions are stored under SHA-256 hashes, never raw.
-//! - Every code, token family and session key has a TTL equal to its lifetime.
-//! - A code is consumed exactly once (a Lua script), refresh rotation is a
-//!   compare-and-swap that detects reuse and revokes the family, and revoking
-//!   a grant deletes one key: all of it atomic across processes. The refresh
-//!   grant (lookup, checks, rotation) is one script, so one round trip.
+//! - Codes, tokens and [`Records`] (opaque records with an expiry, which
+//!   `oauth-server` uses for its sessions) are stored under SHA-256 hashes,
+//!   never raw.
+//! - Every code, token family and record key has a TTL equal to its lifetime.
+//! - A code is consumed exactly once (a Lua script), the refresh grant
+//!   (lookup, checks, rotation, reuse detection revoking the family) is one
+//!   script, so one round trip, and revoking a grant deletes one key: all of
+//!   it atomic across processes.
 //! - Redis Cluster (feature `cluster`): each multi-key operation uses keys
 //!   with one hash tag; see the key schema in the `keys` module docs below.
 //! - `rediss://` with the `tls` feature.
@@ -45,9 +47,12 @@
 
 mod codec;
 mod keys;
+mod records;
 mod scripts;
 mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
+mod traits;
 
+pub use records::Records;
 pub use store::{BuildError, RedisStore, RedisStoreBuilder};

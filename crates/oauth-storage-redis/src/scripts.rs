@@ -22,7 +22,7 @@ return v
     )
 });
 
-/// What the rotation scripts share. A retired refresh token leaves a marker
+/// The family helpers of [`REFRESH`]. A retired refresh token leaves a marker
 /// (`x<hash>` holding the retired token's expiry, u32 LE; markers written
 /// before expiries were kept are empty and live as long as the family):
 /// presenting the token again before then is reuse, which deletes the
@@ -75,36 +75,6 @@ local function prune(key, now, meta)
   redis.call('HSET', key, 'n', struct.pack('<I4I4', math.max(64, 2 * live), next_soonest))
 end
 ";
-
-/// Compare-and-swap rotation with reuse detection.
-/// KEYS[1] = grant key; ARGV[1] = old hash (16 bytes); ARGV[2] = now;
-/// ARGV[3] = expire-at for the new tokens; ARGV[4] = '1' to retire the old
-/// refresh token; ARGV[5..] = field, value pairs of the new tokens.
-/// Returns 1 rotated, 2 reused (family deleted), 0 unknown.
-pub(crate) static ROTATE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!(
-        "{FAMILY}{}",
-        r#"
-local now = tonumber(ARGV[2])
-local got = redis.call('HMGET', KEYS[1], 'r' .. ARGV[1], 'n')
-local old = got[1]
-if old then
-  local exp = struct.unpack('<I4', old, 2)
-  if exp <= now then return 0 end
-  if ARGV[4] == '1' then
-    redis.call('HDEL', KEYS[1], 'r' .. ARGV[1])
-    redis.call('HSET', KEYS[1], 'x' .. ARGV[1], struct.pack('<I4', exp))
-  end
-  for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-  redis.call('EXPIREAT', KEYS[1], ARGV[3], 'GT')
-  prune(KEYS[1], now, got[2])
-  return 1
-end
-if reused(KEYS[1], ARGV[1], now) then return 2 end
-return 0
-"#
-    ))
-});
 
 /// The refresh grant in one step: look up the presented refresh token, check
 /// it, and rotate it; the rules are `RefreshRequest::check` and

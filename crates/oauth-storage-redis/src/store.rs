@@ -1,24 +1,18 @@
-//! [`RedisStore`] and its builder.
+//! [`RedisStore`], its builder, and its connections: one multiplexed
+//! connection per slot, a timeout on every call, reconnection after failures.
+//! The storage traits over it are in `traits`, the records' stored forms in
+//! `codec`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use deadpool_redis::{PoolConfig, Runtime, Timeouts};
-use oauth_core::client::Client;
 use oauth_core::clock::{Clock, SystemClock};
-use oauth_core::storage::{
-    ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
-    RefreshRequest, RotateOutcome, SessionStore, StorageError, StorageResult, TokenRecord, TokenStore, UserStore,
-};
-use oauth_core::types::{ClientId, GrantId, ScopeSet, Subject, TokenHash, TokenKey};
-use oauth_core::user::User;
+use oauth_core::storage::{StorageError, StorageResult};
 use redis::aio::ConnectionLike;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
-use crate::codec::{self, corrupt};
-use crate::keys::{self, Keys};
-use crate::scripts;
+use crate::keys::Keys;
 
 /// Why a store could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +27,10 @@ pub enum BuildError {
     /// The pool could not be created; the source says why.
     #[error("cannot create the Redis pool")]
     Pool(#[source] oauth_core::storage::BoxError),
+    /// A [`RedisStore::records`] namespace is empty, has characters other than
+    /// ASCII letters, digits, `-` and `_`, or is one of the store's own.
+    #[error("invalid record namespace {0:?}")]
+    Namespace(String),
 }
 
 /// Configures a [`RedisStore`].
@@ -213,9 +211,9 @@ impl Slots {
 
 /// Every oauth-core storage trait over Redis. Cheap to clone (a shared pool).
 ///
-/// Atomic across processes: codes are consumed by one Lua script, refresh
-/// rotation is a compare-and-swap script on the family's hash, and revoking a
-/// grant deletes that one key.
+/// Atomic across processes: codes are consumed by one Lua script, the
+/// refresh grant (lookup, checks, rotation, reuse detection) is one script on
+/// the family's hash, and revoking a grant deletes that one key.
 #[derive(Clone)]
 pub struct RedisStore {
     pool: Pool,
@@ -268,8 +266,17 @@ impl RedisStore {
         (self.slots.conns.len(), live)
     }
 
-    fn now(&self) -> u64 {
+    /// Whether Redis answers (for readiness probes).
+    pub async fn ping(&self) -> StorageResult<()> {
+        self.query::<String>(&redis::cmd("PING")).await.map(|_| ())
+    }
+
+    pub(crate) fn now(&self) -> u64 {
         self.clock.now()
+    }
+
+    pub(crate) fn keys(&self) -> &Keys {
+        &self.keys
     }
 
     /// The connection of this thread's slot, made from the pool if the slot is empty.
@@ -313,7 +320,7 @@ impl RedisStore {
     }
 
     /// Runs one command, within the timeout.
-    async fn query<T: redis::FromRedisValue>(&self, cmd: &Cmd) -> StorageResult<T> {
+    pub(crate) async fn query<T: redis::FromRedisValue>(&self, cmd: &Cmd) -> StorageResult<T> {
         self.bounded(async {
             let (_, mut conn) = self.conn().await?;
             cmd.query_async(&mut conn).await.map_err(|e| {
@@ -325,7 +332,7 @@ impl RedisStore {
     }
 
     /// Runs a pipeline (a transaction when it is atomic), within the timeout.
-    async fn pipeline(&self, pipe: &Pipeline) -> StorageResult<()> {
+    pub(crate) async fn pipeline(&self, pipe: &Pipeline) -> StorageResult<()> {
         self.bounded(async {
             let (_, mut conn) = self.conn().await?;
             pipe.query_async::<()>(&mut conn).await.map_err(|e| {
@@ -337,7 +344,10 @@ impl RedisStore {
     }
 
     /// Runs a script (EVALSHA, loading it on first use), within the timeout.
-    async fn script<T: redis::FromRedisValue>(&self, invocation: redis::ScriptInvocation<'_>) -> StorageResult<T> {
+    pub(crate) async fn script<T: redis::FromRedisValue>(
+        &self,
+        invocation: redis::ScriptInvocation<'_>,
+    ) -> StorageResult<T> {
         self.bounded(async {
             let (_, mut conn) = self.conn().await?;
             invocation.invoke_async(&mut conn).await.map_err(|e| {
@@ -362,270 +372,4 @@ impl RedisStore {
 
 fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StorageError {
     StorageError::Backend(Box::new(e))
-}
-
-#[async_trait]
-impl ClientStore for RedisStore {
-    async fn get_client(&self, id: &ClientId) -> StorageResult<Option<Arc<Client>>> {
-        let raw: Option<Vec<u8>> = self.query(redis::cmd("GET").arg(self.keys.client(id))).await?;
-        Ok(raw.map(|r| codec::decode(&r)).transpose()?.map(Arc::new))
-    }
-
-    async fn put_client(&self, client: &Client) -> StorageResult<()> {
-        let json = codec::encode(client)?;
-        let mut inv = scripts::PUT_CLIENT.prepare_invoke();
-        inv.key(self.keys.client(&client.id)).key(self.keys.client_ids()).arg(json).arg(client.id.as_str());
-        self.script::<i64>(inv).await.map(|_| ())
-    }
-
-    async fn delete_client(&self, id: &ClientId) -> StorageResult<bool> {
-        let mut inv = scripts::DELETE_CLIENT.prepare_invoke();
-        inv.key(self.keys.client(id)).key(self.keys.client_ids()).arg(id.as_str());
-        Ok(self.script::<i64>(inv).await? > 0)
-    }
-
-    async fn list_clients(&self) -> StorageResult<Vec<Client>> {
-        let mut ids: Vec<String> = self.query(redis::cmd("SMEMBERS").arg(self.keys.client_ids())).await?;
-        ids.sort();
-        let mut clients = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(client) = self.get_client(&ClientId::new(id)).await? {
-                clients.push(Arc::unwrap_or_clone(client));
-            }
-        }
-        Ok(clients)
-    }
-}
-
-#[async_trait]
-impl CodeStore for RedisStore {
-    async fn put_code(&self, hash: &TokenHash, record: &CodeRecord) -> StorageResult<()> {
-        if record.expires_at <= self.now() {
-            return Ok(());
-        }
-        let value = format!("L{}\n{}", record.grant_id.as_str(), codec::encode(record)?);
-        self.query::<()>(redis::cmd("SET").arg(self.keys.code(hash)).arg(value).arg("EXAT").arg(record.expires_at))
-            .await
-    }
-
-    async fn take_code(&self, hash: &TokenHash) -> StorageResult<CodeTake> {
-        let mut inv = scripts::TAKE_CODE.prepare_invoke();
-        inv.key(self.keys.code(hash));
-        let raw: Option<Vec<u8>> = self.script(inv).await?;
-        let Some(raw) = raw else { return Ok(CodeTake::Unknown) };
-        match raw.split_first() {
-            Some((b'U', grant)) => {
-                let grant = String::from_utf8(grant.to_vec()).map_err(corrupt)?;
-                Ok(CodeTake::Replayed { grant_id: GrantId::new(grant) })
-            }
-            Some((b'L', rest)) => {
-                let json = rest.iter().position(|b| *b == b'\n').map(|i| &rest[i + 1..]).unwrap_or_default();
-                let record: CodeRecord = codec::decode(json)?;
-                Ok(if record.expires_at > self.now() { CodeTake::Taken(record) } else { CodeTake::Unknown })
-            }
-            _ => Err(StorageError::Corrupt("unrecognised code record".into())),
-        }
-    }
-}
-
-/// Field/value pairs of new tokens, and the latest expiry among them.
-fn token_fields(tokens: &NewTokens) -> (Vec<(Vec<u8>, Vec<u8>)>, u64) {
-    let (access_hash, access) = &tokens.access;
-    let mut fields = vec![(keys::access_field(access_hash), codec::encode_token(access))];
-    let mut expires = access.expires_at;
-    if let Some((hash, refresh)) = &tokens.refresh {
-        fields.push((keys::refresh_field(hash), codec::encode_token(refresh)));
-        expires = expires.max(refresh.expires_at);
-    }
-    (fields, expires)
-}
-
-#[async_trait]
-impl TokenStore for RedisStore {
-    async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<()> {
-        // A transaction rather than a script: the key is new, so there is
-        // nothing to read, and MULTI/HSET/EXPIREAT/EXEC costs Redis about
-        // half the CPU of an EVALSHA doing the same two writes.
-        let (fields, expires) = token_fields(tokens);
-        let key = self.keys.grant(&grant.id);
-        let mut pipe = redis::pipe();
-        pipe.atomic().cmd("HSET").arg(&key);
-        for (field, value) in fields {
-            pipe.arg(field).arg(value);
-        }
-        pipe.ignore().cmd("EXPIREAT").arg(&key).arg(expires).ignore();
-        self.pipeline(&pipe).await
-    }
-
-    async fn get_access_token(&self, key: &TokenKey) -> StorageResult<Option<TokenRecord>> {
-        let cmd = redis::cmd("HGET").arg(self.keys.grant(&key.grant)).arg(keys::access_field(&key.hash)).clone();
-        let raw: Option<Vec<u8>> = self.query(&cmd).await?;
-        let now = self.now();
-        Ok(raw.map(|r| codec::decode_token(&key.grant, &r)).transpose()?.filter(|r| r.expires_at > now))
-    }
-
-    async fn get_refresh_token(&self, key: &TokenKey) -> StorageResult<RefreshLookup> {
-        let cmd = redis::cmd("HMGET")
-            .arg(self.keys.grant(&key.grant))
-            .arg(keys::refresh_field(&key.hash))
-            .arg(keys::rotated_field(&key.hash))
-            .clone();
-        let (active, rotated): (Option<Vec<u8>>, Option<Vec<u8>>) = self.query(&cmd).await?;
-        Ok(match (active, rotated) {
-            (Some(raw), _) => {
-                let record = codec::decode_token(&key.grant, &raw)?;
-                if record.expires_at > self.now() { RefreshLookup::Active(record) } else { RefreshLookup::Unknown }
-            }
-            (None, Some(marker)) if codec::marker_live(&marker, self.now()) => {
-                RefreshLookup::Rotated { grant_id: key.grant.clone() }
-            }
-            (None, _) => RefreshLookup::Unknown,
-        })
-    }
-
-    async fn rotate_refresh(&self, old: &TokenKey, new: &NewTokens) -> StorageResult<RotateOutcome> {
-        let (fields, expires) = token_fields(new);
-        let mut inv = scripts::ROTATE.prepare_invoke();
-        inv.key(self.keys.grant(&old.grant))
-            .arg(keys::short_hash(&old.hash))
-            .arg(self.now())
-            .arg(expires)
-            .arg(if new.refresh.is_some() { "1" } else { "0" });
-        for (field, value) in fields {
-            inv.arg(field).arg(value);
-        }
-        Ok(match self.script::<i64>(inv).await? {
-            1 => RotateOutcome::Rotated,
-            2 => RotateOutcome::Reused,
-            _ => RotateOutcome::Unknown,
-        })
-    }
-
-    /// One script, so one round trip: see `scripts::REFRESH`.
-    async fn refresh(&self, old: &TokenKey, request: &RefreshRequest) -> StorageResult<RefreshOutcome> {
-        let mut inv = scripts::REFRESH.prepare_invoke();
-        inv.key(self.keys.grant(&old.grant))
-            .arg(keys::short_hash(&old.hash))
-            .arg(request.now)
-            .arg(codec::length_prefixed(request.client_id.as_str()))
-            .arg(if request.scope.is_some() { "1" } else { "0" })
-            .arg(request.scope.as_ref().map(ToString::to_string).unwrap_or_default())
-            .arg(keys::access_field(&request.access.0))
-            .arg(request.access.1)
-            .arg(request.refresh.map(|(hash, _)| keys::refresh_field(&hash)).unwrap_or_default())
-            .arg(request.refresh.map_or(0, |(_, lifetime)| lifetime));
-        let (status, raw): (i64, Vec<u8>) = self.script(inv).await?;
-        Ok(match status {
-            1 => RefreshOutcome::Refreshed(codec::decode_token(&old.grant, &raw)?),
-            2 => RefreshOutcome::Reused,
-            // The script and `check` apply the same rules; should they ever
-            // disagree, the token is refused as unknown.
-            3 => request
-                .check(&codec::decode_token(&old.grant, &raw)?)
-                .err()
-                .map_or(RefreshOutcome::Unknown, RefreshOutcome::Refused),
-            _ => RefreshOutcome::Unknown,
-        })
-    }
-
-    async fn revoke_access_token(&self, key: &TokenKey) -> StorageResult<()> {
-        let cmd = redis::cmd("HDEL").arg(self.keys.grant(&key.grant)).arg(keys::access_field(&key.hash)).clone();
-        self.query::<i64>(&cmd).await.map(|_| ())
-    }
-
-    async fn revoke_grant(&self, id: &GrantId) -> StorageResult<()> {
-        self.query::<i64>(redis::cmd("DEL").arg(self.keys.grant(id))).await.map(|_| ())
-    }
-}
-
-#[async_trait]
-impl UserStore for RedisStore {
-    async fn find_user(&self, username: &str) -> StorageResult<Option<User>> {
-        let raw: Option<Vec<u8>> = self.query(redis::cmd("GET").arg(self.keys.user(username))).await?;
-        raw.map(|r| codec::decode(&r)).transpose()
-    }
-
-    async fn get_user(&self, subject: &Subject) -> StorageResult<Option<User>> {
-        let username: Option<String> = self.query(redis::cmd("GET").arg(self.keys.subject(subject))).await?;
-        let Some(username) = username else { return Ok(None) };
-        Ok(self.find_user(&username).await?.filter(|u| &u.subject == subject))
-    }
-
-    async fn put_user(&self, user: &User) -> StorageResult<()> {
-        let mut inv = scripts::PUT_USER.prepare_invoke();
-        inv.key(self.keys.user(&user.username))
-            .key(self.keys.subject(&user.subject))
-            .arg(codec::encode(user)?)
-            .arg(&user.username);
-        self.script::<i64>(inv).await.map(|_| ())
-    }
-}
-
-#[async_trait]
-impl SessionStore for RedisStore {
-    async fn load_session(&self, id: &TokenHash) -> StorageResult<Option<String>> {
-        self.query(redis::cmd("GET").arg(self.keys.session(id))).await
-    }
-
-    async fn save_session(&self, id: &TokenHash, data: &str, expires_at: u64) -> StorageResult<()> {
-        if expires_at <= self.now() {
-            return self.delete_session(id).await;
-        }
-        self.query::<()>(redis::cmd("SET").arg(self.keys.session(id)).arg(data).arg("EXAT").arg(expires_at)).await
-    }
-
-    async fn delete_session(&self, id: &TokenHash) -> StorageResult<()> {
-        self.query::<i64>(redis::cmd("DEL").arg(self.keys.session(id))).await.map(|_| ())
-    }
-
-    async fn ping(&self) -> StorageResult<()> {
-        self.query::<String>(&redis::cmd("PING")).await.map(|_| ())
-    }
-}
-
-#[async_trait]
-impl ConsentStore for RedisStore {
-    async fn get_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<Option<ScopeSet>> {
-        let raw: Option<String> = self.query(redis::cmd("GET").arg(self.keys.consent(subject, client))).await?;
-        raw.map(|s| ScopeSet::parse(&s).map_err(corrupt)).transpose()
-    }
-
-    async fn put_consent(
-        &self,
-        subject: &Subject,
-        client: &ClientId,
-        scope: &ScopeSet,
-        expires_at: u64,
-    ) -> StorageResult<()> {
-        let key = self.keys.consent(subject, client);
-        self.query::<()>(redis::cmd("SET").arg(key).arg(scope.to_string()).arg("EXAT").arg(expires_at)).await
-    }
-
-    async fn revoke_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<bool> {
-        Ok(self.query::<i64>(redis::cmd("DEL").arg(self.keys.consent(subject, client))).await? > 0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every store call's future is boxed, so its whole size is allocated and
-    /// copied per call. Making a connection awaits the pool, whose future is
-    /// kilobytes; inlined, it made each call's future 13.6 KB (copying it was
-    /// ~2% of the server's CPU under introspection).
-    #[test]
-    fn store_call_futures_stay_small() {
-        let store = RedisStore::from_url("redis://127.0.0.1:1").unwrap_or_else(|e| panic!("{e}"));
-        let key = TokenKey { grant: GrantId::new("g"), hash: TokenHash::of("t") };
-        let sizes = [
-            ("get_access_token", std::mem::size_of_val(&*store.get_access_token(&key))),
-            ("revoke_access_token", std::mem::size_of_val(&*store.revoke_access_token(&key))),
-            ("take_code", std::mem::size_of_val(&*store.take_code(&key.hash))),
-            ("get_client", std::mem::size_of_val(&*store.get_client(&ClientId::new("c")))),
-        ];
-        for (call, size) in sizes {
-            assert!(size <= 2048, "{call}: {size} bytes");
-        }
-    }
 }

@@ -1,7 +1,10 @@
 //! Test helpers (feature `test-util`).
 //!
 //! - [`redis_url_or_skip`]: the Redis of `OAUTH_TEST_REDIS_URL`; without it,
-//!   tests skip loudly, except in CI (`CI` set), where they fail.
+//!   tests skip loudly, except in CI (`CI` set), where they fail. "Loudly":
+//!   the line goes to the process's stderr, past the test harness's capture,
+//!   and each skipped test's name is appended to the file named by
+//!   `OAUTH_TEST_SKIP_LOG`, if set, so that `just test` can count them.
 //! - [`unique_prefix`]: a fresh key prefix per test, so tests run in parallel.
 //! - [`LocalRedis`] and [`LocalCluster`]: private `redis-server` processes on
 //!   free loopback ports, for tests that stop Redis or need a cluster.
@@ -13,6 +16,10 @@ use std::time::{Duration, Instant};
 
 /// The environment variable naming the test Redis.
 pub const REDIS_URL_VAR: &str = "OAUTH_TEST_REDIS_URL";
+
+/// The environment variable naming a file to which each skipped test
+/// appends its name, one a line.
+pub const SKIP_LOG_VAR: &str = "OAUTH_TEST_SKIP_LOG";
 
 /// True when running in CI, where skipping is a failure.
 pub fn in_ci() -> bool {
@@ -26,7 +33,10 @@ pub fn redis_url_or_skip(test: &str) -> Option<String> {
         Ok(url) if !url.is_empty() => Some(url),
         _ if in_ci() => panic!("{test}: {REDIS_URL_VAR} is not set, and Redis tests are mandatory in CI"),
         _ => {
-            eprintln!("SKIPPING {test}: no Redis ({REDIS_URL_VAR} is not set; `just test-redis` sets it)");
+            skip(
+                test,
+                &format!("no Redis ({REDIS_URL_VAR} is not set; `just test` sets it when redis-server is installed)"),
+            );
             None
         }
     }
@@ -40,8 +50,22 @@ pub fn redis_server_or_skip(test: &str) -> Option<PathBuf> {
         Some(path) => Some(path),
         None if in_ci() => panic!("{test}: redis-server is not installed, and Redis tests are mandatory in CI"),
         None => {
-            eprintln!("SKIPPING {test}: redis-server is not on PATH");
+            skip(test, "redis-server is not on PATH");
             None
+        }
+    }
+}
+
+/// Reports a skipped test where a reader sees it: an `eprintln!` would be
+/// captured by the test harness and shown only if the test failed, so the
+/// run would report the test as passed and nothing else. Also appends the
+/// test's name to the file of [`SKIP_LOG_VAR`], when set.
+fn skip(test: &str, why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPING {test}: {why}");
+    if let Some(path) = std::env::var_os(SKIP_LOG_VAR) {
+        if let Ok(mut log) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = writeln!(log, "{test}");
         }
     }
 }

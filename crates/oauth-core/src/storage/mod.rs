@@ -2,9 +2,10 @@
 //!
 //! The traits are shaped so that each step the protocol needs to be atomic is
 //! one call: [`CodeStore::take_code`] consumes a code exactly once,
-//! [`TokenStore::rotate_refresh`] is a compare-and-swap that detects reuse and
-//! revokes the family, and [`TokenStore::revoke_grant`] removes every token of a
-//! grant. Keys are [`TokenHash`]es: stores never see raw codes or tokens.
+//! [`TokenStore::refresh`] looks up, checks and rotates a refresh token,
+//! detecting reuse and revoking the family, and [`TokenStore::revoke_grant`]
+//! removes every token of a grant. Keys are [`TokenHash`]es: stores never see
+//! raw codes or tokens.
 //!
 //! Every record carries its absolute expiry (`expires_at`, Unix seconds);
 //! stores should drop records after it (for example with a TTL), so nothing
@@ -151,17 +152,6 @@ pub enum RefreshLookup {
     Unknown,
 }
 
-/// Outcome of [`TokenStore::rotate_refresh`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RotateOutcome {
-    /// The new tokens are stored; the old refresh token (when rotated) is retired.
-    Rotated,
-    /// The old token had already been rotated out: the store revoked the whole family.
-    Reused,
-    /// No such token, or its grant is gone.
-    Unknown,
-}
-
 /// What the refresh grant asks of a store in one atomic step ([`TokenStore::refresh`]):
 /// check the presented refresh token's record against the request and, when
 /// it passes, store the next tokens of its family.
@@ -248,32 +238,6 @@ pub enum RefreshOutcome {
     Unknown,
 }
 
-/// [`TokenStore::refresh`] from [`TokenStore::get_refresh_token`] and
-/// [`TokenStore::rotate_refresh`], two calls: correct under races, since the
-/// rotation is a compare-and-swap, and fine for a store in memory.
-pub async fn refresh_by_lookup<S: TokenStore + ?Sized>(
-    store: &S,
-    old: &TokenKey,
-    request: &RefreshRequest,
-) -> StorageResult<RefreshOutcome> {
-    let record = match store.get_refresh_token(old).await? {
-        RefreshLookup::Active(record) => record,
-        RefreshLookup::Rotated { grant_id } => {
-            store.revoke_grant(&grant_id).await?;
-            return Ok(RefreshOutcome::Reused);
-        }
-        RefreshLookup::Unknown => return Ok(RefreshOutcome::Unknown),
-    };
-    if let Err(refusal) = request.check(&record) {
-        return Ok(RefreshOutcome::Refused(refusal));
-    }
-    Ok(match store.rotate_refresh(old, &request.tokens(&record)).await? {
-        RotateOutcome::Rotated => RefreshOutcome::Refreshed(record),
-        RotateOutcome::Reused => RefreshOutcome::Reused,
-        RotateOutcome::Unknown => RefreshOutcome::Unknown,
-    })
-}
-
 /// Client registrations.
 #[async_trait]
 pub trait ClientStore: Send + Sync {
@@ -308,21 +272,17 @@ pub trait TokenStore: Send + Sync {
     /// A live access token (not revoked; the caller checks `expires_at`).
     async fn get_access_token(&self, key: &TokenKey) -> StorageResult<Option<TokenRecord>>;
 
-    /// Looks up a refresh token, telling rotated-out tokens apart.
+    /// Looks up a refresh token, telling rotated-out tokens apart (for introspection).
     async fn get_refresh_token(&self, key: &TokenKey) -> StorageResult<RefreshLookup>;
 
-    /// Atomically: if `old` is the family's active refresh token, store the new
-    /// tokens and, when `new.refresh` is set, retire `old` (keeping a marker so
-    /// that its reuse is detected). If `old` was already retired, revoke the
-    /// whole family and answer [`RotateOutcome::Reused`].
-    async fn rotate_refresh(&self, old: &TokenKey, new: &NewTokens) -> StorageResult<RotateOutcome>;
-
-    /// The refresh grant's store work as one step: look up `old`, check it
-    /// with [`RefreshRequest::check`] and rotate it to
-    /// [`RefreshRequest::tokens`]; presenting a rotated-out token revokes the
-    /// family. A store may implement it with [`refresh_by_lookup`]; a
-    /// networked store should do it in one round trip. A wrapper must forward
-    /// it (this method has no default so that none forgets).
+    /// The refresh grant's store work as one atomic step: look up `old`;
+    /// when it is the family's active refresh token, check it with
+    /// [`RefreshRequest::check`] and, when that passes, store
+    /// [`RefreshRequest::tokens`] and (when `request.refresh` is set) retire
+    /// `old`, keeping a marker until it would have expired so that its reuse
+    /// is detected. Presenting a retired token revokes the whole family and
+    /// answers [`RefreshOutcome::Reused`]. A networked store should do it in
+    /// one round trip.
     async fn refresh(&self, old: &TokenKey, request: &RefreshRequest) -> StorageResult<RefreshOutcome>;
 
     /// Revokes one access token.
@@ -343,22 +303,6 @@ pub trait UserStore: Send + Sync {
     async fn put_user(&self, user: &User) -> StorageResult<()>;
 }
 
-/// Server-side browser sessions, keyed by the hash of the session id.
-///
-/// The application decides what goes in (for example the logged-in user and
-/// the pending authorization); the store keeps an opaque string until `expires_at`.
-#[async_trait]
-pub trait SessionStore: Send + Sync {
-    /// The session data, if the session exists and has not expired.
-    async fn load_session(&self, id: &TokenHash) -> StorageResult<Option<String>>;
-    /// Creates or replaces a session.
-    async fn save_session(&self, id: &TokenHash, data: &str, expires_at: u64) -> StorageResult<()>;
-    /// Deletes a session.
-    async fn delete_session(&self, id: &TokenHash) -> StorageResult<()>;
-    /// True when the backend answers (for readiness probes).
-    async fn ping(&self) -> StorageResult<()>;
-}
-
 /// Consents users remember per client (OpenID Connect), revocable.
 #[async_trait]
 pub trait ConsentStore: Send + Sync {
@@ -376,9 +320,9 @@ pub trait ConsentStore: Send + Sync {
     async fn revoke_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<bool>;
 }
 
-/// A store implementing every trait.
-pub trait Store: ClientStore + CodeStore + TokenStore + UserStore + SessionStore + ConsentStore {}
-impl<T: ClientStore + CodeStore + TokenStore + UserStore + SessionStore + ConsentStore> Store for T {}
+/// A store implementing every trait the engine uses (what [`Stores::single`] takes).
+pub trait Store: ClientStore + CodeStore + TokenStore + UserStore + ConsentStore {}
+impl<T: ClientStore + CodeStore + TokenStore + UserStore + ConsentStore> Store for T {}
 
 /// The stores an [`AuthorizationServer`](crate::AuthorizationServer) uses.
 ///

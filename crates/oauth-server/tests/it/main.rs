@@ -9,4 +9,5 @@ mod prompt; // prompt=none, prompt=login, max_age, remembered consent, login_hin
 mod protocol_errors; // error pages, methods, content types, limits, probes
 mod redis; // on Redis: two instances, concurrency across processes, outage, the client CLI
 mod rotation; // SIGHUP reloads the signing keys; old tokens still verify, new ones carry the new kid
+mod sessions; // the session store conformance suite on memory and on Redis
 mod support; // the test configuration and app

@@ -4,7 +4,7 @@
 mod with_cluster {
     use std::sync::Arc;
 
-    use oauth_core::storage::{CodeStore, CodeTake, TokenStore};
+    use oauth_core::storage::{CodeStore, CodeTake, RefreshOutcome, RefreshRequest, TokenStore};
     use oauth_core::types::TokenHash;
     use oauth_storage_redis::RedisStore;
     use oauth_storage_redis::testing::{LocalCluster, redis_server_or_skip, unique_prefix};
@@ -38,8 +38,16 @@ mod with_cluster {
             let (access, refresh, new) = family_tokens(&g, "a", Some("r"));
             store.create_grant(&g, &new).await.unwrap();
             assert!(store.get_access_token(&access).await.unwrap().is_some());
-            let (_, _, next) = family_tokens(&g, "a2", Some("r2"));
-            store.rotate_refresh(refresh.as_ref().unwrap(), &next).await.unwrap();
+            let (next_access, next_refresh, _) = family_tokens(&g, "a2", Some("r2"));
+            let request = RefreshRequest {
+                client_id: g.client_id.clone(),
+                scope: None,
+                now: wall_clock_now(),
+                access: (next_access.hash, 300),
+                refresh: next_refresh.map(|k| (k.hash, 900)),
+            };
+            let outcome = store.refresh(refresh.as_ref().unwrap(), &request).await.unwrap();
+            assert!(matches!(outcome, RefreshOutcome::Refreshed(_)), "{outcome:?}");
             store.revoke_grant(&g.id).await.unwrap();
             assert!(store.get_access_token(&access).await.unwrap().is_none());
         }

@@ -1,11 +1,11 @@
-use oauth_core::storage::{ClientStore, CodeStore, SessionStore, TokenStore};
+use oauth_core::storage::{ClientStore, CodeStore, TokenStore};
 use oauth_core::types::TokenHash;
 use redis::AsyncCommands;
 
 use crate::support::{raw, store};
 use oauth_core::testing::{code_record, family_tokens, grant_record, wall_clock_now};
 
-/// Every key of a code, a token family and a session has a TTL; client keys
+/// Every key of a code, a token family and a record has a TTL; client keys
 /// (registrations) have none. No key or value holds a raw code or token.
 #[tokio::test]
 async fn keys_have_ttls_and_no_raw_secrets() {
@@ -15,7 +15,7 @@ async fn keys_have_ttls_and_no_raw_secrets() {
     let g = grant_record("fam-ttl", 3600);
     let (_, _, new) = family_tokens(&g, "raw-access-secret", Some("raw-refresh-secret"));
     store.create_grant(&g, &new).await.unwrap();
-    store.save_session(&TokenHash::of("raw-session-id"), "{}", g.expires_at).await.unwrap();
+    store.records("sess").unwrap().put(&TokenHash::of("raw-session-id"), b"{}", g.expires_at).await.unwrap();
     store.put_client(&oauth_core::testing::machine_client()).await.unwrap();
 
     let mut conn = raw(&url).await;

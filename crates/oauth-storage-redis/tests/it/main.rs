@@ -6,4 +6,5 @@ mod cluster; // the conformance suite and atomic operations on a three-master cl
 mod conformance; // oauth_core::storage::conformance on one Redis
 mod expiry; // every key has its TTL; no raw code or token in any key or value
 mod outage; // a stopped Redis gives errors fast, and service resumes without a restart
+mod records; // opaque records with expiry: one key each, always a TTL
 mod support; // store construction per test

@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use oauth_core::storage::{CodeStore, SessionStore};
+use oauth_core::storage::CodeStore;
 use oauth_core::types::TokenHash;
 use oauth_storage_redis::RedisStore;
 use oauth_storage_redis::testing::{LocalRedis, redis_server_or_skip};

@@ -6,42 +6,23 @@
 //! found through a time-ordered index, so memory stays bounded by the live
 //! records and no call pays for a scan of the whole store.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use async_trait::async_trait;
 
+use self::containers::{ExpiryIndex, Fold, Sharded, Timed};
 use super::{
     ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
-    RefreshRequest, RotateOutcome, SessionStore, StorageResult, TokenRecord, TokenStore, UserStore,
+    RefreshRequest, StorageResult, TokenRecord, TokenStore, UserStore,
 };
 use crate::client::Client;
 use crate::clock::{Clock, SystemClock};
 use crate::types::{ClientId, GrantId, ScopeSet, Subject, TokenHash, TokenKey};
 use crate::user::User;
 
-/// Keys by expiry time: what to look at when that time has passed.
-#[derive(Debug)]
-struct ExpiryIndex<K>(BTreeMap<u64, Vec<K>>);
-
-impl<K> Default for ExpiryIndex<K> {
-    fn default() -> Self {
-        Self(BTreeMap::new())
-    }
-}
-
-impl<K> ExpiryIndex<K> {
-    fn schedule(&mut self, at: u64, key: K) {
-        self.0.entry(at).or_default().push(key);
-    }
-
-    /// Takes every key due at or before `now`.
-    fn due(&mut self, now: u64) -> impl Iterator<Item = K> {
-        let later = self.0.split_off(&now.saturating_add(1));
-        std::mem::replace(&mut self.0, later).into_values().flatten()
-    }
-}
+mod containers;
 
 /// What an expiry index entry points at.
 #[derive(Debug)]
@@ -64,129 +45,8 @@ struct Inner {
     clients: RwLock<BTreeMap<ClientId, Arc<Client>>>,
     users: RwLock<BTreeMap<String, User>>,
     state: Mutex<State>,
-    sessions: Mutex<Timed<TokenHash, String>>,
     consents: Mutex<Timed<(Subject, ClientId), ScopeSet>>,
 }
-
-/// A map whose entries expire, with its expiry index.
-#[derive(Debug)]
-struct Timed<K, V> {
-    map: BTreeMap<K, (V, u64)>,
-    expiries: ExpiryIndex<K>,
-}
-
-impl<K, V> Default for Timed<K, V> {
-    fn default() -> Self {
-        Self { map: BTreeMap::new(), expiries: ExpiryIndex::default() }
-    }
-}
-
-impl<K: Ord + Clone, V> Timed<K, V> {
-    fn get(&self, key: &K, now: u64) -> Option<&V> {
-        self.map.get(key).filter(|(_, exp)| *exp > now).map(|(v, _)| v)
-    }
-
-    fn insert(&mut self, key: K, value: V, expires_at: u64, now: u64) {
-        self.purge(now);
-        self.expiries.schedule(expires_at, key.clone());
-        self.map.insert(key, (value, expires_at));
-    }
-
-    fn remove(&mut self, key: &K) -> bool {
-        self.map.remove(key).is_some()
-    }
-
-    fn purge(&mut self, now: u64) {
-        for key in self.expiries.due(now) {
-            if self.map.get(&key).is_some_and(|(_, exp)| *exp <= now) {
-                self.map.remove(&key);
-            }
-        }
-    }
-}
-
-/// Number of shards of a [`Sharded`] map.
-const SHARDS: usize = 256;
-
-/// A hash map split into shards by the key's hash. Growing a shard moves only
-/// its own entries: one map holding a million tokens would stall every
-/// request for tens of milliseconds each time it doubles. Hash maps rather
-/// than B-trees: a lookup among a million keys is one or two cache misses,
-/// not a walk down eight levels of nodes comparing 32-byte keys. Keys are
-/// hashed with [`FoldHasher`], so they must be values this server generated.
-#[derive(Debug)]
-struct Sharded<K, V> {
-    hasher: Fold,
-    shards: Box<[HashMap<K, V, Fold>]>,
-}
-
-impl<K, V> Default for Sharded<K, V> {
-    fn default() -> Self {
-        Self { hasher: Fold::default(), shards: (0..SHARDS).map(|_| HashMap::with_hasher(Fold::default())).collect() }
-    }
-}
-
-impl<K: Hash + Eq, V> Sharded<K, V> {
-    fn shard(&self, key: &K) -> usize {
-        // Bits 32..40: the shards' maps index by the low bits of the hash and
-        // tag slots with its top seven, so the shard number must use neither.
-        (self.hasher.hash_one(key) >> 32) as usize % SHARDS
-    }
-
-    fn get(&self, key: &K) -> Option<&V> {
-        self.shards[self.shard(key)].get(key)
-    }
-
-    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        let i = self.shard(key);
-        self.shards[i].get_mut(key)
-    }
-
-    fn contains_key(&self, key: &K) -> bool {
-        self.shards[self.shard(key)].contains_key(key)
-    }
-
-    fn insert(&mut self, key: K, value: V) {
-        let i = self.shard(&key);
-        self.shards[i].insert(key, value);
-    }
-
-    fn remove(&mut self, key: &K) -> Option<V> {
-        let i = self.shard(key);
-        self.shards[i].remove(key)
-    }
-
-    fn len(&self) -> usize {
-        self.shards.iter().map(HashMap::len).sum()
-    }
-}
-
-/// The hasher of the token state's maps. Their keys are values nobody but
-/// this server chooses and that are already uniform: SHA-256 digests of
-/// 256-bit random tokens, and grant ids of 132 random bits. Folding their
-/// words is hash enough, where SipHash would cost several times more on
-/// every insert and lookup. (Lookups with made-up keys cannot lengthen probe
-/// sequences; only inserted keys shape the table.)
-#[derive(Debug, Default, Clone, Copy)]
-struct FoldHasher(u64);
-
-impl Hasher for FoldHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for word in bytes.chunks(8) {
-            let mut padded = [0u8; 8];
-            padded[..word.len()].copy_from_slice(word);
-            self.0 = (self.0.rotate_left(23) ^ u64::from_le_bytes(padded)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Builds [`FoldHasher`]s: the only hasher of [`Sharded`] maps, whose keys
-/// are therefore always server-generated random values.
-type Fold = BuildHasherDefault<FoldHasher>;
 
 /// A grant id with its hash computed once. A map rehashes every key when it
 /// grows; reading this hash costs nothing, where hashing the id would follow
@@ -219,7 +79,7 @@ impl Hash for GrantKey {
 }
 
 /// The token state, under one lock: every operation that must be atomic
-/// (take a code, rotate a refresh token, revoke a family) is one critical section.
+/// (take a code, refresh, revoke a family) is one critical section.
 #[derive(Debug, Default)]
 struct State {
     codes: Sharded<TokenHash, CodeEntry>,
@@ -290,24 +150,18 @@ impl MemoryStore {
                 clients: RwLock::default(),
                 users: RwLock::default(),
                 state: Mutex::default(),
-                sessions: Mutex::default(),
                 consents: Mutex::default(),
             }),
         }
     }
 
-    /// Number of live records (codes, grants, access and refresh tokens, sessions),
+    /// Number of live records (codes, grants, access and refresh tokens),
     /// after purging expired ones. For tests and metrics.
     pub fn live_records(&self) -> usize {
         let now = self.now();
         let mut state = self.state();
         state.purge(now);
-        let sessions = {
-            let mut s = lock(&self.inner.sessions);
-            s.purge(now);
-            s.map.len()
-        };
-        state.codes.len() + state.grants.len() + state.access.len() + state.refresh.len() + sessions
+        state.codes.len() + state.grants.len() + state.access.len() + state.refresh.len()
     }
 
     fn now(&self) -> u64 {
@@ -361,12 +215,13 @@ impl State {
     }
 
     /// Stores the tokens' records (their grant's entry lists them).
-    fn insert_tokens(&mut self, tokens: &NewTokens) {
-        self.access.insert(tokens.access.0, tokens.access.1.clone());
-        self.expiries.schedule(tokens.access.1.expires_at, Expiring::Access(tokens.access.0));
-        if let Some((hash, record)) = &tokens.refresh {
-            self.refresh.insert(*hash, RefreshEntry::Active(record.clone()));
-            self.expiries.schedule(record.expires_at, Expiring::Refresh(*hash));
+    fn insert_tokens(&mut self, tokens: NewTokens) {
+        let (hash, record) = tokens.access;
+        self.expiries.schedule(record.expires_at, Expiring::Access(hash));
+        self.access.insert(hash, record);
+        if let Some((hash, record)) = tokens.refresh {
+            self.expiries.schedule(record.expires_at, Expiring::Refresh(hash));
+            self.refresh.insert(hash, RefreshEntry::Active(record));
         }
     }
 
@@ -453,7 +308,7 @@ impl TokenStore for MemoryStore {
         let entry = GrantEntry { record: grant.clone(), first: tokens.access.0, others };
         state.grants.insert(GrantKey::new(&grant.id), Box::new(entry));
         state.expiries.schedule(grant.expires_at, Expiring::Grant(grant.id.clone()));
-        state.insert_tokens(tokens);
+        state.insert_tokens(tokens.clone());
         Ok(())
     }
 
@@ -477,48 +332,46 @@ impl TokenStore for MemoryStore {
         })
     }
 
-    async fn rotate_refresh(&self, old: &TokenKey, new: &NewTokens) -> StorageResult<RotateOutcome> {
+    async fn refresh(&self, old: &TokenKey, request: &RefreshRequest) -> StorageResult<RefreshOutcome> {
         let now = self.now();
         let mut state = self.state();
         state.purge(now);
-        let outcome = match state.refresh.get(&old.hash) {
-            Some(RefreshEntry::Active(r))
-                if r.expires_at > now
-                    && r.grant_id == old.grant
-                    && state.grants.contains_key(&GrantKey::new(&r.grant_id)) =>
-            {
-                let (grant_id, expires_at) = (r.grant_id.clone(), r.expires_at);
-                if new.refresh.is_some() {
-                    // Reuse is detected until the retired token would have
-                    // expired; the index already holds that time for its hash.
-                    state.refresh.insert(old.hash, RefreshEntry::Rotated { grant_id, expires_at });
-                }
-                state.insert_tokens(new);
-                let State { grants, access, refresh, .. } = &mut *state;
-                if let Some(grant) = grants.get_mut(&GrantKey::new(&new.access.1.grant_id)) {
-                    // Before the list would grow, drop what has expired: a
-                    // family refreshed for months lists only its live tokens,
-                    // at an amortized constant cost per rotation.
-                    if grant.others.len() >= 64 && grant.others.len() + 2 > grant.others.capacity() {
-                        grant.others.retain(|h| access.contains_key(h) || refresh.contains_key(h));
-                    }
-                    grant.others.push(new.access.0);
-                    grant.others.extend(new.refresh.as_ref().map(|(hash, _)| *hash));
-                }
-                RotateOutcome::Rotated
-            }
+        let record = match state.refresh.get(&old.hash) {
+            Some(RefreshEntry::Active(r)) if r.expires_at > now && r.grant_id == old.grant => r.clone(),
             Some(RefreshEntry::Rotated { grant_id, expires_at }) if *expires_at > now && *grant_id == old.grant => {
                 let grant_id = grant_id.clone();
                 state.revoke_grant(&grant_id);
-                RotateOutcome::Reused
+                return Ok(RefreshOutcome::Reused);
             }
-            _ => RotateOutcome::Unknown,
+            _ => return Ok(RefreshOutcome::Unknown),
         };
-        Ok(outcome)
-    }
-
-    async fn refresh(&self, old: &TokenKey, request: &RefreshRequest) -> StorageResult<RefreshOutcome> {
-        super::refresh_by_lookup(self, old, request).await
+        if let Err(refusal) = request.check(&record) {
+            return Ok(RefreshOutcome::Refused(refusal));
+        }
+        if !state.grants.contains_key(&GrantKey::new(&record.grant_id)) {
+            return Ok(RefreshOutcome::Unknown);
+        }
+        let new = request.tokens(&record);
+        if new.refresh.is_some() {
+            // Reuse is detected until the retired token would have expired;
+            // the index already holds that time for its hash.
+            let marker = RefreshEntry::Rotated { grant_id: record.grant_id.clone(), expires_at: record.expires_at };
+            state.refresh.insert(old.hash, marker);
+        }
+        let (new_access, new_refresh) = (new.access.0, new.refresh.as_ref().map(|(hash, _)| *hash));
+        state.insert_tokens(new);
+        let State { grants, access, refresh, .. } = &mut *state;
+        if let Some(grant) = grants.get_mut(&GrantKey::new(&record.grant_id)) {
+            // Before the list would grow, drop what has expired: a family
+            // refreshed for months lists only its live tokens, at an
+            // amortized constant cost per rotation.
+            if grant.others.len() >= 64 && grant.others.len() + 2 > grant.others.capacity() {
+                grant.others.retain(|h| access.contains_key(h) || refresh.contains_key(h));
+            }
+            grant.others.push(new_access);
+            grant.others.extend(new_refresh);
+        }
+        Ok(RefreshOutcome::Refreshed(record))
     }
 
     async fn revoke_access_token(&self, key: &TokenKey) -> StorageResult<()> {
@@ -553,29 +406,6 @@ impl UserStore for MemoryStore {
 }
 
 #[async_trait]
-impl SessionStore for MemoryStore {
-    async fn load_session(&self, id: &TokenHash) -> StorageResult<Option<String>> {
-        let now = self.now();
-        Ok(lock(&self.inner.sessions).get(id, now).cloned())
-    }
-
-    async fn save_session(&self, id: &TokenHash, data: &str, expires_at: u64) -> StorageResult<()> {
-        let now = self.now();
-        lock(&self.inner.sessions).insert(*id, data.to_owned(), expires_at, now);
-        Ok(())
-    }
-
-    async fn delete_session(&self, id: &TokenHash) -> StorageResult<()> {
-        lock(&self.inner.sessions).remove(id);
-        Ok(())
-    }
-
-    async fn ping(&self) -> StorageResult<()> {
-        Ok(())
-    }
-}
-
-#[async_trait]
 impl ConsentStore for MemoryStore {
     async fn get_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<Option<ScopeSet>> {
         let now = self.now();
@@ -596,45 +426,5 @@ impl ConsentStore for MemoryStore {
 
     async fn revoke_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<bool> {
         Ok(lock(&self.inner.consents).remove(&(subject.clone(), client.clone())))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn random_keys_spread_evenly_over_shards_and_buckets() {
-        let mut map: Sharded<TokenHash, u32> = Sharded::default();
-        let n = 256 * 200;
-        for i in 0..n {
-            map.insert(TokenHash::of(&i.to_string()), i);
-        }
-        assert_eq!(map.len(), n as usize);
-        // 200 keys expected per shard; a fair split stays well within ±50%.
-        for shard in map.shards.iter() {
-            assert!((100..300).contains(&shard.len()), "shard of {} keys", shard.len());
-        }
-        // Every key is found, and a key never inserted is not.
-        assert!((0..n).all(|i| map.get(&TokenHash::of(&i.to_string())) == Some(&i)));
-        assert!(map.get(&TokenHash::of("absent")).is_none());
-        // The seven tag bits hashbrown keeps per slot vary within a shard.
-        let tags: std::collections::BTreeSet<u64> =
-            map.shards[0].keys().map(|k| map.hasher.hash_one(k) >> 57).collect();
-        assert!(tags.len() > 64, "only {} distinct tags", tags.len());
-    }
-
-    #[test]
-    fn grant_ids_spread_evenly_over_shards() {
-        let generator = crate::generate::RandomGenerator;
-        let mut map: Sharded<GrantKey, ()> = Sharded::default();
-        for _ in 0..256 * 200 {
-            let mut id = crate::generate::TokenGenerator::token(&generator);
-            id.truncate(22);
-            map.insert(GrantKey::new(&GrantId::new(id)), ());
-        }
-        for shard in map.shards.iter() {
-            assert!((100..300).contains(&shard.len()), "shard of {} keys", shard.len());
-        }
     }
 }

@@ -1,6 +1,11 @@
 //! Server-side browser sessions: a signed cookie holds a random id; the data
 //! lives in the [`SessionStore`] under the id's hash, so any instance sharing
 //! the store can continue a flow.
+//!
+//! Sessions are the server's business, not the engine's: their store trait
+//! lives here ([`store`]), with [`MemorySessions`] and, with the `redis`
+//! feature, `RedisSessions`; [`conformance`] (feature `test-util`) checks
+//! any of them.
 
 use std::sync::Arc;
 
@@ -8,10 +13,18 @@ use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, CookieJar, Key, SameSite};
 use oauth_core::PendingAuthorization;
 use oauth_core::generate::{RandomGenerator, TokenGenerator as _};
-use oauth_core::storage::{SessionStore, StorageError};
+use oauth_core::storage::StorageError;
 use oauth_core::types::{Subject, TokenHash};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
+
+#[cfg(feature = "test-util")]
+pub mod conformance;
+pub mod store;
+
+#[cfg(feature = "redis")]
+pub use store::RedisSessions;
+pub use store::{MemorySessions, SessionStore};
 
 /// What a session holds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

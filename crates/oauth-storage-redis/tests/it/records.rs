@@ -1,0 +1,37 @@
+use oauth_core::testing::wall_clock_now;
+use oauth_core::types::TokenHash;
+use redis::AsyncCommands;
+
+use crate::support::{raw, store};
+
+/// Round trip, replacement, deletion, expiry and namespaces, each record one
+/// key `{prefix}:{namespace}:{sha256 hex}` with a TTL ending at its expiry.
+#[tokio::test]
+async fn records_round_trip_under_one_key_with_a_ttl() {
+    let Some((store, url, prefix)) = store("records_round_trip_under_one_key_with_a_ttl") else { return };
+    let (sessions, other) = (store.records("sess").unwrap(), store.records("other").unwrap());
+    let id = TokenHash::of("raw-record-id");
+    assert_eq!(sessions.get(&id).await.unwrap(), None, "unknown record");
+    sessions.put(&id, b"first", wall_clock_now() + 60).await.unwrap();
+    assert_eq!(sessions.get(&id).await.unwrap().as_deref(), Some(&b"first"[..]), "round trip");
+    assert_eq!(other.get(&id).await.unwrap(), None, "namespaces are apart");
+    sessions.put(&id, b"second", wall_clock_now() + 120).await.unwrap();
+    assert_eq!(sessions.get(&id).await.unwrap().as_deref(), Some(&b"second"[..]), "replaced");
+
+    let mut conn = raw(&url).await;
+    let key = format!("{prefix}:sess:{}", id.to_hex());
+    let ttl: i64 = conn.ttl(&key).await.unwrap();
+    assert!((115..=120).contains(&ttl), "TTL {ttl} of {key}");
+
+    assert!(sessions.delete(&id).await.unwrap(), "deleting an existing record");
+    assert!(!sessions.delete(&id).await.unwrap(), "deleting twice");
+    assert_eq!(sessions.get(&id).await.unwrap(), None, "deleted");
+
+    sessions.put(&id, b"live", wall_clock_now() + 60).await.unwrap();
+    sessions.put(&id, b"past", wall_clock_now()).await.unwrap();
+    assert_eq!(sessions.get(&id).await.unwrap(), None, "a record put with a past expiry is gone");
+    let exists: bool = conn.exists(&key).await.unwrap();
+    assert!(!exists, "no key without a TTL is left behind");
+    store.ping().await.unwrap();
+    sessions.ping().await.unwrap();
+}
