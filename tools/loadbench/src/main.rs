@@ -17,7 +17,10 @@
 //! checks, through the server's introspection endpoint, that every token
 //! answered with 200 is still usable.
 //!
-//! Run with: `just bench-load` (or `cargo bench -p oauth-server --bench load`).
+//! Run with: `just bench-load`, which builds `oauth-server` and this tool in
+//! release mode and runs it. The tool runs the `oauth-server` executable
+//! named by `LOAD_SERVER_BIN`, or else the one next to its own executable
+//! (`target/release/oauth-server` when both are built with `--release`).
 //! Environment: `LOAD_SECONDS` (default 5) per run, `LOAD_QUICK=1` for 16
 //! connections only.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -616,7 +619,7 @@ async fn start_server(bench_dir: &Path, name: &'static str, config: &str, redis:
     std::fs::write(&path, config).unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let child = pinned(SERVER_CORE, Path::new(env!("CARGO_BIN_EXE_oauth-server")))
+    let child = pinned(SERVER_CORE, &server_binary())
         .args(["serve", "--config"])
         .arg(&path)
         .env("OAUTH__SERVER__BIND", format!("127.0.0.1:{port}"))
@@ -628,6 +631,21 @@ async fn start_server(bench_dir: &Path, name: &'static str, config: &str, redis:
         .unwrap();
     wait_http(&format!("{base}/healthz")).await;
     Target { name, base, proc: Proc { child }, redis }
+}
+
+/// The `oauth-server` executable: `LOAD_SERVER_BIN`, or the one next to this
+/// tool's executable (cargo puts both in `target/release`).
+fn server_binary() -> PathBuf {
+    let path = match std::env::var_os("LOAD_SERVER_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => std::env::current_exe().unwrap().with_file_name("oauth-server"),
+    };
+    assert!(
+        path.is_file(),
+        "{} does not exist: build it with `cargo build --release -p oauth-server`, or set LOAD_SERVER_BIN",
+        path.display()
+    );
+    path
 }
 
 /// The rate this run measured for `workload` on `server` at 16 connections.
