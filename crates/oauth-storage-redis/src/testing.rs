@@ -4,7 +4,8 @@
 //!   tests skip loudly, except in CI (`CI` set), where they fail.
 //! - [`unique_prefix`]: a fresh key prefix per test, so tests run in parallel.
 //! - [`LocalRedis`] and [`LocalCluster`]: private `redis-server` processes on
-//!   free loopback ports, for tests that stop Redis or need a cluster.
+//!   free loopback ports, for tests that stop Redis or need a cluster, and
+//!   for the load benchmark (`tools/loadbench`), which pins it by [`LocalRedis::pid`].
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -85,6 +86,11 @@ impl LocalRedis {
     /// The port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The server's process id while it runs (the load benchmark pins it to a CPU).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Stops the server (as a crash would: no save).
