@@ -99,13 +99,16 @@ bench: redis-up
     cargo bench -p oauth-core
     OAUTH_TEST_REDIS_URL=redis://127.0.0.1:6390 cargo bench -p oauth-storage-redis
 
+# The server is built on its own, so it has exactly its release features; the tool (tools/loadbench)
+# finds it next to itself. LOAD_SECONDS (default 5) per run; LOAD_QUICK=1 for 16 connections only.
 # Load benchmark: a baseline actix handler, oauth-server on memory and on Redis, each pinned to CPU 0,
 # driven by wrk on CPU 1 at 1, 16 and 64 connections; prints the table of docs/performance.md.
 [group("test")]
 bench-load:
     command -v wrk >/dev/null || apt-get install -y wrk
     command -v redis-server >/dev/null || apt-get install -y redis-server
-    cargo bench -p oauth-server --bench load
+    cargo build --release -p oauth-server
+    cargo run --release -p loadbench
 
 # API docs, warnings denied.
 [group("docs")]

@@ -7,7 +7,8 @@
 //!   `OAUTH_TEST_SKIP_LOG`, if set, so that `just test` can count them.
 //! - [`unique_prefix`]: a fresh key prefix per test, so tests run in parallel.
 //! - [`LocalRedis`] and [`LocalCluster`]: private `redis-server` processes on
-//!   free loopback ports, for tests that stop Redis or need a cluster.
+//!   free loopback ports, for tests that stop Redis or need a cluster, and
+//!   for the load benchmark (`tools/loadbench`), which pins it by [`LocalRedis::pid`].
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -109,6 +110,11 @@ impl LocalRedis {
     /// The port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The server's process id while it runs (the load benchmark pins it to a CPU).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Stops the server (as a crash would: no save).

@@ -3,7 +3,7 @@
 # secrets, against the same requests on an idle server (docs/performance.md,
 # "Wrong-secret flood"). Not a test: a measurement to run by hand.
 #
-#   tools/flood/flood.sh [path/to/oauth-server]   (default: target/release/oauth-server)
+#   tools/loadbench/flood.sh [path/to/oauth-server]   (default: target/release/oauth-server)
 #
 # The server runs on CPU 0 with one worker (and its Argon2 threads, if any,
 # on the same core); wrk runs on CPU 1. The flood and the valid client use

@@ -1,0 +1,302 @@
+//! The workloads, in the order of the table: client_credentials issuance
+//! (the baseline first), introspection, revocation, code exchange, chained
+//! refresh, browser flows, and Redis with many live tokens.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::baseline;
+use crate::client::Client;
+use crate::process::{CLIENT_CORE, SERVER_CORE};
+use crate::redis::Redis;
+use crate::report::{self, Row, Stats, Summary, rate_of};
+use crate::server::{self, Target};
+use crate::wrk::{Script, Wrk};
+
+/// A run: the drivers, the baseline, and the rows measured so far.
+struct Bench {
+    wrk: Wrk,
+    client: Client,
+    baseline: Target,
+    table: Vec<Row>,
+}
+
+impl Bench {
+    /// Runs the baseline's client_credentials load at `connections`, then
+    /// `script` against `target`; the target's stats carry the baseline's as `paired`.
+    async fn paired(&self, target: &Target, name: &str, script: Script<'_>, connections: u32) -> (Stats, Vec<String>) {
+        let script = self.wrk.script(name, script);
+        let base_name = format!("baseline_cc_{connections}");
+        let cc_body = self.client.cc_body();
+        let base_script = self.wrk.script(&base_name, Script::post("/oauth/token", &cc_body));
+        let (base, _) = self.wrk.run(&self.baseline, &base_name, &base_script, connections).await;
+        let (mut stats, lines) = self.wrk.run(target, name, &script, connections).await;
+        stats.paired = Some(Box::new(base));
+        (stats, lines)
+    }
+
+    fn push(&mut self, workload: &'static str, server: &'static str, connections: u32, stats: Stats) {
+        self.table.push(Row { workload, server, connections, stats });
+    }
+
+    /// The access tokens among the lines a run collected.
+    fn access_tokens(lines: &[String]) -> Vec<String> {
+        lines.iter().filter_map(|l| l.strip_prefix("A ")).map(str::to_owned).collect()
+    }
+
+    /// client_credentials issuance, the baseline first; every token is checked after its run.
+    async fn issuance(&mut self, targets: [&Target; 2], connections: &[u32]) -> BTreeMap<u32, Stats> {
+        let cc_body = self.client.cc_body();
+        let mut baseline_by_conn = BTreeMap::new();
+        for &c in connections {
+            let script = self.wrk.script("baseline_cc", Script::post("/oauth/token", &cc_body));
+            let (stats, _) = self.wrk.run(&self.baseline, "baseline_cc", &script, c).await;
+            baseline_by_conn.insert(c, stats.clone());
+            self.push("client_credentials", "baseline", c, stats);
+        }
+        for target in targets {
+            for &c in connections {
+                let name = format!("{}_cc_{c}", target.name);
+                let script = Script::post("/oauth/token", &cc_body).collecting();
+                let (mut stats, lines) = self.paired(target, &name, script, c).await;
+                stats.verified = Some(self.client.verify(&target.base, &Self::access_tokens(&lines)).await);
+                self.push("client_credentials", target.name, c, stats);
+            }
+        }
+        baseline_by_conn
+    }
+
+    /// Introspection of one live token.
+    async fn introspection(&mut self, targets: [&Target; 2], connections: &[u32]) {
+        for target in targets {
+            let token = self.client.client_credentials(&target.base).await;
+            let form = format!("{}&token={token}", self.client.form_auth());
+            for &c in connections {
+                let name = format!("{}_introspect_{c}", target.name);
+                let (stats, _) = self.paired(target, &name, Script::post("/oauth/introspect", &form), c).await;
+                self.push("introspection", target.name, c, stats);
+            }
+        }
+    }
+
+    /// Revocation of pre-minted tokens (each request revokes a different one), 16 connections.
+    async fn revocation(&mut self, targets: [&Target; 2]) {
+        for target in targets {
+            // Enough tokens for the whole run: a revocation is a lookup and a
+            // delete, so the run's introspection rate (a lookup) with a margin
+            // bounds it. Revoking an unknown token is also a 200 (RFC 7009 §2.2),
+            // so running out would go unnoticed in the error count.
+            let n = (rate_of(&self.table, "introspection", target.name) * 1.5 * self.wrk.seconds as f64) as usize;
+            let tokens = self.client.mint_tokens(&target.base, n).await;
+            let file = self.wrk.dir.join(format!("{}_revoke.in", target.name));
+            std::fs::write(&file, tokens.join("\n")).unwrap();
+            let name = format!("{}_revoke", target.name);
+            let form = format!("{}&token=", self.client.form_auth());
+            let (stats, _) = self.paired(target, &name, Script::post("/oauth/revoke", &form).reading(&file), 16).await;
+            if stats.requests as usize > tokens.len() {
+                println!("note: {} revocation used all {} tokens", target.name, tokens.len());
+            }
+            self.push("revocation", target.name, 16, stats);
+        }
+    }
+
+    /// Authorization code exchange with pre-minted codes, 16 connections.
+    async fn code_exchange(&mut self, targets: [&Target; 2]) {
+        for target in targets {
+            // Enough codes for the whole run: a code exchange costs more than a
+            // client_credentials request, whose rate on this store this run has
+            // measured, so that rate (with a margin) bounds what a run can use.
+            let cc_rate = rate_of(&self.table, "client_credentials", target.name);
+            let codes = self.client.mint_codes(&target.base, (cc_rate * 1.25 * self.wrk.seconds as f64) as usize).await;
+            let file = self.wrk.dir.join(format!("{}_codes.in", target.name));
+            std::fs::write(&file, codes.join("\n")).unwrap();
+            let name = format!("{}_code", target.name);
+            let prefix = format!(
+                "grant_type=authorization_code&redirect_uri=https://app.example/cb&{}&code=",
+                self.client.form_auth()
+            );
+            let script = Script::post("/oauth/token", &prefix).reading(&file).collecting();
+            let (mut stats, lines) = self.paired(target, &name, script, 16).await;
+            // Codes run out if the server is faster than codes were minted: those answers are expected errors.
+            let exhausted = stats.requests as usize > codes.len();
+            stats.verified = Some(self.client.verify(&target.base, &Self::access_tokens(&lines)).await);
+            if exhausted {
+                println!("note: {} code exchange used all {} codes", target.name, codes.len());
+            }
+            self.push("code exchange", target.name, 16, stats);
+        }
+    }
+
+    /// Chained refresh: each response's refresh token is used next. wrk calls
+    /// request() once before connecting, so there are spare chains.
+    async fn chained_refresh(&mut self, targets: [&Target; 2]) {
+        for target in targets {
+            let codes = self.client.mint_codes(&target.base, 20).await;
+            let mut refresh = Vec::new();
+            for code in codes {
+                let (status, body) = self
+                    .client
+                    .post(
+                        &target.base,
+                        "/oauth/token",
+                        format!(
+                            "grant_type=authorization_code&code={code}&redirect_uri=https://app.example/cb&{}",
+                            self.client.form_auth()
+                        ),
+                    )
+                    .await;
+                assert_eq!(status, 200, "{body}");
+                refresh.push(body["refresh_token"].as_str().unwrap().to_owned());
+            }
+            let file = self.wrk.dir.join(format!("{}_refresh.in", target.name));
+            std::fs::write(&file, refresh.join("\n")).unwrap();
+            let name = format!("{}_refresh", target.name);
+            let prefix = format!("grant_type=refresh_token&{}&refresh_token=", self.client.form_auth());
+            let script = Script::post("/oauth/token", &prefix).reading(&file).collecting().chained();
+            let (mut stats, lines) = self.paired(target, &name, script, 16).await;
+            let access = Self::access_tokens(&lines);
+            let finals: Vec<String> = lines.iter().filter_map(|l| l.strip_prefix("R ")).map(str::to_owned).collect();
+            // The last access token of every chain must be usable, and so must each chain's last refresh token.
+            let (mut ok, mut total) =
+                self.client.verify(&target.base, &access[access.len().saturating_sub(20)..]).await;
+            for r in &finals {
+                let (status, _) = self
+                    .client
+                    .post(
+                        &target.base,
+                        "/oauth/token",
+                        format!("grant_type=refresh_token&refresh_token={r}&{}", self.client.form_auth()),
+                    )
+                    .await;
+                ok += usize::from(status == 200);
+                total += 1;
+            }
+            stats.verified = Some((ok, total));
+            self.push("chained refresh", target.name, 16, stats);
+        }
+    }
+
+    /// Complete browser flows (authorize, login with Argon2id, consent, token).
+    async fn browser_flows(&mut self, targets: [&Target; 2]) {
+        for target in targets {
+            let (mut stats, tokens) = self.client.browser_flows(target, self.wrk.seconds).await;
+            let auth = self.client.form_auth().replace("client_id=bench&", "client_id=bench-flow&");
+            stats.verified = Some(self.client.verify_as(&target.base, &tokens, &auth).await);
+            self.push("browser flows (per flow)", target.name, 16, stats);
+        }
+    }
+
+    /// Throughput with many live tokens in Redis: 10,000 versus 1,000,000;
+    /// and Redis memory per live token. Returns the line to print.
+    async fn scaling(&self, redis: &Redis, target: &Target) -> String {
+        let cc_body = self.client.cc_body();
+        let store = Arc::new(
+            oauth_storage_redis::RedisStore::builder(redis.url()).key_prefix("oauth").pool_size(16).build().unwrap(),
+        );
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        redis.flush_all();
+        fill(&store, now, 0, 10_000).await;
+        let script = self.wrk.script("scale_10k", Script::post("/oauth/token", &cc_body));
+        let (small, _) = self.wrk.run(target, "scale_10k", &script, 16).await;
+        let memory_before = redis.info("used_memory");
+        let keys_before = redis.keys();
+        fill(&store, now, 10_000, 1_000_000).await;
+        let per_token = (redis.info("used_memory") - memory_before) / (redis.keys() - keys_before).max(1.0);
+        let script = self.wrk.script("scale_1m", Script::post("/oauth/token", &cc_body));
+        let (large, _) = self.wrk.run(target, "scale_1m", &script, 16).await;
+        format!(
+            "client_credentials on Redis, 16 connections: {:.0} req/s with ~10,000 live tokens, {:.0} req/s with ~1,000,000 (ratio {:.2}); Redis used_memory per live access token: {:.0} bytes",
+            small.rps,
+            large.rps,
+            large.rps / small.rps,
+            per_token
+        )
+    }
+}
+
+/// Stores live access tokens number `from..to` (each with its grant) through
+/// `store`, 32 writers at a time: much faster than issuing them over HTTP.
+/// The one place that uses the storage API.
+async fn fill(store: &Arc<oauth_storage_redis::RedisStore>, now: u64, from: usize, to: usize) {
+    use oauth_core::storage::{GrantRecord, NewTokens, TokenRecord, TokenStore as _};
+    use oauth_core::types::{ClientId, GrantId, ScopeSet, TokenHash};
+    let mut tasks = Vec::new();
+    for w in 0..32 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in (from + w..to).step_by(32) {
+                let id = GrantId::new(format!("fill{i:0>18}"));
+                let grant = GrantRecord {
+                    id: id.clone(),
+                    client_id: ClientId::new("bench"),
+                    subject: None,
+                    scope: ScopeSet::parse("read").unwrap(),
+                    issued_at: now,
+                    expires_at: now + 7200,
+                    auth_time: None,
+                };
+                let record = TokenRecord {
+                    grant_id: id.clone(),
+                    client_id: grant.client_id.clone(),
+                    subject: None,
+                    scope: grant.scope.clone(),
+                    issued_at: now,
+                    expires_at: now + 7200,
+                    grant_expires_at: now + 7200,
+                    auth_time: None,
+                };
+                let hash = TokenHash::of(&format!("{id}.{i}"));
+                store.create_grant(&grant, &NewTokens { access: (hash, record), refresh: None }).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+/// The whole run: starts the servers, measures every workload, prints the report.
+pub(crate) async fn run() {
+    let server_binary = server::binary();
+    let seconds: u64 = std::env::var("LOAD_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let quick = std::env::var_os("LOAD_QUICK").is_some();
+    let connections: &[u32] = if quick { &[16] } else { &[1, 16, 64] };
+    let dir = std::env::temp_dir().join(format!("oauth-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (secret, hash) = oauth_core::generate::client_secret();
+    let client = Client {
+        secret: secret.secret().to_owned(),
+        http: reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap(),
+    };
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    println!("# oauth-server load benchmark");
+    println!(
+        "machine: {} cores; server (and Redis) pinned to CPU {SERVER_CORE}, wrk -t1 pinned to CPU {CLIENT_CORE}; {seconds} s per run",
+        cores
+    );
+
+    let baseline = baseline::start().await;
+    let redis = Arc::new(Redis::start());
+    let password_hash = oauth_core::user::hash_password("bench-password").into_string();
+    let config = |storage: &str| server::config_text(&hash.to_stored(), &password_hash, storage, "oauth");
+    let memory = server::start(&server_binary, &dir, "memory", &config("memory"), None).await;
+    let on_redis = server::start(&server_binary, &dir, "redis", &config(&redis.url()), Some(redis.clone())).await;
+    let targets = [&memory, &on_redis];
+
+    let mut bench = Bench { wrk: Wrk { dir: dir.clone(), seconds }, client, baseline, table: Vec::new() };
+    let baseline_by_conn = bench.issuance(targets, connections).await;
+    bench.introspection(targets, connections).await;
+    bench.revocation(targets).await;
+    // Peak memory before any login: minting codes logs a user in, and
+    // Argon2 takes 19 MiB per login.
+    let token_peak: Vec<f64> = targets.iter().map(|t| t.proc.peak_rss_mib()).collect();
+    bench.code_exchange(targets).await;
+    bench.chained_refresh(targets).await;
+    bench.browser_flows(targets).await;
+    let scaling = bench.scaling(&redis, &on_redis).await;
+
+    let peak_rss =
+        targets.iter().zip(token_peak).map(|(t, tokens_only)| (t.name, tokens_only, t.proc.peak_rss_mib())).collect();
+    report::print(&bench.table, &baseline_by_conn, &Summary { peak_rss, scaling });
+    let _ = std::fs::remove_dir_all(&dir);
+}
