@@ -99,8 +99,9 @@ impl AuthorizationServer {
     /// and for resource servers (`oauth_actix::BearerToken`).
     ///
     /// The request must come over TLS (unless the policy allows insecure
-    /// transport) and present a valid access token (see
-    /// [`validate_access_token`](Self::validate_access_token)). Every refusal
+    /// transport) and present a valid access token: opaque or a JWT signed by
+    /// one of the server's keys (never a JWT's `jti`), known to the store (so
+    /// revoked tokens are refused) and unexpired. Every refusal
     /// is a complete answer: `401` with `WWW-Authenticate: Bearer` (RFC 6750
     /// §3; no error code when no token was presented), `400
     /// invalid_request` with the challenge, or `503` with its cause when the
@@ -138,7 +139,7 @@ impl AuthorizationServer {
     /// Validates an access token for a resource (RFC 6750): opaque or JWT, it
     /// must be known to the store (so revocation works for both), unexpired.
     /// Errors are `invalid_token`, or `temporarily_unavailable` when the store fails.
-    pub async fn validate_access_token(&self, token: &str) -> Result<TokenRecord, OAuthError> {
+    pub(crate) async fn validate_access_token(&self, token: &str) -> Result<TokenRecord, OAuthError> {
         if looks_like_jwt(token) {
             let keys = self.keys().ok_or_else(|| invalid_token("The access token is invalid"))?;
             keys.verify::<AccessTokenClaims>(token, "at+jwt", self.policy.issuer().as_str(), Some(self.clock.now()))

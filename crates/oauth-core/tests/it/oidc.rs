@@ -111,9 +111,9 @@ async fn jwt_access_tokens_stay_revocable_and_introspectable() {
     assert_eq!(header["kid"], "k1");
 
     assert_eq!(introspect(&t, access, &demo_auth()).await["active"], true);
-    assert_eq!(t.server.validate_access_token(access).await.unwrap().client_id.as_str(), "test_client");
+    assert_eq!(crate::support::resource(&t, access).await.unwrap().client_id.as_str(), "test_client");
     // The jti is readable by anyone who sees the JWT: it is no opaque token.
-    assert!(t.server.validate_access_token(&claims.jti).await.is_err(), "the jti is no bearer token");
+    assert!(crate::support::resource(&t, &claims.jti).await.is_err(), "the jti is no bearer token");
     assert_eq!(introspect(&t, &claims.jti, &demo_auth()).await["active"], false, "the jti is inactive");
     let userinfo = t
         .server
@@ -124,14 +124,14 @@ async fn jwt_access_tokens_stay_revocable_and_introspectable() {
     assert_eq!(r.status, 200);
     assert_eq!(introspect(&t, access, &demo_auth()).await["active"], false, "revoked JWT is inactive");
     assert!(
-        t.server.validate_access_token(access).await.is_err(),
+        crate::support::resource(&t, access).await.is_err(),
         "a revoked JWT is refused although its signature is fine"
     );
 
     // A JWT signed by someone else is nothing.
     let stranger = KeySet::new(vec![SigningKey::generate("k1", SigningAlg::ES256).unwrap()], "k1").unwrap();
     let forged = stranger.active().sign("at+jwt", &claims).unwrap();
-    assert!(t.server.validate_access_token(&forged).await.is_err());
+    assert!(crate::support::resource(&t, &forged).await.is_err());
     assert_eq!(introspect(&t, &forged, &demo_auth()).await["active"], false);
 }
 
@@ -268,7 +268,7 @@ async fn keys_rotate_without_restart() {
     // The old token still verifies, as an ID token and as an access token.
     let keys = t.server.keys().unwrap();
     assert!(keys.verify::<IdTokenClaims>(before["id_token"].as_str().unwrap(), "JWT", ISSUER, Some(T0)).is_ok());
-    assert!(t.server.validate_access_token(before["access_token"].as_str().unwrap()).await.is_ok());
+    assert!(crate::support::resource(&t, before["access_token"].as_str().unwrap()).await.is_ok());
     // New tokens carry the new kid.
     let after = exchange(&t, QUERY).await;
     let header: serde_json::Value =
@@ -277,7 +277,7 @@ async fn keys_rotate_without_restart() {
     // Once the old key is retired for good, its tokens stop verifying.
     let only_new = KeySet::new(vec![t.server.keys().unwrap().active().clone()], "k2").unwrap();
     t.server.set_keys(Some(only_new));
-    assert!(t.server.validate_access_token(before["access_token"].as_str().unwrap()).await.is_err());
+    assert!(crate::support::resource(&t, before["access_token"].as_str().unwrap()).await.is_err());
 }
 
 #[tokio::test]

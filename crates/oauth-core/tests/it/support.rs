@@ -133,3 +133,10 @@ pub async fn introspect(t: &TestServer, token: &str, auth: &str) -> serde_json::
     assert_eq!(response.status, 200, "introspection: {response:?}");
     response.json_body().unwrap()
 }
+
+/// Authenticates a resource request carrying `token` as a bearer token over
+/// TLS, the one path resource servers take; returns the token's record.
+pub async fn resource(t: &TestServer, token: &str) -> Result<oauth_core::storage::TokenRecord, OAuthResponse> {
+    let req = OAuthRequest::get("").secure().with_header("Authorization", &format!("Bearer {token}"));
+    t.server.authenticate_resource(&req).await.map(|access| access.record)
+}
