@@ -2,8 +2,11 @@
 
 use std::borrow::Cow;
 
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt as _;
 use oauth_core::request::Method;
@@ -33,6 +36,24 @@ pub fn to_oauth_request(req: &HttpRequest, body: &[u8], trust_forwarded_proto: b
         query: Params::parse(req.query_string()),
         form: if body.is_empty() { Params::default() } else { Params::parse_bytes(body) },
     }
+}
+
+/// Middleware that answers a request asking for a protocol upgrade
+/// (`Connection: Upgrade`) with core's [`OAuthResponse::upgrade_refused`] at
+/// once. The body of such a request is the rest of the connection, so a
+/// handler that reads it would never answer. Every endpoint of
+/// [`OAuthEndpoints`](crate::OAuthEndpoints) has it; wrap your own resources
+/// that read a body with it:
+/// `web::resource("/login").wrap(actix_web::middleware::from_fn(oauth_actix::refuse_upgrade))`.
+pub async fn refuse_upgrade(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if req.head().upgrade() {
+        let response = respond(req.request(), OAuthResponse::upgrade_refused());
+        return Ok(req.into_response(response));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 /// Reads a request body up to `limit` bytes. A longer body is core's

@@ -165,14 +165,16 @@ fn endpoint(
     data: &web::Data<OAuthEndpoints>,
     allow: &'static str,
     routes: impl IntoIterator<Item = actix_web::Route>,
-) -> actix_web::Resource {
+) -> impl actix_web::dev::HttpServiceFactory + 'static {
     let mut resource = web::resource(path).app_data(data.clone());
     for route in routes {
         resource = resource.route(route);
     }
-    resource.default_service(web::to(move |req: HttpRequest| async move {
-        respond(&req, OAuthResponse::method_not_allowed(allow))
-    }))
+    resource
+        .default_service(web::to(move |req: HttpRequest| async move {
+            respond(&req, OAuthResponse::method_not_allowed(allow))
+        }))
+        .wrap(actix_web::middleware::from_fn(crate::refuse_upgrade))
 }
 
 async fn authorize(req: HttpRequest, payload: web::Payload, ep: web::Data<OAuthEndpoints>) -> HttpResponse {

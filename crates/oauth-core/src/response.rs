@@ -104,6 +104,14 @@ impl OAuthResponse {
         Self::from(OAuthError::invalid_request("The request body could not be read"))
     }
 
+    /// `400 invalid_request`: the request asks for a protocol upgrade
+    /// (`Connection: Upgrade`, a WebSocket handshake say), which no endpoint
+    /// of an authorization server speaks. Its body would be the rest of the
+    /// connection, so it is answered before anything reads one.
+    pub fn upgrade_refused() -> Self {
+        Self::from(OAuthError::invalid_request("Protocol upgrades are not supported"))
+    }
+
     /// The same response with the failure behind it, for the adapter's log.
     pub fn with_cause(mut self, cause: Cause) -> Self {
         self.cause = Some(cause);

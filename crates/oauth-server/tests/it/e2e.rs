@@ -104,3 +104,41 @@ async fn access_log_lines_follow_the_setting() {
     assert!(off.contains("listening"), "the server logged its start: {off}");
     assert!(!off.contains("/oauth/tokenize"), "no per-request line when access_log is off: {off}");
 }
+
+/// Regression (issue 14): a request with `Connection: Upgrade` to an endpoint
+/// that reads a body was never answered, since its body is the rest of the
+/// connection. Now every such route answers `400 invalid_request` at once.
+#[tokio::test]
+async fn protocol_upgrade_requests_are_answered() {
+    use std::io::{Read as _, Write as _};
+    let server = spawn(&[]).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let rows = [
+        ("GET", "/oauth/authorize?client_id=test_client"),
+        ("POST", "/oauth/tokenize"),
+        ("POST", "/oauth/revoke"),
+        ("POST", "/oauth/introspect"),
+        ("GET", "/oauth/userinfo"),
+        ("POST", "/login"),
+        ("POST", "/approve"),
+    ];
+    for (method, path) in rows {
+        let addr = addr.clone();
+        let status_line = tokio::task::spawn_blocking(move || {
+            let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let request = format!(
+                "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+                 Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+            );
+            stream.write_all(request.as_bytes()).unwrap();
+            let mut answer = [0u8; 512];
+            let n = stream.read(&mut answer).unwrap_or(0);
+            String::from_utf8_lossy(&answer[..n]).lines().next().unwrap_or("").to_owned()
+        })
+        .await
+        .unwrap();
+        assert_eq!(status_line, "HTTP/1.1 400 Bad Request", "{method} {path}: no answer within 5 s, or another one");
+    }
+}
