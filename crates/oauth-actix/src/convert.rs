@@ -2,11 +2,8 @@
 
 use std::borrow::Cow;
 
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt as _;
 use oauth_core::request::Method;
@@ -38,22 +35,18 @@ pub fn to_oauth_request(req: &HttpRequest, body: &[u8], trust_forwarded_proto: b
     }
 }
 
-/// Middleware that answers a request asking for a protocol upgrade
+/// A route that answers every request asking for a protocol upgrade
 /// (`Connection: Upgrade`) with core's [`OAuthResponse::upgrade_refused`] at
-/// once. The body of such a request is the rest of the connection, so a
-/// handler that reads it would never answer. Every endpoint of
-/// [`OAuthEndpoints`](crate::OAuthEndpoints) has it; wrap your own resources
-/// that read a body with it:
-/// `web::resource("/login").wrap(actix_web::middleware::from_fn(oauth_actix::refuse_upgrade))`.
-pub async fn refuse_upgrade(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    if req.head().upgrade() {
-        let response = respond(req.request(), OAuthResponse::upgrade_refused());
-        return Ok(req.into_response(response));
-    }
-    Ok(next.call(req).await?.map_into_boxed_body())
+/// once, and matches nothing else. The body of such a request is the rest of
+/// the connection, so a handler that reads it would never answer. Every
+/// endpoint of [`OAuthEndpoints`](crate::OAuthEndpoints) has it as its first
+/// route; give it to your own resources that read a body, first:
+/// `web::resource("/login").route(oauth_actix::upgrade_refusal()).route(web::post().to(login))`.
+/// (A guard, not a middleware: it costs a header lookup, no allocation.)
+pub fn upgrade_refusal() -> actix_web::Route {
+    web::route()
+        .guard(actix_web::guard::fn_guard(|ctx| ctx.head().upgrade()))
+        .to(|req: HttpRequest| async move { respond(&req, OAuthResponse::upgrade_refused()) })
 }
 
 /// Reads a request body up to `limit` bytes. A longer body is core's

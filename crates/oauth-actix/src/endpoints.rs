@@ -165,16 +165,14 @@ fn endpoint(
     data: &web::Data<OAuthEndpoints>,
     allow: &'static str,
     routes: impl IntoIterator<Item = actix_web::Route>,
-) -> impl actix_web::dev::HttpServiceFactory + 'static {
-    let mut resource = web::resource(path).app_data(data.clone());
+) -> actix_web::Resource {
+    let mut resource = web::resource(path).app_data(data.clone()).route(crate::upgrade_refusal());
     for route in routes {
         resource = resource.route(route);
     }
-    resource
-        .default_service(web::to(move |req: HttpRequest| async move {
-            respond(&req, OAuthResponse::method_not_allowed(allow))
-        }))
-        .wrap(actix_web::middleware::from_fn(crate::refuse_upgrade))
+    resource.default_service(web::to(move |req: HttpRequest| async move {
+        respond(&req, OAuthResponse::method_not_allowed(allow))
+    }))
 }
 
 async fn authorize(req: HttpRequest, payload: web::Payload, ep: web::Data<OAuthEndpoints>) -> HttpResponse {

@@ -207,7 +207,7 @@ pub fn configure(state: &Arc<AppState>, cfg: &mut web::ServiceConfig) {
         web::resource(state.login_path.as_str())
             .app_data(data.clone())
             .app_data(limit.clone())
-            .wrap(actix_web::middleware::from_fn(oauth_actix::refuse_upgrade))
+            .route(oauth_actix::upgrade_refusal())
             .route(web::get().to(login_page))
             .route(web::post().to(login_submit))
             .default_service(web::to(|req: HttpRequest| async move { method_not_allowed(&req, "GET, POST") })),
@@ -216,7 +216,7 @@ pub fn configure(state: &Arc<AppState>, cfg: &mut web::ServiceConfig) {
         web::resource(state.consent_path.as_str())
             .app_data(data.clone())
             .app_data(limit)
-            .wrap(actix_web::middleware::from_fn(oauth_actix::refuse_upgrade))
+            .route(oauth_actix::upgrade_refusal())
             .route(web::get().to(consent_page))
             .route(web::post().to(consent_submit))
             .default_service(web::to(|req: HttpRequest| async move { method_not_allowed(&req, "GET, POST") })),
