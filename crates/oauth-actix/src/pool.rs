@@ -81,9 +81,13 @@ impl BlockingPool {
     }
 }
 
-/// Queued checks per thread in [`BlockingPool::global`]: with Argon2 at about
-/// 20 ms, a check waits at most about 160 ms before it starts.
-pub const QUEUE_PER_THREAD: usize = 8;
+/// Queued checks per thread in [`BlockingPool::global`] and by default in
+/// the server: with Argon2 at about 20 ms, a check waits at most about 1.3 s
+/// before it starts. A queued check holds a few hundred bytes (its 19 MiB
+/// are taken only when it runs), so the bound is on waiting, not memory; it
+/// lets a burst of logins as large as a busy host's connections wait
+/// instead of failing.
+pub const QUEUE_PER_THREAD: usize = 64;
 
 /// A pool thread: runs checks until the pool is dropped.
 fn work(receiver: &Mutex<Receiver<Task>>) {

@@ -74,7 +74,7 @@ pub struct ServerSection {
     /// Threads for Argon2 checks (client secrets, passwords), for the whole
     /// process (0: one per core).
     pub hash_threads: usize,
-    /// Argon2 checks that may wait for a thread (0: 8 per thread); beyond
+    /// Argon2 checks that may wait for a thread (0: 64 per thread); beyond
     /// that, requests needing one get `503` with `Retry-After`.
     pub hash_queue: usize,
 }
