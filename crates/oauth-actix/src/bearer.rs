@@ -27,7 +27,7 @@ use crate::convert::{convert, log_cause, to_oauth_request};
 /// Whether the request came over TLS is judged like the endpoints do: where
 /// [`OAuthEndpoints::configure`](crate::OAuthEndpoints::configure) mounted the
 /// endpoints (same app or scope), `Forwarded` / `X-Forwarded-Proto` count
-/// when [`EndpointPaths::trust_forwarded_proto`](crate::EndpointPaths::trust_forwarded_proto)
+/// when [`AdapterOptions::trust_forwarded_proto`](crate::AdapterOptions::trust_forwarded_proto)
 /// is set; elsewhere only the connection counts.
 ///
 /// ```no_run
