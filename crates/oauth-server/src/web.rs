@@ -36,6 +36,11 @@ pub struct AppState {
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
     /// Whether every request is logged (`server.access_log`).
     pub access_log: crate::AccessLog,
+    /// Headers added to every answer (`Strict-Transport-Security`).
+    pub security_headers: crate::SecurityHeaders,
+    /// Whether `/metrics` and the probes are served on a separate admin
+    /// listener (`server.admin_bind`) instead of this one.
+    pub admin_listener: bool,
 }
 
 impl std::fmt::Debug for AppState {
@@ -193,7 +198,8 @@ impl AppState {
     }
 }
 
-/// Mounts the OAuth endpoints, login, consent and the probes.
+/// Mounts the OAuth endpoints, login, consent and, unless they have their
+/// own listener ([`configure_admin`]), the metrics and probes.
 pub fn configure(state: &Arc<AppState>, cfg: &mut web::ServiceConfig) {
     let endpoints = OAuthEndpoints::new(state.server.clone(), Arc::new(SessionAuthorize(state.clone())))
         .with_options(state.adapter.clone());
@@ -201,6 +207,7 @@ pub fn configure(state: &Arc<AppState>, cfg: &mut web::ServiceConfig) {
     // Resource handlers in the same app can take `oauth_actix::BearerToken`.
     cfg.app_data(web::Data::from(state.server.clone()));
     cfg.app_data(web::Data::new(state.access_log));
+    cfg.app_data(web::Data::new(state.security_headers.clone()));
     let data = web::Data::from(state.clone());
     let limit = web::PayloadConfig::new(FORM_LIMIT);
     cfg.service(
@@ -222,12 +229,23 @@ pub fn configure(state: &Arc<AppState>, cfg: &mut web::ServiceConfig) {
             .default_service(web::to(|req: HttpRequest| async move { method_not_allowed(&req, "GET, POST") })),
     );
     if let Some(metrics) = &state.metrics {
+        // The access-log middleware counts every request of this listener.
+        cfg.app_data(web::Data::from(metrics.clone()));
+    }
+    if !state.admin_listener {
+        configure_admin(state, cfg);
+    }
+}
+
+/// Mounts `/metrics` (when on), `/healthz` and `/readyz`: on the public
+/// listener by default, or alone on the admin listener (`server.admin_bind`).
+pub fn configure_admin(state: &Arc<AppState>, cfg: &mut web::ServiceConfig) {
+    if let Some(metrics) = &state.metrics {
         let metrics = web::Data::from(metrics.clone());
-        cfg.app_data(metrics.clone());
         cfg.service(web::resource("/metrics").app_data(metrics).route(web::get().to(render_metrics)));
     }
     cfg.service(web::resource("/healthz").route(web::get().to(healthz)));
-    cfg.service(web::resource("/readyz").app_data(data).route(web::get().to(readyz)));
+    cfg.service(web::resource("/readyz").app_data(web::Data::from(state.clone())).route(web::get().to(readyz)));
 }
 
 fn method_not_allowed(req: &HttpRequest, allow: &'static str) -> HttpResponse {
