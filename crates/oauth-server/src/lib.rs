@@ -9,6 +9,7 @@
 //! and the tests use; [`run`] serves until SIGTERM or Ctrl-C.
 
 pub mod admin;
+pub mod audit;
 pub mod config;
 pub mod metrics;
 pub mod pages;

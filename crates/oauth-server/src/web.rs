@@ -9,6 +9,7 @@ use oauth_actix::{AdapterOptions, AuthorizeHandler, OAuthEndpoints, respond};
 use oauth_core::storage::{StorageError, UserStore};
 use oauth_core::{Approval, AuthorizationServer, AuthorizeError, NextStep, OAuthError, Params, PendingAuthorization};
 
+use crate::audit;
 use crate::config::Config;
 use crate::pages::Pages;
 use crate::session::{LoggedIn, Session, Sessions};
@@ -331,9 +332,13 @@ async fn login_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState
     let check = oauth_core::user::password_check(user.as_ref(), &password);
     let user = match (st.server.run_offloaded(check).await, user) {
         (Ok(true), Some(user)) => user,
-        (Ok(_), _) => return failed("Invalid username or password."),
+        (Ok(_), user) => {
+            audit::record(&audit::Event::LoginFailed { user: user.as_ref().map(|u| &u.subject) });
+            return failed("Invalid username or password.");
+        }
         (Err(_), _) => return st.busy(),
     };
+    audit::record(&audit::Event::LoginSucceeded { subject: &user.subject, username: &user.username });
     let now = st.server.now();
     let mut session = match st.sessions.renew(session).await {
         Ok(s) => s,
@@ -344,7 +349,6 @@ async fn login_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState
         // This login answers the waiting request's prompt=login or max_age.
         pending.note_login();
     }
-    tracing::info!("login succeeded");
     if session.data.pending.is_none() {
         if let Err(e) = st.sessions.save(&session, now).await {
             return st.unavailable(&e);
@@ -407,7 +411,14 @@ async fn consent_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppSta
         }
         return respond(&req, st.server.deny(&pending));
     }
-    if field(&params, "remember") == Some("1") {
+    let remember = field(&params, "remember") == Some("1");
+    audit::record(&audit::Event::ConsentGranted {
+        subject: &user.subject,
+        client: &pending.client_id,
+        scope: &pending.scope,
+        remembered: remember,
+    });
+    if remember {
         let expires_at = now.saturating_add(st.server.policy().consent_lifetime());
         let stored = st
             .server
