@@ -298,6 +298,21 @@ impl SigningKey {
         header.typ = Some(typ.to_owned());
         jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| KeyError::Sign(e.into()))
     }
+
+    /// Signs `claims` with the given protected `header` as it is (its `alg`
+    /// is not checked against the key's): for DPoP proofs, which carry the
+    /// public JWK in the header, and for tests that need malformed headers.
+    pub fn sign_with_header(&self, header: &serde_json::Value, claims: &serde_json::Value) -> Result<String, KeyError> {
+        let encode = |v: &serde_json::Value| serde_json::to_vec(v).map(|bytes| b64(&bytes));
+        let input = format!(
+            "{}.{}",
+            encode(header).map_err(|e| KeyError::Sign(e.into()))?,
+            encode(claims).map_err(|e| KeyError::Sign(e.into()))?
+        );
+        let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &self.encoding, self.alg.algorithm())
+            .map_err(|e| KeyError::Sign(e.into()))?;
+        Ok(format!("{input}.{signature}"))
+    }
 }
 
 /// The published keys: one active signer and any number of retired keys that

@@ -66,6 +66,7 @@
 
 pub mod client;
 pub mod clock;
+pub mod dpop;
 pub mod error;
 pub mod generate;
 pub mod grant;
