@@ -12,10 +12,12 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
+
+use crate::jose;
 
 /// The `typ` header of a DPoP proof.
 pub const PROOF_TYP: &str = "dpop+jwt";
@@ -26,10 +28,6 @@ pub const MAX_PROOF_LEN: usize = 8 * 1024;
 
 /// Largest accepted `jti`, in bytes.
 pub const MAX_JTI_LEN: usize = 256;
-
-/// JWK members that only a private key has (RFC 7518 §6.2.2, §6.3.2, §6.4;
-/// RFC 8037 §2): a proof carrying one leaks its key and is refused.
-const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// Why a proof is refused. Every variant is answered with the
 /// `invalid_dpop_proof` error code (RFC 9449 §7.1); the variant says why in
@@ -80,19 +78,6 @@ pub struct DpopRules {
     max_skew: u64,
 }
 
-/// The asymmetric JWS algorithms a proof may use; `none` and HMAC never.
-const ASYMMETRIC: &[(&str, Algorithm)] = &[
-    ("ES256", Algorithm::ES256),
-    ("ES384", Algorithm::ES384),
-    ("EdDSA", Algorithm::EdDSA),
-    ("PS256", Algorithm::PS256),
-    ("PS384", Algorithm::PS384),
-    ("PS512", Algorithm::PS512),
-    ("RS256", Algorithm::RS256),
-    ("RS384", Algorithm::RS384),
-    ("RS512", Algorithm::RS512),
-];
-
 impl Default for DpopRules {
     /// ES256, EdDSA, PS256 and RS256; proofs at most 60 seconds old and at
     /// most 5 seconds ahead of the server's clock.
@@ -109,25 +94,12 @@ impl DpopRules {
     /// Rules accepting the named algorithms (JOSE names). Refuses an empty
     /// list and any name that is not an asymmetric algorithm, naming it.
     pub fn new(algs: &[&str], max_age: u64, max_skew: u64) -> Result<Self, String> {
-        if algs.is_empty() {
-            return Err("at least one DPoP signing algorithm is needed".into());
-        }
-        let algs = algs
-            .iter()
-            .map(|name| {
-                ASYMMETRIC
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, alg)| *alg)
-                    .ok_or_else(|| format!("{name:?} is not an asymmetric JWS algorithm this server verifies"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { algs, max_age, max_skew })
+        Ok(Self { algs: jose::asymmetric_algs(algs)?, max_age, max_skew })
     }
 
     /// The accepted algorithms' JOSE names, for `dpop_signing_alg_values_supported`.
     pub fn alg_names(&self) -> Vec<&'static str> {
-        self.algs.iter().filter_map(|alg| ASYMMETRIC.iter().find(|(_, a)| a == alg).map(|(n, _)| *n)).collect()
+        self.algs.iter().filter_map(|alg| jose::asymmetric_alg_name(*alg)).collect()
     }
 
     /// How long a proof's `jti` must be remembered to refuse its replay:
@@ -170,30 +142,22 @@ pub fn verify(proof: &str, target: &ProofTarget<'_>, rules: &DpopRules, now: u64
     if proof.len() > MAX_PROOF_LEN || !crate::jose::looks_like_jwt(proof) {
         return Err(DpopError::Malformed);
     }
-    let header_b64 = proof.split('.').next().ok_or(DpopError::Malformed)?;
-    let header: Value = URL_SAFE_NO_PAD
-        .decode(header_b64)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or(DpopError::Malformed)?;
+    let header = jose::protected_header(proof).ok_or(DpopError::Malformed)?;
     if !header.get("typ").and_then(Value::as_str).is_some_and(|typ| typ.eq_ignore_ascii_case(PROOF_TYP)) {
         return Err(DpopError::Typ);
     }
-    let alg_name = header.get("alg").and_then(Value::as_str).ok_or(DpopError::Algorithm)?;
-    let alg = ASYMMETRIC
-        .iter()
-        .find(|(name, _)| *name == alg_name)
-        .map(|(_, alg)| *alg)
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .and_then(jose::asymmetric_alg)
         .filter(|alg| rules.algs.contains(alg))
         .ok_or(DpopError::Algorithm)?;
     let jwk = header.get("jwk").and_then(Value::as_object).ok_or(DpopError::Key)?;
-    if PRIVATE_MEMBERS.iter().any(|member| jwk.contains_key(*member)) {
-        return Err(DpopError::PrivateKey);
-    }
+    let key = jose::public_key(jwk).map_err(|e| match e {
+        jose::PublicKeyError::Private => DpopError::PrivateKey,
+        jose::PublicKeyError::Unusable => DpopError::Key,
+    })?;
     let jkt = thumbprint(jwk).ok_or(DpopError::Key)?;
-    let parsed: jsonwebtoken::jwk::Jwk =
-        serde_json::from_value(Value::Object(jwk.clone())).map_err(|_| DpopError::Key)?;
-    let key = DecodingKey::from_jwk(&parsed).map_err(|_| DpopError::Key)?;
 
     let mut validation = Validation::new(alg);
     validation.validate_exp = false;
