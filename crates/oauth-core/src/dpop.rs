@@ -205,6 +205,59 @@ pub fn verify(proof: &str, target: &ProofTarget<'_>, rules: &DpopRules, now: u64
     Ok(VerifiedProof { jkt, jti: jti.to_owned(), iat, nonce })
 }
 
+/// Server-provided DPoP nonces (RFC 9449 §8) that need no storage: a nonce
+/// is an HMAC-SHA256 of the current time period under a key every instance
+/// shares, so any instance accepts what another handed out. A nonce stays
+/// valid for the period it was made in and the next one.
+#[derive(Clone)]
+pub struct NonceSource {
+    mac: hmac::Hmac<Sha256>,
+    period: u64,
+}
+
+impl std::fmt::Debug for NonceSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NonceSource").field("period", &self.period).finish_non_exhaustive()
+    }
+}
+
+impl NonceSource {
+    /// Nonces under `key` (shared by every instance; keep it secret) that
+    /// change every `period` seconds (at least 1).
+    pub fn new(key: [u8; 32], period: u64) -> Self {
+        use hmac::digest::KeyInit as _;
+        // HMAC pads a key shorter than SHA-256's 64-byte block with zeros
+        // (RFC 2104 §2); padding it here makes the constructor infallible.
+        let mut block = [0u8; 64];
+        block[..32].copy_from_slice(&key);
+        Self { mac: hmac::Hmac::<Sha256>::new(&block.into()), period: period.max(1) }
+    }
+
+    /// The nonce to hand out at `now` (in the `DPoP-Nonce` header).
+    pub fn current(&self, now: u64) -> String {
+        URL_SAFE_NO_PAD.encode(self.mac(now / self.period))
+    }
+
+    /// True when `nonce` was handed out in this period or the previous one
+    /// (constant-time comparison of the MACs).
+    pub fn accepts(&self, nonce: &str, now: u64) -> bool {
+        let Ok(presented) = URL_SAFE_NO_PAD.decode(nonce) else { return false };
+        let period = now / self.period;
+        [Some(period), period.checked_sub(1)]
+            .into_iter()
+            .flatten()
+            .any(|p| bool::from(self.mac(p).as_slice().ct_eq(presented.as_slice())))
+    }
+
+    fn mac(&self, period: u64) -> [u8; 32] {
+        use hmac::digest::{FixedOutput as _, Update as _};
+        let mut mac = self.mac.clone();
+        mac.update(b"dpop-nonce\0");
+        mac.update(&period.to_be_bytes());
+        mac.finalize_fixed().into()
+    }
+}
+
 /// The `ath` of an access token: base64url of its SHA-256 (RFC 9449 §4.2).
 pub fn access_token_hash(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
@@ -295,6 +348,34 @@ mod tests {
         ] {
             assert_eq!(same_uri(htu, uri), same, "{htu} vs {uri}");
         }
+    }
+
+    #[test]
+    fn nonces_last_their_period_and_the_next_and_depend_on_the_key() {
+        let source = NonceSource::new([7; 32], 60);
+        let other = NonceSource::new([8; 32], 60);
+        let t = 1_800_000_000; // a multiple of 60
+        let nonce = source.current(t);
+        assert_eq!(nonce.len(), 43, "256 bits, base64url");
+        assert_eq!(source.current(t + 59), nonce, "same period");
+        assert_ne!(source.current(t + 60), nonce, "next period");
+        for (at, accepted) in [(t, true), (t + 119, true), (t + 120, false), (t - 1, false)] {
+            assert_eq!(source.accepts(&nonce, at), accepted, "at t{:+}", at as i64 - t as i64);
+        }
+        assert!(!other.accepts(&nonce, t), "another key");
+        assert!(!source.accepts("", t));
+        assert!(format!("{source:?}").contains("period") && !format!("{source:?}").contains('7'));
+    }
+
+    #[test]
+    fn the_padded_key_is_the_same_hmac_as_the_short_key() {
+        use hmac::Mac as _;
+        let key = [0x5a; 32];
+        let mut reference = hmac::Hmac::<Sha256>::new_from_slice(&key).unwrap();
+        reference.update(b"dpop-nonce\0");
+        reference.update(&42u64.to_be_bytes());
+        let expected: [u8; 32] = reference.finalize().into_bytes().into();
+        assert_eq!(NonceSource::new(key, 60).mac(42), expected);
     }
 
     #[test]
