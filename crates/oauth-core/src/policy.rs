@@ -180,6 +180,36 @@ pub struct ServerPolicyBuilder {
     access_token_format: AccessTokenFormat,
     access_token_audience: Option<String>,
     consent_lifetime: u64,
+    request_limits: RequestLimits,
+}
+
+/// Length limits of the authorization request's parameters, in bytes of
+/// their decoded values: whatever a stranger sends is bounded before anything
+/// is kept. A request over a limit is `invalid_request`: on an error page
+/// for the whole query (checked before the client is known), redirected to
+/// the client for the others (checked once the redirect URI is verified).
+///
+/// The defaults are generous for real clients: `state` 2048, `nonce` 512,
+/// `login_hint` 512, `scope` 2048, the whole query 16 KiB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestLimits {
+    /// Longest `state`.
+    pub state: usize,
+    /// Longest `nonce`.
+    pub nonce: usize,
+    /// Longest `login_hint`.
+    pub login_hint: usize,
+    /// Longest `scope`.
+    pub scope: usize,
+    /// Largest query (or form body) of the authorization request: the sum of
+    /// its decoded names and values.
+    pub query: usize,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        Self { state: 2048, nonce: 512, login_hint: 512, scope: 2048, query: 16 * 1024 }
+    }
 }
 
 /// How access tokens look on the wire.
@@ -245,6 +275,8 @@ settings! {
     access_token_format: AccessTokenFormat;
     /// How long a remembered consent lasts, in seconds.
     consent_lifetime: u64;
+    /// Length limits of the authorization request's parameters.
+    request_limits: RequestLimits;
 }
 
 impl ServerPolicyBuilder {
@@ -310,6 +342,7 @@ impl ServerPolicy {
             access_token_format: AccessTokenFormat::Opaque,
             access_token_audience: None,
             consent_lifetime: 365 * 86_400,
+            request_limits: RequestLimits::default(),
         }
     }
 

@@ -150,6 +150,12 @@ impl Params {
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty()
     }
+
+    /// The total length of the decoded names and values, in bytes: never
+    /// more than the encoded text they came from.
+    pub fn decoded_len(&self) -> usize {
+        self.text.len()
+    }
 }
 
 /// Parameter names of the protocols this server speaks: the only names an

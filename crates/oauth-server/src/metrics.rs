@@ -342,6 +342,9 @@ impl<S: SessionStore + ?Sized> SessionStore for Timed<S> {
     async fn ping(&self) -> StorageResult<()> {
         timed!(self, Ping, self.inner.ping())
     }
+    fn live_count(&self) -> Option<usize> {
+        self.inner.live_count()
+    }
 }
 
 #[cfg(test)]

@@ -82,12 +82,15 @@ impl Pages {
             .collect()
     }
 
-    /// The login page.
+    /// The login page; its form carries `request_id`, the waiting
+    /// authorization request it continues (hidden field `request`).
+    #[allow(clippy::too_many_arguments)]
     pub fn login(
         &self,
         status: StatusCode,
         action: &str,
         csrf: &str,
+        request_id: Option<&str>,
         client_name: Option<&str>,
         username: &str,
         error: Option<&str>,
@@ -95,6 +98,7 @@ impl Pages {
         let mut ctx = Context::new();
         ctx.insert("action", action);
         ctx.insert("csrf_token", csrf);
+        ctx.insert("request_id", &request_id);
         ctx.insert("client_name", &client_name);
         ctx.insert("username", username);
         ctx.insert("error", &error);
@@ -102,17 +106,22 @@ impl Pages {
         self.render(status, "login.html", &ctx)
     }
 
-    /// The consent page.
+    /// The consent page of the waiting request `request_id`; its form
+    /// carries that id (hidden field `request`) and the scopes shown
+    /// (hidden field `scope`), both bound by the CSRF token `csrf`.
     pub fn consent(
         &self,
         action: &str,
         csrf: &str,
+        request_id: &str,
         username: &str,
         pending: &oauth_core::PendingAuthorization,
     ) -> HttpResponse {
         let mut ctx = Context::new();
         ctx.insert("action", action);
         ctx.insert("csrf_token", csrf);
+        ctx.insert("request_id", request_id);
+        ctx.insert("scope", &pending.scope.to_string());
         ctx.insert("username", username);
         ctx.insert("client_name", &pending.client_name);
         ctx.insert("scopes", &self.describe(&pending.scope));

@@ -47,7 +47,7 @@ pub async fn open(
     users: Vec<User>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Backends> {
-    let memory = Arc::new(MemoryStore::with_clock(clock.clone()));
+    let memory = Arc::new(MemoryStore::with_limit(clock.clone(), config.storage.memory_max_records));
     for user in users {
         memory.put_user(&user).await.context("storing users")?;
     }
@@ -57,7 +57,7 @@ pub async fn open(
         }
         return Ok(Backends {
             stores: Stores::single(memory),
-            sessions: Arc::new(MemorySessions::with_clock(clock)),
+            sessions: Arc::new(MemorySessions::with_limit(clock, config.session.memory_max_sessions)),
             managed_clients: None,
             pool_status: None,
         });

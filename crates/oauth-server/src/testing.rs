@@ -30,6 +30,22 @@ impl Page {
         self.header("location")
     }
 
+    /// The `Location` header without its query: `/login` for
+    /// `/login?request=…`.
+    pub fn location_path(&self) -> Option<&str> {
+        self.location().map(|l| l.split_once('?').map_or(l, |(path, _)| path))
+    }
+
+    /// The `Location` header as an owned string (panics when absent: tests only).
+    pub fn next(&self) -> String {
+        self.location().unwrap_or_else(|| panic!("no Location in {} {}", self.status, self.body)).to_owned()
+    }
+
+    /// The form of the page as a browser would submit it: see [`submit`].
+    pub fn submit(&self, fields: &str) -> String {
+        submit(&self.body, fields)
+    }
+
     /// The body parsed as JSON (panics on other bodies: tests only).
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
@@ -43,6 +59,30 @@ impl Page {
         let end = self.body[start..].find('"').map_or(self.body.len(), |e| start + e);
         self.body[start..end].to_owned()
     }
+}
+
+/// The form of the page as a browser would submit it: every hidden
+/// input (CSRF token, request id, scopes shown), URL-encoded, then the
+/// already encoded `fields` (`approval=1`, `username=…&password=…`).
+pub fn submit(html: &str, fields: &str) -> String {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    let mut rest = html;
+    const HIDDEN: &str = "<input type=\"hidden\" name=\"";
+    while let Some(at) = rest.find(HIDDEN) {
+        rest = &rest[at + HIDDEN.len()..];
+        let Some((name, after)) = rest.split_once("\" value=\"") else { break };
+        let Some((value, after)) = after.split_once('"') else { break };
+        form.append_pair(name, &value.replace("&#x2F;", "/").replace("&amp;", "&"));
+        rest = after;
+    }
+    let mut body = form.finish();
+    if !fields.is_empty() {
+        if !body.is_empty() {
+            body.push('&');
+        }
+        body.push_str(fields);
+    }
+    body
 }
 
 /// Keeps cookies between requests, like a browser.
@@ -100,19 +140,29 @@ impl Browser {
         self.send(app, req).await
     }
 
-    /// Logs in through the login form: `GET /login` for its CSRF token, then
-    /// `POST /login`. Returns the answer to the POST.
+    /// Logs in through the login form at `/login` (for no waiting request):
+    /// [`login_at`](Self::login_at) that page.
     pub async fn login<S, B>(&mut self, app: &S, username: &str, password: &str) -> Page
     where
         S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
         B: MessageBody,
     {
-        let csrf = self.get(app, "/login").await.hidden("csrf_token");
-        let body = url::form_urlencoded::Serializer::new(String::new())
+        self.login_at(app, "/login", username, password).await
+    }
+
+    /// Logs in through the login form at `uri` (`/login?request=…`, the
+    /// Location of an authorization request): `GET` for the form, then
+    /// `POST /login` with its hidden fields. Returns the answer to the POST.
+    pub async fn login_at<S, B>(&mut self, app: &S, uri: &str, username: &str, password: &str) -> Page
+    where
+        S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+        B: MessageBody,
+    {
+        let page = self.get(app, uri).await;
+        let fields = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("username", username)
             .append_pair("password", password)
-            .append_pair("csrf_token", &csrf)
             .finish();
-        self.post_form(app, "/login", &body).await
+        self.post_form(app, "/login", &page.submit(&fields)).await
     }
 }

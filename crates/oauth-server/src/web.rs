@@ -12,7 +12,7 @@ use oauth_core::{Approval, AuthorizationServer, AuthorizeError, NextStep, OAuthE
 use crate::audit;
 use crate::config::Config;
 use crate::pages::Pages;
-use crate::session::{LoggedIn, Session, Sessions};
+use crate::session::{FormPurpose, LoggedIn, Session, Sessions};
 
 /// Largest accepted form body on the login and consent pages.
 const FORM_LIMIT: usize = 16 * 1024;
@@ -101,20 +101,30 @@ impl AppState {
         response
     }
 
-    /// The next step of the session's pending authorization: the login page
-    /// (nobody logged in, `prompt=login`, `max_age` passed), the consent page
-    /// (no remembered consent covers the scopes, or `prompt=consent`), or,
-    /// when neither is needed, the answer to the client. With `prompt=none`,
-    /// a needed page becomes `login_required` or `consent_required` instead.
-    async fn proceed(&self, req: &HttpRequest, session: Session, on_consent_page: bool) -> HttpResponse {
-        let Some(pending) = session.data.pending.clone() else {
-            let name = session.data.user.as_ref().map_or("", |u| u.username.as_str());
-            return self.pages.error(
-                StatusCode::OK,
-                &format!("Hello, {name}."),
-                "No authorization request is waiting for your approval.",
-                None,
-            );
+    /// `path?request=id`: a page for one waiting request.
+    fn for_request(path: &str, request_id: &str) -> String {
+        let mut url = String::with_capacity(path.len() + 9 + request_id.len());
+        url.push_str(path);
+        url.push_str("?request=");
+        url.extend(url::form_urlencoded::byte_serialize(request_id.as_bytes()));
+        url
+    }
+
+    /// The next step of the session's waiting request `request_id`: the
+    /// login page (nobody logged in, `prompt=login`, `max_age` passed), the
+    /// consent page (no remembered consent covers the scopes, or
+    /// `prompt=consent`), or, when neither is needed, the answer to the
+    /// client. With `prompt=none`, a needed page becomes `login_required` or
+    /// `consent_required` instead. The pages' URLs and forms carry the id.
+    async fn proceed(
+        &self,
+        req: &HttpRequest,
+        session: Session,
+        request_id: &str,
+        on_consent_page: bool,
+    ) -> HttpResponse {
+        let Some(pending) = session.data.request(request_id).map(|r| r.authorization.clone()) else {
+            return self.unknown_request();
         };
         let user = session.data.user.clone();
         let remembered = match &user {
@@ -127,8 +137,8 @@ impl AppState {
         let step = self.server.next_step(&pending, user.as_ref().map(|u| u.auth_time), remembered.as_ref());
         // The user who must consent, or `None` when the login page comes first.
         let consenting = match (step, user) {
-            (NextStep::Approve, Some(user)) => return self.finish(req, session, &pending, Ok(&user)).await,
-            (NextStep::Respond(response), _) => return self.finish(req, session, &pending, Err(response)).await,
+            (NextStep::Approve, Some(user)) => return self.finish(req, session, request_id, Ok(&user)).await,
+            (NextStep::Respond(response), _) => return self.finish(req, session, request_id, Err(response)).await,
             (NextStep::Consent, Some(user)) => Some(user),
             _ => None,
         };
@@ -137,24 +147,25 @@ impl AppState {
         }
         match consenting {
             Some(user) if on_consent_page => {
-                let page = self.pages.consent(&self.consent_path, &session.data.csrf, &user.username, &pending);
+                let token = self.sessions.form_token(&session, FormPurpose::Consent(request_id, &pending.scope));
+                let page = self.pages.consent(&self.consent_path, &token, request_id, &user.username, &pending);
                 self.with_cookie(page, &session)
             }
-            Some(_) => self.see_other(&self.consent_path, Some(&session)),
-            None => self.see_other(&self.login_path, Some(&session)),
+            Some(_) => self.see_other(&Self::for_request(&self.consent_path, request_id), Some(&session)),
+            None => self.see_other(&Self::for_request(&self.login_path, request_id), Some(&session)),
         }
     }
 
-    /// Uses up the pending authorization and answers the client: a code for
-    /// `Ok(user)`, or the given error response.
+    /// Uses up the waiting request `request_id` and answers the client: a
+    /// code for `Ok(user)`, or the given error response.
     async fn finish(
         &self,
         req: &HttpRequest,
         mut session: Session,
-        pending: &PendingAuthorization,
+        request_id: &str,
         outcome: Result<&LoggedIn, oauth_core::OAuthResponse>,
     ) -> HttpResponse {
-        session.data.pending = None;
+        let Some(pending) = session.data.take_request(request_id) else { return self.unknown_request() };
         if let Err(e) = self.sessions.save(&session, self.server.now()).await {
             return self.unavailable(&e);
         }
@@ -162,7 +173,7 @@ impl AppState {
             Err(response) => response,
             Ok(user) => {
                 let approval = Approval { subject: user.subject.clone(), scope: None, auth_time: user.auth_time };
-                match self.server.approve(pending, approval).await {
+                match self.server.approve(&pending, approval).await {
                     Ok(response) => response,
                     Err(error) => match (error.status(), error) {
                         (status, AuthorizeError::Invalid(error)) => {
@@ -175,6 +186,28 @@ impl AppState {
             }
         };
         self.with_cookie(respond(req, response), &session)
+    }
+
+    /// A request id that this session does not hold (never sent, answered
+    /// already, dropped as the oldest, or the session expired).
+    fn unknown_request(&self) -> HttpResponse {
+        self.pages.error(
+            StatusCode::BAD_REQUEST,
+            "Unknown authorization request",
+            "This authorization request is unknown, expired or answered already. Start again from the application.",
+            Some("invalid_request"),
+        )
+    }
+
+    /// The consent page without a request: nothing to approve.
+    fn nothing_waiting(&self, session: &Session) -> HttpResponse {
+        let name = session.data.user.as_ref().map_or("", |u| u.username.as_str());
+        self.pages.error(
+            StatusCode::OK,
+            &format!("Hello, {name}."),
+            "No authorization request is waiting for your approval.",
+            None,
+        )
     }
 
     /// The page for a request that must not be redirected (unknown client,
@@ -264,8 +297,8 @@ impl AuthorizeHandler for SessionAuthorize {
             Ok(s) => s,
             Err(e) => return st.unavailable(&e),
         };
-        session.data.pending = Some(pending);
-        st.proceed(&req, session, false).await
+        let request_id = session.data.add_request(pending);
+        st.proceed(&req, session, &request_id, false).await
     }
 
     async fn invalid(&self, _req: HttpRequest, status: u16, error: OAuthError) -> HttpResponse {
@@ -282,20 +315,31 @@ fn field<'a>(params: &'a Params, name: &'static str) -> Option<&'a str> {
     params.get(name).ok().flatten()
 }
 
+/// The query of one of the server's pages.
+fn query(req: &HttpRequest) -> Params {
+    Params::parse(req.query_string())
+}
+
+/// The login page, for the waiting request named by `?request=` if any.
+/// Nothing is stored: a visitor without a session gets a cookie with a new
+/// signed id, and a form token derived from it.
 async fn login_page(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
     let session = match st.sessions.load(&req).await {
         Ok(s) => s,
         Err(e) => return st.unavailable(&e),
     };
-    if session.fresh {
-        if let Err(e) = st.sessions.save(&session, st.server.now()).await {
-            return st.unavailable(&e);
-        }
-    }
-    let client = session.data.pending.as_ref().map(|p| p.client_name.as_str());
-    let hint = session.data.pending.as_ref().and_then(|p| p.login_hint.as_deref());
+    let query = query(&req);
+    let request_id = field(&query, "request");
+    let request = match request_id.map(|id| session.data.request(id)) {
+        Some(None) => return st.unknown_request(),
+        Some(Some(request)) => Some(&request.authorization),
+        None => None,
+    };
+    let client = request.map(|p| p.client_name.as_str());
+    let hint = request.and_then(|p| p.login_hint.as_deref());
     let username = session.data.user.as_ref().map(|u| u.username.as_str()).or(hint).unwrap_or("");
-    let page = st.pages.login(StatusCode::OK, &st.login_path, &session.data.csrf, client, username, None);
+    let token = st.sessions.form_token(&session, FormPurpose::Login(request_id));
+    let page = st.pages.login(StatusCode::OK, &st.login_path, &token, request_id, client, username, None);
     st.with_cookie(page, &session)
 }
 
@@ -305,17 +349,24 @@ async fn login_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState
         Err(e) => return st.unavailable(&e),
     };
     let params = form(&body);
-    if !session.data.csrf_ok(field(&params, "csrf_token")) {
+    let request_id = field(&params, "request").map(str::to_owned);
+    let purpose = FormPurpose::Login(request_id.as_deref());
+    if !st.sessions.form_token_ok(&session, purpose, field(&params, "csrf_token")) {
         return st.forged();
     }
-    let client = session.data.pending.as_ref().map(|p| p.client_name.clone());
+    let client = match request_id.as_deref().map(|id| session.data.request(id)) {
+        Some(None) => return st.unknown_request(),
+        Some(Some(request)) => Some(request.authorization.client_name.clone()),
+        None => None,
+    };
     let username = field(&params, "username").unwrap_or("").to_owned();
     let password = field(&params, "password").unwrap_or("").to_owned();
     let failed = |message: &str| {
         st.pages.login(
             StatusCode::BAD_REQUEST,
             &st.login_path,
-            &session.data.csrf,
+            &st.sessions.form_token(&session, purpose),
+            request_id.as_deref(),
             client.as_deref(),
             &username,
             Some(message),
@@ -345,47 +396,72 @@ async fn login_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState
         Err(e) => return st.unavailable(&e),
     };
     session.data.user = Some(LoggedIn { subject: user.subject, username: user.username, auth_time: now });
-    if let Some(pending) = session.data.pending.as_mut() {
-        // This login answers the waiting request's prompt=login or max_age.
-        pending.note_login();
-    }
-    if session.data.pending.is_none() {
+    let Some(request_id) = request_id else {
         if let Err(e) = st.sessions.save(&session, now).await {
             return st.unavailable(&e);
         }
         return st.see_other(&st.consent_path, Some(&session));
+    };
+    if let Some(request) = session.data.request_mut(&request_id) {
+        // This login answers this request's prompt=login or max_age (not the other waiting ones').
+        request.authorization.note_login();
     }
-    st.proceed(&req, session, false).await
+    st.proceed(&req, session, &request_id, false).await
 }
 
+/// The consent page of the waiting request named by `?request=`.
 async fn consent_page(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
     let session = match st.sessions.load(&req).await {
         Ok(s) => s,
         Err(e) => return st.unavailable(&e),
     };
+    let query = query(&req);
+    let request_id = field(&query, "request");
     if session.data.user.is_none() {
-        return st.see_other(&st.login_path, None);
+        let login = request_id.map_or_else(|| st.login_path.clone(), |id| AppState::for_request(&st.login_path, id));
+        return st.see_other(&login, None);
     }
-    st.proceed(&req, session, true).await
+    match request_id {
+        Some(id) => st.proceed(&req, session, id, true).await,
+        None => st.nothing_waiting(&session),
+    }
 }
 
+/// The consent form's answer. It approves or denies exactly the waiting
+/// request its `request` field names, and only with the scopes its `scope`
+/// field says were shown, both bound by its CSRF token: a form shown for
+/// one request can never answer another.
 async fn consent_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState>) -> HttpResponse {
     let mut session = match st.sessions.load(&req).await {
         Ok(s) => s,
         Err(e) => return st.unavailable(&e),
     };
     let params = form(&body);
-    if !session.data.csrf_ok(field(&params, "csrf_token")) {
-        return st.forged();
-    }
-    let Some(user) = session.data.user.clone() else { return st.see_other(&st.login_path, None) };
-    let Some(pending) = session.data.pending.clone() else {
+    let Some(request_id) = field(&params, "request").map(str::to_owned) else {
         return st.pages.error(
             StatusCode::BAD_REQUEST,
             "Nothing to approve",
-            "No authorization request is waiting. Start again from the application.",
+            "The form did not say which authorization request it answers. Start again from the application.",
             Some("invalid_request"),
         );
+    };
+    let Some(pending) = session.data.request(&request_id).map(|r| r.authorization.clone()) else {
+        return st.unknown_request();
+    };
+    let purpose = FormPurpose::Consent(&request_id, &pending.scope);
+    if !st.sessions.form_token_ok(&session, purpose, field(&params, "csrf_token")) {
+        return st.forged();
+    }
+    if field(&params, "scope").unwrap_or("") != pending.scope.to_string() {
+        return st.pages.error(
+            StatusCode::BAD_REQUEST,
+            "Permissions changed",
+            "The permissions in the form are not the ones of this request. Start again from the application.",
+            Some("invalid_request"),
+        );
+    }
+    let Some(user) = session.data.user.clone() else {
+        return st.see_other(&AppState::for_request(&st.login_path, &request_id), None);
     };
     let approve = match field(&params, "approval") {
         Some("1") => true,
@@ -401,11 +477,11 @@ async fn consent_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppSta
     };
     let now = st.server.now();
     if pending.login_required(Some(user.auth_time), now) {
-        return st.see_other(&st.login_path, None);
+        return st.see_other(&AppState::for_request(&st.login_path, &request_id), None);
     }
     if !approve {
-        // The pending authorization is used once, whatever the answer.
-        session.data.pending = None;
+        // The waiting request is used once, whatever the answer.
+        session.data.take_request(&request_id);
         if let Err(e) = st.sessions.save(&session, now).await {
             return st.unavailable(&e);
         }
@@ -419,6 +495,7 @@ async fn consent_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppSta
         remembered: remember,
     });
     if remember {
+        // Exactly the scopes the page showed (checked above).
         let expires_at = now.saturating_add(st.server.policy().consent_lifetime());
         let stored = st
             .server
@@ -430,7 +507,7 @@ async fn consent_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppSta
             return st.unavailable(&e);
         }
     }
-    st.finish(&req, session, &pending, Ok(&user)).await
+    st.finish(&req, session, &request_id, Ok(&user)).await
 }
 
 async fn render_metrics(metrics: web::Data<crate::metrics::Metrics>) -> HttpResponse {

@@ -28,22 +28,19 @@ async fn the_seed_demo_works_as_written() {
     let app = test::init_service(App::new().configure(move |cfg| oauth_server::configure(&state, cfg))).await;
     let mut browser = Browser::new();
 
-    // The authorize URL → the login form.
+    // The authorize URL → the login form (for this request: /login?request=…).
     let r = browser.get(&app, AUTHORIZE).await;
-    assert_eq!(r.location(), Some("/login"));
-    let login = browser.get(&app, "/login").await;
+    assert_eq!(r.location_path(), Some("/login"));
+    let login = browser.get(&app, &r.next()).await;
     assert!(login.body.contains("Login Form"));
     // Log in as admin / admin → the approve form.
-    let r = browser
-        .post_form(&app, "/login", &format!("username=admin&password=admin&csrf_token={}", login.hidden("csrf_token")))
-        .await;
-    assert_eq!(r.location(), Some("/approve"));
-    let approve = browser.get(&app, "/approve").await;
+    let r = browser.post_form(&app, "/login", &login.submit("username=admin&password=admin")).await;
+    assert_eq!(r.location_path(), Some("/approve"));
+    let approve = browser.get(&app, &r.next()).await;
     assert!(approve.body.contains("would like permissions"));
-    let csrf = approve.hidden("csrf_token");
 
     // Approve → https://www.example.com/redirect?state=somestate&code=…&scope=email
-    let r = browser.post_form(&app, "/approve", &format!("approval=1&csrf_token={csrf}")).await;
+    let r = browser.post_form(&app, "/approve", &approve.submit("approval=1")).await;
     let location = r.location().unwrap().to_owned();
     assert!(location.starts_with("https://www.example.com/redirect?state=somestate&code="), "{location}");
     assert!(location.contains("&scope=email"), "{location}");
@@ -74,9 +71,9 @@ async fn the_seed_demo_works_as_written() {
     assert_ne!(renewed["access_token"], tokens["access_token"]);
 
     // The error response of the seed: Deny → …?error=access_denied&state=somestate
-    browser.get(&app, AUTHORIZE).await;
-    let csrf = browser.get(&app, "/approve").await.hidden("csrf_token");
-    let r = browser.post_form(&app, "/approve", &format!("approval=0&csrf_token={csrf}")).await;
+    let next = browser.get(&app, AUTHORIZE).await.next();
+    let approve = browser.get(&app, &next).await;
+    let r = browser.post_form(&app, "/approve", &approve.submit("approval=0")).await;
     let location = r.location().unwrap();
     assert!(location.starts_with("https://www.example.com/redirect?error=access_denied"), "{location}");
     assert!(location.contains("&state=somestate"), "{location}");

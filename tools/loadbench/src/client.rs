@@ -117,16 +117,17 @@ impl Client {
         let authorize = format!(
             "{base}/oauth/authorize?client_id=bench&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&response_type=code&scope=read"
         );
-        browser.get(&authorize).send().await.unwrap();
-        let login = browser.get(format!("{base}/login")).send().await.unwrap().text().await.unwrap();
-        let csrf = hidden(&login, "csrf_token");
+        let r = browser.get(&authorize).send().await.unwrap();
+        let login = browser.get(format!("{base}{}", location(&r))).send().await.unwrap().text().await.unwrap();
         let form = |path: &str, body: String| {
             browser.post(format!("{base}{path}")).header("Content-Type", "application/x-www-form-urlencoded").body(body)
         };
-        form("/login", format!("username=admin&password=bench-password&csrf_token={csrf}")).send().await.unwrap();
-        let consent = browser.get(format!("{base}/approve")).send().await.unwrap().text().await.unwrap();
-        let csrf = hidden(&consent, "csrf_token");
-        form("/approve", format!("approval=1&remember=1&csrf_token={csrf}")).send().await.unwrap();
+        let r = form("/login", format!("username=admin&password=bench-password&{}", hidden_fields(&login)))
+            .send()
+            .await
+            .unwrap();
+        let consent = browser.get(format!("{base}{}", location(&r))).send().await.unwrap().text().await.unwrap();
+        form("/approve", format!("approval=1&remember=1&{}", hidden_fields(&consent))).send().await.unwrap();
         let mut codes = Vec::with_capacity(n);
         let mut tasks = Vec::new();
         for _ in 0..16 {
@@ -218,17 +219,17 @@ async fn one_flow(base: &str, auth: &str) -> Option<String> {
     let authorize = format!(
         "{base}/oauth/authorize?client_id=bench-flow&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&response_type=code&scope=read&state=s"
     );
-    browser.get(&authorize).send().await.ok()?;
-    let login = browser.get(format!("{base}/login")).send().await.ok()?.text().await.ok()?;
+    let r = browser.get(&authorize).send().await.ok()?;
+    let login = browser.get(format!("{base}{}", location(&r))).send().await.ok()?.text().await.ok()?;
     let post = |path: &str, body: String| {
         browser.post(format!("{base}{path}")).header("Content-Type", "application/x-www-form-urlencoded").body(body)
     };
-    post("/login", format!("username=admin&password=bench-password&csrf_token={}", hidden(&login, "csrf_token")))
+    let r = post("/login", format!("username=admin&password=bench-password&{}", hidden_fields(&login)))
         .send()
         .await
         .ok()?;
-    let consent = browser.get(format!("{base}/approve")).send().await.ok()?.text().await.ok()?;
-    let r = post("/approve", format!("approval=1&csrf_token={}", hidden(&consent, "csrf_token"))).send().await.ok()?;
+    let consent = browser.get(format!("{base}{}", location(&r))).send().await.ok()?.text().await.ok()?;
+    let r = post("/approve", format!("approval=1&{}", hidden_fields(&consent))).send().await.ok()?;
     let location = r.headers().get("location")?.to_str().ok()?.to_owned();
     let code = location.split("code=").nth(1)?.split('&').next()?.to_owned();
     let auth = auth.replace("client_id=bench&", "client_id=bench-flow&");
@@ -244,6 +245,23 @@ async fn one_flow(base: &str, auth: &str) -> Option<String> {
 }
 
 /// The value of the hidden form field `name` in `html` (empty if absent).
+/// The `Location` of a response (`/login?request=…`), or empty.
+fn location(r: &reqwest::Response) -> String {
+    r.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+/// The hidden fields of the login or consent form (CSRF token, request id,
+/// scopes shown), form-encoded; their values need no escaping here (random
+/// tokens and the scope `read`).
+fn hidden_fields(html: &str) -> String {
+    ["csrf_token", "request", "scope"]
+        .iter()
+        .filter(|name| html.contains(&format!("name=\"{name}\" value=\"")))
+        .map(|name| format!("{name}={}", hidden(html, name).replace(' ', "+")))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     html.find(&marker)

@@ -162,6 +162,15 @@ impl AuthorizeError {
     }
 }
 
+/// The fixed description of a parameter over its length limit.
+fn too_long(name: &str) -> &'static str {
+    match name {
+        "nonce" => "The nonce parameter is too long",
+        "login_hint" => "The login_hint parameter is too long",
+        _ => "The scope parameter is too long",
+    }
+}
+
 fn invalid(error: OAuthError) -> AuthorizeError {
     AuthorizeError::Invalid(error)
 }
@@ -213,6 +222,10 @@ impl AuthorizationServer {
         if !req.secure && !self.policy.allow_insecure_transport() {
             return Err(invalid(OAuthError::invalid_request("The authorization endpoint requires TLS")));
         }
+        let limits = self.policy.request_limits();
+        if params.decoded_len() > limits.query {
+            return Err(invalid(OAuthError::invalid_request("The authorization request is too long")));
+        }
         let (client, redirect_uri, redirect_uri_sent) = self.verify_client_and_redirect(params).await?;
 
         // From here on, the redirect URI is verified: errors go to the client.
@@ -220,7 +233,17 @@ impl AuthorizationServer {
         let default_mode =
             if response_type == Some(ResponseType::Token) { ResponseMode::Fragment } else { ResponseMode::Query };
         let mut target = Target { server: self, redirect_uri, mode: default_mode, state: None };
-        target.state = params.get("state").map_err(|e| target.error(e))?.map(str::to_owned);
+        let state = params.get("state").map_err(|e| target.error(e))?;
+        if state.is_some_and(|s| s.len() > limits.state) {
+            // Not echoed: the error carries no state rather than an over-long one.
+            return Err(target.error(OAuthError::invalid_request("The state parameter is too long")));
+        }
+        target.state = state.map(str::to_owned);
+        for (name, limit) in [("nonce", limits.nonce), ("login_hint", limits.login_hint), ("scope", limits.scope)] {
+            if params.get(name).map_err(|e| target.error(e))?.is_some_and(|v| v.len() > limit) {
+                return Err(target.error(OAuthError::invalid_request(too_long(name))));
+            }
+        }
         if let Some(mode) = params.get("response_mode").map_err(|e| target.error(e))? {
             target.mode = match ResponseMode::parse(mode) {
                 ResponseMode::Query if response_type == Some(ResponseType::Token) => {

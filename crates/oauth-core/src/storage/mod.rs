@@ -43,6 +43,12 @@ pub enum StorageError {
     /// A write was refused because the record would conflict (for example, a duplicate client id).
     #[error("conflicting record: {0}")]
     Conflict(String),
+    /// The store holds as many records as it may (a bounded in-memory
+    /// store, or a Redis that refuses writes under `maxmemory`): the write
+    /// was refused, nothing changed. Answered with `temporarily_unavailable`
+    /// (503) like every storage failure.
+    #[error("storage is full")]
+    Full,
 }
 
 /// Result of a storage call.

@@ -363,3 +363,39 @@ async fn loopback_redirect_uris_match_on_any_port() {
         assert!(matches!(result, Err(AuthorizeError::Invalid { .. })), "{other}: an error page, never a redirect");
     }
 }
+
+#[tokio::test]
+async fn parameters_have_length_limits() {
+    let t = TestServer::new().await;
+    let limits = oauth_core::policy::RequestLimits::default();
+    let long = |n: usize| "a".repeat(n);
+    let state_at = |n: usize| demo_query("").replace("state=somestate", &format!("state={}", long(n)));
+    let rows: Vec<(&str, String, Expect)> = vec![
+        ("state at the limit", state_at(limits.state), Expect::Pending),
+        ("nonce at the limit", demo_query(&format!("nonce={}", long(limits.nonce))), Expect::Pending),
+        ("nonce over", demo_query(&format!("nonce={}", long(limits.nonce + 1))), Expect::Redirect("invalid_request")),
+        ("login_hint at the limit", demo_query(&format!("login_hint={}", long(limits.login_hint))), Expect::Pending),
+        (
+            "login_hint over",
+            demo_query(&format!("login_hint={}", long(limits.login_hint + 1))),
+            Expect::Redirect("invalid_request"),
+        ),
+        (
+            "scope over",
+            demo_query("").replace("scope=email", &format!("scope=email{}", "%20email".repeat(limits.scope / 6 + 1))),
+            Expect::Redirect("invalid_request"),
+        ),
+        // Before the client is known: a page, never a redirect.
+        ("query over", demo_query(&format!("x={}", long(limits.query))), Expect::Page(400, "invalid_request")),
+    ];
+    for (label, query, expect) in &rows {
+        check_authorize(&t, OAuthRequest::get(query).secure(), expect, label).await;
+    }
+    // An over-long state is refused at the client's redirect URI, and not echoed back.
+    let error = t.server.authorize(&OAuthRequest::get(&state_at(limits.state + 1)).secure()).await.unwrap_err();
+    let AuthorizeError::Redirect(response) = error else { panic!("state over the limit: {error:?}") };
+    let params = location_params(response.location().unwrap());
+    assert_eq!(params.get("error").map(String::as_str), Some("invalid_request"));
+    assert_eq!(params.get("error_description").map(String::as_str), Some("The state parameter is too long"));
+    assert!(!params.contains_key("state"), "the over-long state is not echoed");
+}

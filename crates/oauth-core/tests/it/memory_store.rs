@@ -108,3 +108,37 @@ async fn a_long_refreshed_family_holds_only_live_tokens() {
     assert_eq!(store.get_refresh_token(&current).await.unwrap(), RefreshLookup::Unknown, "and the refresh token");
     assert_eq!(store.live_records(), 0, "nothing of the family is left");
 }
+
+/// A bounded store refuses writes beyond its bound with `StorageError::Full`
+/// (changing nothing) and purges expired records before counting. (The
+/// server's answer, 503, is tested through HTTP in oauth-server.)
+#[tokio::test]
+async fn a_full_store_refuses_writes_until_records_expire() {
+    use oauth_core::storage::{ConsentStore as _, StorageError, TokenStore as _};
+    use oauth_core::testing::{code_record, family_tokens, grant_record, scopes, wall_clock_now};
+    use oauth_core::types::TokenHash;
+
+    let now = wall_clock_now();
+    let clock = Arc::new(FixedClock::new(now));
+    let store = MemoryStore::with_limit(clock.clone(), 3);
+    for i in 0..3 {
+        store.put_code(&TokenHash::of(&i.to_string()), &code_record("g", now + 60)).await.unwrap();
+    }
+    let full = store.put_code(&TokenHash::of("3"), &code_record("g", now + 60)).await;
+    assert!(matches!(full, Err(StorageError::Full)), "{full:?}");
+    let grant = grant_record("family", 3600);
+    let (_, _, tokens) = family_tokens(&grant, "a0", Some("r0"));
+    assert!(matches!(store.create_grant(&grant, &tokens).await, Err(StorageError::Full)));
+    assert_eq!(store.live_records(), 3, "a refused write changes nothing");
+    clock.advance(61);
+    store.create_grant(&grant, &tokens).await.expect("expired records make room");
+    assert_eq!(store.live_records(), 3);
+
+    // Remembered consents have the same bound.
+    for i in 0..3 {
+        store.put_consent(&format!("s{i}").as_str().into(), &"c".into(), &scopes("a"), now + 3600).await.unwrap();
+    }
+    store.put_consent(&"s0".into(), &"c".into(), &scopes("a b"), now + 3600).await.expect("replacing one is no growth");
+    let full = store.put_consent(&"s3".into(), &"c".into(), &scopes("a"), now + 3600).await;
+    assert!(matches!(full, Err(StorageError::Full)), "{full:?}");
+}

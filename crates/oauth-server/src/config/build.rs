@@ -165,6 +165,9 @@ impl Config {
         if self.storage.pool_size == 0 || self.storage.timeout_ms == 0 {
             bail!("storage.pool_size and storage.timeout_ms: must be greater than 0");
         }
+        if self.storage.memory_max_records == 0 || self.session.memory_max_sessions == 0 {
+            bail!("storage.memory_max_records and session.memory_max_sessions: must be greater than 0");
+        }
         let users = self.users()?;
         Ok(Assembly { policy, clients, users, cookie_key })
     }

@@ -221,11 +221,21 @@ pub struct StorageSection {
     pub pool_size: usize,
     /// Longest time one storage call may take, in milliseconds.
     pub timeout_ms: u64,
+    /// With `url = "memory"`: most live records (codes, grants, access and
+    /// refresh tokens; remembered consents counted apart) the store keeps;
+    /// beyond, writes answer 503 until records expire.
+    pub memory_max_records: usize,
 }
 
 impl Default for StorageSection {
     fn default() -> Self {
-        Self { url: "memory".into(), key_prefix: "oauth".into(), pool_size: 1, timeout_ms: 2000 }
+        Self {
+            url: "memory".into(),
+            key_prefix: "oauth".into(),
+            pool_size: 1,
+            timeout_ms: 2000,
+            memory_max_records: oauth_core::MemoryStore::DEFAULT_MAX_RECORDS,
+        }
     }
 }
 
@@ -293,11 +303,19 @@ pub struct SessionSection {
     /// a random key is made at start: sessions then do not survive a restart
     /// and are not shared between instances.
     pub cookie_key: Option<String>,
+    /// With `storage.url = "memory"`: most live sessions kept; beyond, a new
+    /// session answers 503 until sessions expire.
+    pub memory_max_sessions: usize,
 }
 
 impl Default for SessionSection {
     fn default() -> Self {
-        Self { cookie_name: "oauth_session".into(), lifetime: 1800, cookie_key: None }
+        Self {
+            cookie_name: "oauth_session".into(),
+            lifetime: 1800,
+            cookie_key: None,
+            memory_max_sessions: crate::session::MemorySessions::DEFAULT_MAX_SESSIONS,
+        }
     }
 }
 
@@ -330,6 +348,7 @@ impl std::fmt::Debug for SessionSection {
             .field("cookie_name", &self.cookie_name)
             .field("lifetime", &self.lifetime)
             .field("cookie_key", &self.cookie_key.as_ref().map(|_| "[redacted]"))
+            .field("memory_max_sessions", &self.memory_max_sessions)
             .finish()
     }
 }

@@ -14,9 +14,8 @@ use actix_web::cookie::{Cookie, CookieJar, Key, SameSite};
 use oauth_core::PendingAuthorization;
 use oauth_core::generate::{RandomGenerator, TokenGenerator as _};
 use oauth_core::storage::StorageError;
-use oauth_core::types::{Subject, TokenHash};
+use oauth_core::types::{ScopeSet, Subject, TokenHash};
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq as _;
 
 #[cfg(feature = "test-util")]
 pub mod conformance;
@@ -26,15 +25,60 @@ pub mod store;
 pub use store::RedisSessions;
 pub use store::{MemorySessions, SessionStore};
 
-/// What a session holds.
+/// Most authorization requests one session keeps waiting at once (one per
+/// browser tab, say); a new one beyond drops the oldest.
+pub const MAX_PENDING: usize = 8;
+
+/// What a session holds. Its forms' CSRF tokens are not stored: they are
+/// derived from the session id with the cookie key ([`Sessions::form_token`]).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SessionData {
-    /// The CSRF token of this session's forms.
-    pub csrf: String,
     /// The logged-in user, if any.
     pub user: Option<LoggedIn>,
-    /// The authorization request waiting for login and consent.
-    pub pending: Option<PendingAuthorization>,
+    /// The authorization requests waiting for login and consent, oldest
+    /// first, at most [`MAX_PENDING`], each under its own id.
+    #[serde(default)]
+    pub requests: Vec<PendingRequest>,
+}
+
+/// One authorization request waiting in a session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingRequest {
+    /// Its random id: the `request` query parameter and hidden form field of
+    /// the login and consent pages shown for it.
+    pub id: String,
+    /// The validated request.
+    pub authorization: PendingAuthorization,
+}
+
+impl SessionData {
+    /// Keeps a validated request under a new unguessable id, dropping the
+    /// oldest when [`MAX_PENDING`] are waiting already; returns the id.
+    pub fn add_request(&mut self, authorization: PendingAuthorization) -> String {
+        let id = RandomGenerator.token();
+        if self.requests.len() >= MAX_PENDING {
+            let excess = self.requests.len() + 1 - MAX_PENDING;
+            self.requests.drain(..excess);
+        }
+        self.requests.push(PendingRequest { id: id.clone(), authorization });
+        id
+    }
+
+    /// The waiting request with this id.
+    pub fn request(&self, id: &str) -> Option<&PendingRequest> {
+        self.requests.iter().find(|r| r.id == id)
+    }
+
+    /// The waiting request with this id, to change.
+    pub fn request_mut(&mut self, id: &str) -> Option<&mut PendingRequest> {
+        self.requests.iter_mut().find(|r| r.id == id)
+    }
+
+    /// Removes and returns the waiting request with this id: each is answered once.
+    pub fn take_request(&mut self, id: &str) -> Option<PendingAuthorization> {
+        let i = self.requests.iter().position(|r| r.id == id)?;
+        Some(self.requests.remove(i).authorization)
+    }
 }
 
 /// A logged-in user.
@@ -59,14 +103,13 @@ pub struct Session {
     pub fresh: bool,
 }
 
-impl SessionData {
-    /// True when `presented` equals the session's CSRF token (constant time).
-    pub fn csrf_ok(&self, presented: Option<&str>) -> bool {
-        match presented {
-            Some(p) if !self.csrf.is_empty() => bool::from(p.as_bytes().ct_eq(self.csrf.as_bytes())),
-            _ => false,
-        }
-    }
+/// What a form token is for: each binds different facts.
+#[derive(Debug, Clone, Copy)]
+pub enum FormPurpose<'a> {
+    /// The login form, for the waiting request with this id (if any).
+    Login(Option<&'a str>),
+    /// The consent form of the waiting request with this id, showing these scopes.
+    Consent(&'a str, &'a ScopeSet),
 }
 
 /// Session handling: cookie attributes, signing key, lifetime and store.
@@ -107,22 +150,79 @@ impl Sessions {
         &self.store
     }
 
-    /// The session of the request, or a new empty one. An unknown, expired or
-    /// forged id is never adopted: the client gets a fresh server-made id.
+    /// The session of the request, or a new empty one. A forged id is never
+    /// adopted: the client gets a fresh server-made id. An id this server
+    /// signed but does not store (a login form was shown to a browser
+    /// without a session, or the session expired) keeps its id with empty
+    /// data, so that the form tokens made for it still verify: nothing is
+    /// stored for a visitor until a login succeeds or a validated
+    /// authorization request must be kept.
     pub async fn load(&self, req: &HttpRequest) -> Result<Session, StorageError> {
         if let Some(id) = self.cookie_id(req) {
-            if let Some(raw) = self.store.load_session(&TokenHash::of(&id)).await? {
-                if let Ok(data) = serde_json::from_str::<SessionData>(&raw) {
-                    return Ok(Session { id, data, fresh: false });
-                }
-            }
+            let data = match self.store.load_session(&TokenHash::of(&id)).await? {
+                Some(raw) => serde_json::from_str::<SessionData>(&raw).unwrap_or_default(),
+                None => SessionData::default(),
+            };
+            return Ok(Session { id, data, fresh: false });
         }
         Ok(Self::fresh(SessionData::default()))
     }
 
-    fn fresh(mut data: SessionData) -> Session {
-        data.csrf = RandomGenerator.token();
+    fn fresh(data: SessionData) -> Session {
         Session { id: RandomGenerator.token(), data, fresh: true }
+    }
+
+    /// The CSRF token of a form of this session: an HMAC-SHA256, keyed with
+    /// the cookie key's signing half, of the session id and what the form is
+    /// for (the waiting request's id, and for consent the scopes shown).
+    /// Nothing is stored: the token is checked by computing it again.
+    pub fn form_token(&self, session: &Session, purpose: FormPurpose<'_>) -> String {
+        use base64::Engine as _;
+        use hmac::Mac as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.form_mac(session, purpose).finalize().into_bytes())
+    }
+
+    /// Whether `presented` is the token of this session's form for
+    /// `purpose` (compared in constant time).
+    pub fn form_token_ok(&self, session: &Session, purpose: FormPurpose<'_>, presented: Option<&str>) -> bool {
+        use base64::Engine as _;
+        use hmac::Mac as _;
+        let Some(bytes) = presented.and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+        else {
+            return false;
+        };
+        self.form_mac(session, purpose).verify_slice(&bytes).is_ok()
+    }
+
+    fn form_mac(&self, session: &Session, purpose: FormPurpose<'_>) -> hmac::Hmac<sha2::Sha256> {
+        use hmac::Mac as _;
+        use hmac::digest::KeyInit;
+        // HMAC pads a short key with zeros to the block size: padding it here
+        // is the same HMAC, through the constructor that cannot fail.
+        let mut key = [0u8; 64];
+        let signing = self.key.signing();
+        let n = signing.len().min(key.len());
+        key[..n].copy_from_slice(&signing[..n]);
+        let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new(&key.into());
+        // Every field is length-prefixed, so no two inputs run together.
+        let mut field = |bytes: &[u8]| {
+            mac.update(&(bytes.len() as u64).to_be_bytes());
+            mac.update(bytes);
+        };
+        field(b"oauth-server form token v1");
+        field(session.id.as_bytes());
+        match purpose {
+            FormPurpose::Login(request) => {
+                field(b"login");
+                field(request.unwrap_or("").as_bytes());
+            }
+            FormPurpose::Consent(request, scope) => {
+                field(b"consent");
+                field(request.as_bytes());
+                field(scope.to_string().as_bytes());
+            }
+        }
+        mac
     }
 
     fn cookie_id(&self, req: &HttpRequest) -> Option<String> {
@@ -138,8 +238,8 @@ impl Sessions {
         self.store.save_session(&TokenHash::of(&session.id), &data, now.saturating_add(self.lifetime)).await
     }
 
-    /// Replaces the session id (at login, against fixation) and the CSRF
-    /// token; the old id is deleted.
+    /// Replaces the session id (at login, against fixation), and so every
+    /// form token; the old id is deleted.
     pub async fn renew(&self, session: Session) -> Result<Session, StorageError> {
         self.store.delete_session(&TokenHash::of(&session.id)).await?;
         Ok(Self::fresh(session.data))

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use oauth_core::clock::{Clock, SystemClock};
-use oauth_core::storage::StorageResult;
+use oauth_core::storage::{StorageError, StorageResult};
 use oauth_core::types::TokenHash;
 
 /// Server-side browser sessions, keyed by the hash of the session id.
@@ -24,14 +24,22 @@ pub trait SessionStore: Send + Sync {
     async fn delete_session(&self, id: &TokenHash) -> StorageResult<()>;
     /// Whether the backend answers (the readiness probe, `/readyz`).
     async fn ping(&self) -> StorageResult<()>;
+    /// The number of live sessions, when the store counts them cheaply
+    /// (in memory); `None` otherwise. For tests and measurements.
+    fn live_count(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Sessions in process memory. Expired sessions are invisible at once; each
 /// save also removes the sessions whose time has come, found through a
-/// time-ordered index, so memory stays bounded by the live sessions.
+/// time-ordered index, so memory stays bounded by the live sessions, and
+/// their number by a limit: a new session beyond it is refused with
+/// [`StorageError::Full`] (the pages answer 503).
 #[derive(Debug)]
 pub struct MemorySessions {
     clock: Arc<dyn Clock>,
+    max_sessions: usize,
     inner: Mutex<Expiring>,
 }
 
@@ -73,8 +81,16 @@ impl MemorySessions {
 
     /// No sessions, on the given clock (tests use a fixed clock).
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
-        Self { clock, inner: Mutex::default() }
+        Self::with_limit(clock, Self::DEFAULT_MAX_SESSIONS)
     }
+
+    /// No sessions, on the given clock, holding at most `max_sessions` live ones.
+    pub fn with_limit(clock: Arc<dyn Clock>, max_sessions: usize) -> Self {
+        Self { clock, max_sessions, inner: Mutex::default() }
+    }
+
+    /// The default bound of [`with_limit`](Self::with_limit) (`session.memory_max_sessions`).
+    pub const DEFAULT_MAX_SESSIONS: usize = 100_000;
 
     /// The number of live sessions, after purging expired ones. For tests.
     pub fn live_sessions(&self) -> usize {
@@ -101,6 +117,9 @@ impl SessionStore for MemorySessions {
         let now = self.clock.now();
         let mut inner = self.lock();
         inner.purge(now);
+        if inner.map.len() >= self.max_sessions && !inner.map.contains_key(id) {
+            return Err(StorageError::Full);
+        }
         inner.due.insert((expires_at, *id));
         inner.map.insert(*id, (data.to_owned(), expires_at));
         Ok(())
@@ -113,6 +132,10 @@ impl SessionStore for MemorySessions {
 
     async fn ping(&self) -> StorageResult<()> {
         Ok(())
+    }
+
+    fn live_count(&self) -> Option<usize> {
+        Some(self.live_sessions())
     }
 }
 

@@ -156,10 +156,11 @@ async fn security_events_leave_audit_lines_without_secrets() {
     for (username, password) in [("admin", "wrong-password-1"), ("typed-my-password-here", "x")] {
         let browser = crate::support::browser();
         let page = browser.get(format!("{base}/login")).send().await.unwrap().text().await.unwrap();
-        let csrf = crate::support::hidden(&page, "csrf_token");
+        let body = oauth_server::testing::submit(&page, &format!("username={username}&password={password}"));
         let r = browser
             .post(format!("{base}/login"))
-            .form(&[("username", username), ("password", password), ("csrf_token", &csrf)])
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
             .send()
             .await
             .unwrap();

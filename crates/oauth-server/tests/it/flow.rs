@@ -11,27 +11,26 @@ async fn seed_flow_approve_then_tokens_then_refresh() {
 
     // 1. The authorize URL sends the user to the login form.
     let r = browser.get(&app, AUTHORIZE).await;
-    assert_eq!((r.status, r.location()), (303, Some("/login")));
-    let r = browser.get(&app, "/login").await;
+    assert_eq!((r.status, r.location_path()), (303, Some("/login")));
+    let r = browser.get(&app, &r.next()).await;
     assert_eq!(r.status, 200);
     assert!(r.body.contains("Login Form") && r.body.contains("name=\"password\""), "{}", r.body);
     assert!(r.body.contains("Demo credentials: admin"));
     assert_eq!(r.header("x-frame-options"), Some("DENY"));
     assert!(r.header("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
-    let csrf = r.hidden("csrf_token");
 
     // 2. Login: 303 to the approve form.
-    let r = browser.post_form(&app, "/login", &format!("username=admin&password=admin&csrf_token={csrf}")).await;
-    assert_eq!((r.status, r.location()), (303, Some("/approve")));
-    let r = browser.get(&app, "/approve").await;
+    let r = browser.post_form(&app, "/login", &r.submit("username=admin&password=admin")).await;
+    assert_eq!((r.status, r.location_path()), (303, Some("/approve")));
+    let r = browser.get(&app, &r.next()).await;
     assert_eq!(r.status, 200);
     assert!(r.body.contains("test_client would like permissions."), "{}", r.body);
     assert!(r.body.contains("See your email address"), "scopes in words");
     assert!(r.body.contains("https:&#x2F;&#x2F;www.example.com&#x2F;redirect"), "where the user will be sent");
-    let csrf = r.hidden("csrf_token");
+    let consent = r;
 
     // 3. Approve: 302 to the client with state, code and scope (and iss).
-    let r = browser.post_form(&app, "/approve", &format!("approval=1&csrf_token={csrf}")).await;
+    let r = browser.post_form(&app, "/approve", &consent.submit("approval=1")).await;
     assert_eq!(r.status, 302);
     let location = r.location().unwrap();
     assert!(location.starts_with("https://www.example.com/redirect?state=somestate&code="), "{location}");
@@ -66,12 +65,16 @@ async fn seed_flow_approve_then_tokens_then_refresh() {
     assert_eq!((body2["expires_in"].clone(), body2["refresh_token_expires_in"].clone()), (300.into(), 900.into()));
     assert_ne!(body2["refresh_token"], body["refresh_token"]);
 
-    // The pending authorization was used once: approving again has nothing to approve.
+    // The pending authorization was used once: approving again is refused.
+    let r = browser.post_form(&app, "/approve", &consent.submit("approval=1")).await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("Unknown authorization request"), "{}", r.body);
     let r = browser.get(&app, "/approve").await;
     assert!(r.body.contains("No authorization request is waiting"), "{}", r.body);
 }
 
-async fn logged_in_consent<S, B>(app: &S, browser: &mut Browser) -> String
+/// The consent page of a new authorization request, logged in as admin.
+async fn logged_in_consent<S, B>(app: &S, browser: &mut Browser) -> oauth_server::testing::Page
 where
     S: actix_web::dev::Service<
             actix_http::Request,
@@ -80,18 +83,18 @@ where
         >,
     B: actix_web::body::MessageBody,
 {
-    browser.get(app, AUTHORIZE).await;
-    let r = browser.login(app, "admin", "admin").await;
+    let login = browser.get(app, AUTHORIZE).await.next();
+    let r = browser.login_at(app, &login, "admin", "admin").await;
     assert_eq!(r.status, 303);
-    browser.get(app, "/approve").await.hidden("csrf_token")
+    browser.get(app, &r.next()).await
 }
 
 #[actix_web::test]
 async fn deny_redirects_access_denied_with_state() {
     let app = app(config(&[])).await;
     let mut browser = Browser::new();
-    let csrf = logged_in_consent(&app, &mut browser).await;
-    let r = browser.post_form(&app, "/approve", &format!("approval=0&csrf_token={csrf}")).await;
+    let consent = logged_in_consent(&app, &mut browser).await;
+    let r = browser.post_form(&app, "/approve", &consent.submit("approval=0")).await;
     assert_eq!(r.status, 302);
     let location = r.location().unwrap();
     assert!(location.starts_with("https://www.example.com/redirect?error=access_denied"), "{location}");
@@ -102,44 +105,52 @@ async fn deny_redirects_access_denied_with_state() {
 async fn wrong_password_issues_nothing() {
     let app = app(config(&[])).await;
     let mut browser = Browser::new();
-    browser.get(&app, AUTHORIZE).await;
-    let csrf = browser.get(&app, "/login").await.hidden("csrf_token");
+    let login = browser.get(&app, AUTHORIZE).await.next();
+    let page = browser.get(&app, &login).await;
     for body in [
-        format!("username=admin&password=wrong&csrf_token={csrf}"),
-        format!("username=nobody&password=admin&csrf_token={csrf}"),
-        format!("username=admin&csrf_token={csrf}"),
+        page.submit("username=admin&password=wrong"),
+        page.submit("username=nobody&password=admin"),
+        page.submit("username=admin"),
     ] {
         let r = browser.post_form(&app, "/login", &body).await;
         assert_eq!(r.status, 400, "{body}");
         assert!(r.body.contains("class=\"error\""), "the login page again, with an error: {}", r.body);
         assert!(r.location().is_none());
     }
-    // Still not logged in: consent sends back to login.
-    let r = browser.get(&app, "/approve").await;
-    assert_eq!((r.status, r.location()), (303, Some("/login")));
-    let r = browser.post_form(&app, "/approve", &format!("approval=1&csrf_token={csrf}")).await;
-    assert_eq!((r.status, r.location()), (303, Some("/login")));
+    // Still not logged in: consent sends back to login (for the same request).
+    let approve = login.replace("/login", "/approve");
+    let r = browser.get(&app, &approve).await;
+    assert_eq!((r.status, r.location()), (303, Some(login.as_str())));
 }
 
 #[actix_web::test]
 async fn csrf_token_is_required() {
     let app = app(config(&[])).await;
     let mut browser = Browser::new();
-    browser.get(&app, AUTHORIZE).await;
-    browser.get(&app, "/login").await;
-    for body in ["username=admin&password=admin", "username=admin&password=admin&csrf_token=forged"] {
-        let r = browser.post_form(&app, "/login", body).await;
+    let login = browser.get(&app, AUTHORIZE).await.next();
+    let request = login.split_once("request=").unwrap().1.to_owned();
+    browser.get(&app, &login).await;
+    for body in [
+        format!("username=admin&password=admin&request={request}"),
+        format!("username=admin&password=admin&request={request}&csrf_token=forged"),
+    ] {
+        let r = browser.post_form(&app, "/login", &body).await;
         assert_eq!(r.status, 403, "{body}");
     }
     let mut browser = Browser::new();
-    let csrf = logged_in_consent(&app, &mut browser).await;
-    for body in ["approval=1".to_string(), "approval=1&csrf_token=forged".to_string()] {
+    let consent = logged_in_consent(&app, &mut browser).await;
+    let real = consent.hidden("csrf_token");
+    for body in [consent.submit("approval=1").replace(&format!("csrf_token={real}"), "csrf_token=forged"), {
+        let without = consent.submit("approval=1").replace(&format!("csrf_token={real}&"), "");
+        assert!(!without.contains("csrf_token"), "{without}");
+        without
+    }] {
         let r = browser.post_form(&app, "/approve", &body).await;
         assert_eq!(r.status, 403, "{body}");
         assert!(r.location().is_none());
     }
     // The real token still works, and the pending authorization survived the forged attempts.
-    let r = browser.post_form(&app, "/approve", &format!("approval=1&csrf_token={csrf}")).await;
+    let r = browser.post_form(&app, "/approve", &consent.submit("approval=1")).await;
     assert_eq!(r.status, 302);
 }
 
@@ -149,24 +160,22 @@ async fn session_is_renewed_at_login_and_forged_ids_are_not_adopted() {
     // An attacker-chosen id is ignored: the server makes its own.
     let mut browser = Browser::new();
     browser.cookies.insert("oauth_session".into(), "attacker-chosen".into());
-    browser.get(&app, AUTHORIZE).await;
+    let login = browser.get(&app, AUTHORIZE).await.next();
     let before = browser.cookies["oauth_session"].clone();
     assert_ne!(before, "attacker-chosen");
-    let cookie_header = {
-        let r = browser.get(&app, "/login").await;
-        r.hidden("csrf_token")
-    };
+    let page = browser.get(&app, &login).await;
     // The cookie set before login is not the one after.
     let mut attacker = browser.clone();
-    let r =
-        browser.post_form(&app, "/login", &format!("username=admin&password=admin&csrf_token={cookie_header}")).await;
+    let r = browser.post_form(&app, "/login", &page.submit("username=admin&password=admin")).await;
     assert_eq!(r.status, 303);
+    let approve = r.next();
     let after = browser.cookies["oauth_session"].clone();
     assert_ne!(before, after, "session id renewed at login");
-    // Whoever held the old id is not logged in.
-    let r = attacker.get(&app, "/approve").await;
-    assert_eq!((r.status, r.location()), (303, Some("/login")));
-    let r = browser.get(&app, "/approve").await;
+    // Whoever held the old id is not logged in, and no longer holds the request.
+    let r = attacker.get(&app, &approve).await;
+    assert_eq!((r.status, r.location()), (303, Some(login.as_str())));
+    assert_eq!(attacker.get(&app, &login).await.status, 400, "the old session's request is gone");
+    let r = browser.get(&app, &approve).await;
     assert_eq!(r.status, 200);
 }
 

@@ -1,6 +1,7 @@
 //! HTTP tests through the real actix app (in process, no socket), and one end-to-end test of the binary.
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
+mod consent; // each consent form answers its own request; cookie-less pages store nothing; limits; full stores
 mod e2e; // the real binary on a free port, driven over HTTP, code exchanged with the oauth2 crate
 mod flow; // the seed's browser flow, deny, login and CSRF failures, session fixation
 mod hardening; // __Host- cookies, HSTS, the admin listener

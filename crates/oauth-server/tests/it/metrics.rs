@@ -22,10 +22,10 @@ async fn counters_move_after_real_requests() {
     assert!(before.header("content-type").unwrap().starts_with("text/plain"));
 
     // One full flow and token exchange, one bad token request, one introspection.
-    b.get(&app, AUTHORIZE).await;
-    b.login(&app, "admin", "admin").await;
-    let csrf = b.get(&app, "/approve").await.hidden("csrf_token");
-    let r = b.post_form(&app, "/approve", &format!("approval=1&csrf_token={csrf}")).await;
+    let login = b.get(&app, AUTHORIZE).await.next();
+    let approve = b.login_at(&app, &login, "admin", "admin").await.next();
+    let consent = b.get(&app, &approve).await;
+    let r = b.post_form(&app, "/approve", &consent.submit("approval=1")).await;
     let code = query_params(r.location().unwrap())["code"].clone();
     let r = b
         .send(

@@ -30,15 +30,15 @@ async fn prompt_none_never_shows_a_page() {
     assert_eq!((params["error"].as_str(), params["state"].as_str()), ("login_required", "st"));
 
     // Logged in, but no consent remembered: consent_required.
-    browser.get(&app, OPENID).await;
-    assert_eq!(browser.login(&app, "admin", "admin").await.location(), Some("/approve"));
+    let login = browser.get(&app, OPENID).await.next();
+    assert_eq!(browser.login_at(&app, &login, "admin", "admin").await.location_path(), Some("/approve"));
     let r = browser.get(&app, &format!("{OPENID}&prompt=none")).await;
     assert_eq!(query_params(r.location().unwrap())["error"], "consent_required");
 
     // Approve and remember: later requests skip the consent page, and prompt=none succeeds.
-    browser.get(&app, OPENID).await;
-    let csrf = browser.get(&app, "/approve").await.hidden("csrf_token");
-    let r = browser.post_form(&app, "/approve", &format!("approval=1&remember=1&csrf_token={csrf}")).await;
+    let next = browser.get(&app, OPENID).await.next();
+    let consent = browser.get(&app, &next).await;
+    let r = browser.post_form(&app, "/approve", &consent.submit("approval=1&remember=1")).await;
     assert!(query_params(r.location().unwrap()).contains_key("code"));
     let r = browser.get(&app, OPENID).await;
     assert_eq!(r.status, 302, "remembered consent: straight to the client");
@@ -48,10 +48,10 @@ async fn prompt_none_never_shows_a_page() {
 
     // prompt=consent shows the page anyway.
     let r = browser.get(&app, &format!("{OPENID}&prompt=consent")).await;
-    assert_eq!(r.location(), Some("/approve"));
+    assert_eq!(r.location_path(), Some("/approve"));
     // A wider scope than remembered asks again.
     let r = browser.get(&app, &OPENID.replace("openid%20email", "openid%20email%20profile")).await;
-    assert_eq!(r.location(), Some("/approve"));
+    assert_eq!(r.location_path(), Some("/approve"));
 }
 
 #[actix_web::test]
@@ -59,27 +59,30 @@ async fn prompt_login_and_max_age_force_a_new_login() {
     let clock = Arc::new(FixedClock::new(T0));
     let app = app_with_clock!(clock);
     let mut browser = Browser::new();
-    browser.get(&app, OPENID).await;
-    browser.login(&app, "admin", "admin").await;
+    let login = browser.get(&app, OPENID).await.next();
+    browser.login_at(&app, &login, "admin", "admin").await;
     clock.advance(100);
 
     // Logged in 100 s ago: the consent page comes straight away...
-    assert_eq!(browser.get(&app, OPENID).await.location(), Some("/approve"));
+    assert_eq!(browser.get(&app, OPENID).await.location_path(), Some("/approve"));
     // ...unless the client says prompt=login,
-    assert_eq!(browser.get(&app, &format!("{OPENID}&prompt=login")).await.location(), Some("/login"));
-    let r = browser.get(&app, "/approve").await;
-    assert_eq!(r.location(), Some("/login"), "the consent page will not serve a stale login");
-    let r = browser.login(&app, "admin", "admin").await;
-    assert_eq!(r.location(), Some("/approve"), "after a fresh login");
+    let login = browser.get(&app, &format!("{OPENID}&prompt=login")).await.next();
+    assert!(login.starts_with("/login?request="), "{login}");
+    let r = browser.get(&app, &login.replace("/login", "/approve")).await;
+    assert_eq!(r.location(), Some(login.as_str()), "the consent page will not serve a stale login");
+    let r = browser.login_at(&app, &login, "admin", "admin").await;
+    assert_eq!(r.location_path(), Some("/approve"), "after a fresh login");
 
     // ...or max_age is shorter than the login's age.
     clock.advance(100);
-    assert_eq!(browser.get(&app, &format!("{OPENID}&max_age=60")).await.location(), Some("/login"));
-    browser.login(&app, "admin", "admin").await;
-    let csrf = browser.get(&app, "/approve").await.hidden("csrf_token");
-    let r = browser.post_form(&app, "/approve", &format!("approval=1&csrf_token={csrf}")).await;
+    let login = browser.get(&app, &format!("{OPENID}&max_age=60")).await.next();
+    assert!(login.starts_with("/login?request="), "{login}");
+    let approve = browser.login_at(&app, &login, "admin", "admin").await.next();
+    let consent = browser.get(&app, &approve).await;
+    let r = browser.post_form(&app, "/approve", &consent.submit("approval=1")).await;
     assert!(query_params(r.location().unwrap()).contains_key("code"));
-    assert_eq!(browser.get(&app, &format!("{OPENID}&max_age=60")).await.location(), Some("/approve"), "fresh enough");
+    let r = browser.get(&app, &format!("{OPENID}&max_age=60")).await;
+    assert_eq!(r.location_path(), Some("/approve"), "fresh enough");
 }
 
 /// Regression (issue 14): `max_age=0` sent a user who waited before pressing
@@ -90,19 +93,20 @@ async fn a_login_for_the_request_satisfies_max_age_zero_and_prompt_login_needs_o
     let clock = Arc::new(FixedClock::new(T0));
     let app = app_with_clock!(clock);
     let mut browser = Browser::new();
-    assert_eq!(browser.get(&app, &format!("{OPENID}&max_age=0")).await.location(), Some("/login"));
-    browser.login(&app, "admin", "admin").await;
+    let login = browser.get(&app, &format!("{OPENID}&max_age=0")).await.next();
+    assert!(login.starts_with("/login?request="), "{login}");
+    let approve = browser.login_at(&app, &login, "admin", "admin").await.next();
     clock.advance(30);
-    let csrf = browser.get(&app, "/approve").await.hidden("csrf_token");
+    let consent = browser.get(&app, &approve).await;
     clock.advance(30);
-    let r = browser.post_form(&app, "/approve", &format!("approval=1&csrf_token={csrf}")).await;
+    let r = browser.post_form(&app, "/approve", &consent.submit("approval=1")).await;
     assert!(query_params(r.location().unwrap()).contains_key("code"), "the login for this request holds: {r:?}");
 
     // Logged in at this very second; a new request with prompt=login still asks.
     let mut browser = Browser::new();
-    browser.get(&app, OPENID).await;
-    browser.login(&app, "admin", "admin").await;
-    assert_eq!(browser.get(&app, &format!("{OPENID}&prompt=login")).await.location(), Some("/login"));
+    let login = browser.get(&app, OPENID).await.next();
+    browser.login_at(&app, &login, "admin", "admin").await;
+    assert_eq!(browser.get(&app, &format!("{OPENID}&prompt=login")).await.location_path(), Some("/login"));
 }
 
 #[actix_web::test]
@@ -110,7 +114,7 @@ async fn login_hint_prefills_the_form() {
     let clock = Arc::new(FixedClock::new(T0));
     let app = app_with_clock!(clock);
     let mut browser = Browser::new();
-    browser.get(&app, &format!("{}&login_hint=admin", AUTHORIZE)).await;
-    let page = browser.get(&app, "/login").await;
+    let login = browser.get(&app, &format!("{}&login_hint=admin", AUTHORIZE)).await.next();
+    let page = browser.get(&app, &login).await;
     assert!(page.body.contains("name=\"username\" value=\"admin\""), "{}", page.body);
 }

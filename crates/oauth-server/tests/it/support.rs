@@ -3,6 +3,7 @@
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::test;
 use oauth_server::Config;
+pub use oauth_server::testing::submit;
 
 /// The demo's configuration (http on loopback), with overrides.
 pub const CONFIG: &str = include_str!("../../../../examples/aioauth-demo/demo.toml");
@@ -101,14 +102,6 @@ pub async fn spawn_probed(env: &[(&str, &str)], stderr: std::process::Stdio, pro
     }
 }
 
-/// The value of a hidden input in an HTML page.
-pub fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap() + marker.len();
-    let end = start + html[start..].find('"').unwrap();
-    html[start..end].to_owned()
-}
-
 /// A cookie-keeping client that does not follow redirects: a browser.
 pub fn browser() -> reqwest::Client {
     reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
@@ -130,23 +123,26 @@ pub async fn browser_flow(
     let browser = browser();
     let r = browser.get(authorize_url).send().await.unwrap();
     assert_eq!(r.status(), 303);
-    assert_eq!(r.headers()["location"], "/login");
-    let csrf = hidden(&browser.get(format!("{start}/login")).send().await.unwrap().text().await.unwrap(), "csrf_token");
+    let login = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(login.starts_with("/login?request="), "{login}");
+    let page = browser.get(format!("{start}{login}")).send().await.unwrap().text().await.unwrap();
     let r = browser
         .post(format!("{start}/login"))
         .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(format!("username=admin&password=admin&csrf_token={csrf}"))
+        .body(submit(&page, "username=admin&password=admin"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 303);
-    let consent = browser.get(format!("{finish}/approve")).send().await.unwrap();
+    let approve = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(approve.starts_with("/approve?request="), "{approve}");
+    let consent = browser.get(format!("{finish}{approve}")).send().await.unwrap();
     assert_eq!(consent.status(), 200, "the consent page on {finish} must see the session made on {start}");
-    let csrf = hidden(&consent.text().await.unwrap(), "csrf_token");
+    let page = consent.text().await.unwrap();
     let r = browser
         .post(format!("{finish}/approve"))
         .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(format!("approval=1&csrf_token={csrf}"))
+        .body(submit(&page, "approval=1"))
         .send()
         .await
         .unwrap();

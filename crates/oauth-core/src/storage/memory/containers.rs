@@ -55,6 +55,12 @@ impl<K: Ord + Clone, V> Timed<K, V> {
         self.map.remove(key).is_some()
     }
 
+    /// The number of entries, after removing the expired ones.
+    pub(super) fn len_after_purge(&mut self, now: u64) -> usize {
+        self.purge(now);
+        self.map.len()
+    }
+
     fn purge(&mut self, now: u64) {
         for key in self.expiries.due(now) {
             if self.map.get(&key).is_some_and(|(_, exp)| *exp <= now) {

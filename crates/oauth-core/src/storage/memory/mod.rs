@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use self::containers::{ExpiryIndex, Fold, Sharded, Timed};
 use super::{
     ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
-    RefreshRequest, StorageResult, TokenRecord, TokenStore, UserStore,
+    RefreshRequest, StorageError, StorageResult, TokenRecord, TokenStore, UserStore,
 };
 use crate::client::Client;
 use crate::clock::{Clock, SystemClock};
@@ -42,6 +42,8 @@ pub struct MemoryStore {
 #[derive(Debug)]
 struct Inner {
     clock: Arc<dyn Clock>,
+    /// Most live records of the token state, and most remembered consents.
+    max_records: usize,
     clients: RwLock<BTreeMap<ClientId, Arc<Client>>>,
     users: RwLock<BTreeMap<String, User>>,
     state: Mutex<State>,
@@ -144,9 +146,23 @@ impl MemoryStore {
 
     /// An empty store on the given clock (tests use a fixed clock).
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self::with_limit(clock, Self::DEFAULT_MAX_RECORDS)
+    }
+
+    /// The default bound of [`with_limit`](Self::with_limit): a million
+    /// records, a few hundred megabytes.
+    pub const DEFAULT_MAX_RECORDS: usize = 1_000_000;
+
+    /// An empty store on the given clock holding at most `max_records` live
+    /// records of the token state (codes, grants, access and refresh tokens)
+    /// and at most `max_records` remembered consents. A write that would go
+    /// beyond, once expired records are purged, fails with
+    /// [`StorageError::Full`] and changes nothing.
+    pub fn with_limit(clock: Arc<dyn Clock>, max_records: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
                 clock,
+                max_records,
                 clients: RwLock::default(),
                 users: RwLock::default(),
                 state: Mutex::default(),
@@ -180,6 +196,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl State {
+    /// Live records (expired ones too until purged).
+    fn len(&self) -> usize {
+        self.codes.len() + self.grants.len() + self.access.len() + self.refresh.len()
+    }
+
+    /// Refuses a write adding `adding` records beyond `max`; call after `purge`.
+    fn room_for(&self, adding: usize, max: usize) -> StorageResult<()> {
+        if self.len().saturating_add(adding) > max { Err(StorageError::Full) } else { Ok(()) }
+    }
+
     /// Removes what has expired, by the index: only due entries are touched.
     fn purge(&mut self, now: u64) {
         for key in self.expiries.due(now) {
@@ -269,6 +295,7 @@ impl CodeStore for MemoryStore {
         let now = self.now();
         let mut state = self.state();
         state.purge(now);
+        state.room_for(1, self.inner.max_records)?;
         state.codes.insert(*hash, CodeEntry::Live(record.clone()));
         state.expiries.schedule(record.expires_at, Expiring::Code(*hash));
         Ok(())
@@ -304,6 +331,7 @@ impl TokenStore for MemoryStore {
         let now = self.now();
         let mut state = self.state();
         state.purge(now);
+        state.room_for(2 + usize::from(tokens.refresh.is_some()), self.inner.max_records)?;
         let others = tokens.refresh.as_ref().map(|(hash, _)| vec![*hash]).unwrap_or_default();
         let entry = GrantEntry { record: grant.clone(), first: tokens.access.0, others };
         state.grants.insert(GrantKey::new(&grant.id), Box::new(entry));
@@ -352,6 +380,9 @@ impl TokenStore for MemoryStore {
             return Ok(RefreshOutcome::Unknown);
         }
         let new = request.tokens(&record);
+        // The old refresh token's entry is replaced in place: only the new access token adds one.
+        let adding = if new.refresh.is_some() { 2 } else { 1 };
+        state.room_for(adding, self.inner.max_records)?;
         if new.refresh.is_some() {
             // Reuse is detected until the retired token would have expired;
             // the index already holds that time for its hash.
@@ -420,7 +451,12 @@ impl ConsentStore for MemoryStore {
         expires_at: u64,
     ) -> StorageResult<()> {
         let now = self.now();
-        lock(&self.inner.consents).insert((subject.clone(), client.clone()), scope.clone(), expires_at, now);
+        let mut consents = lock(&self.inner.consents);
+        let key = (subject.clone(), client.clone());
+        if consents.len_after_purge(now) >= self.inner.max_records && consents.get(&key, now).is_none() {
+            return Err(StorageError::Full);
+        }
+        consents.insert(key, scope.clone(), expires_at, now);
         Ok(())
     }
 
