@@ -221,3 +221,66 @@ async fn security_events_leave_audit_lines_without_secrets() {
         assert!(!log.contains(secret), "{secret:?} leaked into the log: {log}");
     }
 }
+
+/// RFC 8252 §7.3 (issue 14): a native app registers `http://127.0.0.1/callback`
+/// and listens on whatever port it gets. The `oauth2` crate, as that public
+/// client with PKCE, uses a port of its own choosing through the real
+/// binary; a port on another host, or another path, is still refused.
+#[tokio::test]
+async fn native_app_uses_any_loopback_port_with_an_independent_client() {
+    let server = crate::support::spawn_with_extra_config(
+        r#"
+[[clients]]
+id = "native_app"
+name = "A native app"
+auth_method = "none"
+redirect_uris = ["http://127.0.0.1/callback", "http://[::1]/callback"]
+grant_types = ["authorization_code", "refresh_token"]
+response_types = ["code"]
+scopes = "email"
+"#,
+        &[],
+    )
+    .await;
+    let base = &server.base;
+    let app_port = crate::support::free_port();
+    for redirect in [format!("http://127.0.0.1:{app_port}/callback"), format!("http://[::1]:{app_port}/callback")] {
+        let oauth = BasicClient::new(ClientId::new("native_app".into()))
+            .set_auth_uri(AuthUrl::new(format!("{base}/oauth/authorize")).unwrap())
+            .set_token_uri(TokenUrl::new(format!("{base}/oauth/token")).unwrap())
+            .set_redirect_uri(RedirectUrl::new(redirect.clone()).unwrap());
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state) = oauth
+            .authorize_url(CsrfToken::new_random)
+            .add_scope(Scope::new("email".into()))
+            .set_pkce_challenge(challenge)
+            .url();
+        let params = crate::support::browser_flow_to(base, base, url.as_str(), &redirect).await;
+        assert_eq!(&params["state"], state.secret());
+        let tokens = oauth
+            .exchange_code(AuthorizationCode::new(params["code"].clone()))
+            .set_pkce_verifier(verifier)
+            .request_async(&http())
+            .await
+            .unwrap_or_else(|e| panic!("{redirect}: {e:?}"));
+        assert!(tokens.refresh_token().is_some(), "{redirect}");
+    }
+    // Anything but the port must still match exactly: an error page, no redirect.
+    for redirect in [
+        format!("http://localhost:{app_port}/callback"),
+        format!("http://127.0.0.1:{app_port}/other"),
+        format!("https://127.0.0.1:{app_port}/callback"),
+    ] {
+        let url = format!(
+            "{base}/oauth/authorize?client_id=native_app&response_type=code&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&redirect_uri={}",
+            url_encode(&redirect)
+        );
+        let r = http().get(url).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{redirect}");
+        assert!(r.headers().get("location").is_none(), "{redirect}: never redirected");
+    }
+}
+
+fn url_encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}

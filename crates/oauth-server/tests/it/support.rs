@@ -72,9 +72,29 @@ pub async fn spawn_with_stderr(env: &[(&str, &str)], stderr: std::process::Stdio
 /// [`spawn`], waiting for `/healthz` at `probe_base` (an admin listener)
 /// instead of the public address when given.
 pub async fn spawn_probed(env: &[(&str, &str)], stderr: std::process::Stdio, probe_base: Option<&str>) -> Server {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/aioauth-demo/demo.toml");
+    spawn_config(config, env, stderr, probe_base).await
+}
+
+/// [`spawn`] with the demo configuration followed by `extra` TOML (more
+/// `[[clients]]`, say), written to a file of its own.
+pub async fn spawn_with_extra_config(extra: &str, env: &[(&str, &str)]) -> Server {
+    let path = std::env::temp_dir().join(format!("oauth-server-test-{}-{}.toml", std::process::id(), free_port()));
+    std::fs::write(&path, format!("{CONFIG}\n{extra}")).unwrap();
+    let server = spawn_config(path.to_str().unwrap(), env, std::process::Stdio::inherit(), None).await;
+    let _ = std::fs::remove_file(&path);
+    server
+}
+
+/// Starts the binary with the configuration file at `config`.
+async fn spawn_config(
+    config: &str,
+    env: &[(&str, &str)],
+    stderr: std::process::Stdio,
+    probe_base: Option<&str>,
+) -> Server {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/aioauth-demo/demo.toml");
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_oauth-server"));
     command
         .args(["serve", "--config", config])
@@ -120,6 +140,16 @@ pub async fn browser_flow(
     finish: &str,
     authorize_url: &str,
 ) -> std::collections::BTreeMap<String, String> {
+    browser_flow_to(start, finish, authorize_url, "https://www.example.com/redirect").await
+}
+
+/// [`browser_flow`] for a client whose redirect (without its query) is `redirect`.
+pub async fn browser_flow_to(
+    start: &str,
+    finish: &str,
+    authorize_url: &str,
+    redirect: &str,
+) -> std::collections::BTreeMap<String, String> {
     let browser = browser();
     let r = browser.get(authorize_url).send().await.unwrap();
     assert_eq!(r.status(), 303);
@@ -148,6 +178,6 @@ pub async fn browser_flow(
         .unwrap();
     assert_eq!(r.status(), 302);
     let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    assert_eq!(location.as_str().split('?').next(), Some("https://www.example.com/redirect"));
+    assert_eq!(location.as_str().split('?').next(), Some(redirect));
     location.query_pairs().into_owned().collect()
 }
