@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use oauth_actix::{AdapterOptions, AuthorizeHandler, OAuthEndpoints, respond};
 use oauth_core::storage::{StorageError, UserStore};
+use oauth_core::throttle::Verdict;
 use oauth_core::{Approval, AuthorizationServer, AuthorizeError, NextStep, OAuthError, Params, PendingAuthorization};
 
 use crate::config::Config;
@@ -47,7 +48,12 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// The OAuth endpoints' options for a configuration.
     pub fn adapter_options(config: &Config) -> AdapterOptions {
-        AdapterOptions { body_limit: FORM_LIMIT, trust_forwarded_proto: config.server.trust_forwarded_proto }
+        AdapterOptions {
+            body_limit: FORM_LIMIT,
+            trust_forwarded_proto: config.server.trust_forwarded_proto,
+            // Checked by `Config::assemble`, which runs first.
+            trusted_proxies: config.trusted_proxies().unwrap_or_default(),
+        }
     }
 
     fn unavailable(&self, error: &StorageError) -> HttpResponse {
@@ -63,6 +69,25 @@ impl AppState {
             "The server cannot reach its storage. Please try again in a moment.",
             Some("temporarily_unavailable"),
         )
+    }
+
+    /// Too many failed logins for this username or from this address.
+    fn throttled(&self, retry_after: u64, csrf: &str, client: Option<&str>, username: &str) -> HttpResponse {
+        if let Some(metrics) = &self.metrics {
+            metrics.throttled("login");
+        }
+        let minutes = retry_after.div_ceil(60);
+        let message = format!(
+            "Too many failed sign-in attempts. Sign-in is paused for this account or network; \
+             try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        );
+        let mut page =
+            self.pages.login(StatusCode::TOO_MANY_REQUESTS, &self.login_path, csrf, client, username, Some(&message));
+        if let Ok(value) = actix_web::http::header::HeaderValue::try_from(retry_after.max(1).to_string()) {
+            page.headers_mut().insert(actix_web::http::header::RETRY_AFTER, value);
+        }
+        page
     }
 
     /// Every thread for Argon2 checks is busy and the queue is full.
@@ -305,6 +330,15 @@ async fn login_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState
     if username.is_empty() || password.is_empty() {
         return failed("Enter your username and password.");
     }
+    // Over a limit, the login is refused before the password is looked at,
+    // so a correct password during a lockout is not accepted (nor verified).
+    let source = oauth_actix::source_address(&req, &st.adapter.trusted_proxies);
+    let throttled = |retry_after| st.throttled(retry_after, &session.data.csrf, client.as_deref(), &username);
+    match st.server.login_throttle(&username, source).await {
+        Ok(Verdict::Allow) => {}
+        Ok(Verdict::Throttled { retry_after }) => return throttled(retry_after),
+        Err(e) => return st.unavailable(&e),
+    }
     let user = match st.users.find_user(&username).await {
         Ok(u) => u,
         Err(e) => return st.unavailable(&e),
@@ -313,9 +347,17 @@ async fn login_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState
     let check = oauth_core::user::password_check(user.as_ref(), &password);
     let user = match (st.server.run_offloaded(check).await, user) {
         (Ok(true), Some(user)) => user,
-        (Ok(_), _) => return failed("Invalid username or password."),
+        (Ok(_), _) => {
+            return match st.server.login_failed(&username, source).await {
+                Ok(_) => failed("Invalid username or password."),
+                Err(e) => st.unavailable(&e),
+            };
+        }
         (Err(_), _) => return st.busy(),
     };
+    if let Err(e) = st.server.login_succeeded(&username).await {
+        return st.unavailable(&e);
+    }
     let now = st.server.now();
     let mut session = match st.sessions.renew(session).await {
         Ok(s) => s,
