@@ -180,3 +180,25 @@ async fn login_counters_table() {
     t.clock.advance(900);
     assert_eq!(s.login_throttle("fresh", a).await.unwrap(), Verdict::Allow, "windows end");
 }
+
+#[tokio::test]
+async fn the_password_grant_uses_the_login_counters() {
+    let limits = ThrottlePolicy { username: Limit::new(2, 900), ..ThrottlePolicy::default() };
+    let pool = Arc::new(CountingPool::default());
+    let mut t = TestServer::with_policy(|p| p.allow_password_grant(true).throttle(limits)).await;
+    t.server = t.server.with_offload(pool.clone());
+    let mut machine = oauth_core::testing::machine_client();
+    machine.grant_types.insert(oauth_core::types::GrantType::Password);
+    oauth_core::storage::ClientStore::put_client(t.store.as_ref(), &machine).await.unwrap();
+    let grant = |password: &str| {
+        let form = format!(
+            "grant_type=password&username=admin&password={password}&client_id=machine&client_secret=machine-secret"
+        );
+        from(post(&form, None), A)
+    };
+    for _ in 0..2 {
+        assert_error(&t.server.token(&grant("wrong")).await, 400, "invalid_grant", "wrong password");
+    }
+    assert_throttled(&t.server.token(&grant("admin")).await, "900", "right password while locked");
+    assert_eq!(pool.0.load(Ordering::SeqCst), 2, "no Argon2 while locked");
+}
