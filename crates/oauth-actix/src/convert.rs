@@ -7,7 +7,9 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt as _;
 use oauth_core::request::Method;
+use oauth_core::throttle::IpRange;
 use oauth_core::{Body, Cause, OAuthRequest, OAuthResponse, Params};
+use std::net::IpAddr;
 
 /// Builds the neutral request from an actix request and its (already read) body.
 ///
@@ -15,7 +17,10 @@ use oauth_core::{Body, Cause, OAuthRequest, OAuthResponse, Params};
 /// `trust_forwarded_proto`, when a proxy says so (`Forwarded` or
 /// `X-Forwarded-Proto`). Only set that behind a proxy you control.
 ///
-/// Only the headers the engine reads are copied: `Authorization` and `Content-Type`.
+/// Only the headers the engine reads are copied: `Authorization` and
+/// `Content-Type`. The [`source`](OAuthRequest::source) is the connection's
+/// peer; the endpoints replace it with [`source_address`] under their
+/// [`AdapterOptions::trusted_proxies`](crate::AdapterOptions::trusted_proxies).
 pub fn to_oauth_request(req: &HttpRequest, body: &[u8], trust_forwarded_proto: bool) -> OAuthRequest {
     let secure =
         if trust_forwarded_proto { req.connection_info().scheme() == "https" } else { req.app_config().secure() };
@@ -32,7 +37,80 @@ pub fn to_oauth_request(req: &HttpRequest, body: &[u8], trust_forwarded_proto: b
         headers,
         query: Params::parse(req.query_string()),
         form: if body.is_empty() { Params::default() } else { Params::parse_bytes(body) },
+        source: req.peer_addr().map(|peer| peer.ip()),
     }
+}
+
+/// Most forwarded hops looked at; a longer chain is cut to its last ones.
+const MAX_HOPS: usize = 32;
+
+/// The client's address, the one rule for the OAuth endpoints and the
+/// application's own pages (its login page): the connection's peer, unless
+/// the peer is one of the `trusted` proxies; then the rightmost address of
+/// `Forwarded` (RFC 7239 `for=`), or of `X-Forwarded-For` when there is no
+/// `Forwarded`, that is not a trusted proxy itself. A hop that is not an IP
+/// address (`unknown`, an obfuscated name) ends the walk at the trusted hop
+/// that reported it. With no trusted proxies, headers are never read.
+pub fn source_address(req: &HttpRequest, trusted: &[IpRange]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|range| range.contains(ip));
+    if !is_trusted(peer) {
+        return Some(peer);
+    }
+    let mut address = peer;
+    for hop in forwarded_hops(req).into_iter().rev() {
+        match hop {
+            Some(ip) => {
+                address = ip;
+                if !is_trusted(ip) {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    Some(address)
+}
+
+/// The `for=` hops of `Forwarded`, or else of `X-Forwarded-For`, left to
+/// right, at most the last [`MAX_HOPS`]; `None` for a hop that is not an address.
+fn forwarded_hops(req: &HttpRequest) -> Vec<Option<IpAddr>> {
+    let values = |name| req.headers().get_all(name).map(|v| v.to_str().unwrap_or_default()).collect::<Vec<_>>();
+    let forwarded = values(header::FORWARDED);
+    let mut hops: Vec<Option<IpAddr>> = if forwarded.is_empty() {
+        values(HeaderName::from_static("x-forwarded-for"))
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(|hop| parse_node(hop.trim()))
+            .collect()
+    } else {
+        forwarded
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(|element| {
+                element
+                    .split(';')
+                    .filter_map(|pair| pair.trim().split_once('='))
+                    .find(|(name, _)| name.trim().eq_ignore_ascii_case("for"))
+                    .and_then(|(_, value)| parse_node(value.trim().trim_matches('"')))
+            })
+            .collect()
+    };
+    let excess = hops.len().saturating_sub(MAX_HOPS);
+    hops.drain(..excess);
+    hops
+}
+
+/// An address with an optional port: `192.0.2.1`, `192.0.2.1:8080`,
+/// `2001:db8::1`, `[2001:db8::1]:8080`.
+fn parse_node(node: &str) -> Option<IpAddr> {
+    if let Ok(ip) = node.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = node.strip_prefix('[') {
+        return rest.split_once(']').and_then(|(ip, _)| ip.parse().ok());
+    }
+    node.parse::<std::net::SocketAddr>().ok().map(|a| a.ip())
 }
 
 /// A route that answers every request asking for a protocol upgrade
@@ -141,6 +219,50 @@ pub(crate) fn convert(response: OAuthResponse) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_source_address_follows_only_trusted_proxies() {
+        let proxy: IpRange = "10.0.0.0/8".parse().unwrap();
+        let ranges = [proxy, "2001:db8:ffff::/48".parse().unwrap()];
+        let peer = |ip: &str| std::net::SocketAddr::new(ip.parse().unwrap(), 4711);
+        let cases: &[(&str, &[IpRange], &[(&str, &str)], Option<&str>)] = &[
+            ("203.0.113.1", &[], &[("x-forwarded-for", "198.51.100.1")], Some("203.0.113.1")),
+            ("10.0.0.1", &[], &[("x-forwarded-for", "198.51.100.1")], Some("10.0.0.1")),
+            ("203.0.113.1", &ranges, &[("x-forwarded-for", "198.51.100.1")], Some("203.0.113.1")),
+            ("10.0.0.1", &ranges, &[("x-forwarded-for", "198.51.100.1")], Some("198.51.100.1")),
+            ("10.0.0.1", &ranges, &[], Some("10.0.0.1")),
+            // The rightmost untrusted hop: what the client prepends is ignored.
+            ("10.0.0.1", &ranges, &[("x-forwarded-for", "1.1.1.1, 198.51.100.1, 10.2.3.4")], Some("198.51.100.1")),
+            (
+                "10.0.0.1",
+                &ranges,
+                &[("x-forwarded-for", "1.1.1.1"), ("x-forwarded-for", "198.51.100.1")],
+                Some("198.51.100.1"),
+            ),
+            ("10.0.0.1", &ranges, &[("x-forwarded-for", "10.9.9.9, 10.2.3.4")], Some("10.9.9.9")),
+            ("10.0.0.1", &ranges, &[("x-forwarded-for", "1.1.1.1, garbage")], Some("10.0.0.1")),
+            ("10.0.0.1", &ranges, &[("x-forwarded-for", "[2001:db8::5]:80")], Some("2001:db8::5")),
+            // Forwarded wins over X-Forwarded-For.
+            (
+                "10.0.0.1",
+                &ranges,
+                &[("forwarded", "for=1.1.1.1, for=\"[2001:db8::7]:443\";proto=https"), ("x-forwarded-for", "5.5.5.5")],
+                Some("2001:db8::7"),
+            ),
+            ("10.0.0.1", &ranges, &[("forwarded", "For=198.51.100.2:80;by=10.0.0.1")], Some("198.51.100.2")),
+            ("10.0.0.1", &ranges, &[("forwarded", "for=unknown")], Some("10.0.0.1")),
+            ("10.0.0.1", &ranges, &[("forwarded", "for=_hidden, for=10.3.3.3")], Some("10.3.3.3")),
+        ];
+        for (i, (from, trusted, headers, expected)) in cases.iter().enumerate() {
+            let mut req = actix_web::test::TestRequest::default().peer_addr(peer(from));
+            for (name, value) in *headers {
+                req = req.append_header((*name, *value));
+            }
+            let got = source_address(&req.to_http_request(), trusted);
+            assert_eq!(got, expected.map(|s| s.parse().unwrap()), "case {i}: {from} {headers:?}");
+        }
+        assert_eq!(source_address(&actix_web::test::TestRequest::default().to_http_request(), &ranges), None);
+    }
 
     #[test]
     fn respond_passes_headers_on_and_drops_broken_ones() {

@@ -38,11 +38,15 @@ pub struct AdapterOptions {
     /// Trust `Forwarded` / `X-Forwarded-Proto` to tell whether the client used
     /// TLS (default `false`). Set only behind a proxy that sets and strips them.
     pub trust_forwarded_proto: bool,
+    /// The proxies whose `Forwarded` / `X-Forwarded-For` say where a request
+    /// came from (default none: the connection's peer is the source). See
+    /// [`source_address`](crate::source_address).
+    pub trusted_proxies: Vec<oauth_core::throttle::IpRange>,
 }
 
 impl Default for AdapterOptions {
     fn default() -> Self {
-        Self { body_limit: 16 * 1024, trust_forwarded_proto: false }
+        Self { body_limit: 16 * 1024, trust_forwarded_proto: false, trusted_proxies: Vec::new() }
     }
 }
 
@@ -155,7 +159,9 @@ impl OAuthEndpoints {
         payload: web::Payload,
     ) -> Result<oauth_core::OAuthRequest, HttpResponse> {
         let body = read_body(payload, self.options.body_limit).await.map_err(|response| respond(req, response))?;
-        Ok(to_oauth_request(req, &body, self.options.trust_forwarded_proto))
+        let mut oauth_req = to_oauth_request(req, &body, self.options.trust_forwarded_proto);
+        oauth_req.source = crate::convert::source_address(req, &self.options.trusted_proxies);
+        Ok(oauth_req)
     }
 }
 

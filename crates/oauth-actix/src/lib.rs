@@ -61,7 +61,7 @@ mod endpoints;
 mod pool;
 
 pub use bearer::{BearerError, BearerToken};
-pub use convert::{log_cause, read_body, respond, to_oauth_request, upgrade_refusal};
+pub use convert::{log_cause, read_body, respond, source_address, to_oauth_request, upgrade_refusal};
 pub use endpoints::{AdapterOptions, AuthorizeHandler, OAuthEndpoints, ScopeError};
 pub use oauth_core::{AuthorizationServer, OAuthError, OAuthResponse, PendingAuthorization};
 pub use pool::{BlockingPool, QUEUE_PER_THREAD};

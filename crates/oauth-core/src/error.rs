@@ -44,6 +44,13 @@ pub enum ErrorCode {
     LoginRequired,
     /// OpenID Connect: `prompt=none` but consent is needed.
     ConsentRequired,
+    /// Too many failed authentication attempts ([`crate::throttle`]): `429`
+    /// with `Retry-After`, sent as `temporarily_unavailable` (no RFC code
+    /// says "throttled"; this one tells the client to try again later).
+    TooManyAttempts {
+        /// Seconds until the throttle's window ends.
+        retry_after: u64,
+    },
     /// Another code.
     Extension(String),
 }
@@ -67,6 +74,7 @@ impl ErrorCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::LoginRequired => "login_required",
             Self::ConsentRequired => "consent_required",
+            Self::TooManyAttempts { .. } => "temporarily_unavailable",
             Self::Extension(other) => other,
         }
     }
@@ -78,6 +86,7 @@ impl ErrorCode {
             Self::InsufficientScope => 403,
             Self::ServerError => 500,
             Self::TemporarilyUnavailable => 503,
+            Self::TooManyAttempts { .. } => 429,
             _ => 400,
         }
     }
@@ -165,6 +174,14 @@ impl OAuthError {
         Self::new(ErrorCode::TemporarilyUnavailable, "The authorization server storage is unavailable")
     }
 
+    /// `429`: too many failed attempts, try again in `retry_after` seconds.
+    pub fn too_many_attempts(retry_after: u64) -> Self {
+        Self::new(
+            ErrorCode::TooManyAttempts { retry_after },
+            "Too many failed authentication attempts; try again later",
+        )
+    }
+
     /// The JSON body `{"error", "error_description", "error_uri"}`.
     pub fn to_json(&self) -> serde_json::Value {
         let mut body = serde_json::Map::new();
@@ -182,7 +199,8 @@ impl OAuthError {
     ///
     /// `401 invalid_client` carries `WWW-Authenticate: Basic realm=…` so that
     /// clients using HTTP Basic learn the scheme (RFC 6749 §5.2, RFC 7235 §3.1);
-    /// `503 temporarily_unavailable` carries `Retry-After: 1` (RFC 9110 §10.2.3).
+    /// `503 temporarily_unavailable` carries `Retry-After: 1` (RFC 9110 §10.2.3),
+    /// `429` ([`ErrorCode::TooManyAttempts`]) the seconds left of its window.
     ///
     /// The response keeps the error's [`cause`](Self::cause).
     pub fn into_response(self, realm: &str) -> OAuthResponse {
@@ -190,6 +208,9 @@ impl OAuthError {
         let mut response = OAuthResponse::from(self);
         if code == ErrorCode::TemporarilyUnavailable {
             response.headers.push(("Retry-After", "1".into()));
+        }
+        if let ErrorCode::TooManyAttempts { retry_after } = code {
+            response.headers.push(("Retry-After", retry_after.max(1).to_string().into()));
         }
         if code == ErrorCode::InvalidClient {
             response.headers.push((

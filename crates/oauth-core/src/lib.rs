@@ -83,6 +83,7 @@ mod server;
 pub mod storage;
 #[cfg(feature = "test-util")]
 pub mod testing;
+pub mod throttle;
 pub mod types;
 pub mod user;
 

@@ -142,6 +142,9 @@ pub enum PolicyProblem {
     /// An endpoint path that is not absolute, or has a query, a fragment or a space.
     #[error("must be an absolute path without query, fragment or spaces, got {0:?}")]
     Path(String),
+    /// A throttle limit of zero failures, or a window outside 1 s to one day.
+    #[error("needs at least 1 failure and a window of 1 to 86400 seconds, got {0} failures per {1} s")]
+    Throttle(u32, u64),
 }
 
 /// Everything the protocol engine needs to decide, as plain values.
@@ -181,6 +184,7 @@ pub struct ServerPolicyBuilder {
     access_token_audience: Option<String>,
     consent_lifetime: u64,
     request_limits: RequestLimits,
+    throttle: crate::throttle::ThrottlePolicy,
 }
 
 /// Length limits of the authorization request's parameters, in bytes of
@@ -298,6 +302,12 @@ impl ServerPolicyBuilder {
         self
     }
 
+    /// Limits on failed authentication attempts ([`crate::throttle`]).
+    pub fn throttle(mut self, throttle: crate::throttle::ThrottlePolicy) -> Self {
+        self.throttle = throttle;
+        self
+    }
+
     /// Checks every setting and returns the policy, or the first setting at
     /// fault: each lifetime with [`check_lifetime`] (the engine adds
     /// lifetimes to the current time, and stores keep times as seconds up to
@@ -317,6 +327,12 @@ impl ServerPolicyBuilder {
             }
         }
         self.paths.check()?;
+        if let Err((field, limit)) = self.throttle.check() {
+            return Err(PolicyError {
+                field: field.to_owned(),
+                problem: PolicyProblem::Throttle(limit.max_failures, limit.window),
+            });
+        }
         Ok(ServerPolicy { settings: self })
     }
 }
@@ -343,6 +359,7 @@ impl ServerPolicy {
             access_token_audience: None,
             consent_lifetime: 365 * 86_400,
             request_limits: RequestLimits::default(),
+            throttle: crate::throttle::ThrottlePolicy::default(),
         }
     }
 
@@ -364,6 +381,11 @@ impl ServerPolicy {
     /// Scopes advertised in metadata (`scopes_supported`); empty means not advertised.
     pub fn scopes_supported(&self) -> &ScopeSet {
         &self.settings.scopes_supported
+    }
+
+    /// Limits on failed authentication attempts ([`crate::throttle`]).
+    pub fn throttle(&self) -> &crate::throttle::ThrottlePolicy {
+        &self.settings.throttle
     }
 
     /// The `aud` of JWT access tokens (RFC 9068 §3): the configured audience, or the issuer.
@@ -436,6 +458,12 @@ mod tests {
         }
         let paths = EndpointPaths { token_aliases: vec!["/ok".into(), "bad".into()], ..EndpointPaths::default() };
         assert_eq!(builder().paths(paths).build().map(|_| ()).unwrap_err().field, "paths.token_aliases[1]");
+        let throttle = crate::throttle::ThrottlePolicy {
+            address: crate::throttle::Limit::new(0, 60),
+            ..crate::throttle::ThrottlePolicy::default()
+        };
+        let error = builder().throttle(throttle).build().map(|_| ()).unwrap_err();
+        assert_eq!(error, PolicyError { field: "throttle.address".into(), problem: PolicyProblem::Throttle(0, 60) });
     }
 
     #[test]

@@ -265,6 +265,11 @@ pub struct OAuthRequest {
     pub query: Params,
     /// Form body parameters (`application/x-www-form-urlencoded`).
     pub form: Params,
+    /// The client's address: the connection's peer, or what a trusted proxy
+    /// reported (the adapter decides, see `oauth_actix::source_address`).
+    /// Failed client authentication is counted per address
+    /// ([`crate::throttle`]); `None` counts per client only.
+    pub source: Option<std::net::IpAddr>,
 }
 
 impl OAuthRequest {
@@ -286,6 +291,12 @@ impl OAuthRequest {
     /// Adds a header.
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Sets the client's address.
+    pub fn from_source(mut self, source: std::net::IpAddr) -> Self {
+        self.source = Some(source);
         self
     }
 

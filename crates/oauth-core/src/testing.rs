@@ -278,6 +278,23 @@ mod failing {
     }
 
     #[async_trait]
+    impl crate::storage::ThrottleStore for FailingStore {
+        async fn record_failure(
+            &self,
+            _: &crate::throttle::ThrottleKey,
+            _: u64,
+        ) -> StorageResult<crate::throttle::Failures> {
+            down()
+        }
+        async fn failures(&self, _: &crate::throttle::ThrottleKey) -> StorageResult<crate::throttle::Failures> {
+            down()
+        }
+        async fn clear_failures(&self, _: &crate::throttle::ThrottleKey) -> StorageResult<()> {
+            down()
+        }
+    }
+
+    #[async_trait]
     impl ConsentStore for FailingStore {
         async fn get_consent(&self, _: &Subject, _: &ClientId) -> StorageResult<Option<ScopeSet>> {
             down()

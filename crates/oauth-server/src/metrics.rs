@@ -43,6 +43,11 @@ struct ErrorLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ThrottledLabels {
+    endpoint: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StoreLabels {
     operation: &'static str,
     outcome: &'static str,
@@ -150,6 +155,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Histogram, fn() -> Histogram>,
     tokens: Family<GrantLabels, Counter>,
     errors: Family<ErrorLabels, Counter>,
+    throttled: Family<ThrottledLabels, Counter>,
     /// Per [`StoreOp`]: its (ok, error) series of `store_operation_duration_seconds`.
     store_series: Vec<(Histogram, Histogram)>,
     pool_size: Gauge,
@@ -186,6 +192,12 @@ impl Metrics {
         registry.register("tokens_issued", "Token responses by grant type", tokens.clone());
         let errors = Family::<ErrorLabels, Counter>::default();
         registry.register("oauth_errors", "OAuth error answers by endpoint and error code", errors.clone());
+        let throttled = Family::<ThrottledLabels, Counter>::default();
+        registry.register(
+            "throttled",
+            "Attempts refused with 429 after too many failed authentications, by endpoint (login, token, revoke, introspect)",
+            throttled.clone(),
+        );
         let store = Family::<StoreLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         registry.register(
             "store_operation_duration_seconds",
@@ -207,13 +219,18 @@ impl Metrics {
             "Redis connection slots holding a live connection",
             pool_available.clone(),
         );
-        Self { registry, requests, tokens, errors, store_series, pool_size, pool_available, pool }
+        Self { registry, requests, tokens, errors, throttled, store_series, pool_size, pool_available, pool }
     }
 
     /// Counts one HTTP request.
     pub fn request(&self, endpoint: String, method: &str, status: u16, seconds: f64) {
         let labels = RequestLabels { endpoint, method: method_label(method), status };
         self.requests.get_or_create(&labels).observe(seconds);
+    }
+
+    /// Counts one attempt refused by the throttle at `endpoint`.
+    pub fn throttled(&self, endpoint: &'static str) {
+        self.throttled.get_or_create(&ThrottledLabels { endpoint }).inc();
     }
 
     fn store_call(&self, op: StoreOp, start: Instant, ok: bool) {
@@ -243,6 +260,9 @@ impl Observer for Metrics {
 
     fn oauth_error(&self, endpoint: &'static str, code: &ErrorCode) {
         self.errors.get_or_create(&ErrorLabels { endpoint, error: code.as_str().to_owned() }).inc();
+        if matches!(code, ErrorCode::TooManyAttempts { .. }) {
+            self.throttled(endpoint);
+        }
     }
 
     // The engine's only observer is this one, so it also forwards audit events.

@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use oauth_actix::{AdapterOptions, AuthorizeHandler, OAuthEndpoints, respond};
 use oauth_core::storage::{StorageError, UserStore};
+use oauth_core::throttle::Verdict;
 use oauth_core::{Approval, AuthorizationServer, AuthorizeError, NextStep, OAuthError, Params, PendingAuthorization};
 
 use crate::audit;
@@ -53,7 +54,12 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// The OAuth endpoints' options for a configuration.
     pub fn adapter_options(config: &Config) -> AdapterOptions {
-        AdapterOptions { body_limit: FORM_LIMIT, trust_forwarded_proto: config.server.trust_forwarded_proto }
+        AdapterOptions {
+            body_limit: FORM_LIMIT,
+            trust_forwarded_proto: config.server.trust_forwarded_proto,
+            // Checked by `Config::assemble`, which runs first.
+            trusted_proxies: config.trusted_proxies().unwrap_or_default(),
+        }
     }
 
     fn unavailable(&self, error: &StorageError) -> HttpResponse {
@@ -69,6 +75,39 @@ impl AppState {
             "The server cannot reach its storage. Please try again in a moment.",
             Some("temporarily_unavailable"),
         )
+    }
+
+    /// Too many failed logins for this username or from this address.
+    fn throttled(
+        &self,
+        retry_after: u64,
+        csrf: &str,
+        request: Option<&str>,
+        client: Option<&str>,
+        username: &str,
+    ) -> HttpResponse {
+        if let Some(metrics) = &self.metrics {
+            metrics.throttled("login");
+        }
+        let minutes = retry_after.div_ceil(60);
+        let message = format!(
+            "Too many failed sign-in attempts. Sign-in is paused for this account or network; \
+             try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        );
+        let mut page = self.pages.login(
+            StatusCode::TOO_MANY_REQUESTS,
+            &self.login_path,
+            csrf,
+            request,
+            client,
+            username,
+            Some(&message),
+        );
+        if let Ok(value) = actix_web::http::header::HeaderValue::try_from(retry_after.max(1).to_string()) {
+            page.headers_mut().insert(actix_web::http::header::RETRY_AFTER, value);
+        }
+        page
     }
 
     /// Every thread for Argon2 checks is busy and the queue is full.
@@ -375,6 +414,18 @@ async fn login_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState
     if username.is_empty() || password.is_empty() {
         return failed("Enter your username and password.");
     }
+    // Over a limit, the login is refused before the password is looked at,
+    // so a correct password during a lockout is not accepted (nor verified).
+    let source = oauth_actix::source_address(&req, &st.adapter.trusted_proxies);
+    let throttled = |retry_after| {
+        let csrf = st.sessions.form_token(&session, purpose);
+        st.throttled(retry_after, &csrf, request_id.as_deref(), client.as_deref(), &username)
+    };
+    match st.server.login_throttle(&username, source).await {
+        Ok(Verdict::Allow) => {}
+        Ok(Verdict::Throttled { retry_after }) => return throttled(retry_after),
+        Err(e) => return st.unavailable(&e),
+    }
     let user = match st.users.find_user(&username).await {
         Ok(u) => u,
         Err(e) => return st.unavailable(&e),
@@ -385,11 +436,17 @@ async fn login_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState
         (Ok(true), Some(user)) => user,
         (Ok(_), user) => {
             audit::record(&audit::Event::LoginFailed { user: user.as_ref().map(|u| &u.subject) });
-            return failed("Invalid username or password.");
+            return match st.server.login_failed(&username, source).await {
+                Ok(_) => failed("Invalid username or password."),
+                Err(e) => st.unavailable(&e),
+            };
         }
         (Err(_), _) => return st.busy(),
     };
     audit::record(&audit::Event::LoginSucceeded { subject: &user.subject, username: &user.username });
+    if let Err(e) = st.server.login_succeeded(&username).await {
+        return st.unavailable(&e);
+    }
     let now = st.server.now();
     let mut session = match st.sessions.renew(session).await {
         Ok(s) => s,

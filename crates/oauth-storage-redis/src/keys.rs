@@ -2,6 +2,7 @@
 //!
 #![doc = include_str!("keys.md")]
 
+use oauth_core::throttle::ThrottleKey;
 use oauth_core::types::{ClientId, GrantId, Subject, TokenHash};
 
 /// Builds keys under a prefix.
@@ -31,6 +32,10 @@ impl Keys {
     pub(crate) fn consent(&self, subject: &Subject, client: &ClientId) -> String {
         let pair = format!("{}\u{0}{}", subject.as_str(), client.as_str());
         format!("{}:consent:{}", self.prefix, TokenHash::of(&pair).to_hex())
+    }
+
+    pub(crate) fn throttle(&self, key: &ThrottleKey) -> String {
+        format!("{}:throttle:{}", self.prefix, key.to_hex())
     }
 
     pub(crate) fn client(&self, id: &ClientId) -> String {

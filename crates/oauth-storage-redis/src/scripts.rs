@@ -176,3 +176,34 @@ return 1
 ",
     )
 });
+
+/// Counts a failure: increments the counter and, when it has no TTL yet
+/// (its first failure), sets the window's; returns `{count, seconds left}`.
+/// KEYS[1] = throttle key; ARGV[1] = window in seconds.
+pub(crate) static RECORD_FAILURE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}
+",
+    )
+});
+
+/// Reads a counter: `{count, seconds left}`, `{0, 0}` when there is none.
+/// KEYS[1] = throttle key.
+pub(crate) static FAILURES: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local n = redis.call('GET', KEYS[1])
+if not n then return {0, 0} end
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 0 then ttl = 0 end
+return {tonumber(n), ttl}
+",
+    )
+});

@@ -7,8 +7,9 @@ use async_trait::async_trait;
 use oauth_core::client::Client;
 use oauth_core::storage::{
     ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
-    RefreshRequest, StorageResult, TokenRecord, TokenStore, UserStore,
+    RefreshRequest, StorageResult, ThrottleStore, TokenRecord, TokenStore, UserStore,
 };
+use oauth_core::throttle::{Failures, ThrottleKey};
 use oauth_core::types::{ClientId, GrantId, ScopeSet, Subject, TokenHash, TokenKey};
 use oauth_core::user::User;
 
@@ -196,6 +197,36 @@ impl ConsentStore for RedisStore {
 
     async fn revoke_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<bool> {
         Ok(self.query::<i64>(redis::cmd("DEL").arg(self.keys().consent(subject, client))).await? > 0)
+    }
+}
+
+/// Each counter is one key: its increment and its expiry in one script,
+/// so the window is set exactly once, by the first failure, on any instance.
+#[async_trait]
+impl ThrottleStore for RedisStore {
+    async fn record_failure(&self, key: &ThrottleKey, window: u64) -> StorageResult<Failures> {
+        let mut inv = scripts::RECORD_FAILURE.prepare_invoke();
+        inv.key(self.keys().throttle(key)).arg(window.max(1));
+        let (count, ttl): (i64, i64) = self.script(inv).await?;
+        Ok(failures(count, ttl))
+    }
+
+    async fn failures(&self, key: &ThrottleKey) -> StorageResult<Failures> {
+        let mut inv = scripts::FAILURES.prepare_invoke();
+        inv.key(self.keys().throttle(key));
+        let (count, ttl): (i64, i64) = self.script(inv).await?;
+        Ok(failures(count, ttl))
+    }
+
+    async fn clear_failures(&self, key: &ThrottleKey) -> StorageResult<()> {
+        self.query::<i64>(redis::cmd("DEL").arg(self.keys().throttle(key))).await.map(|_| ())
+    }
+}
+
+fn failures(count: i64, ttl: i64) -> Failures {
+    Failures {
+        count: u32::try_from(count.max(0)).unwrap_or(u32::MAX),
+        resets_in: u64::try_from(ttl.max(0)).unwrap_or(0),
     }
 }
 

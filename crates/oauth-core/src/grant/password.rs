@@ -7,6 +7,7 @@ use super::{GrantHandler, GrantRequest, Issued, NewGrant};
 use crate::AuthorizationServer;
 use crate::error::OAuthError;
 use crate::server::storage_error;
+use crate::throttle::Verdict;
 use crate::types::GrantType;
 
 /// `password`, for clients registered for it. The Argon2 verification runs
@@ -25,12 +26,23 @@ impl GrantHandler for PasswordGrant {
             return Err(OAuthError::invalid_request("The username and password parameters are required"));
         };
         let scope = server.requested_scope(&req.request.form, req.client)?;
+        // The login page's throttle: per username and per source address.
+        let source = req.request.source;
+        if let Verdict::Throttled { retry_after } =
+            server.login_throttle(username, source).await.map_err(storage_error)?
+        {
+            return Err(OAuthError::too_many_attempts(retry_after));
+        }
         let user = server.stores.users.find_user(username).await.map_err(storage_error)?;
         let check = crate::user::password_check(user.as_ref(), password);
         let subject = match (server.run_offloaded(check).await?, user) {
             (true, Some(user)) => user.subject,
-            _ => return Err(OAuthError::invalid_grant("Invalid resource owner credentials")),
+            _ => {
+                server.login_failed(username, source).await.map_err(storage_error)?;
+                return Err(OAuthError::invalid_grant("Invalid resource owner credentials"));
+            }
         };
+        server.login_succeeded(username).await.map_err(storage_error)?;
         let grant = NewGrant { subject: Some(subject), scope, auth_time: Some(server.now()), refresh: true };
         server.issue(req.client, grant).await
     }

@@ -37,6 +37,7 @@ use crate::types::{ClientId, TokenEndpointAuthMethod};
 
 mod authorize;
 mod introspection;
+mod throttle;
 mod token;
 mod userinfo;
 
@@ -306,36 +307,41 @@ impl AuthorizationServer {
     /// `client_id` only.
     async fn authenticate_client(&self, req: &OAuthRequest) -> Result<Arc<Client>, OAuthError> {
         let presented = presented_credentials(req)?;
-        let client = self
-            .stores
-            .clients
-            .get_client(presented.client_id())
-            .await
-            .map_err(storage_error)?
-            .ok_or_else(|| OAuthError::invalid_client("Client authentication failed"))?;
+        let client = self.stores.clients.get_client(presented.client_id()).await.map_err(storage_error)?;
+        let Some(client) = client else { return Err(self.unknown_client(req, &presented).await) };
         let authenticated = match (&presented, &client.auth_method, &client.secret) {
             (PresentedCredentials::Basic { secret, .. }, TokenEndpointAuthMethod::ClientSecretBasic, Some(hash))
             | (PresentedCredentials::Post { secret, .. }, TokenEndpointAuthMethod::ClientSecretPost, Some(hash)) => {
-                self.verify_secret(&client.id, hash, secret.secret()).await?
+                self.verify_secret(req, &client.id, hash, secret.secret()).await?
             }
             (PresentedCredentials::IdOnly { .. }, TokenEndpointAuthMethod::None, None) => true,
             _ => false,
         };
-        if authenticated {
-            Ok(client)
+        let error = if authenticated {
+            return Ok(client);
         } else if presented.used_basic() || !client.is_public() {
-            Err(OAuthError::invalid_client("Client authentication failed"))
+            OAuthError::invalid_client("Client authentication failed")
         } else {
-            Err(OAuthError::invalid_client("Public clients send client_id only"))
-        }
+            OAuthError::invalid_client("Public clients send client_id only")
+        };
+        // Every failure is counted (see `throttle`).
+        Err(self.client_failed(req, &client.id, error).await)
     }
 
     /// Verifies a client secret: SHA-256 hashes at once, Argon2id hashes from
-    /// the cache of verified secrets or on the [`Offload`].
-    async fn verify_secret(&self, client: &ClientId, hash: &SecretHash, presented: &str) -> Result<bool, OAuthError> {
+    /// the cache of verified secrets or, when the throttle allows, on the
+    /// [`Offload`].
+    async fn verify_secret(
+        &self,
+        req: &OAuthRequest,
+        client: &ClientId,
+        hash: &SecretHash,
+        presented: &str,
+    ) -> Result<bool, OAuthError> {
         match self.secrets.check(client, hash, presented) {
             SecretCheck::Known(verdict) => Ok(verdict),
             SecretCheck::Argon2 { phc, digest } => {
+                self.check_client_throttle(req, client).await?;
                 let presented = presented.to_owned();
                 let verified = self.run_offloaded(Box::new(move || crate::user::verify_phc(&phc, &presented))).await?;
                 if verified {

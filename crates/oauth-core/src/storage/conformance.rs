@@ -2,8 +2,8 @@
 //!
 //! One function per trait, so a backend that implements only some of them
 //! (say, a token store in front of file-configured clients) is verified for
-//! what it implements: [`clients`], [`codes`], [`tokens`], [`users`] and
-//! [`consents`]; [`run`] runs them all on a store implementing [`Store`].
+//! what it implements: [`clients`], [`codes`], [`tokens`], [`users`],
+//! [`consents`] and [`throttle`]; [`run`] runs them all on a store implementing [`Store`].
 //! The checks use fresh random keys, so they can run against a shared
 //! backend in parallel with other tests, and real time for expiries, since
 //! backends expire records with their own clock.
@@ -20,11 +20,12 @@
 
 use super::{
     ClientStore, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
-    RefreshRefusal, RefreshRequest, Store, TokenStore, UserStore,
+    RefreshRefusal, RefreshRequest, Store, ThrottleStore, TokenStore, UserStore,
 };
 use crate::client::{Client, SecretHash};
 use crate::generate::{RandomGenerator, TokenGenerator};
 use crate::testing::{code_record, family_tokens, grant_record, wall_clock_now};
+use crate::throttle::{Failures, ThrottleKey};
 use crate::types::{ClientId, GrantId, RedirectUri, ScopeSet, Subject, TokenEndpointAuthMethod, TokenHash, TokenKey};
 use crate::user::{PasswordHash, User};
 
@@ -35,6 +36,46 @@ pub async fn run<S: Store + ?Sized>(store: &S) {
     codes(store).await;
     tokens(store).await;
     consents(store).await;
+    throttle(store).await;
+}
+
+/// [`ThrottleStore`]: counters per key, a window from the first failure
+/// that the count does not extend, reset, and the end of the window.
+/// Blocks the thread about two seconds (real time, for the backend's expiry).
+pub async fn throttle<S: ThrottleStore + ?Sized>(store: &S) {
+    let key = ThrottleKey::username(&unique("user"));
+    let other = ThrottleKey::username(&unique("user"));
+    assert_eq!(ok(store.failures(&key).await, "failures"), Failures::default(), "no window yet");
+    for expected in 1..=3 {
+        let f = ok(store.record_failure(&key, 60).await, "record_failure");
+        assert_eq!(f.count, expected, "counted");
+        assert!((59..=60).contains(&f.resets_in), "the window runs from the first failure: {f:?}");
+    }
+    // A later failure with another window length does not move the window.
+    let f = ok(store.record_failure(&key, 600).await, "record_failure");
+    assert_eq!(f.count, 4, "counted");
+    assert!(f.resets_in <= 60, "the window is not extended: {f:?}");
+    let f = ok(store.failures(&key).await, "failures");
+    assert_eq!(f.count, 4, "failures reads the count");
+    assert!((58..=60).contains(&f.resets_in), "and the time left: {f:?}");
+    assert_eq!(ok(store.failures(&other).await, "failures"), Failures::default(), "per key");
+    assert_eq!(
+        ok(store.failures(&ThrottleKey::client(&ClientId::new(unique("c")))).await, "failures"),
+        Failures::default(),
+        "per kind"
+    );
+    ok(store.clear_failures(&key).await, "clear_failures");
+    assert_eq!(ok(store.failures(&key).await, "failures"), Failures::default(), "cleared");
+    assert_eq!(ok(store.record_failure(&key, 60).await, "record_failure").count, 1, "counting starts again");
+    ok(store.clear_failures(&other).await, "clear_failures of nothing");
+
+    let short = ThrottleKey::address(std::net::IpAddr::V6(std::net::Ipv6Addr::from(rand::random::<u128>())));
+    assert_eq!(ok(store.record_failure(&short, 1).await, "record_failure").count, 1, "short window");
+    assert_eq!(ok(store.record_failure(&short, 1).await, "record_failure").count, 2, "short window");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(ok(store.failures(&short).await, "failures"), Failures::default(), "the window ended");
+    let f = ok(store.record_failure(&short, 1).await, "record_failure");
+    assert_eq!(f.count, 1, "a new window after the end: {f:?}");
 }
 
 /// [`TokenStore`]: grants and their tokens, the refresh grant (rotation,

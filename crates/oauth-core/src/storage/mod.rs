@@ -16,13 +16,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::client::Client;
+use crate::throttle::{Failures, ThrottleKey};
 use crate::types::{
     ClientId, CodeChallengeMethod, GrantId, Nonce, RedirectUri, ScopeSet, Subject, TokenHash, TokenKey,
 };
 use crate::user::User;
 
 mod memory;
-pub use memory::MemoryStore;
+pub use memory::{MemoryStore, THROTTLE_CAPACITY};
 
 #[cfg(feature = "test-util")]
 pub mod conformance;
@@ -326,9 +327,27 @@ pub trait ConsentStore: Send + Sync {
     async fn revoke_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<bool>;
 }
 
+/// Counters of failed authentication attempts ([`crate::throttle`]), shared
+/// by every server instance on the store.
+///
+/// A counter is a fixed window that starts at its first failure and ends
+/// `window` seconds later, when the counter disappears. Each call touches one
+/// counter and is atomic (on Redis: one key, its increment and its expiry in
+/// one transaction).
+#[async_trait]
+pub trait ThrottleStore: Send + Sync {
+    /// Counts one failure: starts a window of `window` seconds when none
+    /// runs, and answers the count with this failure and the seconds left.
+    async fn record_failure(&self, key: &ThrottleKey, window: u64) -> StorageResult<Failures>;
+    /// The current count and seconds left; zeros when no window runs.
+    async fn failures(&self, key: &ThrottleKey) -> StorageResult<Failures>;
+    /// Ends the counter's window (a successful login resets its username).
+    async fn clear_failures(&self, key: &ThrottleKey) -> StorageResult<()>;
+}
+
 /// A store implementing every trait the engine uses (what [`Stores::single`] takes).
-pub trait Store: ClientStore + CodeStore + TokenStore + UserStore + ConsentStore {}
-impl<T: ClientStore + CodeStore + TokenStore + UserStore + ConsentStore> Store for T {}
+pub trait Store: ClientStore + CodeStore + TokenStore + UserStore + ConsentStore + ThrottleStore {}
+impl<T: ClientStore + CodeStore + TokenStore + UserStore + ConsentStore + ThrottleStore> Store for T {}
 
 /// The stores an [`AuthorizationServer`](crate::AuthorizationServer) uses.
 ///
@@ -346,6 +365,8 @@ pub struct Stores {
     pub users: Arc<dyn UserStore>,
     /// Remembered consents.
     pub consents: Arc<dyn ConsentStore>,
+    /// Failed-attempt counters.
+    pub throttle: Arc<dyn ThrottleStore>,
 }
 
 impl Stores {
@@ -356,7 +377,8 @@ impl Stores {
             codes: store.clone(),
             tokens: store.clone(),
             users: store.clone(),
-            consents: store,
+            consents: store.clone(),
+            throttle: store,
         }
     }
 }

@@ -13,4 +13,5 @@ mod oidc; // ID tokens, JWT access tokens, UserInfo, prompt and max_age, key rot
 mod refresh; // refresh rotation, reuse detection, absolute lifetime
 mod robustness; // random requests: no panic, well-formed answers, no redirect to an unverified URI
 mod support; // the one place that drives AuthorizationServer
+mod throttle; // failed-attempt limits at the token endpoints and the login checks
 mod token; // token endpoint table (aioauth §2.2 rows and ours)

@@ -142,3 +142,28 @@ async fn a_full_store_refuses_writes_until_records_expire() {
     let full = store.put_consent(&"s3".into(), &"c".into(), &scopes("a"), now + 3600).await;
     assert!(matches!(full, Err(StorageError::Full)), "{full:?}");
 }
+
+/// The failure counters are bounded: past the capacity, expired counters are
+/// dropped, and when all are live a new key's failure is treated as over
+/// any limit instead of being tracked.
+#[tokio::test]
+async fn throttle_counters_are_bounded() {
+    use oauth_core::storage::ThrottleStore as _;
+    use oauth_core::throttle::ThrottleKey;
+    let clock = Arc::new(FixedClock::new(T0));
+    let store = MemoryStore::with_clock(clock.clone());
+    store.set_throttle_capacity(100);
+    for i in 0..100 {
+        let f = store.record_failure(&ThrottleKey::username(&format!("u{i}")), 60).await.unwrap();
+        assert_eq!(f.count, 1);
+    }
+    let full = store.record_failure(&ThrottleKey::username("one-more"), 60).await.unwrap();
+    assert_eq!(full.count, u32::MAX, "over any limit when full");
+    assert_eq!(full.resets_in, 60);
+    assert_eq!(store.throttle_counters(), 100, "not tracked");
+    // A key already tracked still counts.
+    assert_eq!(store.record_failure(&ThrottleKey::username("u7"), 60).await.unwrap().count, 2);
+    clock.advance(60);
+    assert_eq!(store.record_failure(&ThrottleKey::username("one-more"), 60).await.unwrap().count, 1, "room again");
+    assert_eq!(store.throttle_counters(), 1, "expired counters are gone");
+}

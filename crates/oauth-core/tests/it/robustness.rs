@@ -134,7 +134,10 @@ fn random_request(rng: &mut Rng) -> OAuthRequest {
 }
 
 fn check(label: &str, r: &OAuthResponse) {
-    assert!([200, 302, 400, 401, 403, 405, 500, 503].contains(&r.status), "{label}: status {}", r.status);
+    assert!([200, 302, 400, 401, 403, 405, 429, 500, 503].contains(&r.status), "{label}: status {}", r.status);
+    if r.status == 429 {
+        assert!(r.header("retry-after").is_some_and(|s| s.parse::<u64>().is_ok()), "{label}: Retry-After");
+    }
     if r.status >= 400 && r.status != 405 {
         if let Body::Json(_) = &r.body {
             let body = r.json_body().unwrap_or_else(|| panic!("{label}: error body is not JSON"));
@@ -153,7 +156,13 @@ fn check(label: &str, r: &OAuthResponse) {
 
 #[tokio::test]
 async fn random_requests_get_well_formed_answers() {
-    let t = TestServer::with_policy(|p| p.allow_password_grant(true)).await;
+    // Limits high enough that the random failures do not end in throttling,
+    // which would answer every later request alike.
+    let limits = oauth_core::throttle::ThrottlePolicy {
+        client: oauth_core::throttle::Limit::new(1_000_000, 60),
+        ..Default::default()
+    };
+    let t = TestServer::with_policy(|p| p.allow_password_grant(true).throttle(limits)).await;
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let (mut pending_ok, mut redirects, mut statuses) = (0, 0, std::collections::BTreeMap::new());
     for i in 0..3000 {

@@ -82,6 +82,7 @@ impl Config {
             .id_token_lifetime(self.oidc.id_token_lifetime)
             .consent_lifetime(self.oidc.consent_lifetime)
             .scopes_supported(scopes_supported)
+            .throttle(self.throttle.policy())
             .build()
             .map_err(|e| anyhow!("{}: {}", config_field(&e.field), e.problem))
     }
@@ -141,11 +142,22 @@ impl Config {
         Ok(Some(bytes))
     }
 
+    /// `server.trusted_proxies`, parsed.
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<oauth_core::throttle::IpRange>> {
+        self.server
+            .trusted_proxies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| p.trim().parse().map_err(|e| anyhow!("server.trusted_proxies[{i}]: {e}")))
+            .collect()
+    }
+
     /// Checks everything that can be checked without starting, and builds the
     /// engine's values: policy, clients, users, cookie key. Call it once:
     /// it hashes every plain secret and password.
     pub fn assemble(&self) -> anyhow::Result<Assembly> {
         let policy = self.policy()?;
+        self.trusted_proxies()?;
         let clients = self.clients()?;
         let cookie_key = self.cookie_key()?;
         let jwt_wanted = self.tokens.access_token_format == AccessTokenFormat::Jwt
@@ -185,6 +197,9 @@ fn config_field(setting: &str) -> String {
             format!("tokens.{setting}")
         }
         "id_token_lifetime" | "consent_lifetime" => format!("oidc.{setting}"),
+        "throttle.username" | "throttle.address" | "throttle.client" => {
+            format!("{setting}_failures and {setting}_window")
+        }
         _ => {
             if let Some(i) = setting.strip_prefix("paths.token_aliases[").and_then(|s| s.strip_suffix(']')) {
                 // `endpoints.token` is the token path followed by its aliases.

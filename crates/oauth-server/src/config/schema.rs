@@ -35,6 +35,9 @@ pub struct Config {
     /// `[oidc]`
     #[serde(default)]
     pub oidc: OidcSection,
+    /// `[throttle]`
+    #[serde(default)]
+    pub throttle: ThrottleSection,
     /// `[scopes]`: descriptions shown on the consent page, by scope name.
     #[serde(default)]
     pub scopes: BTreeMap<String, String>,
@@ -58,6 +61,10 @@ pub struct ServerSection {
     pub allow_insecure_transport: bool,
     /// Trust `Forwarded` / `X-Forwarded-Proto` from a TLS-terminating proxy.
     pub trust_forwarded_proto: bool,
+    /// Proxies (IP addresses or CIDR ranges) whose `Forwarded` /
+    /// `X-Forwarded-For` name the client's address; empty (the default):
+    /// the connection's peer is the client.
+    pub trusted_proxies: Vec<String>,
     /// Directory whose `login.html`, `consent.html` or `error.html` replace the embedded templates.
     pub templates_dir: Option<PathBuf>,
     /// A line shown on the login page (the demo shows its credentials).
@@ -93,6 +100,7 @@ impl Default for ServerSection {
             issuer: "http://localhost:8000".into(),
             allow_insecure_transport: false,
             trust_forwarded_proto: false,
+            trusted_proxies: Vec::new(),
             templates_dir: None,
             login_hint: None,
             workers: 0,
@@ -243,6 +251,51 @@ impl StorageSection {
     /// True for the embedded in-memory store.
     pub fn is_memory(&self) -> bool {
         self.url == "memory"
+    }
+}
+
+/// `[throttle]`: limits on failed logins and client authentications
+/// (failures per window of seconds, from the window's first failure).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThrottleSection {
+    /// Failed logins per username.
+    pub username_failures: u32,
+    /// Window of the username counter, in seconds.
+    pub username_window: u64,
+    /// Failed logins and client authentications per source address (IPv6: per /64).
+    pub address_failures: u32,
+    /// Window of the address counter, in seconds.
+    pub address_window: u64,
+    /// Failed client authentications per client id.
+    pub client_failures: u32,
+    /// Window of the client counter, in seconds.
+    pub client_window: u64,
+}
+
+impl Default for ThrottleSection {
+    fn default() -> Self {
+        let p = *engine_defaults().throttle();
+        Self {
+            username_failures: p.username.max_failures,
+            username_window: p.username.window,
+            address_failures: p.address.max_failures,
+            address_window: p.address.window,
+            client_failures: p.client.max_failures,
+            client_window: p.client.window,
+        }
+    }
+}
+
+impl ThrottleSection {
+    /// The engine's limits.
+    pub fn policy(&self) -> oauth_core::throttle::ThrottlePolicy {
+        use oauth_core::throttle::Limit;
+        oauth_core::throttle::ThrottlePolicy {
+            username: Limit::new(self.username_failures, self.username_window),
+            address: Limit::new(self.address_failures, self.address_window),
+            client: Limit::new(self.client_failures, self.client_window),
+        }
     }
 }
 

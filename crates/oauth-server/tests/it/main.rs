@@ -13,3 +13,4 @@ mod redis; // on Redis: two instances, concurrency across processes, outage, the
 mod rotation; // SIGHUP reloads the signing keys; old tokens still verify, new ones carry the new kid
 mod sessions; // the session store conformance suite on memory and on Redis
 mod support; // the test configuration and app
+mod throttle; // failed-attempt limits at /login and the token endpoint, forwarded addresses

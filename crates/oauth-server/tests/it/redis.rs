@@ -308,3 +308,54 @@ async fn remembered_consent_is_revocable_from_the_cli() {
     let (ok, _, err) = cli("consent", &["revoke", "--subject", "admin", "--client", "test_client"], &url, &prefix);
     assert!(!ok && err.contains("no remembered consent"), "{err}");
 }
+
+/// Two processes on one Redis share the failure counters: failures on one
+/// instance throttle the other, for client secrets and for logins.
+#[tokio::test]
+async fn two_instances_share_the_throttle() {
+    let Some(url) = redis_url_or_skip("two_instances_share_the_throttle") else { return };
+    let prefix = unique_prefix();
+    let env = [
+        ("OAUTH__STORAGE__URL", url.as_str()),
+        ("OAUTH__STORAGE__KEY_PREFIX", prefix.as_str()),
+        ("OAUTH__SESSION__COOKIE_KEY", KEY),
+        ("OAUTH__THROTTLE__CLIENT_FAILURES", "3"),
+        ("OAUTH__THROTTLE__USERNAME_FAILURES", "2"),
+    ];
+    let a = spawn(&env).await;
+    let b = spawn(&env).await;
+    let wrong_secret = |base: String| async move {
+        let r = http()
+            .post(format!("{base}/oauth/token"))
+            .header("Authorization", basic("test_client", "wrong"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned()))
+    };
+    for _ in 0..3 {
+        assert_eq!(wrong_secret(a.base.clone()).await, (401, None), "counted on a");
+    }
+    let (status, retry_after) = wrong_secret(b.base.clone()).await;
+    assert_eq!(status, 429, "b sees a's failures");
+    assert!(retry_after.is_some_and(|s| s.parse::<u64>().is_ok_and(|n| (1..=60).contains(&n))));
+
+    let login = |base: String, password: &'static str| async move {
+        let browser = browser();
+        let page = browser.get(format!("{base}/login")).send().await.unwrap().text().await.unwrap();
+        let r = browser
+            .post(format!("{base}/login"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(submit(&page, &format!("username=admin&password={password}")))
+            .send()
+            .await
+            .unwrap();
+        r.status().as_u16()
+    };
+    assert_eq!(login(a.base.clone(), "wrong").await, 400);
+    assert_eq!(login(b.base.clone(), "wrong").await, 400);
+    assert_eq!(login(a.base.clone(), "admin").await, 429, "locked by failures on both");
+    assert_eq!(login(b.base.clone(), "admin").await, 429, "on either instance");
+}

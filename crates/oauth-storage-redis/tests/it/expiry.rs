@@ -54,6 +54,26 @@ async fn keys_have_ttls_and_no_raw_secrets() {
     assert!((55..=60).contains(&ttl), "code TTL {ttl}");
 }
 
+/// A throttle counter is one key, named by a hash (no raw username), with
+/// the window's TTL from its first failure; later failures keep that TTL.
+#[tokio::test]
+async fn throttle_counters_have_the_window_as_ttl() {
+    use oauth_core::storage::ThrottleStore;
+    use oauth_core::throttle::ThrottleKey;
+    let Some((store, url, prefix)) = store("throttle_counters_have_the_window_as_ttl") else { return };
+    let key = ThrottleKey::username("raw-username-alice");
+    assert_eq!(store.record_failure(&key, 900).await.unwrap().count, 1);
+    assert_eq!(store.record_failure(&key, 30).await.unwrap().count, 2);
+    let mut conn = raw(&url).await;
+    let keys: Vec<String> = conn.keys(format!("{prefix}:*")).await.unwrap();
+    assert_eq!(keys, [format!("{prefix}:throttle:{}", key.to_hex())]);
+    assert!(!keys[0].contains("alice"), "hashed: {keys:?}");
+    let ttl: i64 = conn.ttl(&keys[0]).await.unwrap();
+    assert!((895..=900).contains(&ttl), "the first failure's window: {ttl}");
+    let count: i64 = conn.get(&keys[0]).await.unwrap();
+    assert_eq!(count, 2);
+}
+
 /// Redis memory per live access token (client_credentials shape: a family
 /// with one access token), measured on a private Redis as the growth of
 /// `used_memory` over 10,000 tokens, with the production key prefix.

@@ -15,10 +15,11 @@ use async_trait::async_trait;
 use self::containers::{ExpiryIndex, Fold, Sharded, Timed};
 use super::{
     ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
-    RefreshRequest, StorageError, StorageResult, TokenRecord, TokenStore, UserStore,
+    RefreshRequest, StorageError, StorageResult, ThrottleStore, TokenRecord, TokenStore, UserStore,
 };
 use crate::client::Client;
 use crate::clock::{Clock, SystemClock};
+use crate::throttle::{Failures, ThrottleKey};
 use crate::types::{ClientId, GrantId, ScopeSet, Subject, TokenHash, TokenKey};
 use crate::user::User;
 
@@ -48,6 +49,36 @@ struct Inner {
     users: RwLock<BTreeMap<String, User>>,
     state: Mutex<State>,
     consents: Mutex<Timed<(Subject, ClientId), ScopeSet>>,
+    throttle: Mutex<Counters>,
+}
+
+/// How many failure counters a [`MemoryStore`] keeps at most by default.
+/// An entry costs about 100 bytes, so the bound is about 10 MB.
+pub const THROTTLE_CAPACITY: usize = 100_000;
+
+/// The failure counters: count and window end by key, bounded.
+#[derive(Debug)]
+struct Counters {
+    map: std::collections::HashMap<ThrottleKey, (u32, u64)>,
+    expiries: containers::ExpiryIndex<ThrottleKey>,
+    capacity: usize,
+}
+
+impl Counters {
+    fn purge(&mut self, now: u64) {
+        for key in self.expiries.due(now) {
+            if self.map.get(&key).is_some_and(|(_, end)| *end <= now) {
+                self.map.remove(&key);
+            }
+        }
+    }
+
+    fn get(&self, key: &ThrottleKey, now: u64) -> Failures {
+        match self.map.get(key) {
+            Some(&(count, end)) if end > now => Failures { count, resets_in: end - now },
+            _ => Failures::default(),
+        }
+    }
 }
 
 /// A grant id with its hash computed once. A map rehashes every key when it
@@ -167,6 +198,11 @@ impl MemoryStore {
                 users: RwLock::default(),
                 state: Mutex::default(),
                 consents: Mutex::default(),
+                throttle: Mutex::new(Counters {
+                    map: std::collections::HashMap::new(),
+                    expiries: containers::ExpiryIndex::default(),
+                    capacity: THROTTLE_CAPACITY,
+                }),
             }),
         }
     }
@@ -178,6 +214,24 @@ impl MemoryStore {
         let mut state = self.state();
         state.purge(now);
         state.codes.len() + state.grants.len() + state.access.len() + state.refresh.len()
+    }
+
+    /// Sets how many failure counters the store keeps (default
+    /// [`THROTTLE_CAPACITY`]). When every slot holds a live window, a failure
+    /// for a key not yet counted is answered as over any limit (`count` =
+    /// `u32::MAX`) instead of being tracked: an attacker rotating addresses or
+    /// usernames cannot grow the store, and failures stay refused while it is
+    /// full; successes are never refused by it (their check sees zero).
+    pub fn set_throttle_capacity(&self, capacity: usize) {
+        lock(&self.inner.throttle).capacity = capacity;
+    }
+
+    /// Number of live failure counters. For tests.
+    pub fn throttle_counters(&self) -> usize {
+        let now = self.now();
+        let mut counters = lock(&self.inner.throttle);
+        counters.purge(now);
+        counters.map.len()
     }
 
     fn now(&self) -> u64 {
@@ -462,5 +516,41 @@ impl ConsentStore for MemoryStore {
 
     async fn revoke_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<bool> {
         Ok(lock(&self.inner.consents).remove(&(subject.clone(), client.clone())))
+    }
+}
+
+#[async_trait]
+impl ThrottleStore for MemoryStore {
+    async fn record_failure(&self, key: &ThrottleKey, window: u64) -> StorageResult<Failures> {
+        let now = self.now();
+        let mut counters = lock(&self.inner.throttle);
+        counters.purge(now);
+        let live = counters.map.get(key).is_some_and(|(_, end)| *end > now);
+        if !live && counters.map.len() >= counters.capacity && !counters.map.contains_key(key) {
+            // Full of live windows: refuse to track more, and treat as over the limit.
+            let resets_in = counters.map.values().map(|(_, end)| end.saturating_sub(now)).min().unwrap_or(window);
+            return Ok(Failures { count: u32::MAX, resets_in: resets_in.max(1) });
+        }
+        let end = now.saturating_add(window);
+        let entry = counters.map.entry(*key).or_insert((0, end));
+        if !live {
+            *entry = (0, end);
+        }
+        entry.0 = entry.0.saturating_add(1);
+        let (count, end) = *entry;
+        if !live {
+            counters.expiries.schedule(end, *key);
+        }
+        Ok(Failures { count, resets_in: end - now })
+    }
+
+    async fn failures(&self, key: &ThrottleKey) -> StorageResult<Failures> {
+        let now = self.now();
+        Ok(lock(&self.inner.throttle).get(key, now))
+    }
+
+    async fn clear_failures(&self, key: &ThrottleKey) -> StorageResult<()> {
+        lock(&self.inner.throttle).map.remove(key);
+        Ok(())
     }
 }
