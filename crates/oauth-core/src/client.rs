@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::storage::{ClientStore, StorageError};
+use crate::storage::{ClientStore, StorageError, TokenStore};
 use crate::types::{ClientId, GrantType, RedirectUri, ResponseType, ScopeSet, TokenEndpointAuthMethod, TokenHash};
 
 /// A registered client ([RFC 6749 §2](https://www.rfc-editor.org/rfc/rfc6749#section-2)).
@@ -94,6 +94,24 @@ pub async fn register<S: ClientStore + ?Sized>(store: &S, client: &Client) -> Re
     client.validate()?;
     store.put_client(client).await?;
     Ok(())
+}
+
+/// Deletes a client and revokes every grant issued to it
+/// ([`TokenStore::revoke_client_grants`]): the way to delete a client.
+/// [`ClientStore::delete_client`] alone leaves its tokens working until they
+/// expire. The grants are revoked even when the client was already gone, so
+/// a deletion whose revocation failed can be repeated. Returns whether the
+/// client existed and how many grants were revoked.
+pub async fn delete<C, T>(clients: &C, tokens: &T, id: &ClientId) -> Result<(bool, u64), StorageError>
+where
+    C: ClientStore + ?Sized,
+    T: TokenStore + ?Sized,
+{
+    // First the client, so that no new request authenticates it; the token
+    // store then refuses the grants of requests already past authentication.
+    let existed = clients.delete_client(id).await?;
+    let revoked = tokens.revoke_client_grants(id).await?;
+    Ok((existed, revoked))
 }
 
 impl Client {

@@ -25,7 +25,8 @@ pub enum ClientCommand {
         /// The client id.
         id: String,
     },
-    /// Delete a client; its next request gets `invalid_client`.
+    /// Delete a client and revoke its grants: its next request gets
+    /// `invalid_client`, and every token issued to it stops working.
     Delete {
         /// The client id.
         id: String,
@@ -124,11 +125,17 @@ pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<Stri
             }
         }
         ClientCommand::Delete { id } => {
-            if clients.delete_client(&ClientId::new(id.clone())).await.map_err(|e| anyhow!("{id}: {e}"))? {
-                Ok(format!("deleted {id}\n"))
-            } else {
+            let (existed, revoked) = oauth_core::client::delete(
+                clients.as_ref(),
+                backends.stores.tokens.as_ref(),
+                &ClientId::new(id.clone()),
+            )
+            .await
+            .map_err(|e| anyhow!("{id}: {e} (its grants may not all be revoked: run delete again)"))?;
+            if !existed && revoked == 0 {
                 bail!("no client {id:?}")
             }
+            Ok(format!("deleted {id}; revoked {revoked} grant(s) and their tokens\n"))
         }
     }
 }

@@ -23,6 +23,11 @@ impl Keys {
         format!("{}:g:{}", self.prefix, id.as_str())
     }
 
+    /// The index of a client's grants (see `scripts::INDEX_GRANT`).
+    pub(crate) fn client_grants(&self, client: &ClientId) -> String {
+        format!("{}:cg:{}", self.prefix, client.as_str())
+    }
+
     /// `{prefix}:{namespace}:`, which [`Records`](crate::Records) keys continue with a hash.
     pub(crate) fn records(&self, namespace: &str) -> String {
         format!("{}:{namespace}:", self.prefix)
@@ -49,6 +54,9 @@ impl Keys {
         format!("{}:{{users}}:s:{}", self.prefix, subject.as_str())
     }
 }
+
+/// Hash field of a revoked family's tombstone (the only field left).
+pub(crate) const REVOKED_FIELD: &str = "v";
 
 /// Hash field of an access token.
 pub(crate) fn access_field(hash: &TokenHash) -> Vec<u8> {

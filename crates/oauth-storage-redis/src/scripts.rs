@@ -142,6 +142,42 @@ return {1, old}
     ))
 });
 
+/// Adds a grant to its client's index, unless the client's grants were
+/// revoked (the member `''`, scored `+inf`, marks that): returns 1 when
+/// added, 0 when refused. Drops expired grants from the index and keeps the
+/// index until the latest grant's expiry (without `EXPIREAT … GT`, which
+/// never sets a first TTL). KEYS[1] = index; ARGV[1] = grant expiry,
+/// ARGV[2] = grant id, ARGV[3] = now.
+pub(crate) static INDEX_GRANT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('ZSCORE', KEYS[1], '') then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 0 or tonumber(ARGV[3]) + ttl < tonumber(ARGV[1]) then
+  redis.call('EXPIREAT', KEYS[1], ARGV[1])
+end
+return 1
+",
+    )
+});
+
+/// Empties a client's grant index and marks it revoked for ARGV[2] seconds
+/// (so `INDEX_GRANT` refuses new grants); returns the grant ids that were
+/// live at ARGV[1] (now), for the caller to revoke. KEYS[1] = index.
+pub(crate) static REVOKE_CLIENT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')
+redis.call('DEL', KEYS[1])
+redis.call('ZADD', KEYS[1], '+inf', '')
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return ids
+",
+    )
+});
+
 /// Stores a client and indexes its id. KEYS[1] = client key, KEYS[2] = id set;
 /// ARGV[1] = JSON, ARGV[2] = id.
 pub(crate) static PUT_CLIENT: LazyLock<Script> = LazyLock::new(|| {

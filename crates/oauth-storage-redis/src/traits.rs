@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use oauth_core::client::Client;
 use oauth_core::storage::{
-    ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
-    RefreshRequest, StorageResult, TokenRecord, TokenStore, UserStore,
+    ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, REVOCATION_HOLD, RefreshLookup,
+    RefreshOutcome, RefreshRequest, StorageResult, TokenRecord, TokenStore, UserStore,
 };
 use oauth_core::types::{ClientId, GrantId, ScopeSet, Subject, TokenHash, TokenKey};
 use oauth_core::user::User;
@@ -75,7 +75,13 @@ impl CodeStore for RedisStore {
 
 #[async_trait]
 impl TokenStore for RedisStore {
-    async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<()> {
+    /// Two requests at once, so one round trip: the grant's transaction,
+    /// which also tells whether the grant was revoked before (its key holds
+    /// the `v` tombstone), and the client's index (`scripts::INDEX_GRANT`,
+    /// another key, so another slot on a cluster), which refuses when the
+    /// client's grants were revoked. When either refuses, the tokens just
+    /// written (never handed out) are revoked again.
+    async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<bool> {
         // A transaction rather than a script: the key is new, so there is
         // nothing to read, and MULTI/HSET/EXPIREAT/EXEC costs Redis about
         // half the CPU of an EVALSHA doing the same two writes.
@@ -87,7 +93,20 @@ impl TokenStore for RedisStore {
             pipe.arg(field).arg(value);
         }
         pipe.ignore().cmd("EXPIREAT").arg(&key).arg(expires).ignore();
-        self.pipeline(&pipe).await
+        pipe.cmd("HEXISTS").arg(&key).arg(keys::REVOKED_FIELD);
+        let mut index = scripts::INDEX_GRANT.prepare_invoke();
+        index
+            .key(self.keys().client_grants(&grant.client_id))
+            .arg(grant.expires_at)
+            .arg(grant.id.as_str())
+            .arg(self.now());
+        let (written, indexed) = tokio::join!(self.pipeline::<(bool,)>(&pipe), self.script::<i64>(index));
+        let ((revoked,), indexed) = (written?, indexed?);
+        if revoked || indexed == 0 {
+            self.revoke_grant(&grant.id).await?;
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     async fn get_access_token(&self, key: &TokenKey) -> StorageResult<Option<TokenRecord>> {
@@ -148,8 +167,41 @@ impl TokenStore for RedisStore {
         self.query::<i64>(&cmd).await.map(|_| ())
     }
 
+    /// Replaces the family with the `v` tombstone, for `REVOCATION_HOLD`.
     async fn revoke_grant(&self, id: &GrantId) -> StorageResult<()> {
-        self.query::<i64>(redis::cmd("DEL").arg(self.keys().grant(id))).await.map(|_| ())
+        let key = self.keys().grant(id);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("DEL")
+            .arg(&key)
+            .ignore()
+            .cmd("HSET")
+            .arg(&key)
+            .arg(keys::REVOKED_FIELD)
+            .arg("")
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(REVOCATION_HOLD)
+            .ignore();
+        self.pipeline(&pipe).await
+    }
+
+    /// `scripts::REVOKE_CLIENT` empties the client's index (refusing new
+    /// grants), then each grant it listed is revoked, one call each: a
+    /// client's families live on many slots of a cluster. Deleting a client
+    /// is an administrator's rare act, so it may take a while for a client
+    /// with many live grants.
+    async fn revoke_client_grants(&self, client: &ClientId) -> StorageResult<u64> {
+        let mut inv = scripts::REVOKE_CLIENT.prepare_invoke();
+        inv.key(self.keys().client_grants(client)).arg(self.now()).arg(REVOCATION_HOLD);
+        let ids: Vec<String> = self.script(inv).await?;
+        let mut revoked = 0;
+        for id in ids.into_iter().filter(|id| !id.is_empty()) {
+            self.revoke_grant(&GrantId::new(id)).await?;
+            revoked += 1;
+        }
+        Ok(revoked)
     }
 }
 

@@ -35,6 +35,34 @@ pub async fn run<S: Store + ?Sized>(store: &S) {
     codes(store).await;
     tokens(store).await;
     consents(store).await;
+    code_replay_before_its_grant(store).await;
+}
+
+/// A code's exchange is two calls (take the code, create its grant); a
+/// replay landing between them revokes the grant before it exists, and the
+/// creation that follows must then be refused.
+async fn code_replay_before_its_grant<S: CodeStore + TokenStore + ?Sized>(store: &S) {
+    let hash = TokenHash::of(&unique("code"));
+    let record = code_record(&unique("grant"), now() + 60);
+    ok(store.put_code(&hash, &record).await, "put_code");
+    let CodeTake::Taken(taken) = ok(store.take_code(&hash).await, "take_code") else {
+        panic!("conformance: the first take gets the code")
+    };
+    // The replay, between the take and the grant's creation.
+    let CodeTake::Replayed { grant_id } = ok(store.take_code(&hash).await, "take_code") else {
+        panic!("conformance: the second take is a replay")
+    };
+    ok(store.revoke_grant(&grant_id).await, "revoke_grant");
+    let mut grant = grant_record(taken.grant_id.as_str(), 3600);
+    grant.client_id = taken.client_id.clone();
+    let (access, refresh, tokens) = family_tokens(&grant, &unique("at"), Some(&unique("rt")));
+    assert!(
+        !ok(store.create_grant(&grant, &tokens).await, "create_grant"),
+        "a grant revoked by a replay before its creation is refused"
+    );
+    assert_eq!(ok(store.get_access_token(&access).await, "get"), None, "no access token of it is stored");
+    let refresh = refresh.unwrap_or_else(|| panic!("refresh"));
+    assert_eq!(ok(store.get_refresh_token(&refresh).await, "get"), RefreshLookup::Unknown, "nor a refresh token");
 }
 
 /// [`TokenStore`]: grants and their tokens, the refresh grant (rotation,
@@ -43,6 +71,8 @@ pub async fn tokens<S: TokenStore + ?Sized>(store: &S) {
     grants_and_tokens(store).await;
     refresh_grant(store).await;
     revocation(store).await;
+    revoked_grants_stay_revoked(store).await;
+    client_revocation(store).await;
 }
 
 /// [`ConsentStore`]: remembered consents, per client, revocable.
@@ -146,9 +176,72 @@ struct Family {
 async fn new_family<S: TokenStore + ?Sized>(store: &S) -> Family {
     let grant = grant_record(&unique("grant"), 3600);
     let (access, refresh, tokens) = family_tokens(&grant, &unique("at"), Some(&unique("rt")));
-    ok(store.create_grant(&grant, &tokens).await, "create_grant");
+    assert!(ok(store.create_grant(&grant, &tokens).await, "create_grant"), "a new grant is created");
     let refresh = refresh.unwrap_or_else(|| panic!("refresh"));
     Family { grant, access, refresh, tokens }
+}
+
+async fn family_of<S: TokenStore + ?Sized>(store: &S, client: &ClientId) -> Family {
+    let mut grant = grant_record(&unique("grant"), 3600);
+    grant.client_id = client.clone();
+    let (access, refresh, tokens) = family_tokens(&grant, &unique("at"), Some(&unique("rt")));
+    assert!(ok(store.create_grant(&grant, &tokens).await, "create_grant"), "a new grant is created");
+    let refresh = refresh.unwrap_or_else(|| panic!("refresh"));
+    Family { grant, access, refresh, tokens }
+}
+
+/// A revoked grant id cannot be created (again), whether it existed or not.
+async fn revoked_grants_stay_revoked<S: TokenStore + ?Sized>(store: &S) {
+    let grant = grant_record(&unique("grant"), 3600);
+    let (access, _, tokens) = family_tokens(&grant, &unique("at"), Some(&unique("rt")));
+    ok(store.revoke_grant(&grant.id).await, "revoke_grant of a grant not created yet");
+    assert!(!ok(store.create_grant(&grant, &tokens).await, "create_grant"), "a grant revoked before its creation");
+    assert_eq!(ok(store.get_access_token(&access).await, "get"), None, "a refused grant stores no token");
+    let f = new_family(store).await;
+    ok(store.revoke_grant(&f.grant.id).await, "revoke_grant");
+    assert!(!ok(store.create_grant(&f.grant, &f.tokens).await, "create_grant"), "a revoked grant is not recreated");
+    assert_eq!(ok(store.get_access_token(&f.access).await, "get"), None, "nor its tokens");
+    let other = new_family(store).await;
+    assert!(ok(store.get_access_token(&other.access).await, "get").is_some(), "other grants are unaffected");
+}
+
+/// Revoking a client's grants (it was deleted) revokes every family of it,
+/// tokens issued by refreshes included, and refuses new grants for it.
+async fn client_revocation<S: TokenStore + ?Sized>(store: &S) {
+    let client = ClientId::new(unique("client"));
+    let other = ClientId::new(unique("client"));
+    let a = family_of(store, &client).await;
+    let b = family_of(store, &client).await;
+    let kept = family_of(store, &other).await;
+    let rotated = refresh_without_rotation(store, &a).await;
+    assert_eq!(ok(store.revoke_client_grants(&client).await, "revoke_client_grants"), 2, "both grants revoked");
+    for (key, what) in [(&a.access, "first access token"), (&rotated, "refreshed access token"), (&b.access, "b")] {
+        assert_eq!(ok(store.get_access_token(key).await, "get"), None, "{what} of a revoked client is gone");
+    }
+    for f in [&a, &b] {
+        assert_eq!(ok(store.get_refresh_token(&f.refresh).await, "get"), RefreshLookup::Unknown, "refresh gone");
+        let request = RefreshRequest {
+            client_id: client.clone(),
+            scope: None,
+            now: now(),
+            access: (key_in(&f.grant.id).hash, 300),
+            refresh: Some((key_in(&f.grant.id).hash, 900)),
+        };
+        assert_eq!(ok(store.refresh(&f.refresh, &request).await, "refresh"), RefreshOutcome::Unknown, "no refresh");
+    }
+    assert!(ok(store.get_access_token(&kept.access).await, "get").is_some(), "another client's tokens stay");
+    let mut late = grant_record(&unique("grant"), 3600);
+    late.client_id = client.clone();
+    let (late_access, _, tokens) = family_tokens(&late, &unique("at"), None);
+    assert!(
+        !ok(store.create_grant(&late, &tokens).await, "create_grant"),
+        "a grant of a revoked client (a request already past authentication) is refused"
+    );
+    assert_eq!(ok(store.get_access_token(&late_access).await, "get"), None, "and stores no token");
+    let again = family_of(store, &other).await;
+    assert!(ok(store.get_access_token(&again.access).await, "get").is_some(), "other clients still get grants");
+    let nobody = ClientId::new(unique("client"));
+    assert_eq!(ok(store.revoke_client_grants(&nobody).await, "revoke_client_grants"), 0, "a client without grants");
 }
 
 async fn grants_and_tokens<S: TokenStore + ?Sized>(store: &S) {

@@ -263,11 +263,27 @@ pub trait CodeStore: Send + Sync {
     async fn take_code(&self, hash: &TokenHash) -> StorageResult<CodeTake>;
 }
 
+/// How long (seconds) a store remembers a revocation made by
+/// [`TokenStore::revoke_grant`] or [`TokenStore::revoke_client_grants`], so
+/// that a [`TokenStore::create_grant`] arriving after it is refused.
+///
+/// A code's grant id is decided when the code is issued, and the exchange
+/// takes the code, then creates the grant: two calls. A replay landing
+/// between them revokes a grant that does not exist yet; remembering the
+/// revocation makes the creation that follows fail instead, so a replay
+/// revokes what the code issued whenever it arrives. The gap it must cover
+/// is one token request's processing time, so a minute is ample.
+pub const REVOCATION_HOLD: u64 = 60;
+
 /// Grants and their access and refresh tokens.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
-    /// Atomically stores a new grant with its first tokens.
-    async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<()>;
+    /// Atomically stores a new grant with its first tokens, and returns true;
+    /// or stores nothing and returns false when the grant was revoked
+    /// ([`revoke_grant`](Self::revoke_grant) of its id, or
+    /// [`revoke_client_grants`](Self::revoke_client_grants) of its client)
+    /// less than [`REVOCATION_HOLD`] seconds ago.
+    async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<bool>;
 
     /// A live access token (not revoked; the caller checks `expires_at`).
     async fn get_access_token(&self, key: &TokenKey) -> StorageResult<Option<TokenRecord>>;
@@ -288,8 +304,18 @@ pub trait TokenStore: Send + Sync {
     /// Revokes one access token.
     async fn revoke_access_token(&self, key: &TokenKey) -> StorageResult<()>;
 
-    /// Revokes a grant: removes the grant and every token of it.
+    /// Revokes a grant: removes the grant and every token of it, and
+    /// remembers the id for [`REVOCATION_HOLD`] seconds so that a
+    /// [`create_grant`](Self::create_grant) of it is refused (a grant may be
+    /// revoked before it is created: see [`REVOCATION_HOLD`]).
     async fn revoke_grant(&self, id: &GrantId) -> StorageResult<()>;
+
+    /// Revokes every grant of a client (it was deleted): each as
+    /// [`revoke_grant`](Self::revoke_grant) does, and for
+    /// [`REVOCATION_HOLD`] seconds refuses to create new ones for it, so a
+    /// token request that authenticated the client before it was deleted
+    /// cannot issue tokens after. Returns how many grants it revoked.
+    async fn revoke_client_grants(&self, client: &ClientId) -> StorageResult<u64>;
 }
 
 /// Resource owners.
