@@ -68,6 +68,7 @@ pub mod client;
 pub mod clock;
 pub mod error;
 pub mod generate;
+mod grace;
 pub mod grant;
 pub mod jose;
 pub mod observe;

@@ -23,9 +23,15 @@ impl Keys {
         format!("{}:g:{}", self.prefix, id.as_str())
     }
 
-    /// The index of a client's grants (see `scripts::INDEX_GRANT`).
+    /// The directory of a client's grant index (see `scripts::INDEX_GRANT`);
+    /// its buckets share its hash tag.
     pub(crate) fn client_grants(&self, client: &ClientId) -> String {
-        format!("{}:cg:{}", self.prefix, client.as_str())
+        format!("{}:cg:{{{}}}", self.prefix, client.as_str())
+    }
+
+    /// One hour bucket of a client's grant index.
+    pub(crate) fn client_grants_bucket(&self, client: &ClientId, bucket: u64) -> String {
+        format!("{}:cg:{{{}}}:{bucket}", self.prefix, client.as_str())
     }
 
     /// `{prefix}:{namespace}:`, which [`Records`](crate::Records) keys continue with a hash.

@@ -20,7 +20,7 @@
 
 use super::{
     ClientStore, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
-    RefreshRefusal, RefreshRequest, Store, TokenStore, UserStore,
+    RefreshRefusal, RefreshRequest, RetryAnswer, Store, TokenStore, UserStore,
 };
 use crate::client::{Client, SecretHash};
 use crate::generate::{RandomGenerator, TokenGenerator};
@@ -73,6 +73,89 @@ pub async fn tokens<S: TokenStore + ?Sized>(store: &S) {
     revocation(store).await;
     revoked_grants_stay_revoked(store).await;
     client_revocation(store).await;
+    refresh_retry(store).await;
+}
+
+/// Rotates `f.refresh` (keeping `grace` for a retry); returns the new access and refresh keys.
+async fn rotate<S: TokenStore + ?Sized>(
+    store: &S,
+    grant: &GrantRecord,
+    old: &TokenKey,
+    grace: Option<RetryAnswer>,
+) -> (TokenKey, TokenKey) {
+    let (access, refresh) = (key_in(&grant.id), key_in(&grant.id));
+    let request = RefreshRequest {
+        client_id: grant.client_id.clone(),
+        scope: None,
+        now: now(),
+        access: (access.hash, 300),
+        refresh: Some((refresh.hash, 900)),
+        grace,
+    };
+    let outcome = ok(store.refresh(old, &request).await, "refresh");
+    assert!(matches!(outcome, RefreshOutcome::Refreshed(_)), "rotation: {outcome:?}");
+    (access, refresh)
+}
+
+/// The refresh grace ([`RetryAnswer::decide`]): a retired token's retry
+/// gets the kept answer once, while it lasts and until the next rotation;
+/// otherwise it is reuse.
+async fn refresh_retry<S: TokenStore + ?Sized>(store: &S) {
+    let answer = |until: u64, tag: &str| Some(RetryAnswer { until, sealed: format!("sealed {tag}").into_bytes() });
+    let retry_of = |f: &Family| RefreshRequest {
+        client_id: f.grant.client_id.clone(),
+        scope: None,
+        now: now(),
+        access: (key_in(&f.grant.id).hash, 300),
+        refresh: Some((key_in(&f.grant.id).hash, 900)),
+        grace: None,
+    };
+    let f = new_family(store).await;
+    let (access, refresh) = rotate(store, &f.grant, &f.refresh, answer(now() + 30, "a")).await;
+    assert_eq!(
+        ok(store.refresh(&f.refresh, &retry_of(&f)).await, "refresh"),
+        RefreshOutcome::Retried(b"sealed a".to_vec()),
+        "a retry within the grace gets the kept answer"
+    );
+    assert!(ok(store.get_access_token(&access).await, "get").is_some(), "a retry keeps the family");
+    assert!(
+        matches!(ok(store.get_refresh_token(&refresh).await, "get"), RefreshLookup::Active(_)),
+        "and its new refresh token"
+    );
+    assert_eq!(
+        ok(store.refresh(&f.refresh, &retry_of(&f)).await, "refresh"),
+        RefreshOutcome::Reused,
+        "a second retry is reuse"
+    );
+    assert_eq!(ok(store.get_access_token(&access).await, "get"), None, "which revokes the family");
+
+    let f = new_family(store).await;
+    let (access, _) = rotate(store, &f.grant, &f.refresh, answer(now().saturating_sub(1), "late")).await;
+    assert_eq!(
+        ok(store.refresh(&f.refresh, &retry_of(&f)).await, "refresh"),
+        RefreshOutcome::Reused,
+        "a retry after the grace is reuse"
+    );
+    assert_eq!(ok(store.get_access_token(&access).await, "get"), None, "late retry revokes");
+
+    let f = new_family(store).await;
+    let (_, next) = rotate(store, &f.grant, &f.refresh, answer(now() + 30, "first")).await;
+    let (access, _) = rotate(store, &f.grant, &next, answer(now() + 30, "second")).await;
+    assert_eq!(
+        ok(store.refresh(&f.refresh, &retry_of(&f)).await, "refresh"),
+        RefreshOutcome::Reused,
+        "the next rotation replaced the answer: an older token's retry is reuse"
+    );
+    assert_eq!(ok(store.get_access_token(&access).await, "get"), None, "and revokes");
+
+    let f = new_family(store).await;
+    let (_, next) = rotate(store, &f.grant, &f.refresh, answer(now() + 30, "dropped")).await;
+    rotate(store, &f.grant, &next, None).await;
+    assert_eq!(
+        ok(store.refresh(&next, &retry_of(&f)).await, "refresh"),
+        RefreshOutcome::Reused,
+        "a rotation without grace keeps no answer"
+    );
 }
 
 /// [`ConsentStore`]: remembered consents, per client, revocable.
@@ -226,6 +309,7 @@ async fn client_revocation<S: TokenStore + ?Sized>(store: &S) {
             now: now(),
             access: (key_in(&f.grant.id).hash, 300),
             refresh: Some((key_in(&f.grant.id).hash, 900)),
+            grace: None,
         };
         assert_eq!(ok(store.refresh(&f.refresh, &request).await, "refresh"), RefreshOutcome::Unknown, "no refresh");
     }
@@ -353,6 +437,7 @@ async fn refresh_grant<S: TokenStore + ?Sized>(store: &S) {
             now: now() + case.later,
             access: (access.hash, case.access_lifetime),
             refresh: case.refresh_lifetime.map(|l| (refresh.hash, l)),
+            grace: None,
         };
         let outcome = ok(store.refresh(&old, &request).await, "refresh");
         let stored_access = ok(store.get_access_token(&access).await, "get_access_token");
@@ -402,6 +487,7 @@ async fn refresh_grant<S: TokenStore + ?Sized>(store: &S) {
         now: now(),
         access: (TokenHash::of(&unique("at")), 300),
         refresh: None,
+        grace: None,
     };
     let stranger = key_in(&GrantId::new(unique("grant")));
     assert_eq!(ok(store.refresh(&stranger, &request).await, "refresh"), RefreshOutcome::Unknown, "unknown token");
@@ -427,6 +513,7 @@ async fn refresh_without_rotation<S: TokenStore + ?Sized>(store: &S, f: &Family)
         now: now(),
         access: (access.hash, 300),
         refresh: None,
+        grace: None,
     };
     let outcome = ok(store.refresh(&f.refresh, &request).await, "refresh");
     assert!(matches!(outcome, RefreshOutcome::Refreshed(_)), "refresh without rotation: {outcome:?}");
@@ -456,6 +543,7 @@ async fn revocation<S: TokenStore + ?Sized>(store: &S) {
         now: now(),
         access: (key_in(&f.grant.id).hash, 300),
         refresh: Some((key_in(&f.grant.id).hash, 900)),
+        grace: None,
     };
     assert_eq!(
         ok(store.refresh(&f.refresh, &request).await, "refresh"),

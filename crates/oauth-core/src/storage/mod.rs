@@ -173,6 +173,65 @@ pub struct RefreshRequest {
     /// The new refresh token's hash and lifetime; `None` keeps the presented
     /// token active (rotation off).
     pub refresh: Option<(TokenHash, u64)>,
+    /// With a refresh grace period (and rotation): the answer a retry of the
+    /// presented token gets, once, instead of revoking the family. The store
+    /// keeps it with the family, replacing the one a previous rotation left,
+    /// and drops it when a retry takes it.
+    pub grace: Option<RetryAnswer>,
+}
+
+/// The answer to a refresh, kept for one retry within the grace period
+/// ([`RefreshRequest::grace`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryAnswer {
+    /// Until when (Unix seconds, exclusive) a retry gets it.
+    pub until: u64,
+    /// The new tokens, encrypted under a key that only the presented refresh
+    /// token gives: opaque to the store, which holds only that token's hash.
+    pub sealed: Vec<u8>,
+}
+
+/// What presenting a retired refresh token is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetiredUse {
+    /// A retry within the grace period: it gets the kept answer, once.
+    Retry,
+    /// Reuse: the whole family is revoked.
+    Reuse,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retired_token_decision_table() {
+        let now = 1_000;
+        let kept = |until| RetryAnswer { until, sealed: Vec::new() };
+        let rows = [
+            ("no answer kept (grace off, taken, or replaced)", None, RetiredUse::Reuse),
+            ("within the grace", Some(kept(now + 5)), RetiredUse::Retry),
+            ("its last second", Some(kept(now + 1)), RetiredUse::Retry),
+            ("when it ends", Some(kept(now)), RetiredUse::Reuse),
+            ("after it", Some(kept(now - 1)), RetiredUse::Reuse),
+        ];
+        for (label, answer, expected) in rows {
+            assert_eq!(RetryAnswer::decide(answer.as_ref(), now), expected, "{label}");
+        }
+    }
+}
+
+impl RetryAnswer {
+    /// The rule for a retired refresh token presented at `now`: a retry when
+    /// the family still keeps an answer for this very token (`kept`; none
+    /// once a retry took it or a later rotation replaced it) and its grace
+    /// has not passed; reuse otherwise.
+    pub fn decide(kept: Option<&RetryAnswer>, now: u64) -> RetiredUse {
+        match kept {
+            Some(answer) if now < answer.until => RetiredUse::Retry,
+            _ => RetiredUse::Reuse,
+        }
+    }
 }
 
 /// Why a live refresh token's record refused a [`RefreshRequest`].
@@ -234,6 +293,10 @@ pub enum RefreshOutcome {
     Refused(RefreshRefusal),
     /// The token had already been rotated out: the whole family is revoked.
     Reused,
+    /// The token had just been rotated out and [`RetryAnswer::decide`] says
+    /// this is its retry: the kept answer's sealed tokens, now taken (a
+    /// second retry is reuse). Nothing else changed.
+    Retried(Vec<u8>),
     /// No such token, or its grant is gone.
     Unknown,
 }
@@ -296,7 +359,11 @@ pub trait TokenStore: Send + Sync {
     /// [`RefreshRequest::check`] and, when that passes, store
     /// [`RefreshRequest::tokens`] and (when `request.refresh` is set) retire
     /// `old`, keeping a marker until it would have expired so that its reuse
-    /// is detected. Presenting a retired token revokes the whole family and
+    /// is detected, and keeping `request.grace` (or dropping the family's
+    /// previous retry answer when there is none). Presenting a retired token
+    /// is decided by [`RetryAnswer::decide`] with the family's kept answer
+    /// when it was made for that token: a retry takes the answer and gets
+    /// [`RefreshOutcome::Retried`]; reuse revokes the whole family and
     /// answers [`RefreshOutcome::Reused`]. A networked store should do it in
     /// one round trip.
     async fn refresh(&self, old: &TokenKey, request: &RefreshRequest) -> StorageResult<RefreshOutcome>;

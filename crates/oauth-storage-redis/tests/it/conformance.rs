@@ -130,6 +130,7 @@ async fn a_refresh_grant_succeeds_exactly_once_under_concurrency() {
                     now: wall_clock_now(),
                     access: (new_access.hash, 300),
                     refresh: new_refresh.map(|k| (k.hash, 900)),
+                    grace: None,
                 };
                 (store.refresh(&refresh, &request).await.unwrap(), new_access)
             })

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use self::containers::{ExpiryIndex, Fold, Sharded, Timed};
 use super::{
     ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, REVOCATION_HOLD, RefreshLookup,
-    RefreshOutcome, RefreshRequest, StorageResult, TokenRecord, TokenStore, UserStore,
+    RefreshOutcome, RefreshRequest, RetiredUse, RetryAnswer, StorageResult, TokenRecord, TokenStore, UserStore,
 };
 use crate::client::Client;
 use crate::clock::{Clock, SystemClock};
@@ -113,6 +113,9 @@ struct GrantEntry {
     /// The hashes of the family's other tokens: the live ones, and expired
     /// ones until the list is next pruned.
     others: Vec<TokenHash>,
+    /// The answer kept for a retry of the refresh token retired last
+    /// (refresh grace), with that token's hash: one per family at most.
+    retry: Option<(TokenHash, RetryAnswer)>,
 }
 
 impl GrantEntry {
@@ -337,7 +340,7 @@ impl TokenStore for MemoryStore {
             return Ok(false);
         }
         let others = tokens.refresh.as_ref().map(|(hash, _)| vec![*hash]).unwrap_or_default();
-        let entry = GrantEntry { record: grant.clone(), first: tokens.access.0, others };
+        let entry = GrantEntry { record: grant.clone(), first: tokens.access.0, others, retry: None };
         state.grants.insert(GrantKey::new(&grant.id), Box::new(entry));
         state.expiries.schedule(grant.expires_at, Expiring::Grant(grant.id.clone()));
         state.insert_tokens(tokens.clone());
@@ -372,6 +375,14 @@ impl TokenStore for MemoryStore {
             Some(RefreshEntry::Active(r)) if r.expires_at > now && r.grant_id == old.grant => r.clone(),
             Some(RefreshEntry::Rotated { grant_id, expires_at }) if *expires_at > now && *grant_id == old.grant => {
                 let grant_id = grant_id.clone();
+                if let Some(grant) = state.grants.get_mut(&GrantKey::new(&grant_id)) {
+                    let kept = grant.retry.as_ref().filter(|(hash, _)| *hash == old.hash).map(|(_, answer)| answer);
+                    if RetryAnswer::decide(kept, now) == RetiredUse::Retry {
+                        if let Some((_, answer)) = grant.retry.take() {
+                            return Ok(RefreshOutcome::Retried(answer.sealed));
+                        }
+                    }
+                }
                 state.revoke_grant(&grant_id, now);
                 return Ok(RefreshOutcome::Reused);
             }
@@ -402,6 +413,7 @@ impl TokenStore for MemoryStore {
             }
             grant.others.push(new_access);
             grant.others.extend(new_refresh);
+            grant.retry = request.grace.clone().filter(|_| new_refresh.is_some()).map(|answer| (old.hash, answer));
         }
         Ok(RefreshOutcome::Refreshed(record))
     }
