@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
 mod e2e; // the real binary on a free port, driven over HTTP, code exchanged with the oauth2 crate
+mod family; // the refresh grace period through the binary
 mod flow; // the seed's browser flow, deny, login and CSRF failures, session fixation
 mod metrics; // /metrics counters move after real requests; no secret in labels
 mod oidc_rp; // the openidconnect crate as relying party, for RS256, ES256 and EdDSA
