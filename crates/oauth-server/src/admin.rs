@@ -25,6 +25,16 @@ pub enum ClientCommand {
         /// The client id.
         id: String,
     },
+    /// Replace a client's secret with a generated one, printed once; the
+    /// old secret keeps working for the overlap.
+    RotateSecret {
+        /// The client id.
+        id: String,
+        /// How long the old secret stays valid: seconds, or a number with
+        /// `s`, `m`, `h` or `d` (`90s`, `15m`, `1h`, `7d`); at most 30 days.
+        #[arg(long, default_value = "1h", value_parser = parse_overlap)]
+        overlap: u64,
+    },
     /// Delete a client and revoke its grants: its next request gets
     /// `invalid_client`, and every token issued to it stops working.
     Delete {
@@ -51,6 +61,26 @@ pub fn create(mut registration: ClientRegistration, allow_http: bool) -> anyhow:
     };
     let client = registration.to_client(allow_http).map_err(|e| anyhow!("{}: {}", flag(&e.field), e.message))?;
     Ok((client, secret))
+}
+
+/// An overlap: seconds, or a number with `s`, `m`, `h` or `d`; at most 30 days.
+fn parse_overlap(s: &str) -> Result<u64, String> {
+    let (digits, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),
+        _ => (s, 's'),
+    };
+    let scale = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return Err(format!("{s:?}: the unit is s, m, h or d")),
+    };
+    let seconds = digits.parse::<u64>().ok().and_then(|n| n.checked_mul(scale));
+    match seconds {
+        Some(seconds) if seconds <= 30 * 86_400 => Ok(seconds),
+        _ => Err(format!("{s:?}: expected a duration such as 1h, at most 30d")),
+    }
 }
 
 /// The `client create` flag of a registration field (`redirect_uris[1]`).
@@ -123,6 +153,23 @@ pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<Stri
                 Some(client) => Ok(describe(&client)),
                 None => bail!("no client {id:?}"),
             }
+        }
+        ClientCommand::RotateSecret { id, overlap } => {
+            let Some(client) = clients.get_client(&ClientId::new(id.clone())).await.context("reading clients")? else {
+                bail!("no client {id:?}")
+            };
+            if client.is_public() {
+                bail!("{id}: a public client has no secret");
+            }
+            let mut client = Arc::unwrap_or_clone(client);
+            let (secret, hash) = oauth_core::generate::client_secret();
+            let until = oauth_core::clock::Clock::now(&oauth_core::clock::SystemClock).saturating_add(overlap);
+            client.rotate_secret(hash, until);
+            register(clients.as_ref(), &client).await.map_err(|e| anyhow!("{id}: {e}"))?;
+            Ok(format!(
+                "client_secret: {}\n(shown once: only its hash is stored; the previous secret works for {overlap} more seconds)\n",
+                secret.secret()
+            ))
         }
         ClientCommand::Delete { id } => {
             let (existed, revoked) = oauth_core::client::delete(

@@ -120,3 +120,35 @@ async fn deleting_a_client_revokes_its_tokens() {
     assert_error(&r, 400, "invalid_grant", "the refresh token of a deleted client");
     assert!(resource(&t, kept["access_token"].as_str().unwrap()).await.is_ok(), "other clients' tokens stay");
 }
+
+/// A rotated client secret: during the overlap the old and the new secret
+/// both authenticate; when it ends, only the new one.
+#[tokio::test]
+async fn a_rotated_secret_overlaps_then_expires() {
+    use oauth_core::client::SecretHash;
+    let t = TestServer::new().await;
+    let mut machine = oauth_core::testing::machine_client();
+    machine.rotate_secret(SecretHash::sha256("new-secret"), T0 + 60);
+    t.store.put_client(&machine).await.unwrap();
+    let with = |secret: &str| format!("grant_type=client_credentials&client_id=machine&client_secret={secret}");
+    // (label, seconds since the rotation, secret, accepted)
+    let rows = [
+        ("new secret during the overlap", 0, "new-secret", true),
+        ("old secret during the overlap", 0, "machine-secret", true),
+        ("old secret, last second", 59, "machine-secret", true),
+        ("wrong secret during the overlap", 59, "other", false),
+        ("old secret when the overlap ends", 60, "machine-secret", false),
+        ("new secret after the overlap", 60, "new-secret", true),
+    ];
+    let mut elapsed = 0;
+    for (label, at, secret, accepted) in rows {
+        t.clock.advance(at - elapsed);
+        elapsed = at;
+        let r = token(&t, &with(secret), None).await;
+        if accepted {
+            assert_tokens(&r, label);
+        } else {
+            assert_error(&r, 401, "invalid_client", label);
+        }
+    }
+}

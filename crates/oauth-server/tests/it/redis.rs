@@ -391,3 +391,41 @@ async fn deleting_a_client_revokes_its_tokens() {
     let (status, json) = post("token", secret, format!("grant_type=refresh_token&refresh_token={refresh}")).await;
     assert_eq!((status, json["error"].as_str()), (400, Some("invalid_grant")), "{json}");
 }
+
+/// `client rotate-secret`: the new secret is printed once; the old one keeps
+/// working for the overlap, then only the new one does.
+#[tokio::test]
+async fn cli_rotates_a_secret_with_an_overlap() {
+    let Some(url) = redis_url_or_skip("cli_rotates_a_secret_with_an_overlap") else { return };
+    let prefix = unique_prefix();
+    let server = redis_server(&url, &prefix, None).await;
+    let args = ["create", "--id", "robot", "--grant-type", "client_credentials", "--auth-method", "client_secret_post"];
+    let (ok, out, err) = cli("client", &args, &url, &prefix);
+    assert!(ok, "{err}");
+    let old = out.lines().find_map(|l| l.strip_prefix("client_secret: ")).unwrap().to_owned();
+    let (ok, out, err) = cli("client", &["rotate-secret", "robot", "--overlap", "3s"], &url, &prefix);
+    assert!(ok, "{err}");
+    let new = out.lines().find_map(|l| l.strip_prefix("client_secret: ")).unwrap().to_owned();
+    assert_ne!(old, new);
+    let status = |secret: String| {
+        let base = server.base.clone();
+        async move {
+            http()
+                .post(format!("{base}/oauth/token"))
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(format!("grant_type=client_credentials&client_id=robot&client_secret={secret}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(status(new.clone()).await, 200, "the new secret");
+    assert_eq!(status(old.clone()).await, 200, "the old secret during the overlap");
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(status(old).await, 401, "the old secret after the overlap");
+    assert_eq!(status(new).await, 200, "the new secret after the overlap");
+    let (ok, _, err) = cli("client", &["rotate-secret", "robot", "--overlap", "1y"], &url, &prefix);
+    assert!(!ok && err.contains("--overlap"), "{err}");
+}
