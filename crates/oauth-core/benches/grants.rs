@@ -14,7 +14,7 @@ use oauth_core::{Approval, AuthorizationServer, MemoryStore, OAuthRequest, Serve
 
 const QUERY: &str = "client_id=test_client&redirect_uri=https%3A%2F%2Fwww.example.com%2Fredirect&response_type=code&state=somestate&scope=email";
 
-fn server(rt: &tokio::runtime::Runtime) -> AuthorizationServer {
+fn server(rt: &tokio::runtime::Runtime, grace: u64) -> AuthorizationServer {
     let store = Arc::new(MemoryStore::new());
     rt.block_on(async {
         // A server-generated secret (SHA-256), as production clients have.
@@ -24,8 +24,12 @@ fn server(rt: &tokio::runtime::Runtime) -> AuthorizationServer {
         store.put_client(&machine_client()).await.unwrap();
     });
     let issuer = oauth_core::types::Issuer::new("https://auth.example.com", false).unwrap();
-    let policy = ServerPolicy::builder(issuer).allow_insecure_transport(true).build().unwrap();
+    let policy = ServerPolicy::builder(issuer).allow_insecure_transport(true).refresh_grace(grace).build().unwrap();
     AuthorizationServer::new(policy, Stores::single(store))
+}
+
+fn server_with_grace(rt: &tokio::runtime::Runtime) -> AuthorizationServer {
+    server(rt, 10)
 }
 
 fn auth_header() -> String {
@@ -43,7 +47,8 @@ async fn issue_code(server: &AuthorizationServer) -> String {
 
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let server = server(&rt);
+    let server = server(&rt, 0);
+    let grace_server = server_with_grace(&rt);
     let auth = auth_header();
 
     c.bench_function("authorize: parse and validate", |b| {
@@ -68,20 +73,25 @@ fn benches(c: &mut Criterion) {
             })
         })
     });
-    c.bench_function("rotate a refresh token", |b| {
-        let mut refresh = rt.block_on(async {
-            let code = issue_code(&server).await;
-            let body =
-                format!("grant_type=authorization_code&code={code}&redirect_uri=https://www.example.com/redirect");
-            let r = server.token(&OAuthRequest::post_form(&body).with_header("Authorization", &auth)).await;
-            r.json_body().unwrap()["refresh_token"].as_str().unwrap().to_owned()
+    for (name, server) in [
+        ("rotate a refresh token", &server),
+        ("rotate a refresh token (refresh_grace 10 s: answer sealed and kept)", &grace_server),
+    ] {
+        c.bench_function(name, |b| {
+            let mut refresh = rt.block_on(async {
+                let code = issue_code(server).await;
+                let body =
+                    format!("grant_type=authorization_code&code={code}&redirect_uri=https://www.example.com/redirect");
+                let r = server.token(&OAuthRequest::post_form(&body).with_header("Authorization", &auth)).await;
+                r.json_body().unwrap()["refresh_token"].as_str().unwrap().to_owned()
+            });
+            b.iter(|| {
+                let body = format!("grant_type=refresh_token&refresh_token={refresh}");
+                let r = rt.block_on(server.token(&OAuthRequest::post_form(&body).with_header("Authorization", &auth)));
+                refresh = r.json_body().unwrap()["refresh_token"].as_str().unwrap().to_owned();
+            })
         });
-        b.iter(|| {
-            let body = format!("grant_type=refresh_token&refresh_token={refresh}");
-            let r = rt.block_on(server.token(&OAuthRequest::post_form(&body).with_header("Authorization", &auth)));
-            refresh = r.json_body().unwrap()["refresh_token"].as_str().unwrap().to_owned();
-        })
-    });
+    }
 
     // Growth: what separates issuance from lookups on the in-memory store.
     c.bench_function("MemoryStore: 200,000 client_credentials grants into an empty store", |b| {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::storage::{ClientStore, StorageError};
+use crate::storage::{ClientStore, StorageError, TokenStore};
 use crate::types::{ClientId, GrantType, RedirectUri, ResponseType, ScopeSet, TokenEndpointAuthMethod, TokenHash};
 
 /// A registered client ([RFC 6749 §2](https://www.rfc-editor.org/rfc/rfc6749#section-2)).
@@ -14,6 +14,10 @@ pub struct Client {
     pub name: String,
     /// Hash of the client secret; `None` for public clients.
     pub secret: Option<SecretHash>,
+    /// The secret replaced by the last rotation ([`Client::rotate_secret`]),
+    /// accepted too until it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret: Option<PreviousSecret>,
     /// How the client authenticates at the token endpoint.
     pub auth_method: TokenEndpointAuthMethod,
     /// Registered redirect URIs, matched exactly.
@@ -31,6 +35,15 @@ pub struct Client {
     /// Access token format for this client; the server's default when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_format: Option<crate::policy::AccessTokenFormat>,
+}
+
+/// A client secret replaced by a rotation, still accepted until `expires_at`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PreviousSecret {
+    /// Its hash.
+    pub hash: SecretHash,
+    /// When it stops being accepted (Unix seconds, exclusive).
+    pub expires_at: u64,
 }
 
 /// Why a client registration is inconsistent.
@@ -96,6 +109,24 @@ pub async fn register<S: ClientStore + ?Sized>(store: &S, client: &Client) -> Re
     Ok(())
 }
 
+/// Deletes a client and revokes every grant issued to it
+/// ([`TokenStore::revoke_client_grants`]): the way to delete a client.
+/// [`ClientStore::delete_client`] alone leaves its tokens working until they
+/// expire. The grants are revoked even when the client was already gone, so
+/// a deletion whose revocation failed can be repeated. Returns whether the
+/// client existed and how many grants were revoked.
+pub async fn delete<C, T>(clients: &C, tokens: &T, id: &ClientId) -> Result<(bool, u64), StorageError>
+where
+    C: ClientStore + ?Sized,
+    T: TokenStore + ?Sized,
+{
+    // First the client, so that no new request authenticates it; the token
+    // store then refuses the grants of requests already past authentication.
+    let existed = clients.delete_client(id).await?;
+    let revoked = tokens.revoke_client_grants(id).await?;
+    Ok((existed, revoked))
+}
+
 impl Client {
     /// A client with the given id and defaults: public until a secret is set,
     /// authorization code and refresh token grants, response type `code`.
@@ -105,6 +136,7 @@ impl Client {
             name: id.as_str().to_owned(),
             id,
             secret: None,
+            previous_secret: None,
             auth_method: TokenEndpointAuthMethod::None,
             redirect_uris: Vec::new(),
             grant_types: [GrantType::AuthorizationCode, GrantType::RefreshToken].into_iter().collect(),
@@ -114,6 +146,14 @@ impl Client {
             require_pkce: false,
             access_token_format: None,
         }
+    }
+
+    /// Rotates the secret: `new` becomes the secret, and the current one stays
+    /// accepted until `overlap_until` (Unix seconds), so that the client's
+    /// deployments can switch over without an outage. A previous secret of an
+    /// earlier rotation is forgotten.
+    pub fn rotate_secret(&mut self, new: SecretHash, overlap_until: u64) {
+        self.previous_secret = self.secret.replace(new).map(|hash| PreviousSecret { hash, expires_at: overlap_until });
     }
 
     /// True for clients without a secret (`token_endpoint_auth_method = none`).

@@ -70,6 +70,7 @@ pub mod clock;
 pub mod dpop;
 pub mod error;
 pub mod generate;
+mod grace;
 pub mod grant;
 pub mod jose;
 pub mod observe;

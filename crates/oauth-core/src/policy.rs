@@ -105,6 +105,11 @@ impl EndpointPaths {
 /// A grant that must outlive it should be a new grant.
 pub const MAX_LIFETIME: u64 = 10 * 365 * 86_400;
 
+/// The longest refresh grace period, in seconds: a retry after a lost
+/// answer comes within seconds, and a long grace would let a stolen, already
+/// rotated refresh token be used once more without detection.
+pub const MAX_REFRESH_GRACE: u64 = 60;
+
 /// A lifetime of zero or longer than [`MAX_LIFETIME`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: must be between 1 and {MAX_LIFETIME} seconds (ten years), not {value}")]
@@ -139,6 +144,9 @@ pub enum PolicyProblem {
     /// A lifetime of zero or longer than [`MAX_LIFETIME`].
     #[error("must be between 1 and {MAX_LIFETIME} seconds (ten years), not {0}")]
     Lifetime(u64),
+    /// A refresh grace period longer than [`MAX_REFRESH_GRACE`].
+    #[error("must be at most {MAX_REFRESH_GRACE} seconds, not {0}")]
+    Grace(u64),
     /// An endpoint path that is not absolute, or has a query, a fragment or a space.
     #[error("must be an absolute path without query, fragment or spaces, got {0:?}")]
     Path(String),
@@ -173,6 +181,7 @@ pub struct ServerPolicyBuilder {
     refresh_token_lifetime: u64,
     grant_lifetime: u64,
     rotate_refresh_tokens: bool,
+    refresh_grace: u64,
     require_pkce: bool,
     allow_implicit: bool,
     allow_password_grant: bool,
@@ -263,6 +272,11 @@ settings! {
     grant_lifetime: u64;
     /// Rotate refresh tokens on use (RFC 9700 §4.14.2). On by default.
     rotate_refresh_tokens: bool;
+    /// Seconds during which a client may retry a refresh whose answer it
+    /// lost, once, getting the same new tokens instead of revoking the family
+    /// as reuse; 0 (the default) turns it off. At most [`MAX_REFRESH_GRACE`];
+    /// only with rotation.
+    refresh_grace: u64;
     /// Require PKCE for every client, not only public ones.
     require_pkce: bool;
     /// Allow the implicit grant (`response_type=token`) for clients registered for it. Off by default.
@@ -326,6 +340,12 @@ impl ServerPolicyBuilder {
                 return Err(PolicyError { field: field.to_owned(), problem: PolicyProblem::Lifetime(value) });
             }
         }
+        if self.refresh_grace > MAX_REFRESH_GRACE {
+            return Err(PolicyError {
+                field: "refresh_grace".to_owned(),
+                problem: PolicyProblem::Grace(self.refresh_grace),
+            });
+        }
         self.paths.check()?;
         if let Err((field, limit)) = self.throttle.check() {
             return Err(PolicyError {
@@ -348,6 +368,7 @@ impl ServerPolicy {
             refresh_token_lifetime: 86_400,
             grant_lifetime: 30 * 86_400,
             rotate_refresh_tokens: true,
+            refresh_grace: 0,
             require_pkce: false,
             allow_implicit: false,
             allow_password_grant: false,

@@ -244,7 +244,7 @@ mod failing {
 
     #[async_trait]
     impl TokenStore for FailingStore {
-        async fn create_grant(&self, _: &GrantRecord, _: &NewTokens) -> StorageResult<()> {
+        async fn create_grant(&self, _: &GrantRecord, _: &NewTokens) -> StorageResult<bool> {
             down()
         }
         async fn get_access_token(&self, _: &TokenKey) -> StorageResult<Option<TokenRecord>> {
@@ -260,6 +260,9 @@ mod failing {
             down()
         }
         async fn revoke_grant(&self, _: &GrantId) -> StorageResult<()> {
+            down()
+        }
+        async fn revoke_client_grants(&self, _: &ClientId) -> StorageResult<u64> {
             down()
         }
     }

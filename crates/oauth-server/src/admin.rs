@@ -26,7 +26,18 @@ pub enum ClientCommand {
         /// The client id.
         id: String,
     },
-    /// Delete a client; its next request gets `invalid_client`.
+    /// Replace a client's secret with a generated one, printed once; the
+    /// old secret keeps working for the overlap.
+    RotateSecret {
+        /// The client id.
+        id: String,
+        /// How long the old secret stays valid: seconds, or a number with
+        /// `s`, `m`, `h` or `d` (`90s`, `15m`, `1h`, `7d`); at most 30 days.
+        #[arg(long, default_value = "1h", value_parser = parse_overlap)]
+        overlap: u64,
+    },
+    /// Delete a client and revoke its grants: its next request gets
+    /// `invalid_client`, and every token issued to it stops working.
     Delete {
         /// The client id.
         id: String,
@@ -51,6 +62,26 @@ pub fn create(mut registration: ClientRegistration, allow_http: bool) -> anyhow:
     };
     let client = registration.to_client(allow_http).map_err(|e| anyhow!("{}: {}", flag(&e.field), e.message))?;
     Ok((client, secret))
+}
+
+/// An overlap: seconds, or a number with `s`, `m`, `h` or `d`; at most 30 days.
+fn parse_overlap(s: &str) -> Result<u64, String> {
+    let (digits, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], c),
+        _ => (s, 's'),
+    };
+    let scale = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return Err(format!("{s:?}: the unit is s, m, h or d")),
+    };
+    let seconds = digits.parse::<u64>().ok().and_then(|n| n.checked_mul(scale));
+    match seconds {
+        Some(seconds) if seconds <= 30 * 86_400 => Ok(seconds),
+        _ => Err(format!("{s:?}: expected a duration such as 1h, at most 30d")),
+    }
 }
 
 /// The `client create` flag of a registration field (`redirect_uris[1]`).
@@ -125,14 +156,36 @@ pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<Stri
                 None => bail!("no client {id:?}"),
             }
         }
+        ClientCommand::RotateSecret { id, overlap } => {
+            let Some(client) = clients.get_client(&ClientId::new(id.clone())).await.context("reading clients")? else {
+                bail!("no client {id:?}")
+            };
+            if client.is_public() {
+                bail!("{id}: a public client has no secret");
+            }
+            let mut client = Arc::unwrap_or_clone(client);
+            let (secret, hash) = oauth_core::generate::client_secret();
+            let until = oauth_core::clock::Clock::now(&oauth_core::clock::SystemClock).saturating_add(overlap);
+            client.rotate_secret(hash, until);
+            register(clients.as_ref(), &client).await.map_err(|e| anyhow!("{id}: {e}"))?;
+            audit::record(&audit::Event::ClientSecretRotated { client: &client.id, overlap });
+            Ok(format!(
+                "client_secret: {}\n(shown once: only its hash is stored; the previous secret works for {overlap} more seconds)\n",
+                secret.secret()
+            ))
+        }
         ClientCommand::Delete { id } => {
             let client = ClientId::new(id.clone());
-            if clients.delete_client(&client).await.map_err(|e| anyhow!("{id}: {e}"))? {
+            let (existed, revoked) = oauth_core::client::delete(clients.as_ref(), backends.stores.tokens.as_ref(), &client)
+                .await
+                .map_err(|e| anyhow!("{id}: {e} (its grants may not all be revoked: run delete again)"))?;
+            if existed || revoked > 0 {
                 audit::record(&audit::Event::ClientDeleted { client: &client });
-                Ok(format!("deleted {id}\n"))
-            } else {
+            }
+            if !existed && revoked == 0 {
                 bail!("no client {id:?}")
             }
+            Ok(format!("deleted {id}; revoked {revoked} grant(s) and their tokens\n"))
         }
     }
 }

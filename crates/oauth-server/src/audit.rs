@@ -53,10 +53,17 @@ pub enum Event<'a> {
         /// The client.
         client: &'a ClientId,
     },
-    /// A client was deleted.
+    /// A client was deleted (its grants revoked).
     ClientDeleted {
         /// The client.
         client: &'a ClientId,
+    },
+    /// A client's secret was replaced; the previous one works for `overlap` seconds.
+    ClientSecretRotated {
+        /// The client.
+        client: &'a ClientId,
+        /// Seconds the previous secret stays valid.
+        overlap: u64,
     },
 }
 
@@ -88,6 +95,9 @@ pub fn record(event: &Event<'_>) {
         }
         Event::ClientDeleted { client } => {
             tracing::info!(target: TARGET, event = "client.deleted", client = client.as_str());
+        }
+        Event::ClientSecretRotated { client, overlap } => {
+            tracing::info!(target: TARGET, event = "client.secret_rotated", client = client.as_str(), overlap);
         }
     }
 }

@@ -69,6 +69,7 @@ enum StoreOp {
     Refresh,
     RevokeAccessToken,
     RevokeGrant,
+    RevokeClientGrants,
     LoadSession,
     SaveSession,
     DeleteSession,
@@ -76,7 +77,7 @@ enum StoreOp {
 }
 
 impl StoreOp {
-    const ALL: [Self; 16] = [
+    const ALL: [Self; 17] = [
         Self::GetClient,
         Self::PutClient,
         Self::DeleteClient,
@@ -89,6 +90,7 @@ impl StoreOp {
         Self::Refresh,
         Self::RevokeAccessToken,
         Self::RevokeGrant,
+        Self::RevokeClientGrants,
         Self::LoadSession,
         Self::SaveSession,
         Self::DeleteSession,
@@ -109,6 +111,7 @@ impl StoreOp {
             Self::Refresh => "refresh",
             Self::RevokeAccessToken => "revoke_access_token",
             Self::RevokeGrant => "revoke_grant",
+            Self::RevokeClientGrants => "revoke_client_grants",
             Self::LoadSession => "load_session",
             Self::SaveSession => "save_session",
             Self::DeleteSession => "delete_session",
@@ -328,7 +331,7 @@ impl<S: CodeStore + ?Sized> CodeStore for Timed<S> {
 
 #[async_trait]
 impl<S: TokenStore + ?Sized> TokenStore for Timed<S> {
-    async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<()> {
+    async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<bool> {
         timed!(self, CreateGrant, self.inner.create_grant(grant, tokens))
     }
     async fn get_access_token(&self, key: &TokenKey) -> StorageResult<Option<TokenRecord>> {
@@ -345,6 +348,9 @@ impl<S: TokenStore + ?Sized> TokenStore for Timed<S> {
     }
     async fn revoke_grant(&self, id: &GrantId) -> StorageResult<()> {
         timed!(self, RevokeGrant, self.inner.revoke_grant(id))
+    }
+    async fn revoke_client_grants(&self, client: &ClientId) -> StorageResult<u64> {
+        timed!(self, RevokeClientGrants, self.inner.revoke_client_grants(client))
     }
 }
 

@@ -67,6 +67,7 @@ fn benches(c: &mut Criterion) {
                 now: wall_clock_now(),
                 access: (access.hash, 300),
                 refresh: Some((refresh.hash, 900)),
+                grace: None,
             };
             let outcome = rt.block_on(store.refresh(&current, &request));
             assert!(matches!(outcome.unwrap(), RefreshOutcome::Refreshed(_)));

@@ -19,7 +19,7 @@
 //!
 //! The grant id is the key's and is not repeated.
 
-use oauth_core::storage::{CodeRecord, CodeTake, NewTokens, StorageError, TokenRecord};
+use oauth_core::storage::{CodeRecord, CodeTake, NewTokens, RetryAnswer, StorageError, TokenRecord};
 use oauth_core::types::{ClientId, GrantId, ScopeSet, Subject};
 use serde::{Deserialize, Serialize};
 
@@ -133,6 +133,20 @@ pub(crate) fn marker_live(marker: &[u8], now: u64) -> bool {
         Ok(expiry) => u64::from(u32::from_le_bytes(expiry)) > now,
         Err(_) => marker.is_empty(),
     }
+}
+
+/// A retry answer as the refresh script keeps it: its end (u32 LE), then the sealed tokens.
+pub(crate) fn encode_retry(answer: &RetryAnswer) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + answer.sealed.len());
+    out.extend_from_slice(&u32_time(answer.until));
+    out.extend_from_slice(&answer.sealed);
+    out
+}
+
+/// The retry answer the refresh script took.
+pub(crate) fn decode_retry(raw: &[u8]) -> Option<RetryAnswer> {
+    let (until, sealed) = raw.split_first_chunk::<4>()?;
+    Some(RetryAnswer { until: u64::from(u32::from_le_bytes(*until)), sealed: sealed.to_vec() })
 }
 
 /// Encodes any record as JSON.

@@ -24,6 +24,17 @@ impl Keys {
         format!("{}:g:{}", self.prefix, id.as_str())
     }
 
+    /// The directory of a client's grant index (see `scripts::INDEX_GRANT`);
+    /// its buckets share its hash tag.
+    pub(crate) fn client_grants(&self, client: &ClientId) -> String {
+        format!("{}:cg:{{{}}}", self.prefix, client.as_str())
+    }
+
+    /// One hour bucket of a client's grant index.
+    pub(crate) fn client_grants_bucket(&self, client: &ClientId, bucket: u64) -> String {
+        format!("{}:cg:{{{}}}:{bucket}", self.prefix, client.as_str())
+    }
+
     /// `{prefix}:{namespace}:`, which [`Records`](crate::Records) keys continue with a hash.
     pub(crate) fn records(&self, namespace: &str) -> String {
         format!("{}:{namespace}:", self.prefix)
@@ -54,6 +65,9 @@ impl Keys {
         format!("{}:{{users}}:s:{}", self.prefix, subject.as_str())
     }
 }
+
+/// Hash field of a revoked family's tombstone (the only field left).
+pub(crate) const REVOKED_FIELD: &str = "v";
 
 /// Hash field of an access token.
 pub(crate) fn access_field(hash: &TokenHash) -> Vec<u8> {

@@ -7,7 +7,7 @@ use oauth_core::types::TokenHash;
 use crate::store::{BuildError, RedisStore};
 
 /// Key namespaces of the engine's own records, which [`RedisStore::records`] refuses.
-const RESERVED: [&str; 4] = ["code", "g", "consent", "throttle"];
+const RESERVED: [&str; 5] = ["code", "g", "cg", "consent", "throttle"];
 
 /// Opaque byte records with an expiry in one namespace of a [`RedisStore`],
 /// made by [`RedisStore::records`].
@@ -26,7 +26,7 @@ pub struct Records {
 
 impl RedisStore {
     /// The records of `namespace`: ASCII letters, digits, `-` and `_`, and
-    /// none of the engine's own (`code`, `g`, `consent`, `throttle`).
+    /// none of the engine's own (`code`, `g`, `cg`, `consent`, `throttle`).
     ///
     /// ```no_run
     /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
@@ -93,7 +93,7 @@ mod tests {
         for good in ["sess", "device-codes", "a_1"] {
             assert!(store.records(good).is_ok(), "{good}");
         }
-        for bad in ["", "code", "g", "consent", "throttle", "a:b", "{clients}", "a b", "sé"] {
+        for bad in ["", "code", "g", "cg", "consent", "throttle", "a:b", "{clients}", "a b", "sé"] {
             assert!(matches!(store.records(bad), Err(BuildError::Namespace(_))), "{bad:?}");
         }
     }

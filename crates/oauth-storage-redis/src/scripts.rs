@@ -85,17 +85,27 @@ end
 /// ARGV[2] = now; ARGV[3] = client id as the record holds it (u16 length,
 /// bytes); ARGV[4] = '1' when a scope is requested, ARGV[5] = that scope;
 /// ARGV[6], ARGV[7] = access field and lifetime; ARGV[8], ARGV[9] = refresh
-/// field and lifetime (ARGV[8] empty: no rotation).
+/// field and lifetime (ARGV[8] empty: no rotation); ARGV[10] = the retry
+/// answer of the refresh grace (its end, u32 LE, then the sealed tokens), or
+/// empty. The family keeps one retry answer, in field `g`: the retired
+/// token's 16-byte hash, then ARGV[10]; a rotation replaces it (or drops
+/// it), and a retry of that token before its end takes it
+/// (`RetryAnswer::decide`).
 /// Returns {1, old record} refreshed, {3, old record} refused, {2, ''} reused
-/// (family deleted), {0, ''} unknown.
+/// (family deleted), {4, end and sealed tokens} a retry, {0, ''} unknown.
 pub(crate) static REFRESH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{FAMILY}{}",
         r#"
 local now = tonumber(ARGV[2])
-local got = redis.call('HMGET', KEYS[1], 'r' .. ARGV[1], 'n')
+local got = redis.call('HMGET', KEYS[1], 'r' .. ARGV[1], 'n', 'g')
 local old = got[1]
 if not old then
+  local g = got[3]
+  if g and #g >= 20 and string.sub(g, 1, 16) == ARGV[1] and struct.unpack('<I4', g, 17) > now then
+    redis.call('HDEL', KEYS[1], 'g')
+    return {4, string.sub(g, 17)}
+  end
   if reused(KEYS[1], ARGV[1], now) then return {2, ''} end
   return {0, ''}
 end
@@ -133,6 +143,11 @@ else
   local e = math.min(now + tonumber(ARGV[9]), gexp)
   redis.call('HDEL', KEYS[1], 'r' .. ARGV[1])
   redis.call('HSET', KEYS[1], ARGV[6], access, 'x' .. ARGV[1], struct.pack('<I4', exp), ARGV[8], head(e) .. tail)
+  if ARGV[10] ~= '' then
+    redis.call('HSET', KEYS[1], 'g', ARGV[1] .. ARGV[10])
+  elseif got[3] then
+    redis.call('HDEL', KEYS[1], 'g')
+  end
   if e > latest then latest = e end
 end
 redis.call('EXPIREAT', KEYS[1], latest, 'GT')
@@ -140,6 +155,61 @@ prune(KEYS[1], now, got[2])
 return {1, old}
 "#
     ))
+});
+
+/// Adds a grant to its client's index, unless the client's grants were
+/// revoked: returns 1 when added, 0 when refused. The index is a directory
+/// (a sorted set of hour buckets of grant expiry, scored by the bucket; the
+/// member `''` scored `+inf` marks a revoked client) and one string per
+/// bucket holding the grant ids, each followed by a space (about 23 bytes a
+/// grant, where a sorted set member costs over 100), which expires with the
+/// last grant it can list. Expired buckets are dropped from the directory as
+/// new ones are added. KEYS[1] = directory, KEYS[2] = the grant's bucket
+/// (same hash tag); ARGV[1] = bucket, ARGV[2] = grant id, ARGV[3] = the
+/// current bucket, ARGV[4] = the bucket's end (Unix seconds).
+pub(crate) static INDEX_GRANT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('ZSCORE', KEYS[1], '') then return 0 end
+redis.call('APPEND', KEYS[2], ARGV[2] .. ' ')
+if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIREAT', KEYS[2], ARGV[4]) end
+if redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[1]) == 1 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+  local ttl = redis.call('TTL', KEYS[1])
+  local now = tonumber(ARGV[3]) * 3600
+  if ttl < 0 or now + ttl < tonumber(ARGV[4]) then redis.call('EXPIREAT', KEYS[1], ARGV[4]) end
+end
+return 1
+",
+    )
+});
+
+/// Empties a client's grant index and marks it revoked for ARGV[1] seconds
+/// (so `INDEX_GRANT` refuses new grants); returns the contents of its
+/// buckets (grant ids, each followed by a space) for the caller to revoke,
+/// or false when the directory lists a bucket not in KEYS (one was added
+/// since the caller read it: read again). KEYS[1] = directory, KEYS[2..] =
+/// the buckets the caller read from it; ARGV[2..] = those buckets' numbers.
+pub(crate) static REVOKE_CLIENT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local known = {}
+for i = 2, #ARGV do known[ARGV[i]] = true end
+for _, b in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if b ~= '' and not known[b] then return false end
+end
+local ids = {}
+for i = 2, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if v then ids[#ids + 1] = v end
+  redis.call('DEL', KEYS[i])
+end
+redis.call('DEL', KEYS[1])
+redis.call('ZADD', KEYS[1], '+inf', '')
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return ids
+",
+    )
 });
 
 /// Stores a client and indexes its id. KEYS[1] = client key, KEYS[2] = id set;

@@ -332,10 +332,10 @@ impl RedisStore {
     }
 
     /// Runs a pipeline (a transaction when it is atomic), within the timeout.
-    pub(crate) async fn pipeline(&self, pipe: &Pipeline) -> StorageResult<()> {
+    pub(crate) async fn pipeline<T: redis::FromRedisValue>(&self, pipe: &Pipeline) -> StorageResult<T> {
         self.bounded(async {
             let (_, mut conn) = self.conn().await?;
-            pipe.query_async::<()>(&mut conn).await.map_err(|e| {
+            pipe.query_async::<T>(&mut conn).await.map_err(|e| {
                 self.drop_conn();
                 backend(e)
             })

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use oauth_core::client::Client;
 use oauth_core::storage::{
-    ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
-    RefreshRequest, StorageResult, ThrottleStore, TokenRecord, TokenStore, UserStore,
+    ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, REVOCATION_HOLD, RefreshLookup,
+    RefreshOutcome, RefreshRequest, RetiredUse, RetryAnswer, StorageError, StorageResult, ThrottleStore, TokenRecord,
+    TokenStore, UserStore,
 };
 use oauth_core::throttle::{Failures, ThrottleKey};
 use oauth_core::types::{ClientId, GrantId, ScopeSet, Subject, TokenHash, TokenKey};
@@ -76,7 +77,13 @@ impl CodeStore for RedisStore {
 
 #[async_trait]
 impl TokenStore for RedisStore {
-    async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<()> {
+    /// Two requests at once, so one round trip: the grant's transaction,
+    /// which also tells whether the grant was revoked before (its key holds
+    /// the `v` tombstone), and the client's index (`scripts::INDEX_GRANT`,
+    /// another key, so another slot on a cluster), which refuses when the
+    /// client's grants were revoked. When either refuses, the tokens just
+    /// written (never handed out) are revoked again.
+    async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<bool> {
         // A transaction rather than a script: the key is new, so there is
         // nothing to read, and MULTI/HSET/EXPIREAT/EXEC costs Redis about
         // half the CPU of an EVALSHA doing the same two writes.
@@ -88,7 +95,23 @@ impl TokenStore for RedisStore {
             pipe.arg(field).arg(value);
         }
         pipe.ignore().cmd("EXPIREAT").arg(&key).arg(expires).ignore();
-        self.pipeline(&pipe).await
+        pipe.cmd("HEXISTS").arg(&key).arg(keys::REVOKED_FIELD);
+        let bucket = grant.expires_at / INDEX_BUCKET;
+        let mut index = scripts::INDEX_GRANT.prepare_invoke();
+        index
+            .key(self.keys().client_grants(&grant.client_id))
+            .key(self.keys().client_grants_bucket(&grant.client_id, bucket))
+            .arg(bucket)
+            .arg(grant.id.as_str())
+            .arg(self.now() / INDEX_BUCKET)
+            .arg((bucket + 1) * INDEX_BUCKET);
+        let (written, indexed) = tokio::join!(self.pipeline::<(bool,)>(&pipe), self.script::<i64>(index));
+        let ((revoked,), indexed) = (written?, indexed?);
+        if revoked || indexed == 0 {
+            self.revoke_grant(&grant.id).await?;
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     async fn get_access_token(&self, key: &TokenKey) -> StorageResult<Option<TokenRecord>> {
@@ -129,11 +152,19 @@ impl TokenStore for RedisStore {
             .arg(keys::access_field(&request.access.0))
             .arg(request.access.1)
             .arg(request.refresh.map(|(hash, _)| keys::refresh_field(&hash)).unwrap_or_default())
-            .arg(request.refresh.map_or(0, |(_, lifetime)| lifetime));
+            .arg(request.refresh.map_or(0, |(_, lifetime)| lifetime))
+            .arg(request.grace.as_ref().map(codec::encode_retry).unwrap_or_default());
         let (status, raw): (i64, Vec<u8>) = self.script(inv).await?;
         Ok(match status {
             1 => RefreshOutcome::Refreshed(codec::decode_token(&old.grant, &raw)?),
             2 => RefreshOutcome::Reused,
+            // As for refusals, the script's decision is checked against core's rule.
+            4 => match codec::decode_retry(&raw) {
+                Some(answer) if RetryAnswer::decide(Some(&answer), request.now) == RetiredUse::Retry => {
+                    RefreshOutcome::Retried(answer.sealed)
+                }
+                _ => RefreshOutcome::Unknown,
+            },
             // The script and `check` apply the same rules; should they ever
             // disagree, the token is refused as unknown.
             3 => request
@@ -149,10 +180,63 @@ impl TokenStore for RedisStore {
         self.query::<i64>(&cmd).await.map(|_| ())
     }
 
+    /// Replaces the family with the `v` tombstone, for `REVOCATION_HOLD`.
     async fn revoke_grant(&self, id: &GrantId) -> StorageResult<()> {
-        self.query::<i64>(redis::cmd("DEL").arg(self.keys().grant(id))).await.map(|_| ())
+        let key = self.keys().grant(id);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("DEL")
+            .arg(&key)
+            .ignore()
+            .cmd("HSET")
+            .arg(&key)
+            .arg(keys::REVOKED_FIELD)
+            .arg("")
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(REVOCATION_HOLD)
+            .ignore();
+        self.pipeline(&pipe).await
+    }
+
+    /// `scripts::REVOKE_CLIENT` empties the client's index (refusing new
+    /// grants), then each grant it listed is revoked, one call each: a
+    /// client's families live on many slots of a cluster. Deleting a client
+    /// is an administrator's rare act, so it may take a while for a client
+    /// with many live grants.
+    async fn revoke_client_grants(&self, client: &ClientId) -> StorageResult<u64> {
+        let directory = self.keys().client_grants(client);
+        let mut listed = None;
+        // The directory is read, then emptied with the buckets it listed;
+        // should a bucket appear in between, it is read again.
+        for _ in 0..8 {
+            let buckets: Vec<String> = self.query(redis::cmd("ZRANGE").arg(&directory).arg(0).arg(-1)).await?;
+            let buckets: Vec<u64> = buckets.iter().filter_map(|b| b.parse().ok()).collect();
+            let mut inv = scripts::REVOKE_CLIENT.prepare_invoke();
+            inv.key(&directory).arg(REVOCATION_HOLD);
+            for bucket in &buckets {
+                inv.key(self.keys().client_grants_bucket(client, *bucket)).arg(*bucket);
+            }
+            listed = self.script::<Option<Vec<String>>>(inv).await?;
+            if listed.is_some() {
+                break;
+            }
+        }
+        let Some(listed) = listed else {
+            return Err(StorageError::Conflict("grants kept being added while revoking them".into()));
+        };
+        let mut revoked = 0;
+        for id in listed.iter().flat_map(|bucket| bucket.split(' ')).filter(|id| !id.is_empty()) {
+            self.revoke_grant(&GrantId::new(id)).await?;
+            revoked += 1;
+        }
+        Ok(revoked)
     }
 }
+
+/// The width of a client grant index bucket, in seconds of grant expiry.
+const INDEX_BUCKET: u64 = 3600;
 
 #[async_trait]
 impl UserStore for RedisStore {

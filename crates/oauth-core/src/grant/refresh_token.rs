@@ -5,11 +5,13 @@ use async_trait::async_trait;
 
 use super::{GrantHandler, GrantRequest, Issued};
 use crate::AuthorizationServer;
+use crate::client::Client;
 use crate::error::OAuthError;
+use crate::grace;
 use crate::observe::AuditEvent;
 use crate::policy::AccessTokenFormat;
 use crate::server::{signing_failed, storage_error};
-use crate::storage::{RefreshOutcome, RefreshRefusal, RefreshRequest};
+use crate::storage::{RefreshLookup, RefreshOutcome, RefreshRefusal, RefreshRequest, RetryAnswer};
 use crate::types::{AccessToken, GrantType, RefreshToken, ScopeSet, TokenKey};
 
 /// `refresh_token`. The lookup, the checks and the rotation are one store
@@ -43,12 +45,23 @@ impl GrantHandler for RefreshTokenGrant {
         let policy = &server.policy;
         let reference = AccessToken::new(server.new_token(&old_key.grant));
         let rotated = policy.rotate_refresh_tokens().then(|| RefreshToken::new(server.new_token(&old_key.grant)));
+        let now = server.clock.now();
+        // The refresh grace: the answer is sealed under the presented token,
+        // so that only its holder can read it back on a retry.
+        let grace = match &rotated {
+            Some(next) if policy.refresh_grace() > 0 => {
+                grace::seal(presented.secret(), &client.id, reference.secret(), next.secret())
+                    .map(|sealed| RetryAnswer { until: now.saturating_add(policy.refresh_grace()), sealed })
+            }
+            _ => None,
+        };
         let request = RefreshRequest {
             client_id: client.id.clone(),
             scope,
-            now: server.clock.now(),
+            now,
             access: (server.access_token_hash(client, &reference), policy.access_token_lifetime()),
             refresh: rotated.as_ref().map(|t| (t.hash(), policy.refresh_token_lifetime())),
+            grace,
         };
         let old = match server.stores.tokens.refresh(&old_key, &request).await.map_err(storage_error)? {
             RefreshOutcome::Refreshed(old) => old,
@@ -61,6 +74,7 @@ impl GrantHandler for RefreshTokenGrant {
             RefreshOutcome::Refused(RefreshRefusal::Expired) | RefreshOutcome::Unknown => {
                 return Err(OAuthError::invalid_grant("The refresh token is invalid or expired"));
             }
+            RefreshOutcome::Retried(sealed) => return retry(server, client, &presented, &old_key, &sealed, now).await,
             RefreshOutcome::Reused => {
                 server.audit(AuditEvent::RefreshReuse { client: &client.id });
                 return Err(OAuthError::invalid_grant("The refresh token was already used; the grant is revoked"));
@@ -85,4 +99,48 @@ impl GrantHandler for RefreshTokenGrant {
         }
         Ok(issued)
     }
+}
+
+/// A retry within the refresh grace: the tokens of the first answer, read
+/// from the sealed answer with the presented token and found live in the
+/// store. The access token is the same reference (for JWT clients, a JWT
+/// signed again around the same `jti`).
+async fn retry(
+    server: &AuthorizationServer,
+    client: &Client,
+    presented: &RefreshToken,
+    old_key: &TokenKey,
+    sealed: &[u8],
+    now: u64,
+) -> Result<Issued, OAuthError> {
+    let invalid = || OAuthError::invalid_grant("The refresh token is invalid or expired");
+    let (access, refresh) = grace::open(presented.secret(), &client.id, sealed).ok_or_else(invalid)?;
+    let reference = AccessToken::new(access);
+    let access_key = TokenKey { grant: old_key.grant.clone(), hash: server.access_token_hash(client, &reference) };
+    let access_record = server
+        .stores
+        .tokens
+        .get_access_token(&access_key)
+        .await
+        .map_err(storage_error)?
+        .filter(|r| r.expires_at > now)
+        .ok_or_else(invalid)?;
+    let refresh = RefreshToken::new(refresh);
+    let refresh_key = TokenKey::of(refresh.secret()).ok_or_else(invalid)?;
+    let RefreshLookup::Active(refresh_record) =
+        server.stores.tokens.get_refresh_token(&refresh_key).await.map_err(storage_error)?
+    else {
+        return Err(invalid());
+    };
+    let mut issued = Issued {
+        access_token: server.access_token(client, reference, &access_record)?,
+        access_expires_at: access_record.expires_at,
+        refresh: Some((refresh, refresh_record.expires_at)),
+        scope: access_record.scope,
+        id_token: None,
+    };
+    if let Some(subject) = &access_record.subject {
+        issued.id_token = server.id_token(client, subject, &issued, access_record.auth_time, None).await?;
+    }
+    Ok(issued)
 }

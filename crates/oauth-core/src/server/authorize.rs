@@ -507,8 +507,14 @@ impl AuthorizationServer {
                 Ok(minted) => minted,
                 Err(error) => return Ok(self.authorization_error(pending, &error)),
             };
-            if let Err(e) = self.stores.tokens.create_grant(&grant, &tokens).await {
-                return Ok(self.authorization_error(pending, &storage_error(e)));
+            match self.stores.tokens.create_grant(&grant, &tokens).await {
+                Ok(true) => {}
+                // A fresh grant id is refused only when its client was deleted meanwhile.
+                Ok(false) => {
+                    let error = OAuthError::new(ErrorCode::AccessDenied, "The client's grants were revoked");
+                    return Ok(self.authorization_error(pending, &error));
+                }
+                Err(e) => return Ok(self.authorization_error(pending, &storage_error(e))),
             }
             let expires_in = self.policy.access_token_lifetime().to_string();
             let mut params =

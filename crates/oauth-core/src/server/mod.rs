@@ -313,6 +313,7 @@ impl AuthorizationServer {
             (PresentedCredentials::Basic { secret, .. }, TokenEndpointAuthMethod::ClientSecretBasic, Some(hash))
             | (PresentedCredentials::Post { secret, .. }, TokenEndpointAuthMethod::ClientSecretPost, Some(hash)) => {
                 self.verify_secret(req, &client.id, hash, secret.secret()).await?
+                    || self.verify_previous_secret(req, &client, secret.secret()).await?
             }
             (PresentedCredentials::IdOnly { .. }, TokenEndpointAuthMethod::None, None) => true,
             _ => false,
@@ -349,6 +350,22 @@ impl AuthorizationServer {
                 }
                 Ok(verified)
             }
+        }
+    }
+
+    /// During a secret rotation's overlap, the previous secret is accepted
+    /// too (checked only when the current one did not match).
+    async fn verify_previous_secret(
+        &self,
+        req: &OAuthRequest,
+        client: &Client,
+        presented: &str,
+    ) -> Result<bool, OAuthError> {
+        match &client.previous_secret {
+            Some(previous) if previous.expires_at > self.clock.now() => {
+                self.verify_secret(req, &client.id, &previous.hash, presented).await
+            }
+            _ => Ok(false),
         }
     }
 

@@ -66,7 +66,8 @@ impl AuthorizationServer {
     /// the client's format) and, when `grant.refresh` is set and the client is
     /// registered for `refresh_token`, a refresh token. Lifetimes come from the
     /// policy; the grant is stored in one atomic store call. This is how a
-    /// [`GrantHandler`] issues tokens.
+    /// [`GrantHandler`] issues tokens. `invalid_grant` when the store refuses
+    /// the grant as revoked (its client was deleted meanwhile).
     pub async fn issue(&self, client: &Client, grant: NewGrant) -> Result<Issued, OAuthError> {
         let now = self.clock.now();
         let lifetime = if grant.refresh { self.policy.grant_lifetime() } else { self.policy.access_token_lifetime() };
@@ -93,7 +94,11 @@ impl AuthorizationServer {
         let with_refresh = may_refresh && client.grant_types.contains(&GrantType::RefreshToken);
         let (access, refresh, tokens) =
             self.mint(client, &grant, &grant.scope, with_refresh.then_some(&grant.scope))?;
-        self.stores.tokens.create_grant(&grant, &tokens).await.map_err(storage_error)?;
+        if !self.stores.tokens.create_grant(&grant, &tokens).await.map_err(storage_error)? {
+            // Revoked while it was being issued: its code was replayed, or
+            // its client deleted, since this request began.
+            return Err(OAuthError::invalid_grant("The grant was revoked while it was being issued"));
+        }
         let refresh = refresh.zip(tokens.refresh.as_ref().map(|(_, r)| r.expires_at));
         Ok(Issued {
             access_token: access,

@@ -20,7 +20,7 @@
 
 use super::{
     ClientStore, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
-    RefreshRefusal, RefreshRequest, Store, ThrottleStore, TokenStore, UserStore,
+    RefreshRefusal, RefreshRequest, RetryAnswer, Store, ThrottleStore, TokenStore, UserStore,
 };
 use crate::client::{Client, SecretHash};
 use crate::generate::{RandomGenerator, TokenGenerator};
@@ -37,6 +37,7 @@ pub async fn run<S: Store + ?Sized>(store: &S) {
     tokens(store).await;
     consents(store).await;
     throttle(store).await;
+    code_replay_before_its_grant(store).await;
 }
 
 /// [`ThrottleStore`]: counters per key, a window from the first failure
@@ -78,12 +79,124 @@ pub async fn throttle<S: ThrottleStore + ?Sized>(store: &S) {
     assert_eq!(f.count, 1, "a new window after the end: {f:?}");
 }
 
+/// A code's exchange is two calls (take the code, create its grant); a
+/// replay landing between them revokes the grant before it exists, and the
+/// creation that follows must then be refused.
+async fn code_replay_before_its_grant<S: CodeStore + TokenStore + ?Sized>(store: &S) {
+    let hash = TokenHash::of(&unique("code"));
+    let record = code_record(&unique("grant"), now() + 60);
+    ok(store.put_code(&hash, &record).await, "put_code");
+    let CodeTake::Taken(taken) = ok(store.take_code(&hash).await, "take_code") else {
+        panic!("conformance: the first take gets the code")
+    };
+    // The replay, between the take and the grant's creation.
+    let CodeTake::Replayed { grant_id } = ok(store.take_code(&hash).await, "take_code") else {
+        panic!("conformance: the second take is a replay")
+    };
+    ok(store.revoke_grant(&grant_id).await, "revoke_grant");
+    let mut grant = grant_record(taken.grant_id.as_str(), 3600);
+    grant.client_id = taken.client_id.clone();
+    let (access, refresh, tokens) = family_tokens(&grant, &unique("at"), Some(&unique("rt")));
+    assert!(
+        !ok(store.create_grant(&grant, &tokens).await, "create_grant"),
+        "a grant revoked by a replay before its creation is refused"
+    );
+    assert_eq!(ok(store.get_access_token(&access).await, "get"), None, "no access token of it is stored");
+    let refresh = refresh.unwrap_or_else(|| panic!("refresh"));
+    assert_eq!(ok(store.get_refresh_token(&refresh).await, "get"), RefreshLookup::Unknown, "nor a refresh token");
+}
+
 /// [`TokenStore`]: grants and their tokens, the refresh grant (rotation,
 /// refusals, reuse revoking the family) and revocation.
 pub async fn tokens<S: TokenStore + ?Sized>(store: &S) {
     grants_and_tokens(store).await;
     refresh_grant(store).await;
     revocation(store).await;
+    revoked_grants_stay_revoked(store).await;
+    client_revocation(store).await;
+    refresh_retry(store).await;
+}
+
+/// Rotates `f.refresh` (keeping `grace` for a retry); returns the new access and refresh keys.
+async fn rotate<S: TokenStore + ?Sized>(
+    store: &S,
+    grant: &GrantRecord,
+    old: &TokenKey,
+    grace: Option<RetryAnswer>,
+) -> (TokenKey, TokenKey) {
+    let (access, refresh) = (key_in(&grant.id), key_in(&grant.id));
+    let request = RefreshRequest {
+        client_id: grant.client_id.clone(),
+        scope: None,
+        now: now(),
+        access: (access.hash, 300),
+        refresh: Some((refresh.hash, 900)),
+        grace,
+    };
+    let outcome = ok(store.refresh(old, &request).await, "refresh");
+    assert!(matches!(outcome, RefreshOutcome::Refreshed(_)), "rotation: {outcome:?}");
+    (access, refresh)
+}
+
+/// The refresh grace ([`RetryAnswer::decide`]): a retired token's retry
+/// gets the kept answer once, while it lasts and until the next rotation;
+/// otherwise it is reuse.
+async fn refresh_retry<S: TokenStore + ?Sized>(store: &S) {
+    let answer = |until: u64, tag: &str| Some(RetryAnswer { until, sealed: format!("sealed {tag}").into_bytes() });
+    let retry_of = |f: &Family| RefreshRequest {
+        client_id: f.grant.client_id.clone(),
+        scope: None,
+        now: now(),
+        access: (key_in(&f.grant.id).hash, 300),
+        refresh: Some((key_in(&f.grant.id).hash, 900)),
+        grace: None,
+    };
+    let f = new_family(store).await;
+    let (access, refresh) = rotate(store, &f.grant, &f.refresh, answer(now() + 30, "a")).await;
+    assert_eq!(
+        ok(store.refresh(&f.refresh, &retry_of(&f)).await, "refresh"),
+        RefreshOutcome::Retried(b"sealed a".to_vec()),
+        "a retry within the grace gets the kept answer"
+    );
+    assert!(ok(store.get_access_token(&access).await, "get").is_some(), "a retry keeps the family");
+    assert!(
+        matches!(ok(store.get_refresh_token(&refresh).await, "get"), RefreshLookup::Active(_)),
+        "and its new refresh token"
+    );
+    assert_eq!(
+        ok(store.refresh(&f.refresh, &retry_of(&f)).await, "refresh"),
+        RefreshOutcome::Reused,
+        "a second retry is reuse"
+    );
+    assert_eq!(ok(store.get_access_token(&access).await, "get"), None, "which revokes the family");
+
+    let f = new_family(store).await;
+    let (access, _) = rotate(store, &f.grant, &f.refresh, answer(now().saturating_sub(1), "late")).await;
+    assert_eq!(
+        ok(store.refresh(&f.refresh, &retry_of(&f)).await, "refresh"),
+        RefreshOutcome::Reused,
+        "a retry after the grace is reuse"
+    );
+    assert_eq!(ok(store.get_access_token(&access).await, "get"), None, "late retry revokes");
+
+    let f = new_family(store).await;
+    let (_, next) = rotate(store, &f.grant, &f.refresh, answer(now() + 30, "first")).await;
+    let (access, _) = rotate(store, &f.grant, &next, answer(now() + 30, "second")).await;
+    assert_eq!(
+        ok(store.refresh(&f.refresh, &retry_of(&f)).await, "refresh"),
+        RefreshOutcome::Reused,
+        "the next rotation replaced the answer: an older token's retry is reuse"
+    );
+    assert_eq!(ok(store.get_access_token(&access).await, "get"), None, "and revokes");
+
+    let f = new_family(store).await;
+    let (_, next) = rotate(store, &f.grant, &f.refresh, answer(now() + 30, "dropped")).await;
+    rotate(store, &f.grant, &next, None).await;
+    assert_eq!(
+        ok(store.refresh(&next, &retry_of(&f)).await, "refresh"),
+        RefreshOutcome::Reused,
+        "a rotation without grace keeps no answer"
+    );
 }
 
 /// [`ConsentStore`]: remembered consents, per client, revocable.
@@ -187,9 +300,73 @@ struct Family {
 async fn new_family<S: TokenStore + ?Sized>(store: &S) -> Family {
     let grant = grant_record(&unique("grant"), 3600);
     let (access, refresh, tokens) = family_tokens(&grant, &unique("at"), Some(&unique("rt")));
-    ok(store.create_grant(&grant, &tokens).await, "create_grant");
+    assert!(ok(store.create_grant(&grant, &tokens).await, "create_grant"), "a new grant is created");
     let refresh = refresh.unwrap_or_else(|| panic!("refresh"));
     Family { grant, access, refresh, tokens }
+}
+
+async fn family_of<S: TokenStore + ?Sized>(store: &S, client: &ClientId) -> Family {
+    let mut grant = grant_record(&unique("grant"), 3600);
+    grant.client_id = client.clone();
+    let (access, refresh, tokens) = family_tokens(&grant, &unique("at"), Some(&unique("rt")));
+    assert!(ok(store.create_grant(&grant, &tokens).await, "create_grant"), "a new grant is created");
+    let refresh = refresh.unwrap_or_else(|| panic!("refresh"));
+    Family { grant, access, refresh, tokens }
+}
+
+/// A revoked grant id cannot be created (again), whether it existed or not.
+async fn revoked_grants_stay_revoked<S: TokenStore + ?Sized>(store: &S) {
+    let grant = grant_record(&unique("grant"), 3600);
+    let (access, _, tokens) = family_tokens(&grant, &unique("at"), Some(&unique("rt")));
+    ok(store.revoke_grant(&grant.id).await, "revoke_grant of a grant not created yet");
+    assert!(!ok(store.create_grant(&grant, &tokens).await, "create_grant"), "a grant revoked before its creation");
+    assert_eq!(ok(store.get_access_token(&access).await, "get"), None, "a refused grant stores no token");
+    let f = new_family(store).await;
+    ok(store.revoke_grant(&f.grant.id).await, "revoke_grant");
+    assert!(!ok(store.create_grant(&f.grant, &f.tokens).await, "create_grant"), "a revoked grant is not recreated");
+    assert_eq!(ok(store.get_access_token(&f.access).await, "get"), None, "nor its tokens");
+    let other = new_family(store).await;
+    assert!(ok(store.get_access_token(&other.access).await, "get").is_some(), "other grants are unaffected");
+}
+
+/// Revoking a client's grants (it was deleted) revokes every family of it,
+/// tokens issued by refreshes included, and refuses new grants for it.
+async fn client_revocation<S: TokenStore + ?Sized>(store: &S) {
+    let client = ClientId::new(unique("client"));
+    let other = ClientId::new(unique("client"));
+    let a = family_of(store, &client).await;
+    let b = family_of(store, &client).await;
+    let kept = family_of(store, &other).await;
+    let rotated = refresh_without_rotation(store, &a).await;
+    assert_eq!(ok(store.revoke_client_grants(&client).await, "revoke_client_grants"), 2, "both grants revoked");
+    for (key, what) in [(&a.access, "first access token"), (&rotated, "refreshed access token"), (&b.access, "b")] {
+        assert_eq!(ok(store.get_access_token(key).await, "get"), None, "{what} of a revoked client is gone");
+    }
+    for f in [&a, &b] {
+        assert_eq!(ok(store.get_refresh_token(&f.refresh).await, "get"), RefreshLookup::Unknown, "refresh gone");
+        let request = RefreshRequest {
+            client_id: client.clone(),
+            scope: None,
+            now: now(),
+            access: (key_in(&f.grant.id).hash, 300),
+            refresh: Some((key_in(&f.grant.id).hash, 900)),
+            grace: None,
+        };
+        assert_eq!(ok(store.refresh(&f.refresh, &request).await, "refresh"), RefreshOutcome::Unknown, "no refresh");
+    }
+    assert!(ok(store.get_access_token(&kept.access).await, "get").is_some(), "another client's tokens stay");
+    let mut late = grant_record(&unique("grant"), 3600);
+    late.client_id = client.clone();
+    let (late_access, _, tokens) = family_tokens(&late, &unique("at"), None);
+    assert!(
+        !ok(store.create_grant(&late, &tokens).await, "create_grant"),
+        "a grant of a revoked client (a request already past authentication) is refused"
+    );
+    assert_eq!(ok(store.get_access_token(&late_access).await, "get"), None, "and stores no token");
+    let again = family_of(store, &other).await;
+    assert!(ok(store.get_access_token(&again.access).await, "get").is_some(), "other clients still get grants");
+    let nobody = ClientId::new(unique("client"));
+    assert_eq!(ok(store.revoke_client_grants(&nobody).await, "revoke_client_grants"), 0, "a client without grants");
 }
 
 async fn grants_and_tokens<S: TokenStore + ?Sized>(store: &S) {
@@ -301,6 +478,7 @@ async fn refresh_grant<S: TokenStore + ?Sized>(store: &S) {
             now: now() + case.later,
             access: (access.hash, case.access_lifetime),
             refresh: case.refresh_lifetime.map(|l| (refresh.hash, l)),
+            grace: None,
         };
         let outcome = ok(store.refresh(&old, &request).await, "refresh");
         let stored_access = ok(store.get_access_token(&access).await, "get_access_token");
@@ -350,6 +528,7 @@ async fn refresh_grant<S: TokenStore + ?Sized>(store: &S) {
         now: now(),
         access: (TokenHash::of(&unique("at")), 300),
         refresh: None,
+        grace: None,
     };
     let stranger = key_in(&GrantId::new(unique("grant")));
     assert_eq!(ok(store.refresh(&stranger, &request).await, "refresh"), RefreshOutcome::Unknown, "unknown token");
@@ -375,6 +554,7 @@ async fn refresh_without_rotation<S: TokenStore + ?Sized>(store: &S, f: &Family)
         now: now(),
         access: (access.hash, 300),
         refresh: None,
+        grace: None,
     };
     let outcome = ok(store.refresh(&f.refresh, &request).await, "refresh");
     assert!(matches!(outcome, RefreshOutcome::Refreshed(_)), "refresh without rotation: {outcome:?}");
@@ -404,6 +584,7 @@ async fn revocation<S: TokenStore + ?Sized>(store: &S) {
         now: now(),
         access: (key_in(&f.grant.id).hash, 300),
         refresh: Some((key_in(&f.grant.id).hash, 900)),
+        grace: None,
     };
     assert_eq!(
         ok(store.refresh(&f.refresh, &request).await, "refresh"),

@@ -180,6 +180,65 @@ pub struct RefreshRequest {
     /// The new refresh token's hash and lifetime; `None` keeps the presented
     /// token active (rotation off).
     pub refresh: Option<(TokenHash, u64)>,
+    /// With a refresh grace period (and rotation): the answer a retry of the
+    /// presented token gets, once, instead of revoking the family. The store
+    /// keeps it with the family, replacing the one a previous rotation left,
+    /// and drops it when a retry takes it.
+    pub grace: Option<RetryAnswer>,
+}
+
+/// The answer to a refresh, kept for one retry within the grace period
+/// ([`RefreshRequest::grace`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryAnswer {
+    /// Until when (Unix seconds, exclusive) a retry gets it.
+    pub until: u64,
+    /// The new tokens, encrypted under a key that only the presented refresh
+    /// token gives: opaque to the store, which holds only that token's hash.
+    pub sealed: Vec<u8>,
+}
+
+/// What presenting a retired refresh token is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetiredUse {
+    /// A retry within the grace period: it gets the kept answer, once.
+    Retry,
+    /// Reuse: the whole family is revoked.
+    Reuse,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retired_token_decision_table() {
+        let now = 1_000;
+        let kept = |until| RetryAnswer { until, sealed: Vec::new() };
+        let rows = [
+            ("no answer kept (grace off, taken, or replaced)", None, RetiredUse::Reuse),
+            ("within the grace", Some(kept(now + 5)), RetiredUse::Retry),
+            ("its last second", Some(kept(now + 1)), RetiredUse::Retry),
+            ("when it ends", Some(kept(now)), RetiredUse::Reuse),
+            ("after it", Some(kept(now - 1)), RetiredUse::Reuse),
+        ];
+        for (label, answer, expected) in rows {
+            assert_eq!(RetryAnswer::decide(answer.as_ref(), now), expected, "{label}");
+        }
+    }
+}
+
+impl RetryAnswer {
+    /// The rule for a retired refresh token presented at `now`: a retry when
+    /// the family still keeps an answer for this very token (`kept`; none
+    /// once a retry took it or a later rotation replaced it) and its grace
+    /// has not passed; reuse otherwise.
+    pub fn decide(kept: Option<&RetryAnswer>, now: u64) -> RetiredUse {
+        match kept {
+            Some(answer) if now < answer.until => RetiredUse::Retry,
+            _ => RetiredUse::Reuse,
+        }
+    }
 }
 
 /// Why a live refresh token's record refused a [`RefreshRequest`].
@@ -241,6 +300,10 @@ pub enum RefreshOutcome {
     Refused(RefreshRefusal),
     /// The token had already been rotated out: the whole family is revoked.
     Reused,
+    /// The token had just been rotated out and [`RetryAnswer::decide`] says
+    /// this is its retry: the kept answer's sealed tokens, now taken (a
+    /// second retry is reuse). Nothing else changed.
+    Retried(Vec<u8>),
     /// No such token, or its grant is gone.
     Unknown,
 }
@@ -270,11 +333,27 @@ pub trait CodeStore: Send + Sync {
     async fn take_code(&self, hash: &TokenHash) -> StorageResult<CodeTake>;
 }
 
+/// How long (seconds) a store remembers a revocation made by
+/// [`TokenStore::revoke_grant`] or [`TokenStore::revoke_client_grants`], so
+/// that a [`TokenStore::create_grant`] arriving after it is refused.
+///
+/// A code's grant id is decided when the code is issued, and the exchange
+/// takes the code, then creates the grant: two calls. A replay landing
+/// between them revokes a grant that does not exist yet; remembering the
+/// revocation makes the creation that follows fail instead, so a replay
+/// revokes what the code issued whenever it arrives. The gap it must cover
+/// is one token request's processing time, so a minute is ample.
+pub const REVOCATION_HOLD: u64 = 60;
+
 /// Grants and their access and refresh tokens.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
-    /// Atomically stores a new grant with its first tokens.
-    async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<()>;
+    /// Atomically stores a new grant with its first tokens, and returns true;
+    /// or stores nothing and returns false when the grant was revoked
+    /// ([`revoke_grant`](Self::revoke_grant) of its id, or
+    /// [`revoke_client_grants`](Self::revoke_client_grants) of its client)
+    /// less than [`REVOCATION_HOLD`] seconds ago.
+    async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<bool>;
 
     /// A live access token (not revoked; the caller checks `expires_at`).
     async fn get_access_token(&self, key: &TokenKey) -> StorageResult<Option<TokenRecord>>;
@@ -287,7 +366,11 @@ pub trait TokenStore: Send + Sync {
     /// [`RefreshRequest::check`] and, when that passes, store
     /// [`RefreshRequest::tokens`] and (when `request.refresh` is set) retire
     /// `old`, keeping a marker until it would have expired so that its reuse
-    /// is detected. Presenting a retired token revokes the whole family and
+    /// is detected, and keeping `request.grace` (or dropping the family's
+    /// previous retry answer when there is none). Presenting a retired token
+    /// is decided by [`RetryAnswer::decide`] with the family's kept answer
+    /// when it was made for that token: a retry takes the answer and gets
+    /// [`RefreshOutcome::Retried`]; reuse revokes the whole family and
     /// answers [`RefreshOutcome::Reused`]. A networked store should do it in
     /// one round trip.
     async fn refresh(&self, old: &TokenKey, request: &RefreshRequest) -> StorageResult<RefreshOutcome>;
@@ -295,8 +378,18 @@ pub trait TokenStore: Send + Sync {
     /// Revokes one access token.
     async fn revoke_access_token(&self, key: &TokenKey) -> StorageResult<()>;
 
-    /// Revokes a grant: removes the grant and every token of it.
+    /// Revokes a grant: removes the grant and every token of it, and
+    /// remembers the id for [`REVOCATION_HOLD`] seconds so that a
+    /// [`create_grant`](Self::create_grant) of it is refused (a grant may be
+    /// revoked before it is created: see [`REVOCATION_HOLD`]).
     async fn revoke_grant(&self, id: &GrantId) -> StorageResult<()>;
+
+    /// Revokes every grant of a client (it was deleted): each as
+    /// [`revoke_grant`](Self::revoke_grant) does, and for
+    /// [`REVOCATION_HOLD`] seconds refuses to create new ones for it, so a
+    /// token request that authenticated the client before it was deleted
+    /// cannot issue tokens after. Returns how many grants it revoked.
+    async fn revoke_client_grants(&self, client: &ClientId) -> StorageResult<u64>;
 }
 
 /// Resource owners.

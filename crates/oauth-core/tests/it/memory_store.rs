@@ -77,6 +77,7 @@ async fn a_long_refreshed_family_holds_only_live_tokens() {
             now: T0 + n * 3600,
             access: (next_access.hash, 100 * 3600),
             refresh: Some((next.hash, 86_400)),
+            grace: None,
         };
         let outcome = store.refresh(&current, &request).await.unwrap();
         assert!(matches!(outcome, RefreshOutcome::Refreshed(_)), "refresh {n}: {outcome:?}");
@@ -100,6 +101,7 @@ async fn a_long_refreshed_family_holds_only_live_tokens() {
         now: T0 + 1000 * 3600,
         access: (oauth_core::types::TokenHash::of("x"), 3600),
         refresh: None,
+        grace: None,
     };
     assert_eq!(store.refresh(recent, &reuse).await.unwrap(), RefreshOutcome::Reused, "recent reuse is detected");
     for access in &issued {

@@ -112,3 +112,60 @@ async fn rotation_can_be_turned_off() {
     assert_eq!(b["refresh_token"], rt.as_str());
     assert_ne!(a["access_token"], b["access_token"]);
 }
+
+/// The refresh grace, row by row: (label, grace setting, seconds before the
+/// retry, whether the retry gets the first answer's tokens).
+#[tokio::test]
+async fn grace_table() {
+    let rows: &[(&str, u64, u64, bool)] = &[
+        ("grace off: a retry is reuse", 0, 0, false),
+        ("at once, within the grace", 10, 0, true),
+        ("the grace's last second", 10, 9, true),
+        ("when the grace ends", 10, 10, false),
+        ("after the grace", 10, 30, false),
+    ];
+    for &(label, grace, wait, same) in rows {
+        let t = TestServer::with_policy(|p| p.refresh_grace(grace)).await;
+        let old = first_tokens(&t).await["refresh_token"].as_str().unwrap().to_owned();
+        let answer = assert_tokens(&refresh(&t, &old, "").await, label);
+        t.clock.advance(wait);
+        let retry = refresh(&t, &old, "").await;
+        let new_access = answer["access_token"].as_str().unwrap();
+        if same {
+            let again = assert_tokens(&retry, label);
+            for field in ["access_token", "refresh_token", "scope"] {
+                assert_eq!(again[field], answer[field], "{label}: {field}");
+            }
+            assert_eq!(introspect(&t, new_access, &demo_auth()).await["active"], true, "{label}: family kept");
+            // Once only: a second retry is reuse, which revokes the family.
+            assert_error(&refresh(&t, &old, "").await, 400, "invalid_grant", label);
+            assert_eq!(introspect(&t, new_access, &demo_auth()).await["active"], false, "{label}: second retry");
+        } else {
+            assert_error(&retry, 400, "invalid_grant", label);
+            assert_eq!(introspect(&t, new_access, &demo_auth()).await["active"], false, "{label}: family revoked");
+        }
+    }
+}
+
+/// A retry after the new refresh token was used (the answer was not lost)
+/// is reuse, even within the grace; so is a retry by another client.
+#[tokio::test]
+async fn grace_covers_only_a_lost_answer() {
+    let t = TestServer::with_policy(|p| p.refresh_grace(10)).await;
+    let old = first_tokens(&t).await["refresh_token"].as_str().unwrap().to_owned();
+    let answer = assert_tokens(&refresh(&t, &old, "").await, "first");
+    let next = assert_tokens(&refresh(&t, answer["refresh_token"].as_str().unwrap(), "").await, "next");
+    assert_error(&refresh(&t, &old, "").await, 400, "invalid_grant", "retry after the next rotation");
+    assert_eq!(introspect(&t, next["access_token"].as_str().unwrap(), &demo_auth()).await["active"], false);
+
+    let t = TestServer::with_policy(|p| p.refresh_grace(10)).await;
+    let old = first_tokens(&t).await["refresh_token"].as_str().unwrap().to_owned();
+    assert_tokens(&refresh(&t, &old, "").await, "first");
+    let mut other = oauth_core::testing::demo_client();
+    other.id = oauth_core::types::ClientId::new("other_client");
+    oauth_core::storage::ClientStore::put_client(t.store.as_ref(), &other).await.unwrap();
+    let r =
+        token(&t, &format!("grant_type=refresh_token&refresh_token={old}"), Some(&basic("other_client", "password")))
+            .await;
+    assert_error(&r, 400, "invalid_grant", "another client cannot open the answer");
+}

@@ -72,6 +72,7 @@ impl Config {
             .refresh_token_lifetime(t.refresh_token_lifetime)
             .grant_lifetime(t.grant_lifetime)
             .rotate_refresh_tokens(t.rotate_refresh_tokens)
+            .refresh_grace(t.refresh_grace)
             .require_pkce(self.security.require_pkce)
             .allow_plain_pkce(self.security.allow_plain_pkce)
             .allow_implicit(self.security.allow_implicit)
@@ -193,7 +194,7 @@ impl Config {
 /// The configuration field of a policy setting, named as the builder names it.
 fn config_field(setting: &str) -> String {
     match setting {
-        "code_lifetime" | "access_token_lifetime" | "refresh_token_lifetime" | "grant_lifetime" => {
+        "code_lifetime" | "access_token_lifetime" | "refresh_token_lifetime" | "grant_lifetime" | "refresh_grace" => {
             format!("tokens.{setting}")
         }
         "id_token_lifetime" | "consent_lifetime" => format!("oidc.{setting}"),

@@ -181,6 +181,9 @@ pub struct TokensSection {
     pub grant_lifetime: u64,
     /// Rotate refresh tokens on use.
     pub rotate_refresh_tokens: bool,
+    /// Seconds during which a client may retry a refresh whose answer it
+    /// lost, once, and get the same tokens; 0 (default) is off, at most 60.
+    pub refresh_grace: u64,
     /// `opaque` (default) or `jwt` (RFC 9068) access tokens, for clients that do not choose.
     pub access_token_format: AccessTokenFormat,
     /// `aud` of JWT access tokens (default: the issuer).
@@ -196,6 +199,7 @@ impl Default for TokensSection {
             refresh_token_lifetime: p.refresh_token_lifetime(),
             grant_lifetime: p.grant_lifetime(),
             rotate_refresh_tokens: p.rotate_refresh_tokens(),
+            refresh_grace: p.refresh_grace(),
             access_token_format: p.access_token_format(),
             access_token_audience: None,
         }

@@ -3,6 +3,7 @@
 
 mod consent; // each consent form answers its own request; cookie-less pages store nothing; limits; full stores
 mod e2e; // the real binary on a free port, driven over HTTP, code exchanged with the oauth2 crate
+mod family; // the refresh grace period through the binary
 mod flow; // the seed's browser flow, deny, login and CSRF failures, session fixation
 mod hardening; // __Host- cookies, HSTS, the admin listener
 mod metrics; // /metrics counters move after real requests; no secret in labels

@@ -38,6 +38,54 @@ async fn a_code_is_taken_exactly_once_under_concurrency() {
     }
 }
 
+/// A code's exchange (take, then create the grant) racing 16 replays (take,
+/// then revoke the grant), the exchange pausing between its steps by a
+/// varying delay so that replays land before, between and after them:
+/// whenever a replay arrives, no token of the code stays usable.
+#[tokio::test]
+async fn code_replays_revoke_whenever_they_land() {
+    let Some((store, _, _)) = store("code_replays_revoke_whenever_they_land") else { return };
+    let store = Arc::new(store);
+    let mut refused = 0;
+    for round in 0..12u64 {
+        let grant_id = format!("race-{}-{round}", oauth_storage_redis::testing::unique_prefix());
+        let hash = TokenHash::of(&grant_id);
+        store.put_code(&hash, &code_record(&grant_id, wall_clock_now() + 60)).await.unwrap();
+        let exchange = {
+            let store = store.clone();
+            let grant_id = grant_id.clone();
+            tokio::spawn(async move {
+                let CodeTake::Taken(record) = store.take_code(&hash).await.unwrap() else { return None };
+                tokio::time::sleep(std::time::Duration::from_millis(round % 4 * 3)).await;
+                let g = grant_record(record.grant_id.as_str(), 3600);
+                let (access, _, tokens) = family_tokens(&g, "a", Some("r"));
+                let created = store.create_grant(&g, &tokens).await.unwrap();
+                assert_eq!(g.id.as_str(), grant_id);
+                Some((created, access))
+            })
+        };
+        let replays: Vec<_> = (0..16u64)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(i % 8)).await;
+                    match store.take_code(&hash).await.unwrap() {
+                        CodeTake::Replayed { grant_id } => store.revoke_grant(&grant_id).await.unwrap(),
+                        other => panic!("the exchange took the code first: {other:?}"),
+                    }
+                })
+            })
+            .collect();
+        for replay in replays {
+            replay.await.unwrap();
+        }
+        let (created, access) = exchange.await.unwrap().expect("the exchange takes the code");
+        refused += usize::from(!created);
+        assert_eq!(store.get_access_token(&access).await.unwrap(), None, "round {round}: created = {created}");
+    }
+    assert!(refused > 0, "some replays landed between the steps, and the creation was refused");
+}
+
 #[tokio::test]
 async fn prefixes_keep_deployments_apart() {
     let Some((a, url, _)) = store("prefixes_keep_deployments_apart") else { return };
@@ -82,6 +130,7 @@ async fn a_refresh_grant_succeeds_exactly_once_under_concurrency() {
                     now: wall_clock_now(),
                     access: (new_access.hash, 300),
                     refresh: new_refresh.map(|k| (k.hash, 900)),
+                    grace: None,
                 };
                 (store.refresh(&refresh, &request).await.unwrap(), new_access)
             })

@@ -127,6 +127,7 @@ async fn a_long_refreshed_family_holds_only_live_tokens() {
             now: wall_clock_now(),
             access: (access.hash, 1),
             refresh: Some((next.hash, 4)),
+            grace: None,
         };
         let outcome = store.refresh(current, &request).await.unwrap();
         assert!(matches!(outcome, RefreshOutcome::Refreshed(_)), "refresh {n}: {outcome:?}");

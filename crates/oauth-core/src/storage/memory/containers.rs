@@ -124,6 +124,11 @@ impl<K: Hash + Eq, V> Sharded<K, V> {
     pub(super) fn len(&self) -> usize {
         self.shards.iter().map(HashMap::len).sum()
     }
+
+    /// Every entry, in no particular order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.shards.iter().flat_map(HashMap::iter)
+    }
 }
 
 /// The hasher of the token state's maps. Their keys are values nobody but

@@ -14,8 +14,9 @@ use async_trait::async_trait;
 
 use self::containers::{ExpiryIndex, Fold, Sharded, Timed};
 use super::{
-    ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
-    RefreshRequest, StorageError, StorageResult, ThrottleStore, TokenRecord, TokenStore, UserStore,
+    ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, REVOCATION_HOLD, RefreshLookup,
+    RefreshOutcome, RefreshRequest, RetiredUse, RetryAnswer, StorageError, StorageResult, ThrottleStore, TokenRecord,
+    TokenStore, UserStore,
 };
 use crate::client::Client;
 use crate::clock::{Clock, SystemClock};
@@ -32,6 +33,8 @@ enum Expiring {
     Access(TokenHash),
     Refresh(TokenHash),
     Grant(GrantId),
+    Revoked(GrantId),
+    RevokedClient(ClientId),
 }
 
 /// In-memory implementation of every storage trait. Cheap to clone (shared state).
@@ -119,6 +122,10 @@ struct State {
     grants: Sharded<GrantKey, Box<GrantEntry>>,
     access: Sharded<TokenHash, TokenRecord>,
     refresh: Sharded<TokenHash, RefreshEntry>,
+    /// Revoked grant ids, until when `create_grant` refuses them.
+    revoked: Sharded<GrantKey, u64>,
+    /// Clients whose grants were revoked, until when `create_grant` refuses theirs.
+    revoked_clients: BTreeMap<ClientId, u64>,
     expiries: ExpiryIndex<Expiring>,
 }
 
@@ -140,6 +147,9 @@ struct GrantEntry {
     /// The hashes of the family's other tokens: the live ones, and expired
     /// ones until the list is next pruned.
     others: Vec<TokenHash>,
+    /// The answer kept for a retry of the refresh token retired last
+    /// (refresh grace), with that token's hash: one per family at most.
+    retry: Option<(TokenHash, RetryAnswer)>,
 }
 
 impl GrantEntry {
@@ -290,6 +300,17 @@ impl State {
                         self.grants.remove(&key);
                     }
                 }
+                Expiring::Revoked(id) => {
+                    let key = GrantKey::new(&id);
+                    if self.revoked.get(&key).is_some_and(|until| *until <= now) {
+                        self.revoked.remove(&key);
+                    }
+                }
+                Expiring::RevokedClient(id) => {
+                    if self.revoked_clients.get(&id).is_some_and(|until| *until <= now) {
+                        self.revoked_clients.remove(&id);
+                    }
+                }
             }
         }
     }
@@ -305,13 +326,25 @@ impl State {
         }
     }
 
-    fn revoke_grant(&mut self, id: &GrantId) {
-        if let Some(grant) = self.grants.remove(&GrantKey::new(id)) {
+    /// Removes a grant and its tokens, and refuses to create it again for
+    /// [`REVOCATION_HOLD`] seconds.
+    fn revoke_grant(&mut self, id: &GrantId, now: u64) {
+        let key = GrantKey::new(id);
+        if let Some(grant) = self.grants.remove(&key) {
             for hash in grant.tokens() {
                 self.access.remove(hash);
                 self.refresh.remove(hash);
             }
         }
+        let until = now.saturating_add(REVOCATION_HOLD);
+        self.revoked.insert(key, until);
+        self.expiries.schedule(until, Expiring::Revoked(id.clone()));
+    }
+
+    /// Whether `create_grant` must refuse `grant` (revoked, or its client's grants were).
+    fn refuses(&self, grant: &GrantRecord, now: u64) -> bool {
+        self.revoked.get(&GrantKey::new(&grant.id)).is_some_and(|until| *until > now)
+            || self.revoked_clients.get(&grant.client_id).is_some_and(|until| *until > now)
     }
 }
 
@@ -381,17 +414,20 @@ impl CodeStore for MemoryStore {
 
 #[async_trait]
 impl TokenStore for MemoryStore {
-    async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<()> {
+    async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<bool> {
         let now = self.now();
         let mut state = self.state();
         state.purge(now);
+        if state.refuses(grant, now) {
+            return Ok(false);
+        }
         state.room_for(2 + usize::from(tokens.refresh.is_some()), self.inner.max_records)?;
         let others = tokens.refresh.as_ref().map(|(hash, _)| vec![*hash]).unwrap_or_default();
-        let entry = GrantEntry { record: grant.clone(), first: tokens.access.0, others };
+        let entry = GrantEntry { record: grant.clone(), first: tokens.access.0, others, retry: None };
         state.grants.insert(GrantKey::new(&grant.id), Box::new(entry));
         state.expiries.schedule(grant.expires_at, Expiring::Grant(grant.id.clone()));
         state.insert_tokens(tokens.clone());
-        Ok(())
+        Ok(true)
     }
 
     async fn get_access_token(&self, key: &TokenKey) -> StorageResult<Option<TokenRecord>> {
@@ -422,7 +458,15 @@ impl TokenStore for MemoryStore {
             Some(RefreshEntry::Active(r)) if r.expires_at > now && r.grant_id == old.grant => r.clone(),
             Some(RefreshEntry::Rotated { grant_id, expires_at }) if *expires_at > now && *grant_id == old.grant => {
                 let grant_id = grant_id.clone();
-                state.revoke_grant(&grant_id);
+                if let Some(grant) = state.grants.get_mut(&GrantKey::new(&grant_id)) {
+                    let kept = grant.retry.as_ref().filter(|(hash, _)| *hash == old.hash).map(|(_, answer)| answer);
+                    if RetryAnswer::decide(kept, now) == RetiredUse::Retry {
+                        if let Some((_, answer)) = grant.retry.take() {
+                            return Ok(RefreshOutcome::Retried(answer.sealed));
+                        }
+                    }
+                }
+                state.revoke_grant(&grant_id, now);
                 return Ok(RefreshOutcome::Reused);
             }
             _ => return Ok(RefreshOutcome::Unknown),
@@ -455,6 +499,7 @@ impl TokenStore for MemoryStore {
             }
             grant.others.push(new_access);
             grant.others.extend(new_refresh);
+            grant.retry = request.grace.clone().filter(|_| new_refresh.is_some()).map(|answer| (old.hash, answer));
         }
         Ok(RefreshOutcome::Refreshed(record))
     }
@@ -468,8 +513,26 @@ impl TokenStore for MemoryStore {
     }
 
     async fn revoke_grant(&self, id: &GrantId) -> StorageResult<()> {
-        self.state().revoke_grant(id);
+        let now = self.now();
+        self.state().revoke_grant(id, now);
         Ok(())
+    }
+
+    /// Walks every grant under the lock: deleting a client is rare, and an
+    /// index per client would cost every grant's creation.
+    async fn revoke_client_grants(&self, client: &ClientId) -> StorageResult<u64> {
+        let now = self.now();
+        let mut state = self.state();
+        state.purge(now);
+        let ids: Vec<GrantId> =
+            state.grants.iter().filter(|(_, g)| g.record.client_id == *client).map(|(k, _)| k.id.clone()).collect();
+        for id in &ids {
+            state.revoke_grant(id, now);
+        }
+        let until = now.saturating_add(REVOCATION_HOLD);
+        state.revoked_clients.insert(client.clone(), until);
+        state.expiries.schedule(until, Expiring::RevokedClient(client.clone()));
+        Ok(u64::try_from(ids.len()).unwrap_or(u64::MAX))
     }
 }
 
