@@ -83,11 +83,18 @@ const SHARDS: usize = 256;
 pub(super) struct Sharded<K, V> {
     hasher: Fold,
     shards: Box<[HashMap<K, V, Fold>]>,
+    /// The number of entries, kept on every insert and remove: the store's
+    /// bound is checked on every write, without summing the shards.
+    len: usize,
 }
 
 impl<K, V> Default for Sharded<K, V> {
     fn default() -> Self {
-        Self { hasher: Fold::default(), shards: (0..SHARDS).map(|_| HashMap::with_hasher(Fold::default())).collect() }
+        Self {
+            hasher: Fold::default(),
+            shards: (0..SHARDS).map(|_| HashMap::with_hasher(Fold::default())).collect(),
+            len: 0,
+        }
     }
 }
 
@@ -113,16 +120,22 @@ impl<K: Hash + Eq, V> Sharded<K, V> {
 
     pub(super) fn insert(&mut self, key: K, value: V) {
         let i = self.shard(&key);
-        self.shards[i].insert(key, value);
+        if self.shards[i].insert(key, value).is_none() {
+            self.len += 1;
+        }
     }
 
     pub(super) fn remove(&mut self, key: &K) -> Option<V> {
         let i = self.shard(key);
-        self.shards[i].remove(key)
+        let removed = self.shards[i].remove(key);
+        if removed.is_some() {
+            self.len -= 1;
+        }
+        removed
     }
 
     pub(super) fn len(&self) -> usize {
-        self.shards.iter().map(HashMap::len).sum()
+        self.len
     }
 
     /// Every entry, in no particular order.
@@ -172,6 +185,7 @@ mod tests {
             map.insert(TokenHash::of(&i.to_string()), i);
         }
         assert_eq!(map.len(), n as usize);
+        assert_eq!(map.len(), map.shards.iter().map(HashMap::len).sum::<usize>(), "the kept count is the sum");
         // 200 keys expected per shard; a fair split stays well within ±50%.
         for shard in map.shards.iter() {
             assert!((100..300).contains(&shard.len()), "shard of {} keys", shard.len());
