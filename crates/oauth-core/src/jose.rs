@@ -298,6 +298,21 @@ impl SigningKey {
         header.typ = Some(typ.to_owned());
         jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| KeyError::Sign(e.into()))
     }
+
+    /// Signs `claims` with the given protected `header` as it is (its `alg`
+    /// is not checked against the key's): for DPoP proofs, which carry the
+    /// public JWK in the header, and for tests that need malformed headers.
+    pub fn sign_with_header(&self, header: &serde_json::Value, claims: &serde_json::Value) -> Result<String, KeyError> {
+        let encode = |v: &serde_json::Value| serde_json::to_vec(v).map(|bytes| b64(&bytes));
+        let input = format!(
+            "{}.{}",
+            encode(header).map_err(|e| KeyError::Sign(e.into()))?,
+            encode(claims).map_err(|e| KeyError::Sign(e.into()))?
+        );
+        let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &self.encoding, self.alg.algorithm())
+            .map_err(|e| KeyError::Sign(e.into()))?;
+        Ok(format!("{input}.{signature}"))
+    }
 }
 
 /// The published keys: one active signer and any number of retired keys that
@@ -419,6 +434,78 @@ impl KeySet {
         }
         serde_json::from_value(claims).map_err(|e| JwtError::Claims(Arc::new(e)))
     }
+}
+
+/// The asymmetric JWS algorithms a presented JWT (a DPoP proof, a client
+/// assertion) may use: never `none` or HMAC.
+const ASYMMETRIC: &[(&str, Algorithm)] = &[
+    ("ES256", Algorithm::ES256),
+    ("ES384", Algorithm::ES384),
+    ("EdDSA", Algorithm::EdDSA),
+    ("PS256", Algorithm::PS256),
+    ("PS384", Algorithm::PS384),
+    ("PS512", Algorithm::PS512),
+    ("RS256", Algorithm::RS256),
+    ("RS384", Algorithm::RS384),
+    ("RS512", Algorithm::RS512),
+];
+
+/// The asymmetric algorithm with this JOSE name.
+pub(crate) fn asymmetric_alg(name: &str) -> Option<Algorithm> {
+    ASYMMETRIC.iter().find(|(n, _)| *n == name).map(|(_, alg)| *alg)
+}
+
+/// The JOSE name of an asymmetric algorithm.
+pub(crate) fn asymmetric_alg_name(alg: Algorithm) -> Option<&'static str> {
+    ASYMMETRIC.iter().find(|(_, a)| *a == alg).map(|(n, _)| *n)
+}
+
+/// An allow-list of asymmetric algorithms from their JOSE names; refuses an
+/// empty list and names anything else.
+pub(crate) fn asymmetric_algs(names: &[&str]) -> Result<Vec<Algorithm>, String> {
+    if names.is_empty() {
+        return Err("at least one signing algorithm is needed".into());
+    }
+    names
+        .iter()
+        .map(|name| {
+            asymmetric_alg(name)
+                .ok_or_else(|| format!("{name:?} is not an asymmetric JWS algorithm this server verifies"))
+        })
+        .collect()
+}
+
+/// JWK members that only a private or symmetric key has (RFC 7518 §6.2.2,
+/// §6.3.2, §6.4; RFC 8037 §2).
+const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// Why a presented JWK cannot verify anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PublicKeyError {
+    /// It carries private (or symmetric) key material.
+    Private,
+    /// Unknown key type, missing members, or not a valid key.
+    Unusable,
+}
+
+/// The decoded protected header of a compact JWS, before any verification
+/// (to choose the algorithm and key); `None` unless it is a JSON object.
+pub(crate) fn protected_header(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let bytes = URL_SAFE_NO_PAD.decode(token.split('.').next()?).ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        serde_json::Value::Object(header) => Some(header),
+        _ => None,
+    }
+}
+
+/// A verification key from a public JWK that a stranger sent.
+pub(crate) fn public_key(jwk: &serde_json::Map<String, serde_json::Value>) -> Result<DecodingKey, PublicKeyError> {
+    if PRIVATE_MEMBERS.iter().any(|member| jwk.contains_key(*member)) {
+        return Err(PublicKeyError::Private);
+    }
+    let parsed: jsonwebtoken::jwk::Jwk =
+        serde_json::from_value(serde_json::Value::Object(jwk.clone())).map_err(|_| PublicKeyError::Unusable)?;
+    DecodingKey::from_jwk(&parsed).map_err(|_| PublicKeyError::Unusable)
 }
 
 /// True when `token` has the shape of a compact JWS (three base64url parts).

@@ -64,8 +64,10 @@
 //! # fn tokio_test<F: std::future::Future>(f: F) { tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f); }
 //! ```
 
+pub mod assertion;
 pub mod client;
 pub mod clock;
+pub mod dpop;
 pub mod error;
 pub mod generate;
 pub mod grant;

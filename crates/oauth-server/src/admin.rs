@@ -8,6 +8,7 @@ use clap::Subcommand;
 use oauth_core::client::{Client, SecretHash, register};
 use oauth_core::types::{ClientId, GrantType, RedirectUri};
 
+use crate::audit;
 use crate::config::Config;
 use crate::registration::ClientRegistration;
 
@@ -107,6 +108,7 @@ pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<Stri
                 bail!("--id: client {} already exists", client.id);
             }
             register(clients.as_ref(), &client).await.context("storing the client")?;
+            audit::record(&audit::Event::ClientCreated { client: &client.id });
             let mut out = describe(&client);
             if let Some(secret) = secret {
                 out.push_str(&format!("client_secret: {secret}\n(shown once: only its hash is stored)\n"));
@@ -124,7 +126,9 @@ pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<Stri
             }
         }
         ClientCommand::Delete { id } => {
-            if clients.delete_client(&ClientId::new(id.clone())).await.map_err(|e| anyhow!("{id}: {e}"))? {
+            let client = ClientId::new(id.clone());
+            if clients.delete_client(&client).await.map_err(|e| anyhow!("{id}: {e}"))? {
+                audit::record(&audit::Event::ClientDeleted { client: &client });
                 Ok(format!("deleted {id}\n"))
             } else {
                 bail!("no client {id:?}")
@@ -160,6 +164,7 @@ pub async fn run_consent(config: &Config, command: ConsentCommand) -> anyhow::Re
             let subject = oauth_core::types::Subject::new(subject);
             let client = ClientId::new(client);
             if backends.stores.consents.revoke_consent(&subject, &client).await.context("revoking the consent")? {
+                audit::record(&audit::Event::ConsentRevoked { subject: &subject, client: &client });
                 Ok(format!("revoked the consent of {subject} for {client}\n"))
             } else {
                 bail!("no remembered consent of {subject} for {client}")

@@ -9,6 +9,7 @@
 //! and the tests use; [`run`] serves until SIGTERM or Ctrl-C.
 
 pub mod admin;
+pub mod audit;
 pub mod config;
 pub mod metrics;
 pub mod pages;
@@ -30,7 +31,7 @@ use anyhow::Context as _;
 use oauth_core::AuthorizationServer;
 
 pub use config::Config;
-pub use web::{AppState, configure};
+pub use web::{AppState, configure, configure_admin};
 
 /// Builds the shared state: the configured stores (seeded with the file's
 /// clients and users), the engine, sessions and pages.
@@ -91,6 +92,8 @@ pub async fn build_state_with_clock(
         consent_path: config.endpoints.consent.clone(),
         metrics: config.server.metrics.then_some(metrics),
         access_log: AccessLog { every_request: config.server.access_log },
+        security_headers: SecurityHeaders::for_config(config, secure),
+        admin_listener: config.server.admin_bind.is_some(),
     }))
 }
 
@@ -120,6 +123,56 @@ pub fn install_keys(server: &AuthorizationServer, config: &Config) -> anyhow::Re
 pub struct AccessLog {
     /// One line per request at `info`; otherwise only 5xx answers, at `warn`.
     pub every_request: bool,
+}
+
+/// Headers the [`security_headers`] middleware adds to every answer.
+#[derive(Debug, Clone, Default)]
+pub struct SecurityHeaders {
+    /// The `Strict-Transport-Security` value, when one is sent.
+    pub hsts: Option<actix_web::http::header::HeaderValue>,
+}
+
+impl SecurityHeaders {
+    /// HSTS with `server.hsts_max_age` when the issuer is https (`secure`)
+    /// and the age is not zero. Browsers ignore the header over plain HTTP,
+    /// and a proxy that terminates TLS passes it on.
+    pub fn for_config(config: &Config, secure: bool) -> Self {
+        let age = config.server.hsts_max_age;
+        let hsts = (secure && age > 0)
+            .then(|| actix_web::http::header::HeaderValue::from_str(&format!("max-age={age}")).ok())
+            .flatten();
+        Self { hsts }
+    }
+}
+
+/// Adds the [`SecurityHeaders`] registered by [`configure`] to every answer,
+/// including errors and 404s.
+pub async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let headers = req.app_data::<actix_web::web::Data<SecurityHeaders>>().cloned();
+    let mut response = next.call(req).await?;
+    if let Some(hsts) = headers.and_then(|h| h.hsts.clone()) {
+        response.headers_mut().insert(actix_web::http::header::STRICT_TRANSPORT_SECURITY, hsts);
+    }
+    Ok(response)
+}
+
+/// The public app: the access log and security headers around [`configure`].
+/// `run` serves it; tests drive it with `actix_web::test::init_service`.
+pub fn app(
+    state: Arc<AppState>,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new().wrap(from_fn(access_log)).wrap(from_fn(security_headers)).configure(move |cfg| configure(&state, cfg))
 }
 
 /// Request metrics, and log lines with method, path (never the query),
@@ -165,18 +218,34 @@ pub async fn run(config: Config, reload_from: Option<std::path::PathBuf>) -> any
         config.server.workers
     };
     let factory_state = state.clone();
-    let server = HttpServer::new(move || {
-        let state = factory_state.clone();
-        App::new().wrap(from_fn(access_log)).configure(move |cfg| configure(&state, cfg))
-    })
-    .workers(workers)
-    .shutdown_timeout(10)
-    .bind(&config.server.bind)
-    .with_context(|| format!("server.bind: cannot listen on {}", config.server.bind))?;
+    let server = HttpServer::new(move || app(factory_state.clone()))
+        .workers(workers)
+        .shutdown_timeout(10)
+        .bind(&config.server.bind)
+        .with_context(|| format!("server.bind: cannot listen on {}", config.server.bind))?;
     for addr in server.addrs() {
         tracing::info!(%addr, issuer = %state.server.policy().issuer(), "listening");
     }
-    server.run().await.context("server failed")?;
+    let public = server.run();
+    match &config.server.admin_bind {
+        None => public.await.context("server failed")?,
+        Some(bind) => {
+            let admin_state = state.clone();
+            let admin = HttpServer::new(move || {
+                let state = admin_state.clone();
+                App::new().configure(move |cfg| configure_admin(&state, cfg))
+            })
+            .workers(1)
+            .shutdown_timeout(10)
+            .bind(bind)
+            .with_context(|| format!("server.admin_bind: cannot listen on {bind}"))?;
+            for addr in admin.addrs() {
+                tracing::info!(%addr, "admin listener (metrics and probes)");
+            }
+            // Both stop on the same signal; the first error stops the process.
+            tokio::try_join!(public, admin.run()).context("server failed")?;
+        }
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -244,6 +244,11 @@ impl Observer for Metrics {
     fn oauth_error(&self, endpoint: &'static str, code: &ErrorCode) {
         self.errors.get_or_create(&ErrorLabels { endpoint, error: code.as_str().to_owned() }).inc();
     }
+
+    // The engine's only observer is this one, so it also forwards audit events.
+    fn audit(&self, event: &oauth_core::observe::AuditEvent<'_>) {
+        crate::audit::record_engine(event);
+    }
 }
 
 /// A store wrapper that times every call of the hot traits.

@@ -9,6 +9,7 @@ use oauth_actix::{AdapterOptions, AuthorizeHandler, OAuthEndpoints, respond};
 use oauth_core::storage::{StorageError, UserStore};
 use oauth_core::{Approval, AuthorizationServer, AuthorizeError, NextStep, OAuthError, Params, PendingAuthorization};
 
+use crate::audit;
 use crate::config::Config;
 use crate::pages::Pages;
 use crate::session::{LoggedIn, Session, Sessions};
@@ -36,6 +37,11 @@ pub struct AppState {
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
     /// Whether every request is logged (`server.access_log`).
     pub access_log: crate::AccessLog,
+    /// Headers added to every answer (`Strict-Transport-Security`).
+    pub security_headers: crate::SecurityHeaders,
+    /// Whether `/metrics` and the probes are served on a separate admin
+    /// listener (`server.admin_bind`) instead of this one.
+    pub admin_listener: bool,
 }
 
 impl std::fmt::Debug for AppState {
@@ -193,7 +199,8 @@ impl AppState {
     }
 }
 
-/// Mounts the OAuth endpoints, login, consent and the probes.
+/// Mounts the OAuth endpoints, login, consent and, unless they have their
+/// own listener ([`configure_admin`]), the metrics and probes.
 pub fn configure(state: &Arc<AppState>, cfg: &mut web::ServiceConfig) {
     let endpoints = OAuthEndpoints::new(state.server.clone(), Arc::new(SessionAuthorize(state.clone())))
         .with_options(state.adapter.clone());
@@ -201,6 +208,7 @@ pub fn configure(state: &Arc<AppState>, cfg: &mut web::ServiceConfig) {
     // Resource handlers in the same app can take `oauth_actix::BearerToken`.
     cfg.app_data(web::Data::from(state.server.clone()));
     cfg.app_data(web::Data::new(state.access_log));
+    cfg.app_data(web::Data::new(state.security_headers.clone()));
     let data = web::Data::from(state.clone());
     let limit = web::PayloadConfig::new(FORM_LIMIT);
     cfg.service(
@@ -222,12 +230,23 @@ pub fn configure(state: &Arc<AppState>, cfg: &mut web::ServiceConfig) {
             .default_service(web::to(|req: HttpRequest| async move { method_not_allowed(&req, "GET, POST") })),
     );
     if let Some(metrics) = &state.metrics {
+        // The access-log middleware counts every request of this listener.
+        cfg.app_data(web::Data::from(metrics.clone()));
+    }
+    if !state.admin_listener {
+        configure_admin(state, cfg);
+    }
+}
+
+/// Mounts `/metrics` (when on), `/healthz` and `/readyz`: on the public
+/// listener by default, or alone on the admin listener (`server.admin_bind`).
+pub fn configure_admin(state: &Arc<AppState>, cfg: &mut web::ServiceConfig) {
+    if let Some(metrics) = &state.metrics {
         let metrics = web::Data::from(metrics.clone());
-        cfg.app_data(metrics.clone());
         cfg.service(web::resource("/metrics").app_data(metrics).route(web::get().to(render_metrics)));
     }
     cfg.service(web::resource("/healthz").route(web::get().to(healthz)));
-    cfg.service(web::resource("/readyz").app_data(data).route(web::get().to(readyz)));
+    cfg.service(web::resource("/readyz").app_data(web::Data::from(state.clone())).route(web::get().to(readyz)));
 }
 
 fn method_not_allowed(req: &HttpRequest, allow: &'static str) -> HttpResponse {
@@ -313,9 +332,13 @@ async fn login_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState
     let check = oauth_core::user::password_check(user.as_ref(), &password);
     let user = match (st.server.run_offloaded(check).await, user) {
         (Ok(true), Some(user)) => user,
-        (Ok(_), _) => return failed("Invalid username or password."),
+        (Ok(_), user) => {
+            audit::record(&audit::Event::LoginFailed { user: user.as_ref().map(|u| &u.subject) });
+            return failed("Invalid username or password.");
+        }
         (Err(_), _) => return st.busy(),
     };
+    audit::record(&audit::Event::LoginSucceeded { subject: &user.subject, username: &user.username });
     let now = st.server.now();
     let mut session = match st.sessions.renew(session).await {
         Ok(s) => s,
@@ -326,7 +349,6 @@ async fn login_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState
         // This login answers the waiting request's prompt=login or max_age.
         pending.note_login();
     }
-    tracing::info!("login succeeded");
     if session.data.pending.is_none() {
         if let Err(e) = st.sessions.save(&session, now).await {
             return st.unavailable(&e);
@@ -389,7 +411,14 @@ async fn consent_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppSta
         }
         return respond(&req, st.server.deny(&pending));
     }
-    if field(&params, "remember") == Some("1") {
+    let remember = field(&params, "remember") == Some("1");
+    audit::record(&audit::Event::ConsentGranted {
+        subject: &user.subject,
+        client: &pending.client_id,
+        scope: &pending.scope,
+        remembered: remember,
+    });
+    if remember {
         let expires_at = now.saturating_add(st.server.policy().consent_lifetime());
         let stored = st
             .server

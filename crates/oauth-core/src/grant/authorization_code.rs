@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use super::{GrantHandler, GrantRequest, Issued};
 use crate::AuthorizationServer;
 use crate::error::OAuthError;
+use crate::observe::AuditEvent;
 use crate::pkce;
 use crate::server::storage_error;
 use crate::storage::{CodeTake, GrantRecord};
@@ -32,6 +33,7 @@ impl GrantHandler for AuthorizationCodeGrant {
             CodeTake::Taken(record) => record,
             CodeTake::Replayed { grant_id } => {
                 server.stores.tokens.revoke_grant(&grant_id).await.map_err(storage_error)?;
+                server.audit(AuditEvent::CodeReplay { client: &client.id, grant: &grant_id });
                 return Err(OAuthError::invalid_grant(
                     "The authorization code was already used; tokens issued from it are revoked",
                 ));

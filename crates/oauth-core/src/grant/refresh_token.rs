@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use super::{GrantHandler, GrantRequest, Issued};
 use crate::AuthorizationServer;
 use crate::error::OAuthError;
+use crate::observe::AuditEvent;
 use crate::policy::AccessTokenFormat;
 use crate::server::{signing_failed, storage_error};
 use crate::storage::{RefreshOutcome, RefreshRefusal, RefreshRequest};
@@ -61,6 +62,7 @@ impl GrantHandler for RefreshTokenGrant {
                 return Err(OAuthError::invalid_grant("The refresh token is invalid or expired"));
             }
             RefreshOutcome::Reused => {
+                server.audit(AuditEvent::RefreshReuse { client: &client.id });
                 return Err(OAuthError::invalid_grant("The refresh token was already used; the grant is revoked"));
             }
         };

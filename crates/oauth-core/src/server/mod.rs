@@ -151,6 +151,13 @@ impl AuthorizationServer {
         }
     }
 
+    /// Reports a security-relevant event to the observer.
+    pub(crate) fn audit(&self, event: crate::observe::AuditEvent<'_>) {
+        if let Some(o) = &self.observer {
+            o.audit(&event);
+        }
+    }
+
     /// Replaces the token generator.
     pub fn with_generator(mut self, generator: Arc<dyn TokenGenerator>) -> Self {
         self.generator = generator;

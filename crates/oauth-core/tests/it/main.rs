@@ -1,8 +1,10 @@
 //! Integration tests of the protocol engine: tables of requests and the answers RFC 6749 and friends require.
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
+mod assertion; // private_key_jwt client assertions (RFC 7523 §3), one row per defect
 mod authorize; // authorization endpoint validation table (aioauth §2.1 rows and ours)
 mod contract; // the answers of the public documents and of protected-resource authentication
+mod dpop; // DPoP proof checks of RFC 9449 §4.3, one row per defect
 mod grants; // extension grants, replacing built-ins, Argon2 on the Offload
 mod introspection; // RFC 7662 and RFC 7009 (aioauth §2.3, §2.4)
 mod memory_store; // the storage conformance suite on MemoryStore

@@ -64,7 +64,8 @@ pub struct ServerSection {
     pub login_hint: Option<String>,
     /// Worker threads (0: one per core).
     pub workers: usize,
-    /// Serve Prometheus metrics at `/metrics` (restrict it at your proxy).
+    /// Serve Prometheus metrics at `/metrics` (restrict it at your proxy, or
+    /// move it to `admin_bind`).
     pub metrics: bool,
     /// Log one line per request (method, path, status, latency) at `info`.
     /// Off by default: `/metrics` counts every request, a reverse proxy
@@ -77,6 +78,12 @@ pub struct ServerSection {
     /// Argon2 checks that may wait for a thread (0: 64 per thread); beyond
     /// that, requests needing one get `503` with `Retry-After`.
     pub hash_queue: usize,
+    /// `Strict-Transport-Security` max-age in seconds, sent on every answer
+    /// when the issuer is https (0: not sent).
+    pub hsts_max_age: u64,
+    /// A second address for `/metrics`, `/healthz` and `/readyz`; when set,
+    /// the public listener no longer serves them.
+    pub admin_bind: Option<String>,
 }
 
 impl Default for ServerSection {
@@ -93,6 +100,8 @@ impl Default for ServerSection {
             access_log: false,
             hash_threads: 0,
             hash_queue: 0,
+            hsts_max_age: 31_536_000,
+            admin_bind: None,
         }
     }
 }

@@ -88,9 +88,18 @@ impl std::fmt::Debug for Sessions {
 }
 
 impl Sessions {
-    /// Sessions in `store`, cookies signed with `key`, `Secure` when `secure`.
+    /// Sessions in `store`, cookies signed with `key`. When `secure` (an
+    /// https issuer) the cookie is `Secure` and its name carries the
+    /// `__Host-` prefix, so browsers refuse it from plain HTTP, from another
+    /// path and from a sibling subdomain (RFC 6265bis §4.1.3.2).
     pub fn new(store: Arc<dyn SessionStore>, key: Key, cookie_name: String, secure: bool, lifetime: u64) -> Self {
+        let cookie_name = host_prefixed(cookie_name, secure);
         Self { store, key, cookie_name, secure, lifetime }
+    }
+
+    /// The cookie's name as sent (with the `__Host-` prefix when secure).
+    pub fn cookie_name(&self) -> &str {
+        &self.cookie_name
     }
 
     /// The store (for readiness checks).
@@ -137,7 +146,7 @@ impl Sessions {
     }
 
     /// The signed cookie carrying the session id: HttpOnly, SameSite=Lax,
-    /// Secure when the issuer is https, Path=/.
+    /// Path=/, no Domain; Secure and `__Host-`-prefixed when the issuer is https.
     pub fn cookie(&self, session: &Session) -> Cookie<'static> {
         let mut cookie = Cookie::new(self.cookie_name.clone(), session.id.clone());
         cookie.set_http_only(true);
@@ -147,5 +156,30 @@ impl Sessions {
         let mut jar = CookieJar::new();
         jar.signed_mut(&self.key).add(cookie);
         jar.get(&self.cookie_name).cloned().unwrap_or_else(|| Cookie::new(self.cookie_name.clone(), ""))
+    }
+}
+
+/// `name` with the `__Host-` prefix when `secure` (and without it otherwise:
+/// browsers drop a `__Host-` cookie that is not `Secure`).
+fn host_prefixed(name: String, secure: bool) -> String {
+    const PREFIX: &str = "__Host-";
+    let bare = name.strip_prefix(PREFIX).unwrap_or(&name);
+    if secure { format!("{PREFIX}{bare}") } else { bare.to_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_prefixed;
+
+    #[test]
+    fn cookie_name_prefix() {
+        for (name, secure, expected) in [
+            ("oauth_session", true, "__Host-oauth_session"),
+            ("oauth_session", false, "oauth_session"),
+            ("__Host-s", true, "__Host-s"),
+            ("__Host-s", false, "s"),
+        ] {
+            assert_eq!(host_prefixed(name.to_owned(), secure), expected, "{name} secure={secure}");
+        }
     }
 }

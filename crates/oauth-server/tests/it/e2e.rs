@@ -142,3 +142,81 @@ async fn protocol_upgrade_requests_are_answered() {
         assert_eq!(status_line, "HTTP/1.1 400 Bad Request", "{method} {path}: no answer within 5 s, or another one");
     }
 }
+
+/// Audit lines (issue 14): login failure and success, consent, code replay
+/// and refresh reuse each leave one line under the `audit` target, with
+/// identifiers only: never a password, code, token or secret, and never a
+/// username that matches no user.
+#[tokio::test]
+async fn security_events_leave_audit_lines_without_secrets() {
+    let env = [("RUST_LOG", "warn,audit=info")];
+    let mut server = spawn_with_stderr(&env, Stdio::piped()).await;
+    let base = server.base.clone();
+    let http = http();
+    for (username, password) in [("admin", "wrong-password-1"), ("typed-my-password-here", "x")] {
+        let browser = crate::support::browser();
+        let page = browser.get(format!("{base}/login")).send().await.unwrap().text().await.unwrap();
+        let csrf = crate::support::hidden(&page, "csrf_token");
+        let r = browser
+            .post(format!("{base}/login"))
+            .form(&[("username", username), ("password", password), ("csrf_token", &csrf)])
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_client_error(), "{}", r.status());
+    }
+    let url = format!(
+        "{base}/oauth/authorize?client_id=test_client&redirect_uri=https%3A%2F%2Fwww.example.com%2Fredirect&response_type=code&state=s&scope=email"
+    );
+    let params = browser_flow(&base, &base, &url).await;
+    let exchange = |body: Vec<(&'static str, String)>| {
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            let r = http
+                .post(format!("{base}/oauth/tokenize"))
+                .basic_auth("test_client", Some("password"))
+                .form(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let code_grant = |code: &str| {
+        vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.to_owned()),
+            ("redirect_uri", "https://www.example.com/redirect".to_owned()),
+        ]
+    };
+    let code = params["code"].clone();
+    let (status, tokens) = exchange(code_grant(&code)).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(exchange(code_grant(&code)).await.0, 400, "the replay is refused");
+    // A second flow gives a live family whose rotated-out refresh token is reused.
+    let params = browser_flow(&base, &base, &url).await;
+    let (status, fresh) = exchange(code_grant(&params["code"])).await;
+    assert_eq!(status, 200, "{fresh}");
+    let live = fresh["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = || vec![("grant_type", "refresh_token".to_owned()), ("refresh_token", live.clone())];
+    assert_eq!(exchange(refresh()).await.0, 200);
+    assert_eq!(exchange(refresh()).await.0, 400, "reuse of a rotated refresh token");
+
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut server.child.stderr.take().unwrap(), &mut log).unwrap();
+    let lines = |event: &str| log.lines().filter(|l| l.contains(&format!("event=\"{event}\""))).count();
+    assert_eq!(lines("login.failed"), 2, "{log}");
+    assert!(log.contains("known_user=true"), "{log}");
+    assert!(log.contains("known_user=false"), "{log}");
+    assert_eq!(lines("login.succeeded"), 2, "{log}");
+    assert_eq!(lines("consent.granted"), 2, "{log}");
+    assert_eq!(lines("code.replay"), 1, "{log}");
+    assert_eq!(lines("refresh.reuse"), 1, "{log}");
+    let access = tokens["access_token"].as_str().unwrap();
+    for secret in ["wrong-password-1", "typed-my-password-here", "password=", code.as_str(), live.as_str(), access] {
+        assert!(!log.contains(secret), "{secret:?} leaked into the log: {log}");
+    }
+}

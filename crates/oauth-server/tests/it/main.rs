@@ -3,6 +3,7 @@
 
 mod e2e; // the real binary on a free port, driven over HTTP, code exchanged with the oauth2 crate
 mod flow; // the seed's browser flow, deny, login and CSRF failures, session fixation
+mod hardening; // __Host- cookies, HSTS, the admin listener
 mod metrics; // /metrics counters move after real requests; no secret in labels
 mod oidc_rp; // the openidconnect crate as relying party, for RS256, ES256 and EdDSA
 mod prompt; // prompt=none, prompt=login, max_age, remembered consent, login_hint

@@ -224,7 +224,9 @@ async fn cli_creates_and_deletes_clients() {
         &prefix,
     );
     assert!(ok, "{err}");
+    assert!(err.contains("event=\"client.created\"") && err.contains("client=\"robot\""), "audit line: {err}");
     let secret = out.lines().find_map(|l| l.strip_prefix("client_secret: ")).unwrap().to_owned();
+    assert!(!err.contains(&secret), "the secret is not in the audit line: {err}");
     assert!(secret.len() >= 43, "a generated high-entropy secret");
     let (_, listed, _) = cli("client", &["list"], &url, &prefix);
     assert!(listed.contains("robot") && listed.contains("test_client"), "{listed}");
@@ -246,6 +248,7 @@ async fn cli_creates_and_deletes_clients() {
 
     let (ok, _, err) = cli("client", &["delete", "robot"], &url, &prefix);
     assert!(ok, "{err}");
+    assert!(err.contains("event=\"client.deleted\""), "audit line: {err}");
     let (status, json) = request().await;
     assert_eq!((status, json["error"].as_str()), (401, Some("invalid_client")));
 

@@ -1,7 +1,7 @@
 //! The app under test.
 
 use actix_web::dev::{Service, ServiceResponse};
-use actix_web::{App, test};
+use actix_web::test;
 use oauth_server::Config;
 
 /// The demo's configuration (http on loopback), with overrides.
@@ -18,12 +18,7 @@ pub async fn app(
 ) -> impl Service<actix_http::Request, Response = ServiceResponse<impl actix_web::body::MessageBody>, Error = actix_web::Error>
 {
     let state = oauth_server::build_state(&config).await.unwrap();
-    test::init_service(
-        App::new()
-            .wrap(actix_web::middleware::from_fn(oauth_server::access_log))
-            .configure(move |cfg| oauth_server::configure(&state, cfg)),
-    )
-    .await
+    test::init_service(oauth_server::app(state)).await
 }
 
 /// What `curl localhost:8000/oauth/tokenize -u test_client:password -d …` sends.
@@ -70,6 +65,12 @@ pub async fn spawn(env: &[(&str, &str)]) -> Server {
 
 /// [`spawn`], with the server's standard error (its log) sent to `stderr`.
 pub async fn spawn_with_stderr(env: &[(&str, &str)], stderr: std::process::Stdio) -> Server {
+    spawn_probed(env, stderr, None).await
+}
+
+/// [`spawn`], waiting for `/healthz` at `probe_base` (an admin listener)
+/// instead of the public address when given.
+pub async fn spawn_probed(env: &[(&str, &str)], stderr: std::process::Stdio, probe_base: Option<&str>) -> Server {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/aioauth-demo/demo.toml");
@@ -86,10 +87,11 @@ pub async fn spawn_with_stderr(env: &[(&str, &str)], stderr: std::process::Stdio
         command.env(k, v);
     }
     let server = Server { child: command.spawn().unwrap(), base };
+    let probe = format!("{}/healthz", probe_base.unwrap_or(&server.base));
     let client = reqwest::Client::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        if let Ok(r) = client.get(format!("{}/healthz", server.base)).send().await {
+        if let Ok(r) = client.get(&probe).send().await {
             if r.status() == 200 {
                 return server;
             }

@@ -1,0 +1,198 @@
+//! Client assertions for `private_key_jwt` (RFC 7523 §2.2 and §3, OpenID
+//! Connect Core §9): a JWT the client signs with a key whose public half it
+//! registered, sent as `client_assertion` with `client_assertion_type`
+//! [`ASSERTION_TYPE`].
+//!
+//! This module checks one assertion against the client's JWK Set: signature,
+//! `iss` and `sub` equal to the client id, `aud` naming this server, `exp`
+//! in the future but not too far, `nbf` and `iat` not in the future. The
+//! `jti` must be refused when seen before until the assertion expires: that
+//! needs state shared by every instance and is the caller's (the returned
+//! [`VerifiedAssertion`] carries `jti` and `exp` for it).
+
+use jsonwebtoken::{Algorithm, Validation};
+use serde_json::Value;
+
+use crate::jose;
+
+/// The `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Largest accepted assertion, in bytes.
+pub const MAX_ASSERTION_LEN: usize = 8 * 1024;
+
+/// Largest accepted `jti`, in bytes.
+pub const MAX_JTI_LEN: usize = 256;
+
+/// Why an assertion is refused; each is answered `invalid_client` (RFC 7523
+/// §3.2), the variant says why in the logs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AssertionError {
+    /// Not a compact JWS, too long, or a part does not decode.
+    #[error("the client assertion is not a well-formed JWT")]
+    Malformed,
+    /// `alg` is symmetric, `none`, unknown, or not in the allow-list.
+    #[error("the client assertion's alg is not accepted")]
+    Algorithm,
+    /// No registered key has the `kid`, or without a `kid` no single key fits.
+    #[error("no registered key of the client verifies this assertion")]
+    NoKey,
+    /// The signature does not verify.
+    #[error("the client assertion's signature does not verify")]
+    Signature,
+    /// `iss` or `sub` is not the client id.
+    #[error("the client assertion's iss and sub must be the client id")]
+    Subject,
+    /// `aud` does not name this server.
+    #[error("the client assertion's aud does not name this server")]
+    Audience,
+    /// `exp` is missing or past.
+    #[error("the client assertion has expired")]
+    Expired,
+    /// `exp` is further away than the server accepts.
+    #[error("the client assertion's lifetime is too long")]
+    Lifetime,
+    /// `nbf` or `iat` is in the future.
+    #[error("the client assertion is not valid yet")]
+    NotYetValid,
+    /// `jti` missing or too long, or a claim has the wrong type.
+    #[error("the client assertion lacks a required claim")]
+    Claims,
+}
+
+/// Which assertions are accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssertionRules {
+    algs: Vec<Algorithm>,
+    max_lifetime: u64,
+    max_skew: u64,
+}
+
+impl Default for AssertionRules {
+    /// ES256, EdDSA, PS256 and RS256; `exp` at most 300 seconds ahead; `nbf`
+    /// and `iat` at most 5 seconds ahead of the server's clock.
+    fn default() -> Self {
+        Self {
+            algs: vec![Algorithm::ES256, Algorithm::EdDSA, Algorithm::PS256, Algorithm::RS256],
+            max_lifetime: 300,
+            max_skew: 5,
+        }
+    }
+}
+
+impl AssertionRules {
+    /// Rules accepting the named algorithms (JOSE names, asymmetric only),
+    /// assertions expiring at most `max_lifetime` seconds ahead, and clocks
+    /// `max_skew` seconds ahead of ours.
+    pub fn new(algs: &[&str], max_lifetime: u64, max_skew: u64) -> Result<Self, String> {
+        Ok(Self { algs: jose::asymmetric_algs(algs)?, max_lifetime, max_skew })
+    }
+
+    /// The accepted algorithms' JOSE names, for
+    /// `token_endpoint_auth_signing_alg_values_supported`.
+    pub fn alg_names(&self) -> Vec<&'static str> {
+        self.algs.iter().filter_map(|alg| jose::asymmetric_alg_name(*alg)).collect()
+    }
+}
+
+/// An assertion that passed every stateless check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAssertion {
+    /// The assertion's unique id; the caller refuses one seen before.
+    pub jti: String,
+    /// When it expires: how long the caller must remember `jti`.
+    pub exp: u64,
+}
+
+/// Verifies `assertion` for `client_id` against the client's registered JWK
+/// Set (`{"keys": [...]}`), accepting an `aud` equal to one of `audiences`
+/// (the issuer identifier and the endpoint URL).
+pub fn verify(
+    assertion: &str,
+    client_id: &str,
+    jwks: &Value,
+    audiences: &[&str],
+    rules: &AssertionRules,
+    now: u64,
+) -> Result<VerifiedAssertion, AssertionError> {
+    if assertion.len() > MAX_ASSERTION_LEN || !jose::looks_like_jwt(assertion) {
+        return Err(AssertionError::Malformed);
+    }
+    let header = jose::protected_header(assertion).ok_or(AssertionError::Malformed)?;
+    let alg = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .and_then(jose::asymmetric_alg)
+        .filter(|alg| rules.algs.contains(alg))
+        .ok_or(AssertionError::Algorithm)?;
+    let kid = header.get("kid").and_then(Value::as_str);
+    let key = select_key(jwks, kid, alg)?;
+
+    let mut validation = Validation::new(alg);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let claims = jsonwebtoken::decode::<Value>(assertion, &key, &validation)
+        .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => AssertionError::Signature,
+            jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => AssertionError::NoKey,
+            _ => AssertionError::Malformed,
+        })?
+        .claims;
+
+    let text = |name: &str| claims.get(name).and_then(Value::as_str);
+    if text("iss") != Some(client_id) || text("sub") != Some(client_id) {
+        return Err(AssertionError::Subject);
+    }
+    let audience_ok = match claims.get("aud") {
+        Some(Value::String(aud)) => audiences.contains(&aud.as_str()),
+        Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).any(|aud| audiences.contains(&aud)),
+        _ => false,
+    };
+    if !audience_ok {
+        return Err(AssertionError::Audience);
+    }
+    let time = |name: &str| -> Result<Option<u64>, AssertionError> {
+        match claims.get(name) {
+            None => Ok(None),
+            // NumericDate may have a fraction (RFC 7519 §2); whole seconds suffice.
+            Some(v) => {
+                v.as_f64().filter(|t| t.is_finite() && *t >= 0.0).map(|t| Some(t as u64)).ok_or(AssertionError::Claims)
+            }
+        }
+    };
+    let exp = time("exp")?.ok_or(AssertionError::Expired)?;
+    if exp <= now {
+        return Err(AssertionError::Expired);
+    }
+    if exp > now.saturating_add(rules.max_lifetime) {
+        return Err(AssertionError::Lifetime);
+    }
+    for claim in ["nbf", "iat"] {
+        if time(claim)?.is_some_and(|t| t > now.saturating_add(rules.max_skew)) {
+            return Err(AssertionError::NotYetValid);
+        }
+    }
+    let jti = text("jti").filter(|j| !j.is_empty() && j.len() <= MAX_JTI_LEN).ok_or(AssertionError::Claims)?;
+    Ok(VerifiedAssertion { jti: jti.to_owned(), exp })
+}
+
+/// The registered signing key whose type fits `alg` and whose `kid` is the
+/// header's; without a `kid`, the only such key.
+fn select_key(jwks: &Value, kid: Option<&str>, alg: Algorithm) -> Result<jsonwebtoken::DecodingKey, AssertionError> {
+    let keys = jwks.get("keys").and_then(Value::as_array).ok_or(AssertionError::NoKey)?;
+    let kty = match alg {
+        Algorithm::ES256 | Algorithm::ES384 => "EC",
+        Algorithm::EdDSA => "OKP",
+        _ => "RSA",
+    };
+    let mut candidates = keys.iter().filter_map(Value::as_object).filter(|key| {
+        let usable = key.get("use").and_then(Value::as_str).is_none_or(|u| u == "sig")
+            && key.get("kty").and_then(Value::as_str) == Some(kty);
+        usable && kid.is_none_or(|kid| key.get("kid").and_then(Value::as_str) == Some(kid))
+    });
+    let (Some(key), None) = (candidates.next(), candidates.next()) else { return Err(AssertionError::NoKey) };
+    jose::public_key(key).map_err(|_| AssertionError::NoKey)
+}
