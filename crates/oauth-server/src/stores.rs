@@ -87,6 +87,7 @@ fn open_redis(config: &Config, clients: Vec<Client>, memory: Arc<MemoryStore>) -
             tokens: redis.clone(),
             users: memory,
             consents: redis.clone(),
+            once: redis.clone(),
         },
         sessions: Arc::new(sessions),
         managed_clients: Some(layered),

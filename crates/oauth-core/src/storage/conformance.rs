@@ -19,7 +19,7 @@
 //! ```
 
 use super::{
-    ClientStore, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
+    ClientStore, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, OnceStore, RefreshLookup, RefreshOutcome,
     RefreshRefusal, RefreshRequest, Store, TokenStore, UserStore,
 };
 use crate::client::{Client, SecretHash};
@@ -35,6 +35,25 @@ pub async fn run<S: Store + ?Sized>(store: &S) {
     codes(store).await;
     tokens(store).await;
     consents(store).await;
+    once(store).await;
+}
+
+/// [`OnceStore`]: a key is stored once, taken once, and never outlives its
+/// expiry. (Concurrent first uses are a backend's own test: this suite runs
+/// without an async runtime.)
+pub async fn once<S: OnceStore + ?Sized>(store: &S) {
+    let key = TokenHash::of(&unique("once"));
+    let later = now() + 60;
+    assert_eq!(ok(store.take_once(&key).await, "take_once"), None, "nothing stored yet");
+    assert!(ok(store.put_once(&key, b"first", later).await, "put_once"), "the first use is stored");
+    assert!(!ok(store.put_once(&key, b"second", later).await, "put_once"), "a second use is refused");
+    assert_eq!(ok(store.take_once(&key).await, "take_once").as_deref(), Some(&b"first"[..]), "the first value stays");
+    assert_eq!(ok(store.take_once(&key).await, "take_once"), None, "taken once");
+
+    let expired = TokenHash::of(&unique("once"));
+    assert!(ok(store.put_once(&expired, b"old", now() - 1).await, "put_once"), "stored already expired");
+    assert_eq!(ok(store.take_once(&expired).await, "take_once"), None, "an expired record is never returned");
+    assert!(ok(store.put_once(&expired, b"new", later).await, "put_once"), "an expired record does not block its key");
 }
 
 /// [`TokenStore`]: grants and their tokens, the refresh grant (rotation,

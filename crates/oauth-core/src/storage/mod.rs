@@ -326,9 +326,28 @@ pub trait ConsentStore: Send + Sync {
     async fn revoke_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<bool>;
 }
 
+/// Short-lived records used once: pushed authorization requests (RFC 9126
+/// §2.2), and the ids of DPoP proofs and client assertions already seen
+/// (RFC 9449 §11.1, RFC 7523 §3), which must be refused when presented again
+/// on any instance.
+///
+/// Keys are [`TokenHash`]es the engine derives (domain-separated), so a raw
+/// request URI or proof id is never stored. Each call touches one record and
+/// is atomic (on Redis: one key, `SET NX EXAT` and `GETDEL`); every record
+/// has an expiry.
+#[async_trait]
+pub trait OnceStore: Send + Sync {
+    /// Stores `value` under `key` until `expires_at` unless a live record
+    /// has that key. True when stored: the key's first use.
+    async fn put_once(&self, key: &TokenHash, value: &[u8], expires_at: u64) -> StorageResult<bool>;
+    /// Returns the live record under `key` and deletes it, atomically: of
+    /// concurrent calls, at most one gets it.
+    async fn take_once(&self, key: &TokenHash) -> StorageResult<Option<Vec<u8>>>;
+}
+
 /// A store implementing every trait the engine uses (what [`Stores::single`] takes).
-pub trait Store: ClientStore + CodeStore + TokenStore + UserStore + ConsentStore {}
-impl<T: ClientStore + CodeStore + TokenStore + UserStore + ConsentStore> Store for T {}
+pub trait Store: ClientStore + CodeStore + TokenStore + UserStore + ConsentStore + OnceStore {}
+impl<T: ClientStore + CodeStore + TokenStore + UserStore + ConsentStore + OnceStore> Store for T {}
 
 /// The stores an [`AuthorizationServer`](crate::AuthorizationServer) uses.
 ///
@@ -346,6 +365,8 @@ pub struct Stores {
     pub users: Arc<dyn UserStore>,
     /// Remembered consents.
     pub consents: Arc<dyn ConsentStore>,
+    /// Single-use records (pushed requests, seen proof and assertion ids).
+    pub once: Arc<dyn OnceStore>,
 }
 
 impl Stores {
@@ -356,7 +377,8 @@ impl Stores {
             codes: store.clone(),
             tokens: store.clone(),
             users: store.clone(),
-            consents: store,
+            consents: store.clone(),
+            once: store,
         }
     }
 }

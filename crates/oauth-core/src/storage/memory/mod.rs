@@ -14,8 +14,8 @@ use async_trait::async_trait;
 
 use self::containers::{ExpiryIndex, Fold, Sharded, Timed};
 use super::{
-    ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
-    RefreshRequest, StorageError, StorageResult, TokenRecord, TokenStore, UserStore,
+    ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, OnceStore, RefreshLookup,
+    RefreshOutcome, RefreshRequest, StorageError, StorageResult, TokenRecord, TokenStore, UserStore,
 };
 use crate::client::Client;
 use crate::clock::{Clock, SystemClock};
@@ -48,6 +48,7 @@ struct Inner {
     users: RwLock<BTreeMap<String, User>>,
     state: Mutex<State>,
     consents: Mutex<Timed<(Subject, ClientId), ScopeSet>>,
+    once: Mutex<Timed<TokenHash, Vec<u8>>>,
 }
 
 /// A grant id with its hash computed once. A map rehashes every key when it
@@ -154,8 +155,9 @@ impl MemoryStore {
     pub const DEFAULT_MAX_RECORDS: usize = 1_000_000;
 
     /// An empty store on the given clock holding at most `max_records` live
-    /// records of the token state (codes, grants, access and refresh tokens)
-    /// and at most `max_records` remembered consents. A write that would go
+    /// records of the token state (codes, grants, access and refresh tokens),
+    /// at most `max_records` remembered consents and at most `max_records`
+    /// single-use records. A write that would go
     /// beyond, once expired records are purged, fails with
     /// [`StorageError::Full`] and changes nothing.
     pub fn with_limit(clock: Arc<dyn Clock>, max_records: usize) -> Self {
@@ -167,6 +169,7 @@ impl MemoryStore {
                 users: RwLock::default(),
                 state: Mutex::default(),
                 consents: Mutex::default(),
+                once: Mutex::default(),
             }),
         }
     }
@@ -462,5 +465,26 @@ impl ConsentStore for MemoryStore {
 
     async fn revoke_consent(&self, subject: &Subject, client: &ClientId) -> StorageResult<bool> {
         Ok(lock(&self.inner.consents).remove(&(subject.clone(), client.clone())))
+    }
+}
+
+#[async_trait]
+impl OnceStore for MemoryStore {
+    async fn put_once(&self, key: &TokenHash, value: &[u8], expires_at: u64) -> StorageResult<bool> {
+        let now = self.now();
+        let mut once = lock(&self.inner.once);
+        if once.get(key, now).is_some() {
+            return Ok(false);
+        }
+        if once.len_after_purge(now) >= self.inner.max_records {
+            return Err(StorageError::Full);
+        }
+        once.insert(*key, value.to_vec(), expires_at, now);
+        Ok(true)
+    }
+
+    async fn take_once(&self, key: &TokenHash) -> StorageResult<Option<Vec<u8>>> {
+        let now = self.now();
+        Ok(lock(&self.inner.once).take(key, now))
     }
 }
