@@ -309,4 +309,14 @@ mod failing {
             down()
         }
     }
+
+    #[async_trait]
+    impl OnceStore for FailingStore {
+        async fn put_once(&self, _: &TokenHash, _: &[u8], _: u64) -> StorageResult<bool> {
+            down()
+        }
+        async fn take_once(&self, _: &TokenHash) -> StorageResult<Option<Vec<u8>>> {
+            down()
+        }
+    }
 }

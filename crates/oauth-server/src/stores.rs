@@ -88,6 +88,7 @@ fn open_redis(config: &Config, clients: Vec<Client>, memory: Arc<MemoryStore>) -
             users: memory,
             consents: redis.clone(),
             throttle: redis.clone(),
+            once: redis.clone(),
         },
         sessions: Arc::new(sessions),
         managed_clients: Some(layered),

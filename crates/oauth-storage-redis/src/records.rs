@@ -1,13 +1,16 @@
 //! [`Records`]: opaque records with an expiry, for data the engine does not
 //! know (`oauth-server` keeps its browser sessions here).
 
-use oauth_core::storage::StorageResult;
+use oauth_core::storage::{OnceStore, StorageResult};
 use oauth_core::types::TokenHash;
 
 use crate::store::{BuildError, RedisStore};
 
 /// Key namespaces of the engine's own records, which [`RedisStore::records`] refuses.
-const RESERVED: [&str; 5] = ["code", "g", "cg", "consent", "throttle"];
+const RESERVED: [&str; 6] = ["code", "g", "cg", "consent", "throttle", ONCE];
+
+/// The namespace of the engine's single-use records ([`OnceStore`]).
+pub(crate) const ONCE: &str = "once";
 
 /// Opaque byte records with an expiry in one namespace of a [`RedisStore`],
 /// made by [`RedisStore::records`].
@@ -26,7 +29,7 @@ pub struct Records {
 
 impl RedisStore {
     /// The records of `namespace`: ASCII letters, digits, `-` and `_`, and
-    /// none of the engine's own (`code`, `g`, `cg`, `consent`, `throttle`).
+    /// none of the engine's own (`code`, `g`, `cg`, `consent`, `throttle`, `once`).
     ///
     /// ```no_run
     /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
@@ -72,6 +75,24 @@ impl Records {
         self.store.query::<()>(redis::cmd("SET").arg(self.key(id)).arg(value).arg("EXAT").arg(expires_at)).await
     }
 
+    /// Creates a record until `expires_at` unless one exists (`SET NX
+    /// EXAT`); true when created. A time already past creates nothing and
+    /// answers true: no live record has the key.
+    pub async fn put_new(&self, id: &TokenHash, value: &[u8], expires_at: u64) -> StorageResult<bool> {
+        if expires_at <= self.store.now() {
+            return Ok(true);
+        }
+        let set = redis::cmd("SET").arg(self.key(id)).arg(value).arg("NX").arg("EXAT").arg(expires_at).clone();
+        // `OK` when set, nil when the key exists.
+        Ok(self.store.query::<Option<String>>(&set).await?.is_some())
+    }
+
+    /// Returns the record and deletes it in one command (`GETDEL`): of
+    /// concurrent calls, one gets it.
+    pub async fn take(&self, id: &TokenHash) -> StorageResult<Option<Vec<u8>>> {
+        self.store.query(redis::cmd("GETDEL").arg(self.key(id))).await
+    }
+
     /// Deletes a record; true when it existed.
     pub async fn delete(&self, id: &TokenHash) -> StorageResult<bool> {
         Ok(self.store.query::<i64>(redis::cmd("DEL").arg(self.key(id))).await? > 0)
@@ -80,6 +101,24 @@ impl Records {
     /// Whether Redis answers ([`RedisStore::ping`]), for readiness probes.
     pub async fn ping(&self) -> StorageResult<()> {
         self.store.ping().await
+    }
+}
+
+#[async_trait::async_trait]
+impl OnceStore for RedisStore {
+    async fn put_once(&self, key: &TokenHash, value: &[u8], expires_at: u64) -> StorageResult<bool> {
+        self.once_records().put_new(key, value, expires_at).await
+    }
+
+    async fn take_once(&self, key: &TokenHash) -> StorageResult<Option<Vec<u8>>> {
+        self.once_records().take(key).await
+    }
+}
+
+impl RedisStore {
+    /// The engine's single-use records (namespace [`ONCE`], reserved).
+    fn once_records(&self) -> Records {
+        Records { store: self.clone(), key_prefix: self.keys().records(ONCE) }
     }
 }
 
@@ -93,7 +132,7 @@ mod tests {
         for good in ["sess", "device-codes", "a_1"] {
             assert!(store.records(good).is_ok(), "{good}");
         }
-        for bad in ["", "code", "g", "cg", "consent", "throttle", "a:b", "{clients}", "a b", "sé"] {
+        for bad in ["", "code", "g", "cg", "consent", "throttle", "once", "a:b", "{clients}", "a b", "sé"] {
             assert!(matches!(store.records(bad), Err(BuildError::Namespace(_))), "{bad:?}");
         }
     }

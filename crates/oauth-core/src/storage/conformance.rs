@@ -19,7 +19,7 @@
 //! ```
 
 use super::{
-    ClientStore, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
+    ClientStore, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, OnceStore, RefreshLookup, RefreshOutcome,
     RefreshRefusal, RefreshRequest, RetryAnswer, Store, ThrottleStore, TokenStore, UserStore,
 };
 use crate::client::{Client, SecretHash};
@@ -38,6 +38,7 @@ pub async fn run<S: Store + ?Sized>(store: &S) {
     consents(store).await;
     throttle(store).await;
     code_replay_before_its_grant(store).await;
+    once(store).await;
 }
 
 /// [`ThrottleStore`]: counters per key, a window from the first failure
@@ -104,6 +105,24 @@ async fn code_replay_before_its_grant<S: CodeStore + TokenStore + ?Sized>(store:
     assert_eq!(ok(store.get_access_token(&access).await, "get"), None, "no access token of it is stored");
     let refresh = refresh.unwrap_or_else(|| panic!("refresh"));
     assert_eq!(ok(store.get_refresh_token(&refresh).await, "get"), RefreshLookup::Unknown, "nor a refresh token");
+}
+
+/// [`OnceStore`]: a key is stored once, taken once, and never outlives its
+/// expiry. (Concurrent first uses are a backend's own test: this suite runs
+/// without an async runtime.)
+pub async fn once<S: OnceStore + ?Sized>(store: &S) {
+    let key = TokenHash::of(&unique("once"));
+    let later = now() + 60;
+    assert_eq!(ok(store.take_once(&key).await, "take_once"), None, "nothing stored yet");
+    assert!(ok(store.put_once(&key, b"first", later).await, "put_once"), "the first use is stored");
+    assert!(!ok(store.put_once(&key, b"second", later).await, "put_once"), "a second use is refused");
+    assert_eq!(ok(store.take_once(&key).await, "take_once").as_deref(), Some(&b"first"[..]), "the first value stays");
+    assert_eq!(ok(store.take_once(&key).await, "take_once"), None, "taken once");
+
+    let expired = TokenHash::of(&unique("once"));
+    assert!(ok(store.put_once(&expired, b"old", now() - 1).await, "put_once"), "stored already expired");
+    assert_eq!(ok(store.take_once(&expired).await, "take_once"), None, "an expired record is never returned");
+    assert!(ok(store.put_once(&expired, b"new", later).await, "put_once"), "an expired record does not block its key");
 }
 
 /// [`TokenStore`]: grants and their tokens, the refresh grant (rotation,

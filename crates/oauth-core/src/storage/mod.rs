@@ -438,9 +438,28 @@ pub trait ThrottleStore: Send + Sync {
     async fn clear_failures(&self, key: &ThrottleKey) -> StorageResult<()>;
 }
 
+/// Short-lived records used once: pushed authorization requests (RFC 9126
+/// §2.2), and the ids of DPoP proofs and client assertions already seen
+/// (RFC 9449 §11.1, RFC 7523 §3), which must be refused when presented again
+/// on any instance.
+///
+/// Keys are [`TokenHash`]es the engine derives (domain-separated), so a raw
+/// request URI or proof id is never stored. Each call touches one record and
+/// is atomic (on Redis: one key, `SET NX EXAT` and `GETDEL`); every record
+/// has an expiry.
+#[async_trait]
+pub trait OnceStore: Send + Sync {
+    /// Stores `value` under `key` until `expires_at` unless a live record
+    /// has that key. True when stored: the key's first use.
+    async fn put_once(&self, key: &TokenHash, value: &[u8], expires_at: u64) -> StorageResult<bool>;
+    /// Returns the live record under `key` and deletes it, atomically: of
+    /// concurrent calls, at most one gets it.
+    async fn take_once(&self, key: &TokenHash) -> StorageResult<Option<Vec<u8>>>;
+}
+
 /// A store implementing every trait the engine uses (what [`Stores::single`] takes).
-pub trait Store: ClientStore + CodeStore + TokenStore + UserStore + ConsentStore + ThrottleStore {}
-impl<T: ClientStore + CodeStore + TokenStore + UserStore + ConsentStore + ThrottleStore> Store for T {}
+pub trait Store: ClientStore + CodeStore + TokenStore + UserStore + ConsentStore + ThrottleStore + OnceStore {}
+impl<T: ClientStore + CodeStore + TokenStore + UserStore + ConsentStore + ThrottleStore + OnceStore> Store for T {}
 
 /// The stores an [`AuthorizationServer`](crate::AuthorizationServer) uses.
 ///
@@ -460,6 +479,8 @@ pub struct Stores {
     pub consents: Arc<dyn ConsentStore>,
     /// Failed-attempt counters.
     pub throttle: Arc<dyn ThrottleStore>,
+    /// Single-use records (pushed requests, seen proof and assertion ids).
+    pub once: Arc<dyn OnceStore>,
 }
 
 impl Stores {
@@ -471,7 +492,8 @@ impl Stores {
             tokens: store.clone(),
             users: store.clone(),
             consents: store.clone(),
-            throttle: store,
+            throttle: store.clone(),
+            once: store,
         }
     }
 }

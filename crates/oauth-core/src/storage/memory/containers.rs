@@ -55,6 +55,14 @@ impl<K: Ord + Clone, V> Timed<K, V> {
         self.map.remove(key).is_some()
     }
 
+    /// Removes and returns the value, if live.
+    pub(super) fn take(&mut self, key: &K, now: u64) -> Option<V> {
+        match self.map.remove(key) {
+            Some((value, exp)) if exp > now => Some(value),
+            _ => None,
+        }
+    }
+
     /// The number of entries, after removing the expired ones.
     pub(super) fn len_after_purge(&mut self, now: u64) -> usize {
         self.purge(now);

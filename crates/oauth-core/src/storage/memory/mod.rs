@@ -14,9 +14,9 @@ use async_trait::async_trait;
 
 use self::containers::{ExpiryIndex, Fold, Sharded, Timed};
 use super::{
-    ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, REVOCATION_HOLD, RefreshLookup,
-    RefreshOutcome, RefreshRequest, RetiredUse, RetryAnswer, StorageError, StorageResult, ThrottleStore, TokenRecord,
-    TokenStore, UserStore,
+    ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, OnceStore, REVOCATION_HOLD,
+    RefreshLookup, RefreshOutcome, RefreshRequest, RetiredUse, RetryAnswer, StorageError, StorageResult, ThrottleStore,
+    TokenRecord, TokenStore, UserStore,
 };
 use crate::client::Client;
 use crate::clock::{Clock, SystemClock};
@@ -53,6 +53,7 @@ struct Inner {
     state: Mutex<State>,
     consents: Mutex<Timed<(Subject, ClientId), ScopeSet>>,
     throttle: Mutex<Counters>,
+    once: Mutex<Timed<TokenHash, Vec<u8>>>,
 }
 
 /// How many failure counters a [`MemoryStore`] keeps at most by default.
@@ -195,8 +196,9 @@ impl MemoryStore {
     pub const DEFAULT_MAX_RECORDS: usize = 1_000_000;
 
     /// An empty store on the given clock holding at most `max_records` live
-    /// records of the token state (codes, grants, access and refresh tokens)
-    /// and at most `max_records` remembered consents. A write that would go
+    /// records of the token state (codes, grants, access and refresh tokens),
+    /// at most `max_records` remembered consents and at most `max_records`
+    /// single-use records. A write that would go
     /// beyond, once expired records are purged, fails with
     /// [`StorageError::Full`] and changes nothing.
     pub fn with_limit(clock: Arc<dyn Clock>, max_records: usize) -> Self {
@@ -213,6 +215,7 @@ impl MemoryStore {
                     expiries: containers::ExpiryIndex::default(),
                     capacity: THROTTLE_CAPACITY,
                 }),
+                once: Mutex::default(),
             }),
         }
     }
@@ -615,5 +618,26 @@ impl ThrottleStore for MemoryStore {
     async fn clear_failures(&self, key: &ThrottleKey) -> StorageResult<()> {
         lock(&self.inner.throttle).map.remove(key);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl OnceStore for MemoryStore {
+    async fn put_once(&self, key: &TokenHash, value: &[u8], expires_at: u64) -> StorageResult<bool> {
+        let now = self.now();
+        let mut once = lock(&self.inner.once);
+        if once.get(key, now).is_some() {
+            return Ok(false);
+        }
+        if once.len_after_purge(now) >= self.inner.max_records {
+            return Err(StorageError::Full);
+        }
+        once.insert(*key, value.to_vec(), expires_at, now);
+        Ok(true)
+    }
+
+    async fn take_once(&self, key: &TokenHash) -> StorageResult<Option<Vec<u8>>> {
+        let now = self.now();
+        Ok(lock(&self.inner.once).take(key, now))
     }
 }
