@@ -212,11 +212,14 @@ pub struct StorageSection {
     pub pool_size: usize,
     /// Longest time one storage call may take, in milliseconds.
     pub timeout_ms: u64,
+    /// PEM file of the CA certificates that `rediss://` trusts instead of
+    /// the webpki roots (a Redis with a certificate from a private CA).
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 impl Default for StorageSection {
     fn default() -> Self {
-        Self { url: "memory".into(), key_prefix: "oauth".into(), pool_size: 1, timeout_ms: 2000 }
+        Self { url: "memory".into(), key_prefix: "oauth".into(), pool_size: 1, timeout_ms: 2000, tls_ca_file: None }
     }
 }
 
