@@ -8,7 +8,7 @@
 //! - [`unique_prefix`]: a fresh key prefix per test, so tests run in parallel.
 //! - [`LocalRedis`] and [`LocalCluster`]: private `redis-server` processes on
 //!   free loopback ports, for tests that stop Redis, need a cluster or TLS
-//!   ([`LocalRedis::start_tls`]), and for the load benchmark
+//!   ([`TlsRedis`]: `rediss://` with a throwaway CA), and for the load benchmark
 //!   (`tools/loadbench`), which pins it by [`LocalRedis::pid`].
 
 use std::net::TcpListener;
@@ -255,5 +255,72 @@ impl LocalCluster {
     /// The node URLs.
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(LocalRedis::url).collect()
+    }
+}
+
+/// A private TLS-only `redis-server` ([`LocalRedis::start_tls`]) whose
+/// certificate (for `127.0.0.1` and `localhost`) a throwaway CA signed; the
+/// CA's PEM is in [`TlsRedis::ca_pem`] and the file [`TlsRedis::ca_file`].
+/// Stopped, and its files removed, on drop.
+#[derive(Debug)]
+pub struct TlsRedis {
+    redis: LocalRedis,
+    dir: PathBuf,
+    ca_pem: String,
+}
+
+impl TlsRedis {
+    /// Makes the CA and certificate, and starts the server. Fails if this
+    /// `redis-server` was built without TLS (the error carries its log).
+    pub fn start(binary: PathBuf) -> std::io::Result<Self> {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let pki = |e: rcgen::Error| std::io::Error::other(format!("making the test certificates: {e}"));
+        let ca_key = KeyPair::generate().map_err(pki)?;
+        let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(pki)?;
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(DnType::CommonName, "oauth-storage-redis test CA");
+        let ca_cert = ca.self_signed(&ca_key).map_err(pki)?;
+        let key = KeyPair::generate().map_err(pki)?;
+        let mut server = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).map_err(pki)?;
+        server.distinguished_name.push(DnType::CommonName, "redis test server");
+        let cert = server.signed_by(&key, &ca_cert, &ca_key).map_err(pki)?;
+
+        let dir = std::env::temp_dir().join(format!("oauth-tls-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)?;
+        let started = (|| {
+            std::fs::write(dir.join("ca.pem"), ca_cert.pem())?;
+            std::fs::write(dir.join("server.pem"), cert.pem())?;
+            std::fs::write(dir.join("server.key"), key.serialize_pem())?;
+            LocalRedis::start_tls(binary, &dir.join("server.pem"), &dir.join("server.key"), &dir.join("ca.pem"))
+        })();
+        match started {
+            Ok(redis) => Ok(Self { redis, dir, ca_pem: ca_cert.pem() }),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    /// The `rediss://` URL.
+    pub fn url(&self) -> String {
+        self.redis.url()
+    }
+
+    /// The CA certificate, PEM.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// The file holding [`TlsRedis::ca_pem`].
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        self.redis.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
