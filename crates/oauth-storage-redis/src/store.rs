@@ -462,9 +462,19 @@ impl RedisStore {
 }
 
 /// Reads `INFO server` on `conn` (every primary, on a Cluster) and refuses
-/// a version below `minimum`.
+/// a version below `minimum`. An ACL user may not run `INFO` (it is in
+/// `@dangerous`); then the version comes from `HELLO`, which every user may
+/// run (on a Cluster, from the node that answers).
 async fn version_of(conn: &mut Conn, minimum: RedisVersion) -> StorageResult<RedisVersion> {
-    let answer: Value = redis::cmd("INFO").arg("server").query_async(conn).await.map_err(backend)?;
+    let info: Result<Value, redis::RedisError> = redis::cmd("INFO").arg("server").query_async(conn).await;
+    let answer = match info {
+        Ok(answer) => answer,
+        Err(e) if e.code() == Some("NOPERM") => {
+            let hello: Value = redis::cmd("HELLO").query_async(conn).await.map_err(backend)?;
+            crate::version::info_from_hello(&hello)
+        }
+        Err(e) => return Err(backend(e)),
+    };
     crate::version::check_info(&answer, minimum).map_err(backend)
 }
 

@@ -101,6 +101,23 @@ pub(crate) fn check_info(answer: &Value, minimum: RedisVersion) -> Result<RedisV
     lowest.ok_or(VersionError::Unreadable { node: None })
 }
 
+/// The `version` field of a `HELLO` answer (alternating names and values in
+/// RESP2, a map in RESP3), as an `INFO`-like text for [`check_info`].
+pub(crate) fn info_from_hello(hello: &Value) -> Value {
+    let text = |v: &Value| match v {
+        Value::BulkString(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+        Value::SimpleString(text) | Value::VerbatimString { text, .. } => Some(text.clone()),
+        _ => None,
+    };
+    let pairs: Vec<(&Value, &Value)> = match hello {
+        Value::Array(items) => items.chunks(2).filter_map(|p| Some((p.first()?, p.get(1)?))).collect(),
+        Value::Map(pairs) => pairs.iter().map(|(k, v)| (k, v)).collect(),
+        _ => Vec::new(),
+    };
+    let version = pairs.into_iter().find(|(k, _)| text(k).as_deref() == Some("version")).and_then(|(_, v)| text(v));
+    Value::BulkString(format!("redis_version:{}", version.unwrap_or_default()).into_bytes())
+}
+
 /// The texts of an `INFO` answer, with the node each came from when known.
 fn collect_infos(value: &Value, node: Option<String>, out: &mut Vec<(Option<String>, String)>) {
     match value {
@@ -201,6 +218,24 @@ mod tests {
             ),
         ]);
         assert_eq!(check_info(&cluster, RedisVersion::MINIMUM), Ok(RedisVersion::new(7, 0, 1)));
+
+        // HELLO, for users that may not run INFO.
+        let field = |s: &str| Value::BulkString(s.as_bytes().to_vec());
+        let resp2 = Value::Array(vec![
+            field("server"),
+            field("redis"),
+            field("version"),
+            field("6.2.6"),
+            field("proto"),
+            Value::Int(2),
+        ]);
+        assert!(matches!(
+            check_info(&info_from_hello(&resp2), RedisVersion::MINIMUM),
+            Err(VersionError::TooOld { found, .. }) if found == RedisVersion::new(6, 2, 6)
+        ));
+        let resp3 = Value::Map(vec![(field("server"), field("redis")), (field("version"), field("7.2.4"))]);
+        assert_eq!(check_info(&info_from_hello(&resp3), RedisVersion::MINIMUM), Ok(RedisVersion::new(7, 2, 4)));
+        assert!(check_info(&info_from_hello(&Value::Nil), RedisVersion::MINIMUM).is_err());
 
         assert_eq!(check_info(&Value::Nil, RedisVersion::MINIMUM), Err(VersionError::Unreadable { node: None }));
         assert_eq!(

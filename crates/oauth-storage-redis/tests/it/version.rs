@@ -26,3 +26,29 @@ async fn the_server_version_is_checked_on_connect() {
     assert!(matches!(VersionError::of(&error), Some(VersionError::TooOld { .. })), "{error:?}");
     assert_eq!(demanding.pool_status().1, 0, "the refused connection is not kept");
 }
+
+/// A user whose ACL forbids INFO (it is in `@dangerous`) still connects:
+/// the version then comes from HELLO.
+#[tokio::test]
+async fn a_user_without_info_gets_the_version_from_hello() {
+    use oauth_core::testing::{code_record, wall_clock_now};
+    use oauth_storage_redis::testing::{LocalRedis, redis_server_or_skip};
+    let Some(binary) = redis_server_or_skip("a_user_without_info_gets_the_version_from_hello") else { return };
+    let redis = LocalRedis::start(binary, &[]).unwrap();
+    let mut admin = crate::support::raw(&redis.url()).await;
+    let _: () = redis::cmd("ACL")
+        .arg(&["SETUSER", "app", "on", ">app-password", "~*", "+@all", "-@dangerous"][..])
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let url = format!("redis://app:app-password@127.0.0.1:{}", redis.port());
+    let mut app = crate::support::raw(&url).await;
+    let info: redis::RedisResult<String> = redis::cmd("INFO").arg("server").query_async(&mut app).await;
+    assert!(info.is_err(), "the user may not run INFO");
+
+    let store = RedisStore::builder(url).key_prefix("acl").build().unwrap();
+    assert!(store.server_version().await.unwrap() >= RedisVersion::MINIMUM);
+    let hash = TokenHash::of("acl-code");
+    store.put_code(&hash, &code_record("g", wall_clock_now() + 60)).await.unwrap();
+    assert!(matches!(store.take_code(&hash).await.unwrap(), oauth_core::storage::CodeTake::Taken(_)));
+}
