@@ -110,6 +110,23 @@ bench-load:
     cargo build --release -p oauth-server
     cargo run --release -p loadbench
 
+# `cargo test` runs the same targets briefly on stable; findings land in tools/fuzz/fuzz/artifacts/<target>/.
+# Coverage-guided fuzzing (cargo-fuzz, libFuzzer, nightly) of one target or all, FUZZ_SECONDS (default 60) each.
+[group("test")]
+fuzz target="":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+    dir=tools/fuzz/fuzz
+    targets="{{target}}"
+    if [ -z "$targets" ]; then targets="$(cargo +nightly fuzz list --fuzz-dir "$dir")"; fi
+    for t in $targets; do
+        # New inputs go to target/fuzz-corpus; the checked-in seeds stay as they are.
+        mkdir -p "target/fuzz-corpus/$t"
+        cargo +nightly fuzz run --fuzz-dir "$dir" "$t" "target/fuzz-corpus/$t" "tools/fuzz/corpus/$t" -- \
+            -max_total_time="${FUZZ_SECONDS:-60}" -max_len=8192 -timeout=10
+    done
+
 # API docs, warnings denied.
 [group("docs")]
 doc:

@@ -62,20 +62,22 @@ pub async fn open(
             pool_status: None,
         });
     }
-    open_redis(config, clients, memory)
+    open_redis(config, clients, memory).await
 }
 
 #[cfg(feature = "redis")]
-fn open_redis(config: &Config, clients: Vec<Client>, memory: Arc<MemoryStore>) -> anyhow::Result<Backends> {
+async fn open_redis(config: &Config, clients: Vec<Client>, memory: Arc<MemoryStore>) -> anyhow::Result<Backends> {
     let s = &config.storage;
-    let redis = Arc::new(
-        oauth_storage_redis::RedisStore::builder(s.url.clone())
-            .key_prefix(s.key_prefix.clone())
-            .pool_size(s.pool_size)
-            .timeout(std::time::Duration::from_millis(s.timeout_ms))
-            .build()
-            .map_err(|e| anyhow::anyhow!("storage.url: {e}"))?,
-    );
+    let mut builder = oauth_storage_redis::RedisStore::builder(s.url.clone())
+        .key_prefix(s.key_prefix.clone())
+        .pool_size(s.pool_size)
+        .timeout(std::time::Duration::from_millis(s.timeout_ms));
+    if let Some(path) = &s.tls_ca_file {
+        let pem = std::fs::read(path).with_context(|| format!("storage.tls_ca_file: reading {}", path.display()))?;
+        builder = builder.tls_root_certificates(pem);
+    }
+    let redis = Arc::new(builder.build().map_err(|e| anyhow::anyhow!("storage.url: {e}"))?);
+    check_redis_version(&redis).await?;
     let sessions = crate::session::RedisSessions::new(&redis).map_err(|e| anyhow::anyhow!("sessions: {e}"))?;
     let layered = Arc::new(LayeredClients::new(clients, redis.clone()));
     let pool = redis.clone();
@@ -95,8 +97,29 @@ fn open_redis(config: &Config, clients: Vec<Client>, memory: Arc<MemoryStore>) -
     })
 }
 
+/// Refuses to start on a Redis older than the store's scripts support,
+/// naming both versions. A Redis that cannot be reached yet does not stop the
+/// start (`/readyz` says so, and the store checks each connection it makes).
+#[cfg(feature = "redis")]
+async fn check_redis_version(redis: &oauth_storage_redis::RedisStore) -> anyhow::Result<()> {
+    match redis.server_version().await {
+        Ok(version) => {
+            tracing::info!(%version, "Redis version supported");
+            Ok(())
+        }
+        Err(e) => match oauth_storage_redis::VersionError::of(&e) {
+            Some(refused) => Err(anyhow::anyhow!("storage.url: {refused}")),
+            None => {
+                let cause = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.to_string());
+                tracing::warn!(%cause, "Redis cannot be reached at start; its version will be checked when it answers");
+                Ok(())
+            }
+        },
+    }
+}
+
 #[cfg(not(feature = "redis"))]
-fn open_redis(_: &Config, _: Vec<Client>, _: Arc<MemoryStore>) -> anyhow::Result<Backends> {
+async fn open_redis(_: &Config, _: Vec<Client>, _: Arc<MemoryStore>) -> anyhow::Result<Backends> {
     anyhow::bail!("storage.url: this build has no Redis support (feature `redis`)")
 }
 

@@ -14,7 +14,11 @@
 //!   it atomic across processes.
 //! - Redis Cluster (feature `cluster`): each multi-key operation uses keys
 //!   with one hash tag; see the key schema in the `keys` module docs below.
-//! - `rediss://` with the `tls` feature.
+//! - `rediss://` with the `tls` feature; a private CA with
+//!   [`RedisStoreBuilder::tls_root_certificates`].
+//! - Redis 7.0 or later ([`RedisVersion::MINIMUM`]): every new connection
+//!   reads the server's version first and is refused on an older one, whose
+//!   scripts would fail half-way.
 //! - A call that fails or takes longer than the timeout (2 s by default) is a
 //!   `StorageError`, which endpoints answer with 503 `temporarily_unavailable`.
 //!   The pool reconnects by itself when Redis comes back.
@@ -53,6 +57,8 @@ mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
 mod traits;
+mod version;
 
 pub use records::Records;
 pub use store::{BuildError, RedisStore, RedisStoreBuilder};
+pub use version::{RedisVersion, VersionError};

@@ -13,6 +13,7 @@ use redis::aio::ConnectionLike;
 use redis::{Cmd, Pipeline, RedisFuture, Value};
 
 use crate::keys::Keys;
+use crate::version::{RedisVersion, VersionError};
 
 /// Why a store could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +32,10 @@ pub enum BuildError {
     /// ASCII letters, digits, `-` and `_`, or is one of the store's own.
     #[error("invalid record namespace {0:?}")]
     Namespace(String),
+    /// The TLS settings cannot be used: a CA certificate without `rediss://`,
+    /// with a Cluster, or that does not parse.
+    #[error("Redis TLS: {0}")]
+    Tls(String),
 }
 
 /// Configures a [`RedisStore`].
@@ -40,6 +45,8 @@ pub struct RedisStoreBuilder {
     prefix: String,
     pool_size: usize,
     timeout: Duration,
+    root_ca: Option<Vec<u8>>,
+    minimum_version: RedisVersion,
 }
 
 impl RedisStoreBuilder {
@@ -66,6 +73,23 @@ impl RedisStoreBuilder {
         self
     }
 
+    /// Trusts these CA certificates (PEM, one or more) for `rediss://`
+    /// instead of the webpki roots: for a Redis whose certificate a private CA
+    /// signed. Needs the `tls` feature and a `rediss://` URL; not supported
+    /// with a Cluster.
+    pub fn tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_ca = Some(pem.into());
+        self
+    }
+
+    /// Refuses servers older than `minimum` instead of [`RedisVersion::MINIMUM`]
+    /// (tests use it to see the refusal on the Redis they have).
+    #[cfg(feature = "test-util")]
+    pub fn minimum_redis_version(mut self, minimum: RedisVersion) -> Self {
+        self.minimum_version = minimum;
+        self
+    }
+
     fn pool_config(&self) -> PoolConfig {
         let mut config = PoolConfig::new(self.pool_size);
         config.timeouts =
@@ -73,21 +97,59 @@ impl RedisStoreBuilder {
         config
     }
 
-    /// Builds the store. No connection is made until the first call.
+    /// Builds the store. No connection is made until the first call; each new
+    /// connection first checks the server's version (see [`RedisVersion::MINIMUM`]).
     pub fn build(self) -> Result<RedisStore, BuildError> {
         check_prefix(&self.prefix)?;
         let cluster = self.urls.len() > 1 || self.urls.iter().any(|u| u.starts_with("redis-cluster://"));
+        if cluster && self.root_ca.is_some() {
+            return Err(BuildError::Tls("a CA certificate is not supported with Redis Cluster".into()));
+        }
         let pool = if cluster { self.cluster_pool()? } else { self.single_pool()? };
         let slots = Slots::new(self.pool_size);
-        Ok(RedisStore { pool, slots, keys: Keys::new(&self.prefix), timeout: self.timeout, clock: &SystemClock })
+        Ok(RedisStore {
+            pool,
+            slots,
+            keys: Keys::new(&self.prefix),
+            timeout: self.timeout,
+            clock: &SystemClock,
+            minimum_version: self.minimum_version,
+        })
     }
 
     fn single_pool(&self) -> Result<Pool, BuildError> {
         let url = self.urls.first().ok_or_else(|| BuildError::Url("no URL".into()))?;
         check_url(url)?;
+        if let Some(ca) = &self.root_ca {
+            if !url.starts_with("rediss://") {
+                return Err(BuildError::Tls("a CA certificate needs a rediss:// URL".into()));
+            }
+            return self.tls_pool(url, ca);
+        }
         let mut config = deadpool_redis::Config::from_url(url.clone());
         config.pool = Some(self.pool_config());
         config.create_pool(Some(Runtime::Tokio1)).map(Pool::Single).map_err(|e| BuildError::Pool(e.into()))
+    }
+
+    /// A pool whose connections trust `ca`: deadpool's configuration has no
+    /// room for certificates, so the manager is made from a client that has them.
+    #[cfg(feature = "tls")]
+    fn tls_pool(&self, url: &str, ca: &[u8]) -> Result<Pool, BuildError> {
+        let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(ca.to_vec()) };
+        let client = redis::Client::build_with_tls(url, certificates).map_err(|e| BuildError::Tls(e.to_string()))?;
+        let manager = deadpool_redis::Manager::new(client.get_connection_info().clone())
+            .map_err(|e| BuildError::Pool(e.into()))?;
+        deadpool_redis::Pool::builder(manager)
+            .config(self.pool_config())
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map(Pool::Single)
+            .map_err(|e| BuildError::Pool(e.into()))
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn tls_pool(&self, _: &str, _: &[u8]) -> Result<Pool, BuildError> {
+        Err(BuildError::Url("rediss:// needs the `tls` feature".into()))
     }
 
     #[cfg(feature = "cluster")]
@@ -221,6 +283,7 @@ pub struct RedisStore {
     keys: Keys,
     timeout: Duration,
     clock: &'static SystemClock,
+    minimum_version: RedisVersion,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -238,7 +301,14 @@ impl RedisStore {
 
     /// A builder for a Redis Cluster given several node URLs (feature `cluster`).
     pub fn builder_for_nodes(urls: Vec<String>) -> RedisStoreBuilder {
-        RedisStoreBuilder { urls, prefix: "oauth".into(), pool_size: 1, timeout: Duration::from_secs(2) }
+        RedisStoreBuilder {
+            urls,
+            prefix: "oauth".into(),
+            pool_size: 1,
+            timeout: Duration::from_secs(2),
+            root_ca: None,
+            minimum_version: RedisVersion::MINIMUM,
+        }
     }
 
     /// A store on one URL with the default prefix and pool.
@@ -257,6 +327,7 @@ impl RedisStore {
             keys: Keys::new(key_prefix),
             timeout: Duration::from_secs(2),
             clock: &SystemClock,
+            minimum_version: RedisVersion::MINIMUM,
         })
     }
 
@@ -269,6 +340,23 @@ impl RedisStore {
     /// Whether Redis answers (for readiness probes).
     pub async fn ping(&self) -> StorageResult<()> {
         self.query::<String>(&redis::cmd("PING")).await.map(|_| ())
+    }
+
+    /// The version of the Redis server (on a Cluster, the oldest primary),
+    /// refused with [`VersionError::TooOld`] when the store does not support
+    /// it. A server calls it at start to refuse to run on an old Redis; the
+    /// store checks every new connection in any case, so the scripts never
+    /// run on one.
+    ///
+    /// The error is a [`StorageError`] when Redis cannot be reached; then
+    /// [`StorageError::Backend`]'s source is the [`VersionError`] when the
+    /// version is the problem, which [`VersionError::of`] finds.
+    pub async fn server_version(&self) -> StorageResult<RedisVersion> {
+        self.bounded(async {
+            let (_, mut conn) = self.conn().await?;
+            version_of(&mut conn, self.minimum_version).await
+        })
+        .await
     }
 
     pub(crate) fn now(&self) -> u64 {
@@ -304,6 +392,9 @@ impl RedisStore {
         };
         // Redis cannot be reached: the connections made before are suspect too.
         let conn = made.inspect_err(|_| self.drop_conn())?;
+        // A server the scripts do not support never gets a command: one
+        // round trip per new connection, none per call.
+        version_of(&mut conn.clone(), self.minimum_version).await.inspect_err(|_| self.drop_conn())?;
         *self.slots.conns[slot].write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(conn.clone());
         Ok((slot, conn))
     }
@@ -366,6 +457,33 @@ impl RedisStore {
                 self.drop_conn();
                 Err(backend(elapsed))
             }
+        }
+    }
+}
+
+/// Reads `INFO server` on `conn` (every primary, on a Cluster) and refuses
+/// a version below `minimum`. An ACL user may not run `INFO` (it is in
+/// `@dangerous`); then the version comes from `HELLO`, which every user may
+/// run (on a Cluster, from the node that answers).
+async fn version_of(conn: &mut Conn, minimum: RedisVersion) -> StorageResult<RedisVersion> {
+    let info: Result<Value, redis::RedisError> = redis::cmd("INFO").arg("server").query_async(conn).await;
+    let answer = match info {
+        Ok(answer) => answer,
+        Err(e) if e.code() == Some("NOPERM") => {
+            let hello: Value = redis::cmd("HELLO").query_async(conn).await.map_err(backend)?;
+            crate::version::info_from_hello(&hello)
+        }
+        Err(e) => return Err(backend(e)),
+    };
+    crate::version::check_info(&answer, minimum).map_err(backend)
+}
+
+impl VersionError {
+    /// The version problem behind a storage error, if that is what it is.
+    pub fn of(error: &StorageError) -> Option<&VersionError> {
+        match error {
+            StorageError::Backend(source) => source.downcast_ref(),
+            _ => None,
         }
     }
 }

@@ -7,8 +7,9 @@
 //!   `OAUTH_TEST_SKIP_LOG`, if set, so that `just test` can count them.
 //! - [`unique_prefix`]: a fresh key prefix per test, so tests run in parallel.
 //! - [`LocalRedis`] and [`LocalCluster`]: private `redis-server` processes on
-//!   free loopback ports, for tests that stop Redis or need a cluster, and
-//!   for the load benchmark (`tools/loadbench`), which pins it by [`LocalRedis::pid`].
+//!   free loopback ports, for tests that stop Redis, need a cluster or TLS
+//!   ([`TlsRedis`]: `rediss://` with a throwaway CA), and for the load benchmark
+//!   (`tools/loadbench`), which pins it by [`LocalRedis::pid`].
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -57,6 +58,15 @@ pub fn redis_server_or_skip(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// Skips `test` loudly with `why`, or, in CI, panics with it: for a test
+/// whose requirement is missing on this machine.
+pub fn skip_or_fail(test: &str, why: &str) {
+    if in_ci() {
+        panic!("{test}: {why}, and Redis tests are mandatory in CI");
+    }
+    skip(test, why);
+}
+
 /// Reports a skipped test where a reader sees it: an `eprintln!` would be
 /// captured by the test harness and shown only if the test failed, so the
 /// run would report the test as passed and nothing else. Also appends the
@@ -88,6 +98,7 @@ pub struct LocalRedis {
     port: u16,
     dir: PathBuf,
     extra: Vec<String>,
+    tls: bool,
     child: Option<Child>,
 }
 
@@ -97,14 +108,45 @@ impl LocalRedis {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("oauth-redis-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir)?;
-        let mut redis = Self { binary, port, dir, extra: extra.iter().map(|s| (*s).to_owned()).collect(), child: None };
+        let mut redis =
+            Self { binary, port, dir, extra: extra.iter().map(|s| (*s).to_owned()).collect(), tls: false, child: None };
         redis.resume()?;
         Ok(redis)
     }
 
-    /// The URL of this server.
+    /// Starts a server that speaks TLS only (`--port 0`, `--tls-port` on a
+    /// free port), with this certificate and key (PEM files), the CA file
+    /// `redis-server` requires, and no client certificates asked. Fails if
+    /// this `redis-server` was built without TLS.
+    pub fn start_tls(
+        binary: PathBuf,
+        cert_file: &std::path::Path,
+        key_file: &std::path::Path,
+        ca_file: &std::path::Path,
+    ) -> std::io::Result<Self> {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("oauth-redis-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)?;
+        let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+        let extra = vec![
+            "--tls-cert-file".to_owned(),
+            path(cert_file),
+            "--tls-key-file".to_owned(),
+            path(key_file),
+            "--tls-ca-cert-file".to_owned(),
+            path(ca_file),
+            "--tls-auth-clients".to_owned(),
+            "no".to_owned(),
+        ];
+        let mut redis = Self { binary, port, dir, extra, tls: true, child: None };
+        redis.resume()?;
+        Ok(redis)
+    }
+
+    /// The URL of this server (`rediss://` when it speaks TLS).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// The port.
@@ -128,7 +170,12 @@ impl LocalRedis {
     /// Starts the server again on the same port, and waits until it answers.
     pub fn resume(&mut self) -> std::io::Result<()> {
         let port = self.port.to_string();
-        let mut args = vec!["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+        let mut args = vec!["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--logfile", "redis.log"];
+        if self.tls {
+            args.extend(["--port", "0", "--tls-port", &port]);
+        } else {
+            args.extend(["--port", &port]);
+        }
         args.extend(self.extra.iter().map(String::as_str));
         let child = Command::new(&self.binary)
             .args(&args)
@@ -139,8 +186,16 @@ impl LocalRedis {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            if Instant::now() > deadline {
-                return Err(std::io::Error::other("redis-server did not start"));
+            let exited = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            if exited.is_some() || Instant::now() > deadline {
+                let log = std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
+                self.stop();
+                return Err(std::io::Error::other(format!(
+                    "redis-server did not start ({}); its log ends with: {}",
+                    exited.map_or("timed out".to_owned(), |s| s.to_string()),
+                    tail.join(" | ")
+                )));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -200,5 +255,72 @@ impl LocalCluster {
     /// The node URLs.
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(LocalRedis::url).collect()
+    }
+}
+
+/// A private TLS-only `redis-server` ([`LocalRedis::start_tls`]) whose
+/// certificate (for `127.0.0.1` and `localhost`) a throwaway CA signed; the
+/// CA's PEM is in [`TlsRedis::ca_pem`] and the file [`TlsRedis::ca_file`].
+/// Stopped, and its files removed, on drop.
+#[derive(Debug)]
+pub struct TlsRedis {
+    redis: LocalRedis,
+    dir: PathBuf,
+    ca_pem: String,
+}
+
+impl TlsRedis {
+    /// Makes the CA and certificate, and starts the server. Fails if this
+    /// `redis-server` was built without TLS (the error carries its log).
+    pub fn start(binary: PathBuf) -> std::io::Result<Self> {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let pki = |e: rcgen::Error| std::io::Error::other(format!("making the test certificates: {e}"));
+        let ca_key = KeyPair::generate().map_err(pki)?;
+        let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(pki)?;
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name.push(DnType::CommonName, "oauth-storage-redis test CA");
+        let ca_cert = ca.self_signed(&ca_key).map_err(pki)?;
+        let key = KeyPair::generate().map_err(pki)?;
+        let mut server = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).map_err(pki)?;
+        server.distinguished_name.push(DnType::CommonName, "redis test server");
+        let cert = server.signed_by(&key, &ca_cert, &ca_key).map_err(pki)?;
+
+        let dir = std::env::temp_dir().join(format!("oauth-tls-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)?;
+        let started = (|| {
+            std::fs::write(dir.join("ca.pem"), ca_cert.pem())?;
+            std::fs::write(dir.join("server.pem"), cert.pem())?;
+            std::fs::write(dir.join("server.key"), key.serialize_pem())?;
+            LocalRedis::start_tls(binary, &dir.join("server.pem"), &dir.join("server.key"), &dir.join("ca.pem"))
+        })();
+        match started {
+            Ok(redis) => Ok(Self { redis, dir, ca_pem: ca_cert.pem() }),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
+    }
+
+    /// The `rediss://` URL.
+    pub fn url(&self) -> String {
+        self.redis.url()
+    }
+
+    /// The CA certificate, PEM.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// The file holding [`TlsRedis::ca_pem`].
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        self.redis.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

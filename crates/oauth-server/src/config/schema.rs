@@ -237,6 +237,9 @@ pub struct StorageSection {
     /// refresh tokens; remembered consents counted apart) the store keeps;
     /// beyond, writes answer 503 until records expire.
     pub memory_max_records: usize,
+    /// PEM file of the CA certificates that `rediss://` trusts instead of
+    /// the webpki roots (a Redis with a certificate from a private CA).
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 impl Default for StorageSection {
@@ -247,6 +250,7 @@ impl Default for StorageSection {
             pool_size: 1,
             timeout_ms: 2000,
             memory_max_records: oauth_core::MemoryStore::DEFAULT_MAX_RECORDS,
+            tls_ca_file: None,
         }
     }
 }

@@ -484,3 +484,45 @@ async fn cli_rotates_a_secret_with_an_overlap() {
     let (ok, _, err) = cli("client", &["rotate-secret", "robot", "--overlap", "1y"], &url, &prefix);
     assert!(!ok && err.contains("--overlap"), "{err}");
 }
+
+/// `rediss://` with `storage.tls_ca_file`: the server trusts the private CA
+/// of a TLS-only Redis, is ready, and a whole flow runs over it.
+#[cfg(feature = "redis-tls")]
+#[tokio::test]
+async fn a_flow_over_redis_with_tls_and_a_private_ca() {
+    use oauth_storage_redis::testing::{TlsRedis, skip_or_fail};
+    let test = "a_flow_over_redis_with_tls_and_a_private_ca";
+    let Some(binary) = redis_server_or_skip(test) else { return };
+    let redis = match TlsRedis::start(binary) {
+        Ok(redis) => redis,
+        Err(e) => return skip_or_fail(test, &format!("redis-server does not serve TLS (built without it?): {e}")),
+    };
+    let (url, ca_file) = (redis.url(), redis.ca_file());
+    let prefix = unique_prefix();
+    let server = spawn(&[
+        ("OAUTH__STORAGE__URL", url.as_str()),
+        ("OAUTH__STORAGE__TLS_CA_FILE", &ca_file.to_string_lossy()),
+        ("OAUTH__STORAGE__KEY_PREFIX", &prefix),
+        ("OAUTH__SESSION__COOKIE_KEY", KEY),
+    ])
+    .await;
+    let ready = http().get(format!("{}/readyz", server.base)).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "Redis over TLS answers");
+    let code = code_across(&server.base, &server.base).await;
+    let (status, tokens) = token(
+        &server.base,
+        format!("grant_type=authorization_code&code={code}&redirect_uri=https://www.example.com/redirect"),
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+
+    // Without the CA, the same Redis is not trusted: the server is not ready.
+    let untrusted = spawn(&[
+        ("OAUTH__STORAGE__URL", url.as_str()),
+        ("OAUTH__STORAGE__KEY_PREFIX", &prefix),
+        ("OAUTH__STORAGE__TIMEOUT_MS", "500"),
+    ])
+    .await;
+    let ready = http().get(format!("{}/readyz", untrusted.base)).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "a certificate from an unknown CA is refused");
+}

@@ -8,3 +8,5 @@ mod expiry; // every key has its TTL; no raw code or token in any key or value
 mod outage; // a stopped Redis gives errors fast, and service resumes without a restart
 mod records; // opaque records with expiry: one key each, always a TTL
 mod support; // store construction per test
+mod tls; // rediss:// against a TLS-only redis-server with a throwaway CA: the conformance suite
+mod version; // the server's version is read on connect, and an unsupported one refused
