@@ -40,15 +40,28 @@ pub enum AuditEvent<'a> {
         /// The grant the code had issued, now revoked.
         grant: &'a GrantId,
     },
+    /// A failure reached a throttle limit (`crate::throttle`): attempts on
+    /// this counter are refused with 429 for `seconds`. Reported once per
+    /// counter and window, not for each refused attempt.
+    ThrottleEngaged {
+        /// What the counter counts: `client`, `username` or `address` (the
+        /// username and address themselves are not reported).
+        counter: &'static str,
+        /// The client, for the client counter and client authentication.
+        client: Option<&'a ClientId>,
+        /// Seconds until the window ends.
+        seconds: u64,
+    },
 }
 
 impl AuditEvent<'_> {
-    /// The event's stable name (`refresh.reuse`, `code.replay`), for log
-    /// lines and filters.
+    /// The event's stable name (`refresh.reuse`, `code.replay`,
+    /// `throttle.engaged`), for log lines and filters.
     pub fn name(&self) -> &'static str {
         match self {
             Self::RefreshReuse { .. } => "refresh.reuse",
             Self::CodeReplay { .. } => "code.replay",
+            Self::ThrottleEngaged { .. } => "throttle.engaged",
         }
     }
 }

@@ -176,9 +176,10 @@ pub async fn run(config: &Config, command: ClientCommand) -> anyhow::Result<Stri
         }
         ClientCommand::Delete { id } => {
             let client = ClientId::new(id.clone());
-            let (existed, revoked) = oauth_core::client::delete(clients.as_ref(), backends.stores.tokens.as_ref(), &client)
-                .await
-                .map_err(|e| anyhow!("{id}: {e} (its grants may not all be revoked: run delete again)"))?;
+            let (existed, revoked) =
+                oauth_core::client::delete(clients.as_ref(), backends.stores.tokens.as_ref(), &client)
+                    .await
+                    .map_err(|e| anyhow!("{id}: {e} (its grants may not all be revoked: run delete again)"))?;
             if existed || revoked > 0 {
                 audit::record(&audit::Event::ClientDeleted { client: &client });
             }

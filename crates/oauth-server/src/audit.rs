@@ -111,6 +111,10 @@ pub fn record_engine(event: &AuditEvent<'_>) {
         AuditEvent::CodeReplay { client, grant } => {
             tracing::warn!(target: TARGET, event = event.name(), client = client.as_str(), grant = grant.as_str());
         }
+        AuditEvent::ThrottleEngaged { counter, client, seconds } => {
+            let client = client.map(ClientId::as_str);
+            tracing::warn!(target: TARGET, event = event.name(), counter, client, seconds);
+        }
         // Events added to the engine later still leave a line.
         _ => tracing::warn!(target: TARGET, event = event.name()),
     }

@@ -11,6 +11,7 @@
 use std::net::IpAddr;
 
 use crate::error::OAuthError;
+use crate::observe::AuditEvent;
 use crate::request::{OAuthRequest, PresentedCredentials};
 use crate::storage::StorageError;
 use crate::throttle::{Failures, Limit, ThrottleKey, Verdict, verdict, verdict_after_failure};
@@ -38,10 +39,22 @@ impl AuthorizationServer {
         Ok(out)
     }
 
-    async fn record(&self, counters: &[(Limit, ThrottleKey)]) -> Result<Vec<(Limit, Failures)>, StorageError> {
+    /// Counts a failure on each counter. `names` say what each counts
+    /// (`client`, `username`, `address`); the failure that reaches a limit
+    /// is audited, once per counter and window.
+    async fn record(
+        &self,
+        counters: &[(Limit, ThrottleKey)],
+        names: [&'static str; 2],
+        client: Option<&ClientId>,
+    ) -> Result<Vec<(Limit, Failures)>, StorageError> {
         let mut out = Vec::with_capacity(counters.len());
-        for (limit, key) in counters {
-            out.push((*limit, self.stores.throttle.record_failure(key, limit.window).await?));
+        for ((limit, key), counter) in counters.iter().zip(names) {
+            let failures = self.stores.throttle.record_failure(key, limit.window).await?;
+            if failures.count == limit.max_failures {
+                self.audit(AuditEvent::ThrottleEngaged { counter, client, seconds: failures.resets_in });
+            }
+            out.push((*limit, failures));
         }
         Ok(out)
     }
@@ -61,7 +74,7 @@ impl AuthorizationServer {
     /// first: a SHA-256 secret).
     pub(super) async fn client_failed(&self, req: &OAuthRequest, client: &ClientId, error: OAuthError) -> OAuthError {
         let (counters, n) = self.client_counters(req, client);
-        match self.record(&counters[..n]).await {
+        match self.record(&counters[..n], ["client", "address"], Some(client)).await {
             Ok(counts) => match verdict_after_failure(&counts) {
                 Verdict::Allow => error,
                 Verdict::Throttled { retry_after } => OAuthError::too_many_attempts(retry_after),
@@ -115,7 +128,7 @@ impl AuthorizationServer {
     /// reached (the next attempt will be throttled).
     pub async fn login_failed(&self, username: &str, source: Option<IpAddr>) -> Result<Verdict, StorageError> {
         let (counters, n) = self.login_counters(username, source);
-        Ok(verdict(&self.record(&counters[..n]).await?))
+        Ok(verdict(&self.record(&counters[..n], ["username", "address"], None).await?))
     }
 
     /// After a successful login: resets the username's counter (the user

@@ -149,11 +149,18 @@ async fn protocol_upgrade_requests_are_answered() {
 /// username that matches no user.
 #[tokio::test]
 async fn security_events_leave_audit_lines_without_secrets() {
-    let env = [("RUST_LOG", "warn,audit=info")];
+    let env = [("RUST_LOG", "warn,audit=info"), ("OAUTH__THROTTLE__USERNAME_FAILURES", "2")];
     let mut server = spawn_with_stderr(&env, Stdio::piped()).await;
     let base = server.base.clone();
     let http = http();
-    for (username, password) in [("admin", "wrong-password-1"), ("typed-my-password-here", "x")] {
+    // The second failure for "nobody" reaches the limit (one line); the third is refused unseen.
+    for (username, password) in [
+        ("admin", "wrong-password-1"),
+        ("typed-my-password-here", "x"),
+        ("nobody", "y"),
+        ("nobody", "y"),
+        ("nobody", "y"),
+    ] {
         let browser = crate::support::browser();
         let page = browser.get(format!("{base}/login")).send().await.unwrap().text().await.unwrap();
         let body = oauth_server::testing::submit(&page, &format!("username={username}&password={password}"));
@@ -209,7 +216,10 @@ async fn security_events_leave_audit_lines_without_secrets() {
     let mut log = String::new();
     std::io::Read::read_to_string(&mut server.child.stderr.take().unwrap(), &mut log).unwrap();
     let lines = |event: &str| log.lines().filter(|l| l.contains(&format!("event=\"{event}\""))).count();
-    assert_eq!(lines("login.failed"), 2, "{log}");
+    assert_eq!(lines("login.failed"), 4, "{log}");
+    let engaged: Vec<&str> = log.lines().filter(|l| l.contains("event=\"throttle.engaged\"")).collect();
+    assert_eq!(engaged.len(), 1, "once per counter and window: {log}");
+    assert!(engaged[0].contains("counter=\"username\"") && !engaged[0].contains("nobody"), "{}", engaged[0]);
     assert!(log.contains("known_user=true"), "{log}");
     assert!(log.contains("known_user=false"), "{log}");
     assert_eq!(lines("login.succeeded"), 2, "{log}");
