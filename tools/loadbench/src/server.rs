@@ -52,6 +52,9 @@ refresh_token_lifetime = 3600
 [storage]
 url = "{storage}"
 key_prefix = "{prefix}"
+# A run keeps a few million tokens alive (an hour's lifetime); the default
+# bound of the memory store (a million records) would answer 503 midway.
+memory_max_records = 50000000
 
 [session]
 cookie_key = "YmVuY2gtY29va2llLWtleS1iZW5jaC1jb29raWUta2V5LWJlbmNoLWNvb2tpZS1rZXktYmVuY2gtY29va2llLWtleQ=="
