@@ -6,6 +6,8 @@ use oauth_core::assertion::{self, AssertionError, AssertionRules};
 use oauth_core::jose::{SigningAlg, SigningKey};
 use serde_json::{Value, json};
 
+use crate::support::with;
+
 const NOW: u64 = 1_800_000_000;
 const ISSUER: &str = "https://as.example.com";
 const TOKEN: &str = "https://as.example.com/oauth/token";
@@ -21,15 +23,6 @@ fn header(key: &SigningKey) -> Value {
 
 fn claims() -> Value {
     json!({"iss": CLIENT, "sub": CLIENT, "aud": TOKEN, "jti": "a-1", "exp": NOW + 60, "iat": NOW})
-}
-
-fn with(mut value: Value, key: &str, v: Value) -> Value {
-    if v.is_null() {
-        value.as_object_mut().unwrap().remove(key);
-    } else {
-        value[key] = v;
-    }
-    value
 }
 
 fn jwks(keys: &[&SigningKey]) -> Value {

@@ -7,6 +7,8 @@ use oauth_core::dpop::{self, DpopError, DpopRules, ProofTarget};
 use oauth_core::jose::{SigningAlg, SigningKey};
 use serde_json::{Value, json};
 
+use crate::support::with;
+
 const NOW: u64 = 1_800_000_000;
 const TOKEN_URI: &str = "https://as.example.com/oauth/token";
 
@@ -24,15 +26,6 @@ fn claims() -> Value {
 
 fn at_token() -> ProofTarget<'static> {
     ProofTarget { method: "POST", uri: TOKEN_URI, access_token: None }
-}
-
-fn with(mut value: Value, key: &str, v: Value) -> Value {
-    if v.is_null() {
-        value.as_object_mut().unwrap().remove(key);
-    } else {
-        value[key] = v;
-    }
-    value
 }
 
 #[test]

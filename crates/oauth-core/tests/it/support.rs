@@ -140,3 +140,14 @@ pub async fn resource(t: &TestServer, token: &str) -> Result<oauth_core::storage
     let req = OAuthRequest::get("").secure().with_header("Authorization", &format!("Bearer {token}"));
     t.server.authenticate_resource(&req).await.map(|access| access.record)
 }
+
+/// `value` (a JSON object) with `key` set to `v`, or removed when `v` is null:
+/// one defect per row of the JOSE tables.
+pub fn with(mut value: serde_json::Value, key: &str, v: serde_json::Value) -> serde_json::Value {
+    if v.is_null() {
+        value.as_object_mut().unwrap().remove(key);
+    } else {
+        value[key] = v;
+    }
+    value
+}

@@ -1,18 +1,6 @@
 //! Token-family integrity through the real binary: the refresh grace period.
 
-use crate::support::{basic, browser_flow, http, spawn};
-
-async fn token(base: &str, body: String) -> (u16, serde_json::Value) {
-    let r = http()
-        .post(format!("{base}/oauth/token"))
-        .header("Authorization", basic("test_client", "password"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap())
-}
+use crate::support::{basic, browser_flow, http, spawn, token};
 
 async fn active(base: &str, token: &str) -> bool {
     let r = http()

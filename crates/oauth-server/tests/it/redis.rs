@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use oauth_storage_redis::testing::{LocalRedis, redis_server_or_skip, redis_url_or_skip, unique_prefix};
 
-use crate::support::{Server, basic, browser, browser_flow, http, spawn, submit};
+use crate::support::{Server, basic, browser, browser_flow, http, spawn, submit, token};
 
 const KEY: &str = "c2Vzc2lvbi1jb29raWUta2V5LWZvci10aGUtcmVkaXMtdGVzdHMtb2YtdGhlLXNlcnZlci0wMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZg==";
 
@@ -27,19 +27,6 @@ const AUTHORIZE: &str = "/oauth/authorize?client_id=test_client&redirect_uri=htt
 /// authorize and login on `a`, consent on `b`; returns the code.
 async fn code_across(a: &str, b: &str) -> String {
     browser_flow(a, b, &format!("{a}{AUTHORIZE}")).await["code"].clone()
-}
-
-async fn token(base: &str, body: String) -> (u16, serde_json::Value) {
-    let r = http()
-        .post(format!("{base}/oauth/token"))
-        .header("Authorization", basic("test_client", "password"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap())
 }
 
 #[tokio::test]

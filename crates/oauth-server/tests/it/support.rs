@@ -181,3 +181,17 @@ pub async fn browser_flow_to(
     assert_eq!(location.as_str().split('?').next(), Some(redirect));
     location.query_pairs().into_owned().collect()
 }
+
+/// A token request to the binary at `base` as the demo client
+/// (`test_client:password`, Basic): status and JSON body.
+pub async fn token(base: &str, body: String) -> (u16, serde_json::Value) {
+    let r = http()
+        .post(format!("{base}/oauth/token"))
+        .header("Authorization", basic("test_client", "password"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
