@@ -157,56 +157,56 @@ return {1, old}
     ))
 });
 
-/// Adds a grant to its client's index, unless the client's grants were
-/// revoked: returns 1 when added, 0 when refused. The index is a directory
-/// (a sorted set of hour buckets of grant expiry, scored by the bucket; the
-/// member `''` scored `+inf` marks a revoked client) and one string per
-/// bucket holding the grant ids, each followed by a space (about 23 bytes a
-/// grant, where a sorted set member costs over 100), which expires with the
-/// last grant it can list. Expired buckets are dropped from the directory as
-/// new ones are added. KEYS[1] = directory, KEYS[2] = the grant's bucket
-/// (same hash tag); ARGV[1] = bucket, ARGV[2] = grant id, ARGV[3] = the
-/// current bucket, ARGV[4] = the bucket's end (Unix seconds).
-pub(crate) static INDEX_GRANT: LazyLock<Script> = LazyLock::new(|| {
+/// Creates a grant on one Redis (not a cluster: the keys have different
+/// hash tags): its tokens, with the family's expiry, and its entry in its
+/// client's index (`ClientIndex`), unless the grant was revoked before or
+/// the client's grants were; returns 1 when created, 0 when refused (then
+/// nothing is written). KEYS[1] = grant, KEYS[2] = the client's directory,
+/// KEYS[3] = the grant's bucket, KEYS[4] = the client's revocation mark;
+/// ARGV[1] = the family's expiry, ARGV[2] = bucket, ARGV[3] = grant id and a
+/// space, ARGV[4] = exclusive bound of past buckets, ARGV[5] = the bucket's
+/// end, ARGV[6..] = token fields and values.
+pub(crate) static CREATE_GRANT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-if redis.call('ZSCORE', KEYS[1], '') then return 0 end
-redis.call('APPEND', KEYS[2], ARGV[2] .. ' ')
-if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIREAT', KEYS[2], ARGV[4]) end
-if redis.call('ZADD', KEYS[1], 'NX', ARGV[1], ARGV[1]) == 1 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
-  local ttl = redis.call('TTL', KEYS[1])
-  local now = tonumber(ARGV[3]) * 3600
-  if ttl < 0 or now + ttl < tonumber(ARGV[4]) then redis.call('EXPIREAT', KEYS[1], ARGV[4]) end
+if redis.call('HEXISTS', KEYS[1], 'v') == 1 or redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('EXPIREAT', KEYS[1], ARGV[1])
+if redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[2]) == 1 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
+  redis.call('EXPIREAT', KEYS[2], ARGV[5], 'NX')
+  redis.call('EXPIREAT', KEYS[2], ARGV[5], 'GT')
 end
+if redis.call('APPEND', KEYS[3], ARGV[3]) == #ARGV[3] then redis.call('EXPIREAT', KEYS[3], ARGV[5]) end
 return 1
 ",
     )
 });
 
-/// Empties a client's grant index and marks it revoked for ARGV[1] seconds
-/// (so `INDEX_GRANT` refuses new grants); returns the contents of its
-/// buckets (grant ids, each followed by a space) for the caller to revoke,
-/// or false when the directory lists a bucket not in KEYS (one was added
-/// since the caller read it: read again). KEYS[1] = directory, KEYS[2..] =
-/// the buckets the caller read from it; ARGV[2..] = those buckets' numbers.
+/// Empties a client's grant index and marks its grants revoked for
+/// ARGV[1] seconds (so that grants added meanwhile refuse themselves, see
+/// `ClientIndex`); returns the contents of its buckets (grant
+/// ids, each followed by a space) for the caller to revoke, or false when
+/// the directory lists a bucket not in KEYS (one was added since the caller
+/// read it: read again). KEYS[1] = directory, KEYS[2] = the revocation mark,
+/// KEYS[3..] = the buckets the caller read from the directory; ARGV[2..] =
+/// those buckets' numbers.
 pub(crate) static REVOKE_CLIENT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local known = {}
 for i = 2, #ARGV do known[ARGV[i]] = true end
 for _, b in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if b ~= '' and not known[b] then return false end
+  if not known[b] then return false end
 end
 local ids = {}
-for i = 2, #KEYS do
+for i = 3, #KEYS do
   local v = redis.call('GET', KEYS[i])
   if v then ids[#ids + 1] = v end
   redis.call('DEL', KEYS[i])
 end
 redis.call('DEL', KEYS[1])
-redis.call('ZADD', KEYS[1], '+inf', '')
-redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], '', 'EX', ARGV[1])
 return ids
 ",
     )

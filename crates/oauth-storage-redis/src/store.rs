@@ -363,6 +363,16 @@ impl RedisStore {
         self.clock.now()
     }
 
+    /// Whether this store talks to a Redis Cluster (where keys with
+    /// different hash tags cannot share a request).
+    pub(crate) fn is_cluster(&self) -> bool {
+        match self.pool {
+            Pool::Single(_) => false,
+            #[cfg(feature = "cluster")]
+            Pool::Cluster(_) => true,
+        }
+    }
+
     pub(crate) fn keys(&self) -> &Keys {
         &self.keys
     }

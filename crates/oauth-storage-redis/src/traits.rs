@@ -77,18 +77,30 @@ impl CodeStore for RedisStore {
 
 #[async_trait]
 impl TokenStore for RedisStore {
-    /// Two requests at once, so one round trip: the grant's transaction,
-    /// which also tells whether the grant was revoked before (its key holds
-    /// the `v` tombstone), and the client's index (`scripts::INDEX_GRANT`,
-    /// another key, so another slot on a cluster), which refuses when the
-    /// client's grants were revoked. When either refuses, the tokens just
-    /// written (never handed out) are revoked again.
+    /// The grant's tokens and its entry in its client's index (see
+    /// [`ClientIndex`]), refused when the grant was revoked
+    /// before (its key holds the `v` tombstone) or the client's grants were.
+    /// On one Redis that is one script (`scripts::CREATE_GRANT`): the keys
+    /// are on different cluster slots, which a single server does not mind.
+    /// On a cluster, the grant's transaction and the index's commands go as
+    /// two requests at once, and when either refuses, the tokens just written
+    /// (never handed out) are revoked again.
     async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<bool> {
+        let (fields, expires) = codec::token_fields(tokens);
+        let key = self.keys().grant(&grant.id);
+        let index = ClientIndex::of(self, grant);
+        if !self.is_cluster() {
+            let mut inv = scripts::CREATE_GRANT.prepare_invoke();
+            inv.key(&key).key(&index.directory).key(&index.bucket_key).key(&index.revoked);
+            inv.arg(expires).arg(index.bucket).arg(&index.member).arg(&index.past).arg(index.end);
+            for (field, value) in fields {
+                inv.arg(field).arg(value);
+            }
+            return Ok(self.script::<i64>(inv).await? == 1);
+        }
         // A transaction rather than a script: the key is new, so there is
         // nothing to read, and MULTI/HSET/EXPIREAT/EXEC costs Redis about
         // half the CPU of an EVALSHA doing the same two writes.
-        let (fields, expires) = codec::token_fields(tokens);
-        let key = self.keys().grant(&grant.id);
         let mut pipe = redis::pipe();
         pipe.atomic().cmd("HSET").arg(&key);
         for (field, value) in fields {
@@ -96,18 +108,10 @@ impl TokenStore for RedisStore {
         }
         pipe.ignore().cmd("EXPIREAT").arg(&key).arg(expires).ignore();
         pipe.cmd("HEXISTS").arg(&key).arg(keys::REVOKED_FIELD);
-        let bucket = grant.expires_at / INDEX_BUCKET;
-        let mut index = scripts::INDEX_GRANT.prepare_invoke();
-        index
-            .key(self.keys().client_grants(&grant.client_id))
-            .key(self.keys().client_grants_bucket(&grant.client_id, bucket))
-            .arg(bucket)
-            .arg(grant.id.as_str())
-            .arg(self.now() / INDEX_BUCKET)
-            .arg((bucket + 1) * INDEX_BUCKET);
-        let (written, indexed) = tokio::join!(self.pipeline::<(bool,)>(&pipe), self.script::<i64>(index));
-        let ((revoked,), indexed) = (written?, indexed?);
-        if revoked || indexed == 0 {
+        let indexed = index.commands();
+        let (written, indexed) = tokio::join!(self.pipeline::<(bool,)>(&pipe), self.pipeline::<(bool,)>(&indexed));
+        let ((revoked,), (client_revoked,)) = (written?, indexed?);
+        if revoked || client_revoked {
             self.revoke_grant(&grant.id).await?;
             return Ok(false);
         }
@@ -200,11 +204,11 @@ impl TokenStore for RedisStore {
         self.pipeline(&pipe).await
     }
 
-    /// `scripts::REVOKE_CLIENT` empties the client's index (refusing new
-    /// grants), then each grant it listed is revoked, one call each: a
-    /// client's families live on many slots of a cluster. Deleting a client
-    /// is an administrator's rare act, so it may take a while for a client
-    /// with many live grants.
+    /// `scripts::REVOKE_CLIENT` empties the client's index and marks its
+    /// grants revoked (refusing new ones), then each grant it listed is
+    /// revoked, one call each: a client's families live on many slots of a
+    /// cluster. Deleting a client is an administrator's rare act, so it may
+    /// take a while for a client with many live grants.
     async fn revoke_client_grants(&self, client: &ClientId) -> StorageResult<u64> {
         let directory = self.keys().client_grants(client);
         let mut listed = None;
@@ -214,7 +218,7 @@ impl TokenStore for RedisStore {
             let buckets: Vec<String> = self.query(redis::cmd("ZRANGE").arg(&directory).arg(0).arg(-1)).await?;
             let buckets: Vec<u64> = buckets.iter().filter_map(|b| b.parse().ok()).collect();
             let mut inv = scripts::REVOKE_CLIENT.prepare_invoke();
-            inv.key(&directory).arg(REVOCATION_HOLD);
+            inv.key(&directory).key(self.keys().client_revoked(client)).arg(REVOCATION_HOLD);
             for bucket in &buckets {
                 inv.key(self.keys().client_grants_bucket(client, *bucket)).arg(*bucket);
             }
@@ -232,6 +236,61 @@ impl TokenStore for RedisStore {
             revoked += 1;
         }
         Ok(revoked)
+    }
+}
+
+/// A grant's entry in its client's index: a directory (a sorted set of hour
+/// buckets of grant expiry, scored by the bucket, expiring with its latest
+/// bucket and pruned of past ones as buckets are added) and one string per
+/// bucket holding the grant ids, each followed by a space (about 23 bytes a
+/// grant, where a sorted set member costs over 100), which expires with the
+/// last grant it can list. `client delete` revokes what it lists
+/// (`scripts::REVOKE_CLIENT`), and sets the client's revocation mark, which
+/// refuses grants created meanwhile. All on the client's slot.
+struct ClientIndex {
+    directory: String,
+    bucket_key: String,
+    revoked: String,
+    bucket: u64,
+    /// The bucket's end (Unix seconds), the expiry of its key.
+    end: u64,
+    /// The grant id and a space, as appended to the bucket.
+    member: String,
+    /// `ZREMRANGEBYSCORE`'s exclusive upper bound for past buckets.
+    past: String,
+}
+
+impl ClientIndex {
+    fn of(store: &RedisStore, grant: &GrantRecord) -> Self {
+        let client = &grant.client_id;
+        let bucket = grant.expires_at / INDEX_BUCKET;
+        Self {
+            directory: store.keys().client_grants(client),
+            bucket_key: store.keys().client_grants_bucket(client, bucket),
+            revoked: store.keys().client_revoked(client),
+            bucket,
+            end: (bucket + 1) * INDEX_BUCKET,
+            member: format!("{} ", grant.id.as_str()),
+            past: format!("({}", store.now() / INDEX_BUCKET),
+        }
+    }
+
+    /// The index's part of `scripts::CREATE_GRANT` as plain commands, for a
+    /// cluster: the last reply tells whether the client's grants were
+    /// revoked. The bucket is listed before the id is appended and the mark
+    /// is read after, so a concurrent `REVOKE_CLIENT` either finds the id or
+    /// is seen here.
+    fn commands(&self) -> redis::Pipeline {
+        let mut pipe = redis::pipe();
+        pipe.cmd("ZADD").arg(&self.directory).arg("NX").arg(self.bucket).arg(self.bucket).ignore();
+        pipe.cmd("ZREMRANGEBYSCORE").arg(&self.directory).arg("-inf").arg(&self.past).ignore();
+        // NX sets the expiry of a new directory, GT extends an older one.
+        pipe.cmd("EXPIREAT").arg(&self.directory).arg(self.end).arg("NX").ignore();
+        pipe.cmd("EXPIREAT").arg(&self.directory).arg(self.end).arg("GT").ignore();
+        pipe.cmd("APPEND").arg(&self.bucket_key).arg(&self.member).ignore();
+        pipe.cmd("EXPIREAT").arg(&self.bucket_key).arg(self.end).arg("NX").ignore();
+        pipe.cmd("EXISTS").arg(&self.revoked);
+        pipe
     }
 }
 

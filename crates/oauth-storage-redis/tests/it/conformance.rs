@@ -151,3 +151,34 @@ async fn a_refresh_grant_succeeds_exactly_once_under_concurrency() {
     assert_eq!(store.get_access_token(&access).await.unwrap(), None, "family revoked");
     assert_eq!(store.get_access_token(&winners[0]).await.unwrap(), None, "the winner's tokens die with the family");
 }
+
+/// Grants of one client created while the client's grants are revoked
+/// (it is being deleted), on several threads: whatever the interleaving,
+/// once the revocation has returned no token of any of them is live, whether
+/// its creation reported success or refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn grants_created_during_a_client_revocation_do_not_survive_it() {
+    let Some((store, _, _)) = store("grants_created_during_a_client_revocation_do_not_survive_it") else { return };
+    let store = Arc::new(store);
+    for round in 0..5 {
+        let client = oauth_core::types::ClientId::new(format!("deleted-{round}"));
+        let tasks: Vec<_> = (0..48)
+            .map(|i| {
+                let (store, client) = (store.clone(), client.clone());
+                tokio::spawn(async move {
+                    let mut g = grant_record(&format!("r{round}g{i}"), 900);
+                    g.client_id = client;
+                    let (access, _, tokens) = family_tokens(&g, &format!("a{i}"), Some(&format!("r{i}")));
+                    store.create_grant(&g, &tokens).await.unwrap();
+                    access
+                })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_micros(300 * round)).await;
+        store.revoke_client_grants(&client).await.unwrap();
+        for task in tasks {
+            let access = task.await.unwrap();
+            assert_eq!(store.get_access_token(&access).await.unwrap(), None, "round {round}: a token survived");
+        }
+    }
+}
