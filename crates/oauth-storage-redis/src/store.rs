@@ -424,10 +424,7 @@ impl RedisStore {
     pub(crate) async fn query<T: redis::FromRedisValue>(&self, cmd: &Cmd) -> StorageResult<T> {
         self.bounded(async {
             let (_, mut conn) = self.conn().await?;
-            cmd.query_async(&mut conn).await.map_err(|e| {
-                self.drop_conn();
-                backend(e)
-            })
+            cmd.query_async(&mut conn).await.map_err(|e| self.failed(e))
         })
         .await
     }
@@ -436,10 +433,7 @@ impl RedisStore {
     pub(crate) async fn pipeline<T: redis::FromRedisValue>(&self, pipe: &Pipeline) -> StorageResult<T> {
         self.bounded(async {
             let (_, mut conn) = self.conn().await?;
-            pipe.query_async::<T>(&mut conn).await.map_err(|e| {
-                self.drop_conn();
-                backend(e)
-            })
+            pipe.query_async::<T>(&mut conn).await.map_err(|e| self.failed(e))
         })
         .await
     }
@@ -451,12 +445,21 @@ impl RedisStore {
     ) -> StorageResult<T> {
         self.bounded(async {
             let (_, mut conn) = self.conn().await?;
-            invocation.invoke_async(&mut conn).await.map_err(|e| {
-                self.drop_conn();
-                backend(e)
-            })
+            invocation.invoke_async(&mut conn).await.map_err(|e| self.failed(e))
         })
         .await
+    }
+
+    /// Maps a failed call's error. Redis refusing a write because it is out
+    /// of memory (`maxmemory` reached under `noeviction`) is
+    /// [`StorageError::Full`], and the connection stays; any other error
+    /// drops the connections (see [`Self::drop_conn`]).
+    fn failed(&self, e: redis::RedisError) -> StorageError {
+        if e.code() == Some("OOM") {
+            return StorageError::Full;
+        }
+        self.drop_conn();
+        backend(e)
     }
 
     async fn bounded<T>(&self, fut: impl std::future::Future<Output = StorageResult<T>>) -> StorageResult<T> {
