@@ -153,7 +153,14 @@ pub enum PolicyProblem {
     /// A throttle limit of zero failures, or a window outside 1 s to one day.
     #[error("needs at least 1 failure and a window of 1 to 86400 seconds, got {0} failures per {1} s")]
     Throttle(u32, u64),
+    /// A request length limit of zero or above [`MAX_REQUEST_LIMIT`].
+    #[error("must be between 1 and {MAX_REQUEST_LIMIT} bytes, not {0}")]
+    RequestLimit(usize),
 }
+
+/// The largest value of any [`RequestLimits`] field (1 MiB): what a
+/// stranger's request can make the server keep stays bounded.
+pub const MAX_REQUEST_LIMIT: usize = 1 << 20;
 
 /// Everything the protocol engine needs to decide, as plain values.
 ///
@@ -222,6 +229,24 @@ pub struct RequestLimits {
 impl Default for RequestLimits {
     fn default() -> Self {
         Self { state: 2048, nonce: 512, login_hint: 512, scope: 2048, query: 16 * 1024 }
+    }
+}
+
+impl RequestLimits {
+    /// The first field (named as in `request_limits.<field>`) that is zero
+    /// or above [`MAX_REQUEST_LIMIT`], with its value.
+    fn check(&self) -> Result<(), (&'static str, usize)> {
+        let fields = [
+            ("request_limits.state", self.state),
+            ("request_limits.nonce", self.nonce),
+            ("request_limits.login_hint", self.login_hint),
+            ("request_limits.scope", self.scope),
+            ("request_limits.query", self.query),
+        ];
+        match fields.into_iter().find(|(_, value)| !(1..=MAX_REQUEST_LIMIT).contains(value)) {
+            Some(bad) => Err(bad),
+            None => Ok(()),
+        }
     }
 }
 
@@ -347,6 +372,9 @@ impl ServerPolicyBuilder {
             });
         }
         self.paths.check()?;
+        if let Err((field, value)) = self.request_limits.check() {
+            return Err(PolicyError { field: field.to_owned(), problem: PolicyProblem::RequestLimit(value) });
+        }
         if let Err((field, limit)) = self.throttle.check() {
             return Err(PolicyError {
                 field: field.to_owned(),

@@ -84,6 +84,7 @@ impl Config {
             .consent_lifetime(self.oidc.consent_lifetime)
             .scopes_supported(scopes_supported)
             .throttle(self.throttle.policy())
+            .request_limits(self.limits.request_limits())
             .build()
             .map_err(|e| anyhow!("{}: {}", config_field(&e.field), e.problem))
     }
@@ -198,6 +199,7 @@ fn config_field(setting: &str) -> String {
             format!("tokens.{setting}")
         }
         "id_token_lifetime" | "consent_lifetime" => format!("oidc.{setting}"),
+        _ if setting.starts_with("request_limits.") => setting.replacen("request_limits.", "limits.", 1),
         "throttle.username" | "throttle.address" | "throttle.client" => {
             format!("{setting}_failures and {setting}_window")
         }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use oauth_core::ServerPolicy;
-use oauth_core::policy::{AccessTokenFormat, EndpointPaths};
+use oauth_core::policy::{AccessTokenFormat, EndpointPaths, RequestLimits};
 use oauth_core::types::Issuer;
 use serde::Deserialize;
 
@@ -38,6 +38,9 @@ pub struct Config {
     /// `[throttle]`
     #[serde(default)]
     pub throttle: ThrottleSection,
+    /// `[limits]`
+    #[serde(default)]
+    pub limits: LimitsSection,
     /// `[scopes]`: descriptions shown on the consent page, by scope name.
     #[serde(default)]
     pub scopes: BTreeMap<String, String>,
@@ -203,6 +206,39 @@ impl Default for TokensSection {
             access_token_format: p.access_token_format(),
             access_token_audience: None,
         }
+    }
+}
+
+/// `[limits]`: the longest authorization request parameters, in bytes
+/// (see [`oauth_core::policy::RequestLimits`]).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSection {
+    /// Longest `state`.
+    pub state: usize,
+    /// Longest `nonce`.
+    pub nonce: usize,
+    /// Longest `login_hint`.
+    pub login_hint: usize,
+    /// Longest `scope`.
+    pub scope: usize,
+    /// Largest authorization request query (or form body): its decoded
+    /// names and values together.
+    pub query: usize,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        let RequestLimits { state, nonce, login_hint, scope, query } = RequestLimits::default();
+        Self { state, nonce, login_hint, scope, query }
+    }
+}
+
+impl LimitsSection {
+    /// The engine's limits.
+    pub fn request_limits(&self) -> RequestLimits {
+        let Self { state, nonce, login_hint, scope, query } = *self;
+        RequestLimits { state, nonce, login_hint, scope, query }
     }
 }
 

@@ -32,6 +32,10 @@ fn defaults() {
     assert!(clients[0].response_types.contains(&ResponseType::Code));
     let policy = config.policy().unwrap();
     assert_eq!(policy.scopes_supported().to_string(), "email profile");
+    assert_eq!(policy.request_limits(), oauth_core::policy::RequestLimits::default());
+    let limited = load(&format!("{MINIMAL}\n[limits]\nstate = 100"), &[("OAUTH__LIMITS__NONCE", "64")]).unwrap();
+    let limits = limited.policy().unwrap().request_limits();
+    assert_eq!((limits.state, limits.nonce, limits.scope), (100, 64, 2048), "set fields move, others keep defaults");
 }
 
 #[test]
@@ -80,6 +84,8 @@ fn errors_name_the_field() {
             &[("OAUTH__TOKENS__ACCESS_TOKEN_LIFETIME", "315360001")],
             "tokens.access_token_lifetime",
         ),
+        ("zero state limit", format!("{MINIMAL}\n[limits]\nstate = 0"), &[], "limits.state"),
+        ("query limit over 1 MiB", MINIMAL.into(), &[("OAUTH__LIMITS__QUERY", "1048577")], "limits.query"),
         ("zero consent lifetime", format!("{MINIMAL}\n[oidc]\nconsent_lifetime = 0"), &[], "oidc.consent_lifetime"),
         ("session lifetime too long", format!("{MINIMAL}\n[session]\nlifetime = 18446744073"), &[], "session.lifetime"),
         ("issuer not a URL", MINIMAL.replace("https://auth.example.com", "auth"), &[], "server.issuer"),
