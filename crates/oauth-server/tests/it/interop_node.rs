@@ -144,8 +144,9 @@ async fn run_node(base: &str, scenarios: &[&str], env: &[(&str, &str)]) -> Vec<V
             Some("authorize") => {
                 let url = event["url"].as_str().expect("url");
                 let redirect = browser_flow_redirect(base, base, url, REDIRECT).await;
-                stdin.write_all(format!("{redirect}\n").as_bytes()).await.unwrap();
-                stdin.flush().await.unwrap();
+                // A script that is gone cannot read it: its exit status and stderr, below, say why.
+                let _ = stdin.write_all(format!("{redirect}\n").as_bytes()).await;
+                let _ = stdin.flush().await;
             }
             Some("done") => done.push(event),
             _ => panic!("an unexpected line from node: {line}"),
