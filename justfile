@@ -31,7 +31,7 @@ lint: fmt-check clippy
 
 # Every test; without OAUTH_TEST_REDIS_URL, on a throwaway redis-server if installed (else Redis tests skip, counted).
 [group("test")]
-test:
+test: interop-deps
     #!/usr/bin/env bash
     set -euo pipefail
     if [ -n "${OAUTH_TEST_REDIS_URL:-}" ]; then
@@ -77,6 +77,20 @@ test:
     echo "just test: $skipped Redis tests SKIPPED (counted as passed above): $why and OAUTH_TEST_REDIS_URL is not set; install redis-server or set OAUTH_TEST_REDIS_URL to run them"
     exit "$status"
 
+# Install the Node.js interop client's packages (tools/interop-node) when missing or older than its lock file.
+[group("test")]
+interop-deps:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    dir=tools/interop-node
+    # -nt is also true when node_modules (npm's record of what it installed) is missing.
+    if [ ! "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then exit 0; fi
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "just: npm is not installed, so the openid-client interop test will skip (in CI it fails); install Node.js 20 or later with npm"
+        exit 0
+    fi
+    npm ci --prefix "$dir" --no-audit --no-fund
+
 # Start a throwaway Redis on port 6390 for local Redis tests.
 [group("test")]
 redis-up:
@@ -90,7 +104,7 @@ redis-down:
 
 # Tests with the throwaway Redis.
 [group("test")]
-test-redis: redis-up
+test-redis: redis-up interop-deps
     OAUTH_TEST_REDIS_URL=redis://127.0.0.1:6390 cargo test --workspace --all-features
 
 # Criterion benchmarks: the engine without IO, then RedisStore round trips on a throwaway Redis.

@@ -6,6 +6,7 @@ mod e2e; // the real binary on a free port, driven over HTTP, code exchanged wit
 mod family; // the refresh grace period through the binary
 mod flow; // the seed's browser flow, deny, login and CSRF failures, session fixation
 mod hardening; // __Host- cookies, HSTS, the admin listener
+mod interop_node; // panva's openid-client (Node.js) drives the binary: code flow, ID tokens, refresh, client_credentials
 mod metrics; // /metrics counters move after real requests; no secret in labels
 mod oidc_rp; // the openidconnect crate as relying party, for RS256, ES256 and EdDSA
 mod prompt; // prompt=none, prompt=login, max_age, remembered consent, login_hint

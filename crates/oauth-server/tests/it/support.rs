@@ -150,6 +150,12 @@ pub async fn browser_flow_to(
     authorize_url: &str,
     redirect: &str,
 ) -> std::collections::BTreeMap<String, String> {
+    browser_flow_redirect(start, finish, authorize_url, redirect).await.query_pairs().into_owned().collect()
+}
+
+/// [`browser_flow_to`], returning the whole URL the browser is sent to: what
+/// a client's redirect endpoint would receive.
+pub async fn browser_flow_redirect(start: &str, finish: &str, authorize_url: &str, redirect: &str) -> url::Url {
     let browser = browser();
     let r = browser.get(authorize_url).send().await.unwrap();
     assert_eq!(r.status(), 303);
@@ -179,7 +185,7 @@ pub async fn browser_flow_to(
     assert_eq!(r.status(), 302);
     let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
     assert_eq!(location.as_str().split('?').next(), Some(redirect));
-    location.query_pairs().into_owned().collect()
+    location
 }
 
 /// A token request to the binary at `base` as the demo client

@@ -1,0 +1,189 @@
+// panva's openid-client, a client nobody on this project wrote, against a
+// running oauth-server. Run by crates/oauth-server/tests/it/interop_node.rs:
+//
+//   ISSUER=http://127.0.0.1:8000 node interop.mjs <scenario>...
+//
+// Every protocol step is openid-client's own code; this file only chains the
+// calls and asserts on their results. The conversation with the test:
+//
+// - stdout carries one JSON object per line: {"event":"authorize","url":…}
+//   when a scenario needs the browser (the test logs in and consents, then
+//   writes the URL the browser was redirected to, one line, on stdin), and
+//   {"event":"done","scenario":…, …facts} when a scenario passed.
+// - Any failure: a message on stderr and exit status 1.
+//
+// A scenario is one async function in `scenarios` below returning the facts
+// the test checks; add one there and name it on the command line.
+
+import assert from 'node:assert/strict'
+import { createInterface } from 'node:readline'
+import * as client from 'openid-client'
+
+function env(name) {
+  const value = process.env[name]
+  if (!value) throw new Error(`${name} is not set`)
+  return value
+}
+
+const issuer = new URL(env('ISSUER'))
+const input = createInterface({ input: process.stdin })
+const lines = input[Symbol.asyncIterator]()
+
+function report(event) {
+  process.stdout.write(`${JSON.stringify(event)}\n`)
+}
+
+/** Hands `url` to the test's browser; returns the redirect it ended on. */
+async function browse(url) {
+  report({ event: 'authorize', url: url.href })
+  const { value, done } = await lines.next()
+  if (done) throw new Error('stdin closed before the callback URL came')
+  return new URL(value)
+}
+
+/**
+ * Discovery (`/.well-known/openid-configuration`), with plain HTTP allowed
+ * (the test server is on loopback) and the signature of every ID token
+ * checked against the server's JWKS (`enableNonRepudiationChecks`: without
+ * it, openid-client trusts the token endpoint's TLS instead).
+ */
+function discover(clientId, metadata, auth) {
+  return client.discovery(issuer, clientId, metadata, auth, {
+    execute: [client.allowInsecureRequests, client.enableNonRepudiationChecks],
+  })
+}
+
+/** The `alg` in a JWS's protected header. */
+function jwsAlg(jws) {
+  return JSON.parse(Buffer.from(jws.split('.')[0], 'base64url').toString()).alg
+}
+
+/** Asserts that `promise` fails with the OAuth error `code`. */
+async function refused(promise, code) {
+  await assert.rejects(promise, (e) => {
+    assert.equal(e.error, code, `expected the OAuth error ${code}, got ${e}`)
+    return true
+  })
+}
+
+const scenarios = {
+  /**
+   * The authorization code flow of a confidential client (client_secret_basic):
+   * PKCE S256, state and nonce; the response's `iss` (RFC 9207) and the ID
+   * token (signature, iss, aud, nonce, exp) checked; UserInfo; introspection;
+   * refresh with a new ID token; revocation of the access token, then of the
+   * refresh token (the whole grant).
+   */
+  async code() {
+    const alg = env('ID_TOKEN_ALG')
+    const config = await discover(
+      env('CODE_CLIENT_ID'),
+      { id_token_signed_response_alg: alg },
+      client.ClientSecretBasic(env('CODE_CLIENT_SECRET')),
+    )
+    const meta = config.serverMetadata()
+    assert.equal(meta.authorization_response_iss_parameter_supported, true)
+    assert.ok(meta.code_challenge_methods_supported.includes('S256'))
+
+    const verifier = client.randomPKCECodeVerifier()
+    const state = client.randomState()
+    const nonce = client.randomNonce()
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: env('CODE_REDIRECT_URI'),
+      scope: 'openid profile email',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+      nonce,
+    })
+    const callback = await browse(url)
+    // Checks state, `iss` (required, since the metadata advertises it), the
+    // PKCE verifier at the token endpoint, and the ID token.
+    const tokens = await client.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
+      idTokenExpected: true,
+    })
+    assert.equal(tokens.token_type, 'bearer')
+    assert.ok(tokens.refresh_token, 'a refresh token')
+    const claims = tokens.claims()
+    assert.equal(claims.sub, 'admin')
+    assert.equal(claims.email, 'admin@example.com')
+    assert.equal(typeof claims.auth_time, 'number')
+
+    const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub)
+    assert.equal(info.email, 'admin@example.com')
+    assert.equal(info.preferred_username, 'admin')
+
+    const introspected = await client.tokenIntrospection(config, tokens.access_token)
+    assert.equal(introspected.active, true)
+    assert.equal(introspected.client_id, env('CODE_CLIENT_ID'))
+    assert.equal(introspected.sub, 'admin')
+
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token)
+    assert.notEqual(refreshed.access_token, tokens.access_token)
+    assert.notEqual(refreshed.refresh_token, tokens.refresh_token, 'the refresh token rotates')
+    assert.equal(refreshed.claims().sub, claims.sub)
+    assert.equal(refreshed.claims().auth_time, claims.auth_time, 'auth_time of the original login')
+    assert.equal((await client.fetchUserInfo(config, refreshed.access_token, claims.sub)).sub, 'admin')
+
+    // Revoking one access token leaves the rest of the grant alone…
+    await client.tokenRevocation(config, tokens.access_token)
+    assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, false)
+    assert.equal((await client.tokenIntrospection(config, refreshed.access_token)).active, true)
+    // …revoking the refresh token ends the grant.
+    await client.tokenRevocation(config, refreshed.refresh_token)
+    assert.equal((await client.tokenIntrospection(config, refreshed.access_token)).active, false)
+    await refused(client.refreshTokenGrant(config, refreshed.refresh_token), 'invalid_grant')
+
+    return {
+      sub: claims.sub,
+      iss: callback.searchParams.get('iss'),
+      id_token_alg: jwsAlg(tokens.id_token),
+      refreshed_id_token_alg: jwsAlg(refreshed.id_token),
+      revoked_access_tokens: [tokens.access_token, refreshed.access_token],
+    }
+  },
+
+  /**
+   * client_credentials for a confidential client (client_secret_post), then
+   * introspection and revocation of its token.
+   */
+  async client_credentials() {
+    const config = await discover(
+      env('CC_CLIENT_ID'),
+      undefined,
+      client.ClientSecretPost(env('CC_CLIENT_SECRET')),
+    )
+    const tokens = await client.clientCredentialsGrant(config, { scope: env('CC_SCOPE') })
+    assert.equal(tokens.token_type, 'bearer')
+    assert.equal(tokens.scope, env('CC_SCOPE'))
+    assert.equal(tokens.refresh_token, undefined, 'no refresh token for client_credentials')
+    assert.ok(tokens.expiresIn() > 0)
+
+    const introspected = await client.tokenIntrospection(config, tokens.access_token)
+    assert.equal(introspected.active, true)
+    assert.equal(introspected.client_id, env('CC_CLIENT_ID'))
+    assert.equal(introspected.scope, env('CC_SCOPE'))
+
+    await client.tokenRevocation(config, tokens.access_token)
+    assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, false)
+    return { scope: tokens.scope, revoked_access_tokens: [tokens.access_token] }
+  },
+}
+
+try {
+  const names = process.argv.slice(2)
+  if (names.length === 0) throw new Error(`name scenarios: ${Object.keys(scenarios).join(', ')}`)
+  for (const name of names) {
+    if (!Object.hasOwn(scenarios, name)) throw new Error(`unknown scenario ${name}`)
+    report({ event: 'done', scenario: name, ...(await scenarios[name]()) })
+  }
+} catch (error) {
+  console.error('interop failed:', error)
+  if (error?.cause) console.error('cause:', error.cause)
+  process.exitCode = 1
+} finally {
+  input.close()
+}
