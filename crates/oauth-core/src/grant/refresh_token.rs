@@ -62,11 +62,20 @@ impl GrantHandler for RefreshTokenGrant {
             access: (server.access_token_hash(client, &reference), policy.access_token_lifetime()),
             refresh: rotated.as_ref().map(|t| (t.hash(), policy.refresh_token_lifetime())),
             grace,
+            jkt: req.dpop_jkt(),
         };
         let old = match server.stores.tokens.refresh(&old_key, &request).await.map_err(storage_error)? {
             RefreshOutcome::Refreshed(old) => old,
             RefreshOutcome::Refused(RefreshRefusal::OtherClient) => {
                 return Err(OAuthError::invalid_grant("The refresh token was issued to another client"));
+            }
+            RefreshOutcome::Refused(RefreshRefusal::OtherKey) if request.jkt.is_none() => {
+                return Err(crate::server::invalid_dpop_proof(
+                    "The refresh token is bound to a DPoP key: send a proof",
+                ));
+            }
+            RefreshOutcome::Refused(RefreshRefusal::OtherKey) => {
+                return Err(OAuthError::invalid_grant("The refresh token is bound to another DPoP key"));
             }
             RefreshOutcome::Refused(RefreshRefusal::WiderScope) => {
                 return Err(OAuthError::invalid_scope("A refresh cannot widen the scope of the grant"));
@@ -90,6 +99,7 @@ impl GrantHandler for RefreshTokenGrant {
             access_token: server.access_token(client, reference, &access_record)?,
             access_expires_at: access_record.expires_at,
             refresh: Some(refresh),
+            dpop_bound: access_record.jkt.is_some(),
             scope: access_record.scope,
             id_token: None,
         };
@@ -136,6 +146,7 @@ async fn retry(
         access_token: server.access_token(client, reference, &access_record)?,
         access_expires_at: access_record.expires_at,
         refresh: Some((refresh, refresh_record.expires_at)),
+        dpop_bound: access_record.jkt.is_some(),
         scope: access_record.scope,
         id_token: None,
     };

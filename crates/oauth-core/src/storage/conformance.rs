@@ -151,6 +151,7 @@ async fn rotate<S: TokenStore + ?Sized>(
         access: (access.hash, 300),
         refresh: Some((refresh.hash, 900)),
         grace,
+        jkt: None,
     };
     let outcome = ok(store.refresh(old, &request).await, "refresh");
     assert!(matches!(outcome, RefreshOutcome::Refreshed(_)), "rotation: {outcome:?}");
@@ -169,6 +170,7 @@ async fn refresh_retry<S: TokenStore + ?Sized>(store: &S) {
         access: (key_in(&f.grant.id).hash, 300),
         refresh: Some((key_in(&f.grant.id).hash, 900)),
         grace: None,
+        jkt: None,
     };
     let f = new_family(store).await;
     let (access, refresh) = rotate(store, &f.grant, &f.refresh, answer(now() + 30, "a")).await;
@@ -370,6 +372,7 @@ async fn client_revocation<S: TokenStore + ?Sized>(store: &S) {
             access: (key_in(&f.grant.id).hash, 300),
             refresh: Some((key_in(&f.grant.id).hash, 900)),
             grace: None,
+            jkt: None,
         };
         assert_eq!(ok(store.refresh(&f.refresh, &request).await, "refresh"), RefreshOutcome::Unknown, "no refresh");
     }
@@ -498,6 +501,7 @@ async fn refresh_grant<S: TokenStore + ?Sized>(store: &S) {
             access: (access.hash, case.access_lifetime),
             refresh: case.refresh_lifetime.map(|l| (refresh.hash, l)),
             grace: None,
+            jkt: None,
         };
         let outcome = ok(store.refresh(&old, &request).await, "refresh");
         let stored_access = ok(store.get_access_token(&access).await, "get_access_token");
@@ -548,6 +552,7 @@ async fn refresh_grant<S: TokenStore + ?Sized>(store: &S) {
         access: (TokenHash::of(&unique("at")), 300),
         refresh: None,
         grace: None,
+        jkt: None,
     };
     let stranger = key_in(&GrantId::new(unique("grant")));
     assert_eq!(ok(store.refresh(&stranger, &request).await, "refresh"), RefreshOutcome::Unknown, "unknown token");
@@ -574,6 +579,7 @@ async fn refresh_without_rotation<S: TokenStore + ?Sized>(store: &S, f: &Family)
         access: (access.hash, 300),
         refresh: None,
         grace: None,
+        jkt: None,
     };
     let outcome = ok(store.refresh(&f.refresh, &request).await, "refresh");
     assert!(matches!(outcome, RefreshOutcome::Refreshed(_)), "refresh without rotation: {outcome:?}");
@@ -604,6 +610,7 @@ async fn revocation<S: TokenStore + ?Sized>(store: &S) {
         access: (key_in(&f.grant.id).hash, 300),
         refresh: Some((key_in(&f.grant.id).hash, 900)),
         grace: None,
+        jkt: None,
     };
     assert_eq!(
         ok(store.refresh(&f.refresh, &request).await, "refresh"),
