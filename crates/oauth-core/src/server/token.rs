@@ -48,7 +48,11 @@ impl AuthorizationServer {
         if !client.grant_types.contains(&grant_type) {
             return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "The client may not use this grant_type"));
         }
-        let proof = self.verify_dpop_proof(req, &self.policy.endpoint_url(&self.policy.paths().token), None).await?;
+        // `htu` is the token path the request came to (the published one, or
+        // an alias), below the issuer's origin.
+        let paths = self.policy.paths();
+        let path = paths.token_paths().find(|p| *p == req.path).unwrap_or(&paths.token);
+        let proof = self.verify_dpop_proof(req, &self.policy.endpoint_url(path), None).await?;
         if proof.is_none() && client.dpop_bound_access_tokens {
             return Err(super::dpop::invalid_proof("This client must send a DPoP proof"));
         }

@@ -84,6 +84,7 @@ impl Config {
             .consent_lifetime(self.oidc.consent_lifetime)
             .scopes_supported(scopes_supported)
             .throttle(self.throttle.policy())
+            .dpop(self.dpop.rules()?)
             .build()
             .map_err(|e| anyhow!("{}: {}", config_field(&e.field), e.problem))
     }
