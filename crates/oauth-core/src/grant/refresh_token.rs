@@ -83,7 +83,9 @@ impl GrantHandler for RefreshTokenGrant {
             RefreshOutcome::Refused(RefreshRefusal::Expired) | RefreshOutcome::Unknown => {
                 return Err(OAuthError::invalid_grant("The refresh token is invalid or expired"));
             }
-            RefreshOutcome::Retried(sealed) => return retry(server, client, &presented, &old_key, &sealed, now).await,
+            RefreshOutcome::Retried(sealed) => {
+                return retry(server, client, &presented, &old_key, &sealed, now, request.jkt.as_deref()).await;
+            }
             RefreshOutcome::Reused => {
                 server.audit(AuditEvent::RefreshReuse { client: &client.id });
                 return Err(OAuthError::invalid_grant("The refresh token was already used; the grant is revoked"));
@@ -114,7 +116,8 @@ impl GrantHandler for RefreshTokenGrant {
 /// A retry within the refresh grace: the tokens of the first answer, read
 /// from the sealed answer with the presented token and found live in the
 /// store. The access token is the same reference (for JWT clients, a JWT
-/// signed again around the same `jti`).
+/// signed again around the same `jti`). A bound family's answer is only
+/// given to a proof of its key (`jkt`, the request's).
 async fn retry(
     server: &AuthorizationServer,
     client: &Client,
@@ -122,6 +125,7 @@ async fn retry(
     old_key: &TokenKey,
     sealed: &[u8],
     now: u64,
+    jkt: Option<&str>,
 ) -> Result<Issued, OAuthError> {
     let invalid = || OAuthError::invalid_grant("The refresh token is invalid or expired");
     let (access, refresh) = grace::open(presented.secret(), &client.id, sealed).ok_or_else(invalid)?;
@@ -142,6 +146,12 @@ async fn retry(
     else {
         return Err(invalid());
     };
+    if refresh_record.jkt.is_some() && refresh_record.jkt.as_deref() != jkt {
+        return Err(match jkt {
+            None => crate::server::invalid_dpop_proof("The refresh token is bound to a DPoP key: send a proof"),
+            Some(_) => OAuthError::invalid_grant("The refresh token is bound to another DPoP key"),
+        });
+    }
     let mut issued = Issued {
         access_token: server.access_token(client, reference, &access_record)?,
         access_expires_at: access_record.expires_at,

@@ -442,3 +442,25 @@ async fn metadata_lists_the_dpop_algorithms() {
         .await;
     assert_eq!(error_code(&response).as_deref(), Some("invalid_dpop_proof"), "RS256 is not allowed here");
 }
+
+#[tokio::test]
+async fn a_bound_familys_grace_retry_needs_its_key() {
+    let t = TestServer::with_policy(|p| p.refresh_grace(10)).await;
+    let (key, other) = (Key::new(), Key::new());
+    let code = public_code(&t, "").await;
+    let body = t
+        .server
+        .token(&exchange(&code).with_header("DPoP", &key.proof("POST", &token_url(), "g0")))
+        .await
+        .json_body()
+        .unwrap();
+    let refresh = body["refresh_token"].as_str().unwrap().to_owned();
+    let refresh_req =
+        || post(&format!("grant_type=refresh_token&client_id=public_client&refresh_token={refresh}"), None);
+    let first = t.server.token(&refresh_req().with_header("DPoP", &key.proof("POST", &token_url(), "g1"))).await;
+    assert_eq!(first.status, 200);
+    // A retry of the rotated token within the grace, with another key: no tokens.
+    let response = t.server.token(&refresh_req().with_header("DPoP", &other.proof("POST", &token_url(), "g2"))).await;
+    assert_eq!((response.status, error_code(&response).as_deref()), (400, Some("invalid_grant")));
+    assert!(response.json_body().unwrap().get("access_token").is_none());
+}
