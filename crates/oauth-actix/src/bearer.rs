@@ -14,7 +14,9 @@ use oauth_core::{AuthorizationServer, ErrorCode, OAuthError, OAuthResponse, Toke
 use crate::convert::{convert, log_cause, to_oauth_request};
 
 /// An authenticated protected-resource request: a valid access token from
-/// `Authorization: Bearer …`.
+/// `Authorization: Bearer …`, or a DPoP-bound one from `Authorization: DPoP …`
+/// with a `DPoP` proof for this request (RFC 9449 §7; `htu` is the issuer's
+/// origin followed by the request's path).
 ///
 /// Authentication is core's [`AuthorizationServer::authenticate_resource`],
 /// the same path as UserInfo: the request must come over TLS (unless the
@@ -69,7 +71,7 @@ impl BearerToken {
             return Ok(());
         }
         let error = OAuthError::new(ErrorCode::InsufficientScope, "The access token lacks a required scope");
-        Err(BearerError(self.server.bearer_error(Some(&error), Some(scope))))
+        Err(BearerError(self.server.challenge(self.scheme, Some(&error), Some(scope))))
     }
 }
 

@@ -25,7 +25,7 @@ pub fn to_oauth_request(req: &HttpRequest, body: &[u8], trust_forwarded_proto: b
     let secure =
         if trust_forwarded_proto { req.connection_info().scheme() == "https" } else { req.app_config().secure() };
     let mut headers = Vec::with_capacity(2);
-    for name in ["authorization", "content-type"] {
+    for name in ["authorization", "content-type", "dpop"] {
         for value in req.headers().get_all(name) {
             // A header that is not visible ASCII is passed as empty, which the engine rejects.
             headers.push((name.to_owned(), value.to_str().unwrap_or_default().to_owned()));
@@ -38,6 +38,7 @@ pub fn to_oauth_request(req: &HttpRequest, body: &[u8], trust_forwarded_proto: b
         query: Params::parse(req.query_string()),
         form: if body.is_empty() { Params::default() } else { Params::parse_bytes(body) },
         source: req.peer_addr().map(|peer| peer.ip()),
+        path: req.path().to_owned(),
     }
 }
 

@@ -35,6 +35,10 @@ pub struct Client {
     /// Access token format for this client; the server's default when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_format: Option<crate::policy::AccessTokenFormat>,
+    /// The client must send a DPoP proof with every token request, so its
+    /// tokens are always DPoP-bound (RFC 9449 §5.2 `dpop_bound_access_tokens`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// A client secret replaced by a rotation, still accepted until `expires_at`.
@@ -145,6 +149,7 @@ impl Client {
             default_scopes: ScopeSet::empty(),
             require_pkce: false,
             access_token_format: None,
+            dpop_bound_access_tokens: false,
         }
     }
 

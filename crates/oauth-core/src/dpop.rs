@@ -233,6 +233,14 @@ impl NonceSource {
         Self { mac: hmac::Hmac::<Sha256>::new(&block.into()), period: period.max(1) }
     }
 
+    /// Nonces under a random key (for a single instance: others would not
+    /// accept them).
+    pub fn random(period: u64) -> Self {
+        let mut key = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+        Self::new(key, period)
+    }
+
     /// The nonce to hand out at `now` (in the `DPoP-Nonce` header).
     pub fn current(&self, now: u64) -> String {
         URL_SAFE_NO_PAD.encode(self.mac(now / self.period))

@@ -44,6 +44,15 @@ pub enum ErrorCode {
     LoginRequired,
     /// OpenID Connect: `prompt=none` but consent is needed.
     ConsentRequired,
+    /// `invalid_dpop_proof` (RFC 9449 §5, §7.1): the DPoP proof is missing
+    /// where one is required, malformed, replayed, or made for another key.
+    InvalidDpopProof,
+    /// `use_dpop_nonce` (RFC 9449 §8, §9): the proof must carry the nonce the
+    /// answer hands out in its `DPoP-Nonce` header.
+    UseDpopNonce {
+        /// The nonce to use.
+        nonce: String,
+    },
     /// Too many failed authentication attempts ([`crate::throttle`]): `429`
     /// with `Retry-After`, sent as `temporarily_unavailable` (no RFC code
     /// says "throttled"; this one tells the client to try again later).
@@ -74,6 +83,8 @@ impl ErrorCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::LoginRequired => "login_required",
             Self::ConsentRequired => "consent_required",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce { .. } => "use_dpop_nonce",
             Self::TooManyAttempts { .. } => "temporarily_unavailable",
             Self::Extension(other) => other,
         }
@@ -200,6 +211,7 @@ impl OAuthError {
     /// `401 invalid_client` carries `WWW-Authenticate: Basic realm=…` so that
     /// clients using HTTP Basic learn the scheme (RFC 6749 §5.2, RFC 7235 §3.1);
     /// `503 temporarily_unavailable` carries `Retry-After: 1` (RFC 9110 §10.2.3),
+    /// `use_dpop_nonce` the nonce in `DPoP-Nonce` (RFC 9449 §8),
     /// `429` ([`ErrorCode::TooManyAttempts`]) the seconds left of its window.
     ///
     /// The response keeps the error's [`cause`](Self::cause).
@@ -208,6 +220,9 @@ impl OAuthError {
         let mut response = OAuthResponse::from(self);
         if code == ErrorCode::TemporarilyUnavailable {
             response.headers.push(("Retry-After", "1".into()));
+        }
+        if let ErrorCode::UseDpopNonce { nonce } = &code {
+            response.headers.push(("DPoP-Nonce", nonce.clone().into()));
         }
         if let ErrorCode::TooManyAttempts { retry_after } = code {
             response.headers.push(("Retry-After", retry_after.max(1).to_string().into()));

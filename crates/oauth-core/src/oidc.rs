@@ -110,6 +110,16 @@ pub struct AccessTokenClaims {
     /// When the user authenticated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<u64>,
+    /// The key the token is bound to (RFC 9449 §6.1), for DPoP-bound tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// The `cnf` claim of a DPoP-bound token (RFC 7800 §3.1, RFC 9449 §6.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The RFC 7638 SHA-256 thumbprint of the DPoP key.
+    pub jkt: String,
 }
 
 /// `prompt` values (OpenID Connect Core §3.1.2.1).

@@ -201,6 +201,7 @@ pub struct ServerPolicyBuilder {
     consent_lifetime: u64,
     request_limits: RequestLimits,
     throttle: crate::throttle::ThrottlePolicy,
+    dpop: crate::dpop::DpopRules,
 }
 
 /// Length limits of the authorization request's parameters, in bytes of
@@ -347,6 +348,13 @@ impl ServerPolicyBuilder {
         self
     }
 
+    /// Which DPoP proofs are accepted (RFC 9449): algorithms and the `iat`
+    /// window; also how long a proof's `jti` is remembered.
+    pub fn dpop(mut self, rules: crate::dpop::DpopRules) -> Self {
+        self.dpop = rules;
+        self
+    }
+
     /// Checks every setting and returns the policy, or the first setting at
     /// fault: each lifetime with [`check_lifetime`] (the engine adds
     /// lifetimes to the current time, and stores keep times as seconds up to
@@ -409,6 +417,7 @@ impl ServerPolicy {
             consent_lifetime: 365 * 86_400,
             request_limits: RequestLimits::default(),
             throttle: crate::throttle::ThrottlePolicy::default(),
+            dpop: crate::dpop::DpopRules::default(),
         }
     }
 
@@ -440,6 +449,11 @@ impl ServerPolicy {
     /// The `aud` of JWT access tokens (RFC 9068 §3): the configured audience, or the issuer.
     pub fn access_token_audience(&self) -> &str {
         self.settings.access_token_audience.as_deref().unwrap_or(self.settings.issuer.as_str())
+    }
+
+    /// Which DPoP proofs are accepted (RFC 9449).
+    pub fn dpop(&self) -> &crate::dpop::DpopRules {
+        &self.settings.dpop
     }
 
     /// The absolute URL of an endpoint path: the issuer's origin followed by the path.

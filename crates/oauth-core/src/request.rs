@@ -32,6 +32,15 @@ impl Method {
             other => Self::Other(other.to_owned()),
         }
     }
+
+    /// The method's name, as a DPoP proof's `htm` carries it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Other(name) => name,
+        }
+    }
 }
 
 /// Query or form parameters, in the order they arrived, duplicates kept.
@@ -270,6 +279,10 @@ pub struct OAuthRequest {
     /// Failed client authentication is counted per address
     /// ([`crate::throttle`]); `None` counts per client only.
     pub source: Option<std::net::IpAddr>,
+    /// The request's path as the application saw it (no query), for the
+    /// `htu` of DPoP proofs at resources: core compares `htu` with the
+    /// issuer's origin followed by this path. Empty when unknown.
+    pub path: String,
 }
 
 impl OAuthRequest {

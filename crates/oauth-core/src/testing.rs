@@ -143,6 +143,7 @@ pub fn code_record(grant_id: &str, expires_at: u64) -> crate::storage::CodeRecor
         )),
         nonce: Some("n".into()),
         auth_time: now,
+        dpop_jkt: None,
         issued_at: now,
         expires_at,
     }
@@ -175,6 +176,7 @@ pub fn token_record(grant: &crate::storage::GrantRecord, lifetime: u64) -> crate
         expires_at: now + lifetime,
         grant_expires_at: grant.expires_at,
         auth_time: grant.auth_time,
+        jkt: None,
     }
 }
 

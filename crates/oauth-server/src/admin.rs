@@ -96,6 +96,7 @@ fn flag(field: &str) -> &'static str {
         "default_scopes" => "--default-scope",
         "require_pkce" => "--require-pkce",
         "access_token_format" => "--access-token-format",
+        "dpop_bound_access_tokens" => "--dpop-bound-access-tokens",
         // The secret is generated unless the auth method is `none`.
         _ => "--auth-method",
     }
@@ -105,7 +106,7 @@ fn describe(client: &Client) -> String {
     let grants: Vec<&str> = client.grant_types.iter().map(GrantType::as_str).collect();
     let uris: Vec<&str> = client.redirect_uris.iter().map(RedirectUri::as_str).collect();
     format!(
-        "id: {}\nname: {}\nauth_method: {}\nsecret: {}\ngrant_types: {}\nredirect_uris: {}\nscopes: {}\ndefault_scopes: {}\nrequire_pkce: {}\n",
+        "id: {}\nname: {}\nauth_method: {}\nsecret: {}\ngrant_types: {}\nredirect_uris: {}\nscopes: {}\ndefault_scopes: {}\nrequire_pkce: {}\ndpop_bound_access_tokens: {}\n",
         client.id,
         client.name,
         client.auth_method,
@@ -119,6 +120,7 @@ fn describe(client: &Client) -> String {
         client.scopes,
         client.default_scopes,
         client.pkce_required(),
+        client.dpop_bound_access_tokens,
     )
 }
 

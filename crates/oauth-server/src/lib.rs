@@ -75,12 +75,17 @@ pub async fn build_state_with_clock(
         pages::Pages::new(config.server.templates_dir.as_deref(), &config.scopes, config.server.login_hint.clone())?;
     let users = backends.stores.users.clone();
     let (threads, queue) = config.server.hash_pool_size();
-    let server = Arc::new(
-        AuthorizationServer::new(policy, backends.stores)
-            .with_clock(clock)
-            .with_observer(metrics.clone())
-            .with_offload(Arc::new(oauth_actix::BlockingPool::new(threads, queue))),
-    );
+    let mut engine = AuthorizationServer::new(policy, backends.stores)
+        .with_clock(clock)
+        .with_observer(metrics.clone())
+        .with_offload(Arc::new(oauth_actix::BlockingPool::new(threads, queue)));
+    if let Some(nonces) = config.dpop.nonces()? {
+        if config.dpop.nonce_key.is_none() && !config.storage.is_memory() {
+            tracing::warn!("dpop.nonce_key is not set: a random key makes DPoP nonces, so other instances refuse them");
+        }
+        engine = engine.with_dpop_nonces(nonces);
+    }
+    let server = Arc::new(engine);
     install_keys(&server, config)?;
     Ok(Arc::new(AppState {
         server,

@@ -53,6 +53,11 @@ pub struct ClientRegistration {
     /// opaque or jwt access tokens for this client (default: tokens.access_token_format).
     #[arg(long, value_parser = parse_format)]
     pub access_token_format: Option<AccessTokenFormat>,
+    /// Require a DPoP proof (RFC 9449) with every token request of this client,
+    /// so all its tokens are DPoP-bound.
+    #[arg(long)]
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl std::fmt::Debug for ClientRegistration {
@@ -70,6 +75,7 @@ impl std::fmt::Debug for ClientRegistration {
             .field("default_scopes", &self.default_scopes)
             .field("require_pkce", &self.require_pkce)
             .field("access_token_format", &self.access_token_format)
+            .field("dpop_bound_access_tokens", &self.dpop_bound_access_tokens)
             .finish()
     }
 }
@@ -176,6 +182,7 @@ impl ClientRegistration {
         client.default_scopes = ScopeSet::parse(&self.default_scopes).map_err(|e| refuse("default_scopes", e))?;
         client.require_pkce = self.require_pkce;
         client.access_token_format = self.access_token_format;
+        client.dpop_bound_access_tokens = self.dpop_bound_access_tokens;
         client.validate().map_err(|e| refuse(e.field(), e))?;
         Ok(client)
     }

@@ -68,6 +68,7 @@ fn benches(c: &mut Criterion) {
                 access: (access.hash, 300),
                 refresh: Some((refresh.hash, 900)),
                 grace: None,
+                jkt: None,
             };
             let outcome = rt.block_on(store.refresh(&current, &request));
             assert!(matches!(outcome.unwrap(), RefreshOutcome::Refreshed(_)));

@@ -8,11 +8,12 @@
 //!
 //! | bytes | field |
 //! |---|---|
-//! | 1 | flags: 1 = subject, 2 = auth time, 4 = grant expiry differs from expiry |
+//! | 1 | flags: 1 = subject, 2 = auth time, 4 = grant expiry differs from expiry, 8 = DPoP-bound |
 //! | 4 | expires_at (u32 Unix seconds; the Lua rotation script reads it here) |
 //! | 4 | issued_at |
 //! | 4 | grant_expires_at, when flag 4 |
 //! | 4 | auth_time, when flag 2 |
+//! | 2 + n | DPoP key thumbprint (`jkt`), when flag 8 |
 //! | 2 + n | client id (u16 length, UTF-8) |
 //! | 2 + n | subject, when flag 1 |
 //! | rest | scope (space-separated) |
@@ -28,6 +29,7 @@ use crate::keys;
 const SUBJECT: u8 = 1;
 const AUTH_TIME: u8 = 2;
 const GRANT_EXPIRY: u8 = 4;
+const BOUND: u8 = 8;
 
 /// Times are stored as u32 seconds; later values are clamped (year 2106).
 fn u32_time(t: u64) -> [u8; 4] {
@@ -59,6 +61,9 @@ pub(crate) fn encode_token(record: &TokenRecord) -> Vec<u8> {
     if record.grant_expires_at != record.expires_at {
         flags |= GRANT_EXPIRY;
     }
+    if record.jkt.is_some() {
+        flags |= BOUND;
+    }
     let mut out = Vec::with_capacity(32);
     out.push(flags);
     out.extend_from_slice(&u32_time(record.expires_at));
@@ -68,6 +73,9 @@ pub(crate) fn encode_token(record: &TokenRecord) -> Vec<u8> {
     }
     if let Some(t) = record.auth_time {
         out.extend_from_slice(&u32_time(t));
+    }
+    if let Some(jkt) = &record.jkt {
+        push_str(&mut out, jkt);
     }
     push_str(&mut out, record.client_id.as_str());
     if let Some(subject) = &record.subject {
@@ -109,6 +117,7 @@ pub(crate) fn decode_token(grant: &GrantId, bytes: &[u8]) -> Result<TokenRecord,
     let issued_at = r.time()?;
     let grant_expires_at = if flags & GRANT_EXPIRY != 0 { r.time()? } else { expires_at };
     let auth_time = if flags & AUTH_TIME != 0 { Some(r.time()?) } else { None };
+    let jkt = if flags & BOUND != 0 { Some(r.string()?) } else { None };
     let client_id = ClientId::new(r.string()?);
     let subject = if flags & SUBJECT != 0 { Some(Subject::new(r.string()?)) } else { None };
     let scope = std::str::from_utf8(r.0).map_err(corrupt)?;
@@ -122,6 +131,7 @@ pub(crate) fn decode_token(grant: &GrantId, bytes: &[u8]) -> Result<TokenRecord,
         expires_at,
         grant_expires_at,
         auth_time,
+        jkt,
     })
 }
 
@@ -240,6 +250,7 @@ mod tests {
             expires_at: 1_767_229_200,
             grant_expires_at: 1_767_229_200,
             auth_time: None,
+            jkt: None,
         };
         let full = TokenRecord {
             subject: Some(Subject::new("user-é")),
@@ -249,7 +260,8 @@ mod tests {
             ..base.clone()
         };
         let empty_scope = TokenRecord { scope: ScopeSet::empty(), ..base.clone() };
-        for record in [base, full, empty_scope] {
+        let bound = TokenRecord { jkt: Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into()), ..full.clone() };
+        for record in [base, full, empty_scope, bound] {
             let bytes = encode_token(&record);
             assert_eq!(decode_token(&record.grant_id, &bytes).ok(), Some(record.clone()));
             assert!(decode_token(&record.grant_id, &bytes[..8]).is_err(), "truncated");

@@ -87,7 +87,11 @@ end
 /// ARGV[6], ARGV[7] = access field and lifetime; ARGV[8], ARGV[9] = refresh
 /// field and lifetime (ARGV[8] empty: no rotation); ARGV[10] = the retry
 /// answer of the refresh grace (its end, u32 LE, then the sealed tokens), or
-/// empty. The family keeps one retry answer, in field `g`: the retired
+/// empty; ARGV[11] = the request's DPoP key thumbprint as a record holds it
+/// (u16 length, bytes), or empty without a proof. A token bound to a key
+/// (flag 8) is refused unless ARGV[11] is that key; the new access token is
+/// bound to ARGV[11], the new refresh token keeps the old one's binding.
+/// The family keeps one retry answer, in field `g`: the retired
 /// token's 16-byte hash, then ARGV[10]; a rotation replaces it (or drops
 /// it), and a retry of that token before its end takes it
 /// (`RetryAnswer::decide`).
@@ -117,9 +121,13 @@ if flags % 8 >= 4 then
 end
 local c = at
 if flags % 4 >= 2 then c = c + 4 end
+local key_at, bound = c, flags % 16 >= 8
+if bound then c = c + 2 + struct.unpack('<I2', old, c) end
+local key_end = c
 if exp <= now or string.sub(old, c, c + #ARGV[3] - 1) ~= ARGV[3] then return {3, old} end
+if bound and string.sub(old, key_at, key_end - 1) ~= ARGV[11] then return {3, old} end
 local tail = string.sub(old, at)
-local access_tail = tail
+local access_tail = string.sub(old, key_end)
 if ARGV[4] == '1' then
   c = c + #ARGV[3]
   if flags % 2 == 1 then c = c + 2 + struct.unpack('<I2', old, c) end
@@ -128,21 +136,25 @@ if ARGV[4] == '1' then
   for s in string.gmatch(ARGV[5], '[^ ]+') do
     if not have[s] then return {3, old} end
   end
-  access_tail = string.sub(old, at, c - 1) .. ARGV[5]
+  access_tail = string.sub(old, key_end, c - 1) .. ARGV[5]
 end
+access_tail = string.sub(old, at, key_at - 1) .. ARGV[11] .. access_tail
 local low = flags % 4
-local function head(e)
-  if e == gexp then return struct.pack('<BI4I4', low, e, now) end
-  return struct.pack('<BI4I4I4', low + 4, e, now, gexp)
+local access_low = low
+if ARGV[11] ~= '' then access_low = low + 8 end
+if bound then low = low + 8 end
+local function head(e, l)
+  if e == gexp then return struct.pack('<BI4I4', l, e, now) end
+  return struct.pack('<BI4I4I4', l + 4, e, now, gexp)
 end
 local latest = math.min(now + tonumber(ARGV[7]), gexp)
-local access = head(latest) .. access_tail
+local access = head(latest, access_low) .. access_tail
 if ARGV[8] == '' then
   redis.call('HSET', KEYS[1], ARGV[6], access)
 else
   local e = math.min(now + tonumber(ARGV[9]), gexp)
   redis.call('HDEL', KEYS[1], 'r' .. ARGV[1])
-  redis.call('HSET', KEYS[1], ARGV[6], access, 'x' .. ARGV[1], struct.pack('<I4', exp), ARGV[8], head(e) .. tail)
+  redis.call('HSET', KEYS[1], ARGV[6], access, 'x' .. ARGV[1], struct.pack('<I4', exp), ARGV[8], head(e, low) .. tail)
   if ARGV[10] ~= '' then
     redis.call('HSET', KEYS[1], 'g', ARGV[1] .. ARGV[10])
   elseif got[3] then

@@ -157,7 +157,8 @@ impl TokenStore for RedisStore {
             .arg(request.access.1)
             .arg(request.refresh.map(|(hash, _)| keys::refresh_field(&hash)).unwrap_or_default())
             .arg(request.refresh.map_or(0, |(_, lifetime)| lifetime))
-            .arg(request.grace.as_ref().map(codec::encode_retry).unwrap_or_default());
+            .arg(request.grace.as_ref().map(codec::encode_retry).unwrap_or_default())
+            .arg(request.jkt.as_deref().map(codec::length_prefixed).unwrap_or_default());
         let (status, raw): (i64, Vec<u8>) = self.script(inv).await?;
         Ok(match status {
             1 => RefreshOutcome::Refreshed(codec::decode_token(&old.grant, &raw)?),

@@ -244,6 +244,7 @@ async fn fill(store: &Arc<oauth_storage_redis::RedisStore>, now: u64, from: usiz
                     expires_at: now + 7200,
                     grant_expires_at: now + 7200,
                     auth_time: None,
+                    jkt: None,
                 };
                 let hash = TokenHash::of(&format!("{id}.{i}"));
                 store.create_grant(&grant, &NewTokens { access: (hash, record), refresh: None }).await.unwrap();

@@ -205,3 +205,58 @@ async fn a_storage_failure_is_logged_once_with_its_cause_and_route() {
         assert!(log.contains("storage backend error: backend down (FailingStore)"), "{log}");
     }
 }
+
+/// DPoP through the adapter: the `DPoP` header and the request path reach
+/// core, so `BearerToken` takes `Authorization: DPoP` with a proof for its
+/// own URL, and answers core's RFC 9449 §7.1 challenge otherwise.
+#[actix_web::test]
+async fn bearer_token_takes_dpop_bound_tokens_with_proofs_for_its_path() {
+    use oauth_core::testing::{ISSUER, T0};
+    let t = TestServer::with_policy(|p| p.allow_insecure_transport(true)).await;
+    let key = SigningKey::generate("dpop", SigningAlg::ES256).unwrap();
+    let proof = |htm: &str, htu: String, jti: &str, token: Option<&str>| {
+        let header = serde_json::json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.public_jwk()});
+        let mut claims = serde_json::json!({"jti": jti, "htm": htm, "htu": htu, "iat": T0});
+        if let Some(token) = token {
+            claims["ath"] = oauth_core::dpop::access_token_hash(token).into();
+        }
+        key.sign_with_header(&header, &claims).unwrap()
+    };
+    let app = app!(Arc::new(t.server));
+    let issue = form("/oauth/token", MACHINE)
+        .insert_header(("DPoP", proof("POST", format!("{ISSUER}/oauth/token"), "t1", None)))
+        .to_request();
+    let body: serde_json::Value = test::call_and_read_body_json(&app, issue).await;
+    assert_eq!(body["token_type"], "DPoP", "{body}");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let dpop = |path: &str, proof: String| {
+        TestRequest::get()
+            .uri(path)
+            .insert_header(("Authorization", format!("DPoP {token}")))
+            .insert_header(("DPoP", proof))
+            .to_request()
+    };
+    let api = format!("{ISSUER}/api/read");
+    let resp = test::call_service(&app, dpop("/api/read", proof("GET", api.clone(), "r1", Some(&token)))).await;
+    assert_eq!(resp.status().as_u16(), 200, "a proof for the resource's URL");
+    // (what, request, error)
+    let rows = [
+        ("the same proof", dpop("/api/read", proof("GET", api.clone(), "r1", Some(&token))), "invalid_dpop_proof"),
+        (
+            "a proof for another path",
+            dpop("/api/read", proof("GET", format!("{ISSUER}/api/write"), "r2", Some(&token))),
+            "invalid_dpop_proof",
+        ),
+        ("a proof for POST", dpop("/api/read", proof("POST", api.clone(), "r3", Some(&token))), "invalid_dpop_proof"),
+        ("the token as Bearer", bearer("/api/read", &token).to_request(), "invalid_token"),
+    ];
+    for (what, req, error) in rows {
+        let resp = test::call_service(&app, req).await;
+        assert_eq!(resp.status().as_u16(), 401, "{what}");
+        let challenge = header(&resp, "www-authenticate").unwrap();
+        assert!(
+            challenge.starts_with("DPoP ") && challenge.contains(&format!("error=\"{error}\"")),
+            "{what}: {challenge}"
+        );
+    }
+}

@@ -66,6 +66,19 @@ impl GrantHandler for AuthorizationCodeGrant {
             }
             (None, None) => {}
         }
+        // RFC 9449 §10: a code bound by `dpop_jkt` needs a proof of that key.
+        let jkt = req.dpop_jkt();
+        if let Some(bound) = &record.dpop_jkt {
+            match &jkt {
+                None => return Err(crate::server::invalid_dpop_proof("The authorization code needs a DPoP proof")),
+                Some(jkt) if jkt != bound => {
+                    return Err(OAuthError::invalid_grant(
+                        "The DPoP proof's key is not the dpop_jkt of the authorization request",
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
         let grant = GrantRecord {
             id: record.grant_id,
             client_id: client.id.clone(),
@@ -76,7 +89,7 @@ impl GrantHandler for AuthorizationCodeGrant {
             auth_time: Some(record.auth_time),
         };
         let subject = record.subject;
-        let mut issued = server.issue_for_grant(client, grant, true).await?;
+        let mut issued = server.issue_for_grant(client, grant, true, jkt.as_deref()).await?;
         issued.id_token = server
             .id_token(client, &subject, &issued, Some(record.auth_time), record.nonce.as_ref().map(|n| n.as_str()))
             .await?;

@@ -22,6 +22,8 @@ impl GrantHandler for ClientCredentialsGrant {
             return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "Public clients cannot use client_credentials"));
         }
         let scope = server.requested_scope(&req.request.form, req.client)?;
-        server.issue(req.client, NewGrant { subject: None, scope, auth_time: None, refresh: false }).await
+        server
+            .issue(req.client, NewGrant { subject: None, scope, auth_time: None, refresh: false, jkt: req.dpop_jkt() })
+            .await
     }
 }

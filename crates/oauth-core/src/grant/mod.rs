@@ -38,7 +38,8 @@
 //!             return Err(OAuthError::invalid_grant("The ticket is invalid"));
 //!         };
 //!         let scope = server.requested_scope(&req.request.form, req.client)?;
-//!         server.issue(req.client, NewGrant { subject: Some(user), scope, auth_time: None, refresh: false }).await
+//!         let grant = NewGrant { subject: Some(user), scope, auth_time: None, refresh: false, jkt: req.dpop_jkt() };
+//!         server.issue(req.client, grant).await
 //!     }
 //! }
 //! ```
@@ -85,12 +86,22 @@ pub struct GrantRequest<'a> {
     pub request: &'a OAuthRequest,
     /// The authenticated client, registered for this grant type.
     pub client: &'a Client,
+    /// The request's DPoP proof (RFC 9449), verified by the token endpoint
+    /// (signature, `htm`/`htu`, `iat`, unused `jti`, nonce) before the
+    /// handler runs; `None` without a `DPoP` header.
+    pub dpop: Option<&'a crate::dpop::VerifiedProof>,
 }
 
 impl<'a> GrantRequest<'a> {
     /// A form parameter; repeated parameters are `invalid_request`, empty ones absent.
     pub fn param(&self, name: &'static str) -> Result<Option<&'a str>, OAuthError> {
         self.request.form.get(name)
+    }
+
+    /// The thumbprint of the request's DPoP key: what [`NewGrant::jkt`]
+    /// binds the tokens to.
+    pub fn dpop_jkt(&self) -> Option<String> {
+        self.dpop.map(|proof| proof.jkt.clone())
     }
 }
 
@@ -108,6 +119,9 @@ pub struct Issued {
     pub scope: ScopeSet,
     /// An OpenID Connect ID token, if one is issued.
     pub id_token: Option<String>,
+    /// The access token is bound to a DPoP key: its `token_type` is `DPoP`
+    /// (RFC 9449 §5).
+    pub dpop_bound: bool,
 }
 
 /// What [`AuthorizationServer::issue`](crate::AuthorizationServer::issue)
@@ -124,4 +138,8 @@ pub struct NewGrant {
     /// `refresh_token` grant). The grant then lives `grant_lifetime`;
     /// otherwise it ends with its access token.
     pub refresh: bool,
+    /// The DPoP key thumbprint to bind the tokens to
+    /// ([`GrantRequest::dpop_jkt`]): the access token always, the refresh
+    /// token when the client is public (RFC 9449 §5).
+    pub jkt: Option<String>,
 }

@@ -43,7 +43,13 @@ impl GrantHandler for PasswordGrant {
             }
         };
         server.login_succeeded(username).await.map_err(storage_error)?;
-        let grant = NewGrant { subject: Some(subject), scope, auth_time: Some(server.now()), refresh: true };
+        let grant = NewGrant {
+            subject: Some(subject),
+            scope,
+            auth_time: Some(server.now()),
+            refresh: true,
+            jkt: req.dpop_jkt(),
+        };
         server.issue(req.client, grant).await
     }
 }

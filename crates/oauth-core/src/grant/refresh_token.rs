@@ -62,11 +62,20 @@ impl GrantHandler for RefreshTokenGrant {
             access: (server.access_token_hash(client, &reference), policy.access_token_lifetime()),
             refresh: rotated.as_ref().map(|t| (t.hash(), policy.refresh_token_lifetime())),
             grace,
+            jkt: req.dpop_jkt(),
         };
         let old = match server.stores.tokens.refresh(&old_key, &request).await.map_err(storage_error)? {
             RefreshOutcome::Refreshed(old) => old,
             RefreshOutcome::Refused(RefreshRefusal::OtherClient) => {
                 return Err(OAuthError::invalid_grant("The refresh token was issued to another client"));
+            }
+            RefreshOutcome::Refused(RefreshRefusal::OtherKey) if request.jkt.is_none() => {
+                return Err(crate::server::invalid_dpop_proof(
+                    "The refresh token is bound to a DPoP key: send a proof",
+                ));
+            }
+            RefreshOutcome::Refused(RefreshRefusal::OtherKey) => {
+                return Err(OAuthError::invalid_grant("The refresh token is bound to another DPoP key"));
             }
             RefreshOutcome::Refused(RefreshRefusal::WiderScope) => {
                 return Err(OAuthError::invalid_scope("A refresh cannot widen the scope of the grant"));
@@ -74,7 +83,9 @@ impl GrantHandler for RefreshTokenGrant {
             RefreshOutcome::Refused(RefreshRefusal::Expired) | RefreshOutcome::Unknown => {
                 return Err(OAuthError::invalid_grant("The refresh token is invalid or expired"));
             }
-            RefreshOutcome::Retried(sealed) => return retry(server, client, &presented, &old_key, &sealed, now).await,
+            RefreshOutcome::Retried(sealed) => {
+                return retry(server, client, &presented, &old_key, &sealed, now, request.jkt.as_deref()).await;
+            }
             RefreshOutcome::Reused => {
                 server.audit(AuditEvent::RefreshReuse { client: &client.id });
                 return Err(OAuthError::invalid_grant("The refresh token was already used; the grant is revoked"));
@@ -90,6 +101,7 @@ impl GrantHandler for RefreshTokenGrant {
             access_token: server.access_token(client, reference, &access_record)?,
             access_expires_at: access_record.expires_at,
             refresh: Some(refresh),
+            dpop_bound: access_record.jkt.is_some(),
             scope: access_record.scope,
             id_token: None,
         };
@@ -104,7 +116,8 @@ impl GrantHandler for RefreshTokenGrant {
 /// A retry within the refresh grace: the tokens of the first answer, read
 /// from the sealed answer with the presented token and found live in the
 /// store. The access token is the same reference (for JWT clients, a JWT
-/// signed again around the same `jti`).
+/// signed again around the same `jti`). A bound family's answer is only
+/// given to a proof of its key (`jkt`, the request's).
 async fn retry(
     server: &AuthorizationServer,
     client: &Client,
@@ -112,6 +125,7 @@ async fn retry(
     old_key: &TokenKey,
     sealed: &[u8],
     now: u64,
+    jkt: Option<&str>,
 ) -> Result<Issued, OAuthError> {
     let invalid = || OAuthError::invalid_grant("The refresh token is invalid or expired");
     let (access, refresh) = grace::open(presented.secret(), &client.id, sealed).ok_or_else(invalid)?;
@@ -132,10 +146,17 @@ async fn retry(
     else {
         return Err(invalid());
     };
+    if refresh_record.jkt.is_some() && refresh_record.jkt.as_deref() != jkt {
+        return Err(match jkt {
+            None => crate::server::invalid_dpop_proof("The refresh token is bound to a DPoP key: send a proof"),
+            Some(_) => OAuthError::invalid_grant("The refresh token is bound to another DPoP key"),
+        });
+    }
     let mut issued = Issued {
         access_token: server.access_token(client, reference, &access_record)?,
         access_expires_at: access_record.expires_at,
         refresh: Some((refresh, refresh_record.expires_at)),
+        dpop_bound: access_record.jkt.is_some(),
         scope: access_record.scope,
         id_token: None,
     };

@@ -57,6 +57,9 @@ pub struct PendingAuthorization {
     /// The user logged in to answer this request (see [`note_login`](Self::note_login)).
     #[serde(default)]
     pub logged_in: bool,
+    /// `dpop_jkt` (RFC 9449 §10): the code is bound to this DPoP key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 impl PendingAuthorization {
@@ -282,6 +285,16 @@ impl AuthorizationServer {
         };
         let nonce = params.get("nonce").map_err(|e| target.error(e))?.map(Nonce::new);
         let oidc = self.oidc_params(params).map_err(|e| target.error(e))?;
+        let dpop_jkt = params.get("dpop_jkt").map_err(|e| target.error(e))?;
+        // A SHA-256 thumbprint is 43 base64url characters (RFC 7638).
+        if dpop_jkt.is_some_and(|jkt| {
+            jkt.len() != 43 || !jkt.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        }) {
+            return Err(target.error(OAuthError::invalid_request("The dpop_jkt parameter is malformed")));
+        }
+        if dpop_jkt.is_some() && response_type != ResponseType::Code {
+            return Err(target.error(OAuthError::invalid_request("dpop_jkt binds authorization codes only")));
+        }
 
         Ok(PendingAuthorization {
             client_id: client.id.clone(),
@@ -299,6 +312,7 @@ impl AuthorizationServer {
             login_hint: oidc.2,
             created_at: self.clock.now(),
             logged_in: false,
+            dpop_jkt: dpop_jkt.map(str::to_owned),
         })
     }
 
@@ -503,7 +517,7 @@ impl AuthorizationServer {
                 expires_at: now.saturating_add(self.policy.access_token_lifetime()),
                 auth_time: Some(approval.auth_time),
             };
-            let (access, _, tokens) = match self.mint(&client, &grant, &scope, None) {
+            let (access, _, tokens) = match self.mint(&client, &grant, &scope, None, None) {
                 Ok(minted) => minted,
                 Err(error) => return Ok(self.authorization_error(pending, &error)),
             };
@@ -540,6 +554,7 @@ impl AuthorizationServer {
             code_challenge: pending.code_challenge.clone(),
             nonce: pending.nonce.clone(),
             auth_time: approval.auth_time,
+            dpop_jkt: pending.dpop_jkt.clone(),
             issued_at: now,
             expires_at: now.saturating_add(self.policy.code_lifetime()),
         };

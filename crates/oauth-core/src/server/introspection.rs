@@ -100,7 +100,7 @@ impl AuthorizationServer {
 
     fn introspection_body<'a>(&'a self, found: &'a Found) -> IntrospectionBody<'a> {
         let (record, token_type) = match found {
-            Found::Access(r) => (r, Some("Bearer")),
+            Found::Access(r) => (r, Some(if r.jkt.is_some() { "DPoP" } else { "Bearer" })),
             Found::Refresh(r) => (r, None),
         };
         IntrospectionBody {
@@ -112,6 +112,7 @@ impl AuthorizationServer {
             iss: self.policy.issuer().as_str(),
             sub: record.subject.as_ref().map(|s| s.as_str()),
             token_type,
+            cnf: record.jkt.as_deref().map(|jkt| Cnf { jkt }),
         }
     }
 }
@@ -129,6 +130,15 @@ struct IntrospectionBody<'a> {
     sub: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     token_type: Option<&'static str>,
+    /// The DPoP key of a bound token (RFC 9449 §6.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<Cnf<'a>>,
+}
+
+/// `cnf` of a DPoP-bound token.
+#[derive(serde::Serialize)]
+struct Cnf<'a> {
+    jkt: &'a str,
 }
 
 /// The `token` parameter's key (`None` when it cannot be one of our tokens)

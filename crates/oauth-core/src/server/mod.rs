@@ -36,12 +36,14 @@ use crate::storage::{StorageError, Stores};
 use crate::types::{ClientId, TokenEndpointAuthMethod};
 
 mod authorize;
+mod dpop;
 mod introspection;
 mod throttle;
 mod token;
 mod userinfo;
 
 pub use authorize::{Approval, AuthorizeError, NextStep, PendingAuthorization};
+pub(crate) use dpop::invalid_proof as invalid_dpop_proof;
 pub(crate) use token::signing_failed;
 pub use userinfo::{ResourceAccess, TokenScheme, bearer_token};
 
@@ -67,6 +69,7 @@ pub struct AuthorizationServer {
     observer: Option<Arc<dyn Observer>>,
     grants: Vec<Arc<dyn GrantHandler>>,
     offload: OnceLock<Arc<dyn Offload>>,
+    dpop_nonces: Option<crate::dpop::NonceSource>,
 }
 
 impl std::fmt::Debug for AuthorizationServer {
@@ -98,6 +101,7 @@ impl AuthorizationServer {
             observer: None,
             grants,
             offload: OnceLock::new(),
+            dpop_nonces: None,
         }
     }
 
@@ -132,6 +136,15 @@ impl AuthorizationServer {
             Some(offload) => offload.run(job).await,
             None => Inline.run(job).await,
         }
+    }
+
+    /// Requires server-provided nonces in DPoP proofs (RFC 9449 §8, §9):
+    /// a proof without a current nonce of `nonces` is answered
+    /// `use_dpop_nonce` with one in `DPoP-Nonce`. Every instance must share
+    /// the source's key.
+    pub fn with_dpop_nonces(mut self, nonces: crate::dpop::NonceSource) -> Self {
+        self.dpop_nonces = Some(nonces);
+        self
     }
 
     /// Replaces the clock.
@@ -225,6 +238,7 @@ impl AuthorizationServer {
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "code_challenge_methods_supported": pkce,
             "authorization_response_iss_parameter_supported": true,
+            "dpop_signing_alg_values_supported": p.dpop().alg_names(),
         });
         if !p.scopes_supported().is_empty() {
             let scopes: Vec<&str> = p.scopes_supported().iter().map(|s| s.as_str()).collect();

@@ -48,7 +48,16 @@ impl AuthorizationServer {
         if !client.grant_types.contains(&grant_type) {
             return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "The client may not use this grant_type"));
         }
-        let issued = handler.handle(self, GrantRequest { request: req, client: &client }).await?;
+        // `htu` is the token path the request came to (the published one, or
+        // an alias), below the issuer's origin.
+        let paths = self.policy.paths();
+        let path = paths.token_paths().find(|p| *p == req.path).unwrap_or(&paths.token);
+        let proof = self.verify_dpop_proof(req, &self.policy.endpoint_url(path), None).await?;
+        if proof.is_none() && client.dpop_bound_access_tokens {
+            return Err(super::dpop::invalid_proof("This client must send a DPoP proof"));
+        }
+        let request = GrantRequest { request: req, client: &client, dpop: proof.as_ref() };
+        let issued = handler.handle(self, request).await?;
         Ok((grant_type, issued))
     }
 
@@ -80,20 +89,22 @@ impl AuthorizationServer {
             expires_at: now.saturating_add(lifetime),
             auth_time: grant.auth_time,
         };
-        self.issue_for_grant(client, record, grant.refresh).await
+        self.issue_for_grant(client, record, grant.refresh, grant.jkt.as_deref()).await
     }
 
     /// Stores `grant` with its first tokens (a refresh token too when
-    /// `may_refresh` and the client is registered for `refresh_token`).
+    /// `may_refresh` and the client is registered for `refresh_token`),
+    /// bound to the DPoP key `jkt` as [`NewGrant::jkt`] says.
     pub(crate) async fn issue_for_grant(
         &self,
         client: &Client,
         grant: GrantRecord,
         may_refresh: bool,
+        jkt: Option<&str>,
     ) -> Result<Issued, OAuthError> {
         let with_refresh = may_refresh && client.grant_types.contains(&GrantType::RefreshToken);
         let (access, refresh, tokens) =
-            self.mint(client, &grant, &grant.scope, with_refresh.then_some(&grant.scope))?;
+            self.mint(client, &grant, &grant.scope, with_refresh.then_some(&grant.scope), jkt)?;
         if !self.stores.tokens.create_grant(&grant, &tokens).await.map_err(storage_error)? {
             // Revoked while it was being issued: its code was replayed, or
             // its client deleted, since this request began.
@@ -106,6 +117,7 @@ impl AuthorizationServer {
             refresh,
             scope: grant.scope,
             id_token: None,
+            dpop_bound: jkt.is_some(),
         })
     }
 
@@ -143,16 +155,20 @@ impl AuthorizationServer {
     }
 
     /// Generates an access token (and a refresh token with `refresh_scope`)
-    /// for a grant, with lifetimes capped by the grant's absolute expiry.
+    /// for a grant, with lifetimes capped by the grant's absolute expiry. With
+    /// a DPoP key `jkt`, the access token is bound to it, and the refresh
+    /// token too when the client is public (RFC 9449 §5: a confidential
+    /// client's refresh token is bound by its authentication).
     pub(crate) fn mint(
         &self,
         client: &Client,
         grant: &GrantRecord,
         scope: &ScopeSet,
         refresh_scope: Option<&ScopeSet>,
+        jkt: Option<&str>,
     ) -> Result<(AccessToken, Option<RefreshToken>, NewTokens), OAuthError> {
         let now = self.clock.now();
-        let record = |scope: &ScopeSet, lifetime: u64| TokenRecord {
+        let record = |scope: &ScopeSet, lifetime: u64, jkt: Option<&str>| TokenRecord {
             grant_id: grant.id.clone(),
             client_id: grant.client_id.clone(),
             subject: grant.subject.clone(),
@@ -161,11 +177,14 @@ impl AuthorizationServer {
             expires_at: now.saturating_add(lifetime).min(grant.expires_at),
             grant_expires_at: grant.expires_at,
             auth_time: grant.auth_time,
+            jkt: jkt.map(str::to_owned),
         };
         let reference = AccessToken::new(self.new_token(&grant.id));
-        let access_record = record(scope, self.policy.access_token_lifetime());
-        let refresh = refresh_scope
-            .map(|s| (RefreshToken::new(self.new_token(&grant.id)), record(s, self.policy.refresh_token_lifetime())));
+        let access_record = record(scope, self.policy.access_token_lifetime(), jkt);
+        let refresh_jkt = jkt.filter(|_| client.is_public());
+        let refresh = refresh_scope.map(|s| {
+            (RefreshToken::new(self.new_token(&grant.id)), record(s, self.policy.refresh_token_lifetime(), refresh_jkt))
+        });
         let tokens = NewTokens {
             access: (self.access_token_hash(client, &reference), access_record),
             refresh: refresh.as_ref().map(|(t, r)| (t.hash(), r.clone())),
@@ -216,6 +235,7 @@ impl AuthorizationServer {
             jti: reference.secret().to_owned(),
             scope: record.scope.to_string(),
             auth_time: record.auth_time,
+            cnf: record.jkt.as_ref().map(|jkt| crate::oidc::Confirmation { jkt: jkt.clone() }),
         };
         Ok(AccessToken::new(keys.active().sign("at+jwt", &claims).map_err(|_| signing_failed())?))
     }
@@ -224,7 +244,7 @@ impl AuthorizationServer {
         let now = self.clock.now();
         let body = TokenBody {
             access_token: issued.access_token.secret(),
-            token_type: "Bearer",
+            token_type: if issued.dpop_bound { "DPoP" } else { "Bearer" },
             expires_in: issued.access_expires_at.saturating_sub(now),
             refresh_token: issued.refresh.as_ref().map(|(token, _)| token.secret()),
             refresh_token_expires_in: issued.refresh.as_ref().map(|(_, expires_at)| expires_at.saturating_sub(now)),

@@ -151,6 +151,7 @@ async fn rotate<S: TokenStore + ?Sized>(
         access: (access.hash, 300),
         refresh: Some((refresh.hash, 900)),
         grace,
+        jkt: None,
     };
     let outcome = ok(store.refresh(old, &request).await, "refresh");
     assert!(matches!(outcome, RefreshOutcome::Refreshed(_)), "rotation: {outcome:?}");
@@ -169,6 +170,7 @@ async fn refresh_retry<S: TokenStore + ?Sized>(store: &S) {
         access: (key_in(&f.grant.id).hash, 300),
         refresh: Some((key_in(&f.grant.id).hash, 900)),
         grace: None,
+        jkt: None,
     };
     let f = new_family(store).await;
     let (access, refresh) = rotate(store, &f.grant, &f.refresh, answer(now() + 30, "a")).await;
@@ -370,6 +372,7 @@ async fn client_revocation<S: TokenStore + ?Sized>(store: &S) {
             access: (key_in(&f.grant.id).hash, 300),
             refresh: Some((key_in(&f.grant.id).hash, 900)),
             grace: None,
+            jkt: None,
         };
         assert_eq!(ok(store.refresh(&f.refresh, &request).await, "refresh"), RefreshOutcome::Unknown, "no refresh");
     }
@@ -431,8 +434,16 @@ struct RefreshCase {
     access_lifetime: u64,
     /// `None`: no rotation.
     refresh_lifetime: Option<u64>,
+    /// The DPoP key thumbprint the family's tokens are bound to.
+    bound: Option<&'static str>,
+    /// The thumbprint of the request's DPoP proof key.
+    proof: Option<&'static str>,
     refused: Option<RefreshRefusal>,
 }
+
+/// Two DPoP key thumbprints.
+const KEY_A: &str = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
+const KEY_B: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
 
 /// A family with a subject and scope "a b", refreshed by its client with rotation.
 const BASE: RefreshCase = RefreshCase {
@@ -444,6 +455,8 @@ const BASE: RefreshCase = RefreshCase {
     later: 0,
     access_lifetime: 300,
     refresh_lifetime: Some(900),
+    bound: None,
+    proof: None,
     refused: None,
 };
 
@@ -475,6 +488,47 @@ const REFRESH_CASES: &[RefreshCase] = &[
         ..BASE
     },
     RefreshCase { name: "expired", later: 900, refused: Some(RefreshRefusal::Expired), ..BASE },
+    RefreshCase { name: "bound, with a proof of its key", bound: Some(KEY_A), proof: Some(KEY_A), ..BASE },
+    RefreshCase {
+        name: "bound, no subject, a narrower scope, with its key",
+        bound: Some(KEY_A),
+        proof: Some(KEY_A),
+        subject: false,
+        scope: Some("b"),
+        ..BASE
+    },
+    RefreshCase {
+        name: "bound, without rotation",
+        bound: Some(KEY_A),
+        proof: Some(KEY_A),
+        refresh_lifetime: None,
+        ..BASE
+    },
+    RefreshCase { name: "bound, without a proof", bound: Some(KEY_A), refused: Some(RefreshRefusal::OtherKey), ..BASE },
+    RefreshCase {
+        name: "bound, with another key",
+        bound: Some(KEY_A),
+        proof: Some(KEY_B),
+        refused: Some(RefreshRefusal::OtherKey),
+        ..BASE
+    },
+    RefreshCase {
+        name: "bound, with a key its thumbprint extends",
+        bound: Some(KEY_A),
+        proof: Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9X"),
+        refused: Some(RefreshRefusal::OtherKey),
+        ..BASE
+    },
+    RefreshCase {
+        name: "bound, another key and another client: nothing changes",
+        bound: Some(KEY_A),
+        proof: Some(KEY_B),
+        client: "d",
+        refused: Some(RefreshRefusal::OtherClient),
+        ..BASE
+    },
+    RefreshCase { name: "unbound, with a proof: the new access token is bound", proof: Some(KEY_B), ..BASE },
+    RefreshCase { name: "unbound, with a proof and a narrower scope", proof: Some(KEY_B), scope: Some("a"), ..BASE },
 ];
 
 /// [`TokenStore::refresh`](super::TokenStore::refresh): the table above, then reuse.
@@ -486,8 +540,12 @@ async fn refresh_grant<S: TokenStore + ?Sized>(store: &S) {
         if !case.subject {
             (grant.subject, grant.auth_time) = (None, None);
         }
-        let (first_access, old, tokens) = family_tokens(&grant, &unique("at"), Some(&unique("rt")));
+        let (first_access, old, mut tokens) = family_tokens(&grant, &unique("at"), Some(&unique("rt")));
         let old = old.unwrap_or_else(|| panic!("refresh"));
+        tokens.access.1.jkt = case.bound.map(str::to_owned);
+        if let Some((_, record)) = &mut tokens.refresh {
+            record.jkt = case.bound.map(str::to_owned);
+        }
         ok(store.create_grant(&grant, &tokens).await, "create_grant");
         let old_record = tokens.refresh.map(|(_, r)| r).unwrap_or_else(|| panic!("refresh"));
         let (access, refresh) = (key_in(&grant.id), key_in(&grant.id));
@@ -498,6 +556,7 @@ async fn refresh_grant<S: TokenStore + ?Sized>(store: &S) {
             access: (access.hash, case.access_lifetime),
             refresh: case.refresh_lifetime.map(|l| (refresh.hash, l)),
             grace: None,
+            jkt: case.proof.map(str::to_owned),
         };
         let outcome = ok(store.refresh(&old, &request).await, "refresh");
         let stored_access = ok(store.get_access_token(&access).await, "get_access_token");
@@ -511,6 +570,10 @@ async fn refresh_grant<S: TokenStore + ?Sized>(store: &S) {
         let new = request.tokens(&old_record);
         assert_eq!(outcome, RefreshOutcome::Refreshed(old_record.clone()), "{name}");
         assert_eq!(stored_access, Some(new.access.1.clone()), "{name}: the access token is stored as made");
+        assert_eq!(new.access.1.jkt.as_deref(), case.proof, "{name}: the access token is bound to the proof's key");
+        if let Some((_, record)) = &new.refresh {
+            assert_eq!(record.jkt.as_deref(), case.bound, "{name}: the refresh token keeps its binding");
+        }
         assert!(new.access.1.expires_at <= grant.expires_at, "{name}: capped by the family");
         match &new.refresh {
             Some((_, record)) => {
@@ -548,6 +611,7 @@ async fn refresh_grant<S: TokenStore + ?Sized>(store: &S) {
         access: (TokenHash::of(&unique("at")), 300),
         refresh: None,
         grace: None,
+        jkt: None,
     };
     let stranger = key_in(&GrantId::new(unique("grant")));
     assert_eq!(ok(store.refresh(&stranger, &request).await, "refresh"), RefreshOutcome::Unknown, "unknown token");
@@ -574,6 +638,7 @@ async fn refresh_without_rotation<S: TokenStore + ?Sized>(store: &S, f: &Family)
         access: (access.hash, 300),
         refresh: None,
         grace: None,
+        jkt: None,
     };
     let outcome = ok(store.refresh(&f.refresh, &request).await, "refresh");
     assert!(matches!(outcome, RefreshOutcome::Refreshed(_)), "refresh without rotation: {outcome:?}");
@@ -604,6 +669,7 @@ async fn revocation<S: TokenStore + ?Sized>(store: &S) {
         access: (key_in(&f.grant.id).hash, 300),
         refresh: Some((key_in(&f.grant.id).hash, 900)),
         grace: None,
+        jkt: None,
     };
     assert_eq!(
         ok(store.refresh(&f.refresh, &request).await, "refresh"),

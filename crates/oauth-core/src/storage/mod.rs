@@ -76,6 +76,10 @@ pub struct CodeRecord {
     pub nonce: Option<Nonce>,
     /// When the user authenticated (Unix seconds).
     pub auth_time: u64,
+    /// The `dpop_jkt` of the authorization request (RFC 9449 §10): the
+    /// exchange must present a DPoP proof made with that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
     /// When the code was issued.
     pub issued_at: u64,
     /// When the code expires.
@@ -134,6 +138,10 @@ pub struct TokenRecord {
     pub grant_expires_at: u64,
     /// When the user authenticated, if a user did.
     pub auth_time: Option<u64>,
+    /// The RFC 7638 thumbprint of the DPoP key the token is bound to
+    /// (RFC 9449 `cnf.jkt`); `None` for a bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
 }
 
 /// Tokens to persist in one atomic step; every record names the same grant.
@@ -185,6 +193,11 @@ pub struct RefreshRequest {
     /// keeps it with the family, replacing the one a previous rotation left,
     /// and drops it when a retry takes it.
     pub grace: Option<RetryAnswer>,
+    /// The thumbprint of the request's verified DPoP proof key, if it carried
+    /// one: a refresh token bound to a key ([`TokenRecord::jkt`]) is only
+    /// refreshed with a proof of that key, and the new access token is bound
+    /// to this key.
+    pub jkt: Option<String>,
 }
 
 /// The answer to a refresh, kept for one retry within the grace period
@@ -250,6 +263,9 @@ pub enum RefreshRefusal {
     Expired,
     /// The requested scope is not within the token's.
     WiderScope,
+    /// The token is bound to a DPoP key and the request's proof (if any) is
+    /// of another key.
+    OtherKey,
 }
 
 impl RefreshRequest {
@@ -261,6 +277,9 @@ impl RefreshRequest {
         if old.expires_at <= self.now {
             return Err(RefreshRefusal::Expired);
         }
+        if old.jkt.is_some() && old.jkt != self.jkt {
+            return Err(RefreshRefusal::OtherKey);
+        }
         if self.scope.as_ref().is_some_and(|s| !s.is_subset(&old.scope)) {
             return Err(RefreshRefusal::WiderScope);
         }
@@ -269,9 +288,10 @@ impl RefreshRequest {
 
     /// The tokens to store when [`check`](Self::check) passes: they inherit the
     /// family's client, subject and authentication time, and expire no later
-    /// than the family. A new refresh token keeps the old one's scope.
+    /// than the family. A new refresh token keeps the old one's scope and
+    /// key binding; the new access token is bound to the request's key.
     pub fn tokens(&self, old: &TokenRecord) -> NewTokens {
-        let record = |scope: &ScopeSet, lifetime: u64| TokenRecord {
+        let record = |scope: &ScopeSet, lifetime: u64, jkt: &Option<String>| TokenRecord {
             grant_id: old.grant_id.clone(),
             client_id: old.client_id.clone(),
             subject: old.subject.clone(),
@@ -280,11 +300,12 @@ impl RefreshRequest {
             expires_at: self.now.saturating_add(lifetime).min(old.grant_expires_at),
             grant_expires_at: old.grant_expires_at,
             auth_time: old.auth_time,
+            jkt: jkt.clone(),
         };
         let (access, access_lifetime) = self.access;
         NewTokens {
-            access: (access, record(self.scope.as_ref().unwrap_or(&old.scope), access_lifetime)),
-            refresh: self.refresh.map(|(hash, lifetime)| (hash, record(&old.scope, lifetime))),
+            access: (access, record(self.scope.as_ref().unwrap_or(&old.scope), access_lifetime, &self.jkt)),
+            refresh: self.refresh.map(|(hash, lifetime)| (hash, record(&old.scope, lifetime, &old.jkt))),
         }
     }
 }

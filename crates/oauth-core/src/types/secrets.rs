@@ -88,6 +88,19 @@ impl TokenHash {
         Self(hasher.finalize().into())
     }
 
+    /// The key of a single-use record ([`OnceStore`](crate::storage::OnceStore)):
+    /// a hash of `parts` under the domain `kind`, each part length-prefixed,
+    /// so that no two lists of parts, and no token, hash alike.
+    pub fn of_once(kind: &str, parts: &[&str]) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(b"oauth-core/once/");
+        for part in std::iter::once(kind).chain(parts.iter().copied()) {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+        Self(hasher.finalize().into())
+    }
+
     /// The digest bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0

@@ -33,7 +33,13 @@ impl GrantHandler for KioskTicket {
             return Err(OAuthError::invalid_grant("The ticket is invalid"));
         }
         let scope = server.requested_scope(&req.request.form, req.client)?;
-        let grant = NewGrant { subject: Some(Subject::new("alice")), scope, auth_time: None, refresh: true };
+        let grant = NewGrant {
+            subject: Some(Subject::new("alice")),
+            scope,
+            auth_time: None,
+            refresh: true,
+            jkt: req.dpop_jkt(),
+        };
         server.issue(req.client, grant).await
     }
 }

@@ -5,6 +5,7 @@ mod assertion; // private_key_jwt client assertions (RFC 7523 §3), one row per 
 mod authorize; // authorization endpoint validation table (aioauth §2.1 rows and ours)
 mod contract; // the answers of the public documents and of protected-resource authentication
 mod dpop; // DPoP proof checks of RFC 9449 §4.3, one row per defect
+mod dpop_flows; // DPoP at the endpoints: bound tokens, refresh, dpop_jkt, nonces, replays, resources
 mod family; // token-family integrity: code replay at any moment, client deletion
 mod grants; // extension grants, replacing built-ins, Argon2 on the Offload
 mod introspection; // RFC 7662 and RFC 7009 (aioauth §2.3, §2.4)

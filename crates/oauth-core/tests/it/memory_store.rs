@@ -26,6 +26,7 @@ async fn expired_entries_are_purged() {
         code_challenge: None,
         nonce: None,
         auth_time: T0,
+        dpop_jkt: None,
         issued_at: T0,
         expires_at: T0 + 60,
     };
@@ -78,6 +79,7 @@ async fn a_long_refreshed_family_holds_only_live_tokens() {
             access: (next_access.hash, 100 * 3600),
             refresh: Some((next.hash, 86_400)),
             grace: None,
+            jkt: None,
         };
         let outcome = store.refresh(&current, &request).await.unwrap();
         assert!(matches!(outcome, RefreshOutcome::Refreshed(_)), "refresh {n}: {outcome:?}");
@@ -102,6 +104,7 @@ async fn a_long_refreshed_family_holds_only_live_tokens() {
         access: (oauth_core::types::TokenHash::of("x"), 3600),
         refresh: None,
         grace: None,
+        jkt: None,
     };
     assert_eq!(store.refresh(recent, &reuse).await.unwrap(), RefreshOutcome::Reused, "recent reuse is detected");
     for access in &issued {

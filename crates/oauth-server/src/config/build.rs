@@ -85,6 +85,7 @@ impl Config {
             .scopes_supported(scopes_supported)
             .throttle(self.throttle.policy())
             .request_limits(self.limits.request_limits())
+            .dpop(self.dpop.rules()?)
             .build()
             .map_err(|e| anyhow!("{}: {}", config_field(&e.field), e.problem))
     }
@@ -162,6 +163,7 @@ impl Config {
         self.trusted_proxies()?;
         let clients = self.clients()?;
         let cookie_key = self.cookie_key()?;
+        self.dpop.nonces()?;
         let jwt_wanted = self.tokens.access_token_format == AccessTokenFormat::Jwt
             || clients.iter().any(|c| c.access_token_format == Some(AccessTokenFormat::Jwt));
         let has_keys = !self.oidc.keys.is_empty() || self.oidc.jwks_file.is_some() || self.oidc.ephemeral_key.is_some();

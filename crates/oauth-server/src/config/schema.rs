@@ -41,6 +41,9 @@ pub struct Config {
     /// `[limits]`
     #[serde(default)]
     pub limits: LimitsSection,
+    /// `[dpop]`
+    #[serde(default)]
+    pub dpop: DpopSection,
     /// `[scopes]`: descriptions shown on the consent page, by scope name.
     #[serde(default)]
     pub scopes: BTreeMap<String, String>,
@@ -340,6 +343,85 @@ impl ThrottleSection {
             address: Limit::new(self.address_failures, self.address_window),
             client: Limit::new(self.client_failures, self.client_window),
         }
+    }
+}
+
+/// `[dpop]`: which DPoP proofs (RFC 9449) are accepted. `Debug` leaves the
+/// nonce key out.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DpopSection {
+    /// Accepted proof signing algorithms (JOSE names, asymmetric only).
+    pub algs: Vec<String>,
+    /// Oldest accepted proof: its `iat` at most this many seconds ago.
+    pub max_age: u64,
+    /// Clock leeway: a proof's `iat` at most this many seconds ahead.
+    pub leeway: u64,
+    /// Require server-provided nonces in proofs (`use_dpop_nonce`).
+    pub nonce: bool,
+    /// Base64 key (32 bytes) of the nonces, shared by every instance. When
+    /// absent, a random key is made at start (one instance only).
+    pub nonce_key: Option<String>,
+    /// A nonce changes every this many seconds, and is accepted for two periods.
+    pub nonce_period: u64,
+}
+
+impl Default for DpopSection {
+    fn default() -> Self {
+        let rules = oauth_core::dpop::DpopRules::default();
+        Self {
+            algs: rules.alg_names().into_iter().map(str::to_owned).collect(),
+            max_age: 60,
+            leeway: 5,
+            nonce: false,
+            nonce_key: None,
+            nonce_period: 60,
+        }
+    }
+}
+
+impl DpopSection {
+    /// The engine's proof rules.
+    pub fn rules(&self) -> anyhow::Result<oauth_core::dpop::DpopRules> {
+        let algs: Vec<&str> = self.algs.iter().map(String::as_str).collect();
+        if self.max_age == 0 || self.max_age > 3600 || self.leeway > 300 {
+            anyhow::bail!("dpop: max_age must be 1..=3600 and leeway at most 300 seconds");
+        }
+        oauth_core::dpop::DpopRules::new(&algs, self.max_age, self.leeway)
+            .map_err(|e| anyhow::anyhow!("dpop.algs: {e}"))
+    }
+
+    /// The nonce source when nonces are on: the configured key, or a random one.
+    pub fn nonces(&self) -> anyhow::Result<Option<oauth_core::dpop::NonceSource>> {
+        use base64::Engine as _;
+        if !self.nonce {
+            return Ok(None);
+        }
+        if self.nonce_period == 0 || self.nonce_period > 3600 {
+            anyhow::bail!("dpop.nonce_period: must be 1..=3600 seconds");
+        }
+        let Some(key) = &self.nonce_key else {
+            return Ok(Some(oauth_core::dpop::NonceSource::random(self.nonce_period)));
+        };
+        let key: [u8; 32] = base64::engine::general_purpose::STANDARD
+            .decode(key.trim())
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| anyhow::anyhow!("dpop.nonce_key: must be base64 of 32 bytes"))?;
+        Ok(Some(oauth_core::dpop::NonceSource::new(key, self.nonce_period)))
+    }
+}
+
+impl std::fmt::Debug for DpopSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpopSection")
+            .field("algs", &self.algs)
+            .field("max_age", &self.max_age)
+            .field("leeway", &self.leeway)
+            .field("nonce", &self.nonce)
+            .field("nonce_key", &self.nonce_key.as_ref().map(|_| "[redacted]"))
+            .field("nonce_period", &self.nonce_period)
+            .finish()
     }
 }
 

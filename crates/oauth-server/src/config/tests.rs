@@ -157,6 +157,48 @@ fn users_need_exactly_one_password_form() {
 }
 
 #[test]
+fn the_dpop_section() {
+    let config = load(MINIMAL, &[]).unwrap();
+    let rules = config.policy().unwrap().dpop().clone();
+    assert_eq!(rules.alg_names(), ["ES256", "EdDSA", "PS256", "RS256"]);
+    assert_eq!(rules.replay_window(), 65);
+    assert!(config.dpop.nonces().unwrap().is_none(), "nonces are off by default");
+
+    let key = "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+    let text = format!(
+        "{MINIMAL}\n[dpop]\nalgs = [\"ES256\"]\nmax_age = 30\nleeway = 2\nnonce = true\nnonce_key = \"{key}\"\nnonce_period = 120\n"
+    );
+    let config = load(&text, &[]).unwrap();
+    let rules = config.policy().unwrap().dpop().clone();
+    assert_eq!((rules.alg_names(), rules.replay_window()), (vec!["ES256"], 32));
+    let nonces = config.dpop.nonces().unwrap().expect("nonces on");
+    let mut bytes = [0u8; 32];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = u8::try_from(i + 1).unwrap();
+    }
+    let same = oauth_core::dpop::NonceSource::new(bytes, 120);
+    assert_eq!(nonces.current(1_800_000_000), same.current(1_800_000_000), "the configured key, shared by instances");
+    assert!(!format!("{:?}", config.dpop).contains(key), "the nonce key is not in Debug");
+    let bound = MINIMAL.replace("scopes = \"email profile\"", "scopes = \"email\"\ndpop_bound_access_tokens = true");
+    assert!(load(&bound, &[]).unwrap().clients().unwrap()[0].dpop_bound_access_tokens, "the client field");
+    assert!(!load(MINIMAL, &[]).unwrap().clients().unwrap()[0].dpop_bound_access_tokens, "off by default");
+    let config = load(MINIMAL, &[("OAUTH__DPOP__NONCE", "true")]).unwrap();
+    assert!(config.dpop.nonces().unwrap().is_some(), "a random key without nonce_key");
+
+    for (label, env, expected) in [
+        ("a symmetric alg", ("OAUTH__DPOP__ALGS", "[\"HS256\"]"), "dpop.algs"),
+        ("no algs", ("OAUTH__DPOP__ALGS", "[]"), "dpop.algs"),
+        ("a zero window", ("OAUTH__DPOP__MAX_AGE", "0"), "dpop: max_age"),
+        ("a huge leeway", ("OAUTH__DPOP__LEEWAY", "301"), "dpop: max_age"),
+        ("a short nonce key", ("OAUTH__DPOP__NONCE_KEY", "c2hvcnQ="), "dpop.nonce_key"),
+    ] {
+        let env = [("OAUTH__DPOP__NONCE", "true"), env];
+        let error = format!("{:#}", load(MINIMAL, &env).expect_err(label));
+        assert!(error.contains(expected), "{label}: {error}");
+    }
+}
+
+#[test]
 fn debug_output_has_no_secrets() {
     let text = format!(
         "{MINIMAL}\n[session]\ncookie_key = \"c2VjcmV0LWtleQ==\"\n[[clients]]\nid = \"b\"\nsecret = \"plain-secret\"\nredirect_uris = [\"https://b.example/cb\"]\n[[users]]\nusername = \"u\"\npassword = \"plain-password\"\n"

@@ -46,6 +46,7 @@ mod with_cluster {
                 access: (next_access.hash, 300),
                 refresh: next_refresh.map(|k| (k.hash, 900)),
                 grace: None,
+                jkt: None,
             };
             let outcome = store.refresh(refresh.as_ref().unwrap(), &request).await.unwrap();
             assert!(matches!(outcome, RefreshOutcome::Refreshed(_)), "{outcome:?}");

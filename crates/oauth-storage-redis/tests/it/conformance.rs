@@ -131,6 +131,7 @@ async fn a_refresh_grant_succeeds_exactly_once_under_concurrency() {
                     access: (new_access.hash, 300),
                     refresh: new_refresh.map(|k| (k.hash, 900)),
                     grace: None,
+                    jkt: None,
                 };
                 (store.refresh(&refresh, &request).await.unwrap(), new_access)
             })

@@ -128,6 +128,7 @@ async fn a_long_refreshed_family_holds_only_live_tokens() {
             access: (access.hash, 1),
             refresh: Some((next.hash, 4)),
             grace: None,
+            jkt: None,
         };
         let outcome = store.refresh(current, &request).await.unwrap();
         assert!(matches!(outcome, RefreshOutcome::Refreshed(_)), "refresh {n}: {outcome:?}");
