@@ -110,6 +110,10 @@ pub const MAX_LIFETIME: u64 = 10 * 365 * 86_400;
 /// rotated refresh token be used once more without detection.
 pub const MAX_REFRESH_GRACE: u64 = 60;
 
+/// The longest `par_lifetime`, in seconds: RFC 9126 §2.2 wants a pushed
+/// request to be short-lived (its example is 60 seconds).
+pub const MAX_PAR_LIFETIME: u64 = 600;
+
 /// A lifetime of zero or longer than [`MAX_LIFETIME`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: must be between 1 and {MAX_LIFETIME} seconds (ten years), not {value}")]
@@ -153,6 +157,9 @@ pub enum PolicyProblem {
     /// A throttle limit of zero failures, or a window outside 1 s to one day.
     #[error("needs at least 1 failure and a window of 1 to 86400 seconds, got {0} failures per {1} s")]
     Throttle(u32, u64),
+    /// A `par_lifetime` of zero or longer than [`MAX_PAR_LIFETIME`].
+    #[error("must be between 1 and {MAX_PAR_LIFETIME} seconds, not {0}")]
+    ParLifetime(u64),
 }
 
 /// Everything the protocol engine needs to decide, as plain values.
@@ -194,6 +201,9 @@ pub struct ServerPolicyBuilder {
     consent_lifetime: u64,
     request_limits: RequestLimits,
     throttle: crate::throttle::ThrottlePolicy,
+    assertion_rules: crate::assertion::AssertionRules,
+    par_lifetime: u64,
+    require_pushed_authorization_requests: bool,
 }
 
 /// Length limits of the authorization request's parameters, in bytes of
@@ -295,6 +305,13 @@ settings! {
     consent_lifetime: u64;
     /// Length limits of the authorization request's parameters.
     request_limits: RequestLimits;
+    /// How long a pushed authorization request's `request_uri` stays valid,
+    /// in seconds (RFC 9126 §2.2 `expires_in`); 60 by default, at most
+    /// [`MAX_PAR_LIFETIME`].
+    par_lifetime: u64;
+    /// Every client must push its authorization requests (RFC 9126 §6):
+    /// the authorization endpoint refuses requests without `request_uri`.
+    require_pushed_authorization_requests: bool;
 }
 
 impl ServerPolicyBuilder {
@@ -322,6 +339,13 @@ impl ServerPolicyBuilder {
         self
     }
 
+    /// Which `private_key_jwt` client assertions are accepted (algorithms,
+    /// lifetime, clock skew).
+    pub fn assertion_rules(mut self, rules: crate::assertion::AssertionRules) -> Self {
+        self.assertion_rules = rules;
+        self
+    }
+
     /// Checks every setting and returns the policy, or the first setting at
     /// fault: each lifetime with [`check_lifetime`] (the engine adds
     /// lifetimes to the current time, and stores keep times as seconds up to
@@ -339,6 +363,12 @@ impl ServerPolicyBuilder {
             if check_lifetime(field, value).is_err() {
                 return Err(PolicyError { field: field.to_owned(), problem: PolicyProblem::Lifetime(value) });
             }
+        }
+        if self.par_lifetime == 0 || self.par_lifetime > MAX_PAR_LIFETIME {
+            return Err(PolicyError {
+                field: "par_lifetime".to_owned(),
+                problem: PolicyProblem::ParLifetime(self.par_lifetime),
+            });
         }
         if self.refresh_grace > MAX_REFRESH_GRACE {
             return Err(PolicyError {
@@ -381,12 +411,20 @@ impl ServerPolicy {
             consent_lifetime: 365 * 86_400,
             request_limits: RequestLimits::default(),
             throttle: crate::throttle::ThrottlePolicy::default(),
+            assertion_rules: crate::assertion::AssertionRules::default(),
+            par_lifetime: 60,
+            require_pushed_authorization_requests: false,
         }
     }
 
     /// A builder holding this policy's settings, to derive another policy.
     pub fn to_builder(&self) -> ServerPolicyBuilder {
         self.settings.clone()
+    }
+
+    /// Which `private_key_jwt` client assertions are accepted.
+    pub fn assertion_rules(&self) -> &crate::assertion::AssertionRules {
+        &self.settings.assertion_rules
     }
 
     /// The issuer identifier (RFC 8414 §2, RFC 9207).

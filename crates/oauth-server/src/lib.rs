@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod client_keys;
 pub mod config;
 pub mod metrics;
 pub mod pages;
@@ -79,7 +80,8 @@ pub async fn build_state_with_clock(
         AuthorizationServer::new(policy, backends.stores)
             .with_clock(clock)
             .with_observer(metrics.clone())
-            .with_offload(Arc::new(oauth_actix::BlockingPool::new(threads, queue))),
+            .with_offload(Arc::new(oauth_actix::BlockingPool::new(threads, queue)))
+            .with_client_keys(Arc::new(client_keys::FetchedClientKeys::new(config.private_key_jwt.fetch_limits()?)?)),
     );
     install_keys(&server, config)?;
     Ok(Arc::new(AppState {

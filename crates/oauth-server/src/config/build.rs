@@ -58,6 +58,7 @@ impl Config {
             jwks: e.jwks.clone(),
             ..EndpointPaths::default()
         };
+        self.private_key_jwt.fetch_limits()?;
         let t = &self.tokens;
         let scopes_supported = self
             .clients
@@ -84,6 +85,7 @@ impl Config {
             .consent_lifetime(self.oidc.consent_lifetime)
             .scopes_supported(scopes_supported)
             .throttle(self.throttle.policy())
+            .assertion_rules(self.private_key_jwt.rules()?)
             .build()
             .map_err(|e| anyhow!("{}: {}", config_field(&e.field), e.problem))
     }

@@ -38,6 +38,9 @@ pub struct Config {
     /// `[throttle]`
     #[serde(default)]
     pub throttle: ThrottleSection,
+    /// `[private_key_jwt]`
+    #[serde(default)]
+    pub private_key_jwt: PrivateKeyJwtSection,
     /// `[scopes]`: descriptions shown on the consent page, by scope name.
     #[serde(default)]
     pub scopes: BTreeMap<String, String>,
@@ -304,6 +307,83 @@ impl ThrottleSection {
             address: Limit::new(self.address_failures, self.address_window),
             client: Limit::new(self.client_failures, self.client_window),
         }
+    }
+}
+
+/// `[private_key_jwt]`: which client assertions are accepted (RFC 7523
+/// §2.2), and how clients' `jwks_uri`s are fetched.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivateKeyJwtSection {
+    /// Accepted signing algorithms (asymmetric only).
+    pub algs: Vec<String>,
+    /// Longest accepted assertion lifetime: `exp` at most this many seconds ahead.
+    pub max_lifetime: u64,
+    /// Seconds a client's clock may run ahead (`iat`, `nbf`).
+    pub max_skew: u64,
+    /// Time limit of one `jwks_uri` fetch, in milliseconds.
+    pub jwks_fetch_timeout_ms: u64,
+    /// Largest accepted `jwks_uri` document, in bytes.
+    pub jwks_max_bytes: usize,
+    /// How long a fetched JWK Set is used, in seconds.
+    pub jwks_cache_ttl: u64,
+    /// Least time between two fetches of one `jwks_uri` caused by an unknown `kid`, in seconds.
+    pub jwks_refetch_interval: u64,
+}
+
+impl Default for PrivateKeyJwtSection {
+    fn default() -> Self {
+        let rules = engine_defaults().assertion_rules().clone();
+        let limits = crate::client_keys::FetchLimits::default();
+        Self {
+            algs: rules.alg_names().into_iter().map(str::to_owned).collect(),
+            max_lifetime: rules.max_lifetime(),
+            max_skew: rules.max_skew(),
+            jwks_fetch_timeout_ms: limits.timeout.as_millis() as u64,
+            jwks_max_bytes: limits.max_bytes,
+            jwks_cache_ttl: limits.cache_ttl.as_secs(),
+            jwks_refetch_interval: limits.refetch_interval.as_secs(),
+        }
+    }
+}
+
+impl PrivateKeyJwtSection {
+    /// The engine's assertion rules.
+    pub fn rules(&self) -> anyhow::Result<oauth_core::assertion::AssertionRules> {
+        let algs: Vec<&str> = self.algs.iter().map(String::as_str).collect();
+        if algs.is_empty() {
+            anyhow::bail!("private_key_jwt.algs: at least one algorithm is required");
+        }
+        if !(1..=3600).contains(&self.max_lifetime) {
+            anyhow::bail!("private_key_jwt.max_lifetime: must be between 1 and 3600 seconds");
+        }
+        if self.max_skew > 300 {
+            anyhow::bail!("private_key_jwt.max_skew: must be at most 300 seconds");
+        }
+        oauth_core::assertion::AssertionRules::new(&algs, self.max_lifetime, self.max_skew)
+            .map_err(|e| anyhow::anyhow!("private_key_jwt.algs: {e}"))
+    }
+
+    /// The limits of `jwks_uri` fetching.
+    pub fn fetch_limits(&self) -> anyhow::Result<crate::client_keys::FetchLimits> {
+        use std::time::Duration;
+        if !(1..=30_000).contains(&self.jwks_fetch_timeout_ms) {
+            anyhow::bail!("private_key_jwt.jwks_fetch_timeout_ms: must be between 1 and 30000");
+        }
+        if !(1024..=1024 * 1024).contains(&self.jwks_max_bytes) {
+            anyhow::bail!("private_key_jwt.jwks_max_bytes: must be between 1024 and 1048576");
+        }
+        if !(1..=86_400).contains(&self.jwks_cache_ttl) || !(1..=86_400).contains(&self.jwks_refetch_interval) {
+            anyhow::bail!(
+                "private_key_jwt.jwks_cache_ttl and jwks_refetch_interval: must be between 1 and 86400 seconds"
+            );
+        }
+        Ok(crate::client_keys::FetchLimits {
+            timeout: Duration::from_millis(self.jwks_fetch_timeout_ms),
+            max_bytes: self.jwks_max_bytes,
+            cache_ttl: Duration::from_secs(self.jwks_cache_ttl),
+            refetch_interval: Duration::from_secs(self.jwks_refetch_interval),
+        })
     }
 }
 
