@@ -25,6 +25,8 @@ pub struct EndpointPaths {
     pub revoke: String,
     /// Introspection endpoint (RFC 7662, POST).
     pub introspect: String,
+    /// Pushed authorization request endpoint (RFC 9126, POST).
+    pub par: String,
     /// OpenID Connect UserInfo endpoint (GET and POST).
     pub userinfo: String,
     /// JWK Set of the signing keys (GET).
@@ -43,6 +45,7 @@ impl Default for EndpointPaths {
             token_aliases: Vec::new(),
             revoke: "/oauth/revoke".into(),
             introspect: "/oauth/introspect".into(),
+            par: "/oauth/par".into(),
             userinfo: "/oauth/userinfo".into(),
             jwks: "/oauth/jwks".into(),
             metadata: "/.well-known/oauth-authorization-server".into(),
@@ -63,6 +66,7 @@ impl EndpointPaths {
             token_aliases: self.token_aliases.into_iter().map(under).collect(),
             revoke: under(self.revoke),
             introspect: under(self.introspect),
+            par: under(self.par),
             userinfo: under(self.userinfo),
             jwks: under(self.jwks),
             metadata: under(self.metadata),
@@ -82,6 +86,7 @@ impl EndpointPaths {
             ("paths.token", &self.token),
             ("paths.revoke", &self.revoke),
             ("paths.introspect", &self.introspect),
+            ("paths.par", &self.par),
             ("paths.userinfo", &self.userinfo),
             ("paths.jwks", &self.jwks),
             ("paths.metadata", &self.metadata),

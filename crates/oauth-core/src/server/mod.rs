@@ -4,8 +4,9 @@
 //!   request and returns a [`PendingAuthorization`] for the login and consent
 //!   steps, then [`approve`](AuthorizationServer::approve) or
 //!   [`deny`](AuthorizationServer::deny) produce the redirect to the client.
-//! - [`token`](AuthorizationServer::token), [`revoke`](AuthorizationServer::revoke)
-//!   and [`introspect`](AuthorizationServer::introspect) answer the back-channel endpoints.
+//! - [`token`](AuthorizationServer::token), [`revoke`](AuthorizationServer::revoke),
+//!   [`introspect`](AuthorizationServer::introspect) and [`par`](AuthorizationServer::par)
+//!   answer the back-channel endpoints.
 //! - [`metadata_response`](AuthorizationServer::metadata_response),
 //!   [`jwks_response`](AuthorizationServer::jwks_response) and
 //!   [`openid_configuration_response`](AuthorizationServer::openid_configuration_response)
@@ -38,11 +39,13 @@ use crate::types::{ClientId, TokenEndpointAuthMethod};
 
 mod authorize;
 mod introspection;
+mod par;
 mod throttle;
 mod token;
 mod userinfo;
 
 pub use authorize::{Approval, AuthorizeError, NextStep, PendingAuthorization};
+pub use par::{MAX_PUSHED_REQUEST_LEN, REQUEST_URI_PREFIX};
 pub(crate) use token::signing_failed;
 pub use userinfo::{ResourceAccess, TokenScheme, bearer_token};
 
@@ -243,6 +246,8 @@ impl AuthorizationServer {
             "introspection_endpoint_auth_methods_supported": &AUTH_METHODS[..3],
             "introspection_endpoint_auth_signing_alg_values_supported": p.assertion_rules().alg_names(),
             "code_challenge_methods_supported": pkce,
+            "pushed_authorization_request_endpoint": p.endpoint_url(&p.paths().par),
+            "require_pushed_authorization_requests": p.require_pushed_authorization_requests(),
             "authorization_response_iss_parameter_supported": true,
         });
         if !p.scopes_supported().is_empty() {

@@ -144,6 +144,8 @@ pub struct EndpointsSection {
     pub revoke: String,
     /// Introspection endpoint.
     pub introspect: String,
+    /// Pushed authorization request endpoint (RFC 9126).
+    pub par: String,
     /// OpenID Connect UserInfo endpoint.
     pub userinfo: String,
     /// JWK Set of the signing keys.
@@ -162,6 +164,7 @@ impl Default for EndpointsSection {
             authorize: core.authorize,
             revoke: core.revoke,
             introspect: core.introspect,
+            par: core.par,
             userinfo: core.userinfo,
             jwks: core.jwks,
             login: "/login".into(),
@@ -191,6 +194,8 @@ pub struct TokensSection {
     pub access_token_format: AccessTokenFormat,
     /// `aud` of JWT access tokens (default: the issuer).
     pub access_token_audience: Option<String>,
+    /// How long a pushed authorization request's `request_uri` is valid (RFC 9126 `expires_in`).
+    pub par_lifetime: u64,
 }
 
 impl Default for TokensSection {
@@ -205,6 +210,7 @@ impl Default for TokensSection {
             refresh_grace: p.refresh_grace(),
             access_token_format: p.access_token_format(),
             access_token_audience: None,
+            par_lifetime: p.par_lifetime(),
         }
     }
 }
@@ -221,6 +227,8 @@ pub struct SecuritySection {
     pub allow_implicit: bool,
     /// Allow the password grant for clients registered for it.
     pub allow_password_grant: bool,
+    /// Every client must push its authorization requests (RFC 9126).
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// `[storage]`.

@@ -8,6 +8,7 @@ mod flow; // the seed's browser flow, deny, login and CSRF failures, session fix
 mod hardening; // __Host- cookies, HSTS, the admin listener
 mod metrics; // /metrics counters move after real requests; no secret in labels
 mod oidc_rp; // the openidconnect crate as relying party, for RS256, ES256 and EdDSA
+mod par; // pushed authorization requests: the browser flow with request_uri, required PAR, a request_uri raced on two instances
 mod private_key_jwt; // private_key_jwt: inline jwks, a fetched jwks_uri, one assertion raced on two instances
 mod prompt; // prompt=none, prompt=login, max_age, remembered consent, login_hint
 mod protocol_errors; // error pages, methods, content types, limits, probes
