@@ -22,6 +22,7 @@ const CLIENT: &str = "signer";
 const TOKEN_URL: &str = "https://auth.example.com/oauth/token";
 const INTROSPECT_URL: &str = "https://auth.example.com/oauth/introspect";
 const REVOKE_URL: &str = "https://auth.example.com/oauth/revoke";
+const PAR_URL: &str = "https://auth.example.com/oauth/par";
 
 fn key(kid: &str, alg: SigningAlg) -> SigningKey {
     SigningKey::generate(kid, alg).unwrap()
@@ -111,45 +112,80 @@ async fn a_valid_assertion_authenticates_at_every_endpoint_and_once_only() {
     assert_eq!(response.json_body().unwrap()["active"], false, "revoked by the assertion-authenticated client");
 }
 
+/// The endpoints that authenticate clients, with the body each needs and the
+/// URL an assertion for it may name as `aud`.
+const ENDPOINTS: [(&str, &str, &str); 4] = [
+    ("token", "&grant_type=client_credentials", TOKEN_URL),
+    ("introspect", "&token=unknown", INTROSPECT_URL),
+    ("revoke", "&token=unknown", REVOKE_URL),
+    ("par", "&response_type=code&redirect_uri=https%3A%2F%2Fwww.example.com%2Fredirect&state=s", PAR_URL),
+];
+
+async fn call(t: &TestServer, endpoint: &str, body: &str) -> OAuthResponse {
+    let req = post(body, None);
+    match endpoint {
+        "token" => t.server.token(&req).await,
+        "introspect" => t.server.introspect(&req).await,
+        "revoke" => t.server.revoke(&req).await,
+        _ => t.server.par(&req).await,
+    }
+}
+
 #[tokio::test]
-async fn each_defect_is_refused_at_the_token_endpoint() {
+async fn each_defect_is_refused_at_every_endpoint() {
     let ec = key("ec", SigningAlg::ES256);
     let rsa = key("rsa", SigningAlg::RS256);
     let stranger = key("ec", SigningAlg::ES256);
     let h = header(&ec);
-    let c = || claims(TOKEN_URL, "d-1");
-    let rows: Vec<(&str, &SigningKey, Value, Value)> = vec![
-        ("aud another server", &ec, h.clone(), with(c(), "aud", json!("https://evil.example"))),
-        ("aud another endpoint", &ec, h.clone(), with(c(), "aud", json!(INTROSPECT_URL))),
-        ("expired", &ec, h.clone(), with(c(), "exp", json!(T0 - 1))),
-        ("exp too far", &ec, h.clone(), with(c(), "exp", json!(T0 + 3600))),
-        ("iat in the future", &ec, h.clone(), with(c(), "iat", json!(T0 + 60))),
-        ("unknown kid", &ec, with(h.clone(), "kid", json!("nope")), c()),
-        ("alg mismatch: RS256 header on an EC key", &ec, with(h.clone(), "alg", json!("RS256")), c()),
-        ("alg none", &ec, with(h.clone(), "alg", json!("none")), c()),
-        ("alg HS256", &ec, with(h.clone(), "alg", json!("HS256")), c()),
-        ("wrong iss", &ec, h.clone(), with(c(), "iss", json!("other"))),
-        ("wrong sub", &ec, h.clone(), with(c(), "sub", json!("test_client"))),
-        ("no jti", &ec, h.clone(), with(c(), "jti", Value::Null)),
-        ("signed by a stranger", &stranger, h.clone(), c()),
-        ("signed by an unregistered RSA key", &rsa, header(&rsa), c()),
-    ];
-    // The control: the unchanged assertion is accepted, so each row fails for its defect alone.
-    let t = server_with(signer(jwks(&[&ec])), |s| s).await;
-    assert_tokens(&client_credentials(&t, &sign(&ec, &h, &c())).await, "control");
-    for (label, signer_key, header, claims) in rows {
-        // A fresh server per row: the throttle would otherwise answer 429.
-        let t = server_with(signer(jwks(&[&ec])), |s| s).await;
-        let assertion = signer_key.sign_with_header(&header, &claims).unwrap_or_else(|_| {
-            // Headers the signer refuses (alg none, HS256): forge the token by hand.
-            let part = |v: &Value| {
-                use base64::Engine as _;
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
-            };
-            format!("{}.{}.c2ln", part(&header), part(&claims))
-        });
-        let body = format!("{}&client_id={CLIENT}", assertion_body(&assertion, "&grant_type=client_credentials"));
-        assert_error(&t.server.token(&post(&body, None)).await, 401, "invalid_client", label);
+    // A client of every endpoint: client_credentials, and the code flow for PAR.
+    let mut client = signer(jwks(&[&ec]));
+    client.grant_types.insert(GrantType::AuthorizationCode);
+    client.response_types.insert(oauth_core::types::ResponseType::Code);
+    client.redirect_uris = vec![oauth_core::testing::redirect_uri(oauth_core::testing::REDIRECT)];
+    // A throttle that never engages, so that every row reaches the checks.
+    let t =
+        TestServer::with_policy(|p| p.throttle(ThrottlePolicy { client: Limit::new(1000, 60), ..Default::default() }))
+            .await;
+    t.store.put_client(&client).await.unwrap();
+    for (endpoint, extra, url) in ENDPOINTS {
+        let c = || claims(url, &format!("{endpoint}-d"));
+        let other_endpoint = if endpoint == "revoke" { INTROSPECT_URL } else { REVOKE_URL };
+        let rows: Vec<(&str, &SigningKey, Value, Value)> = vec![
+            ("aud another server", &ec, h.clone(), with(c(), "aud", json!("https://evil.example"))),
+            ("aud another endpoint", &ec, h.clone(), with(c(), "aud", json!(other_endpoint))),
+            ("expired", &ec, h.clone(), with(c(), "exp", json!(T0 - 1))),
+            ("exp too far", &ec, h.clone(), with(c(), "exp", json!(T0 + 3600))),
+            ("iat in the future", &ec, h.clone(), with(c(), "iat", json!(T0 + 60))),
+            ("unknown kid", &ec, with(h.clone(), "kid", json!("nope")), c()),
+            ("alg mismatch: RS256 header on an EC key", &ec, with(h.clone(), "alg", json!("RS256")), c()),
+            ("alg none", &ec, with(h.clone(), "alg", json!("none")), c()),
+            ("alg HS256", &ec, with(h.clone(), "alg", json!("HS256")), c()),
+            ("wrong iss", &ec, h.clone(), with(c(), "iss", json!("other"))),
+            ("wrong sub", &ec, h.clone(), with(c(), "sub", json!("test_client"))),
+            ("no jti", &ec, h.clone(), with(c(), "jti", Value::Null)),
+            ("signed by a stranger", &stranger, h.clone(), c()),
+            ("signed by an unregistered RSA key", &rsa, header(&rsa), c()),
+        ];
+        let body = |assertion: &str| format!("{}&client_id={CLIENT}{extra}", assertion_body(assertion, ""));
+        for (label, signer_key, header, claims) in rows {
+            let assertion = signer_key.sign_with_header(&header, &claims).unwrap_or_else(|_| {
+                // Headers the signer refuses (alg none, HS256): forge the token by hand.
+                let part = |v: &Value| {
+                    use base64::Engine as _;
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+                };
+                format!("{}.{}.c2ln", part(&header), part(&claims))
+            });
+            let label = format!("{endpoint}: {label}");
+            assert_error(&call(&t, endpoint, &body(&assertion)).await, 401, "invalid_client", &label);
+        }
+        // The control, after the rows (which recorded no jti): the unchanged
+        // assertion is accepted, so each row failed for its defect alone;
+        // then its replay is refused.
+        let valid = sign(&ec, &h, &c());
+        let status = call(&t, endpoint, &body(&valid)).await.status;
+        assert!(status == 200 || status == 201, "{endpoint}: control answered {status}");
+        assert_error(&call(&t, endpoint, &body(&valid)).await, 401, "invalid_client", &format!("{endpoint}: replay"));
     }
 }
 
