@@ -328,8 +328,9 @@ impl OAuthRequest {
     }
 }
 
-/// How a client presented its credentials at the token, revocation or introspection endpoint.
-#[derive(Debug)]
+/// How a client presented its credentials at the token, revocation,
+/// introspection or PAR endpoint. Its `Debug` output shows no secret and no
+/// assertion.
 pub(crate) enum PresentedCredentials {
     /// `Authorization: Basic` (RFC 6749 §2.3.1).
     Basic { id: ClientId, secret: ClientSecret },
@@ -341,6 +342,18 @@ pub(crate) enum PresentedCredentials {
     /// (RFC 7523 §2.2); `id` is the body's `client_id`, or else the
     /// assertion's unverified `sub`.
     Assertion { id: ClientId, assertion: String },
+}
+
+impl std::fmt::Debug for PresentedCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (method, id) = match self {
+            Self::Basic { id, .. } => ("Basic", id),
+            Self::Post { id, .. } => ("Post", id),
+            Self::IdOnly { id } => ("IdOnly", id),
+            Self::Assertion { id, .. } => ("Assertion", id),
+        };
+        f.debug_struct(method).field("id", id).finish_non_exhaustive()
+    }
 }
 
 impl PresentedCredentials {
@@ -449,6 +462,19 @@ pub(crate) fn form_url_decode(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn presented_credentials_debug_shows_no_secret_or_assertion() {
+        let ty: String = url::form_urlencoded::byte_serialize(crate::assertion::ASSERTION_TYPE.as_bytes()).collect();
+        for body in [
+            format!("client_id=c&client_assertion_type={ty}&client_assertion=aaa.bbb.sig-value"),
+            "client_id=c&client_secret=sig-value".to_owned(),
+        ] {
+            let presented = presented_credentials(&OAuthRequest::post_form(&body)).unwrap();
+            let debug = format!("{presented:?}");
+            assert!(debug.contains("\"c\"") && !debug.contains("sig-value"), "{debug}");
+        }
+    }
 
     #[test]
     fn basic_parsing_table() {
