@@ -498,6 +498,16 @@ pub(crate) fn protected_header(token: &str) -> Option<serde_json::Map<String, se
     }
 }
 
+/// The decoded claims of a compact JWS, before any verification (to find
+/// which client an assertion claims to come from); `None` unless a JSON object.
+pub(crate) fn unverified_claims(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let bytes = URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        serde_json::Value::Object(claims) => Some(claims),
+        _ => None,
+    }
+}
+
 /// A verification key from a public JWK that a stranger sent.
 pub(crate) fn public_key(jwk: &serde_json::Map<String, serde_json::Value>) -> Result<DecodingKey, PublicKeyError> {
     if PRIVATE_MEMBERS.iter().any(|member| jwk.contains_key(*member)) {

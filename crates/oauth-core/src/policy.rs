@@ -25,6 +25,8 @@ pub struct EndpointPaths {
     pub revoke: String,
     /// Introspection endpoint (RFC 7662, POST).
     pub introspect: String,
+    /// Pushed authorization request endpoint (RFC 9126, POST).
+    pub par: String,
     /// OpenID Connect UserInfo endpoint (GET and POST).
     pub userinfo: String,
     /// JWK Set of the signing keys (GET).
@@ -43,6 +45,7 @@ impl Default for EndpointPaths {
             token_aliases: Vec::new(),
             revoke: "/oauth/revoke".into(),
             introspect: "/oauth/introspect".into(),
+            par: "/oauth/par".into(),
             userinfo: "/oauth/userinfo".into(),
             jwks: "/oauth/jwks".into(),
             metadata: "/.well-known/oauth-authorization-server".into(),
@@ -63,6 +66,7 @@ impl EndpointPaths {
             token_aliases: self.token_aliases.into_iter().map(under).collect(),
             revoke: under(self.revoke),
             introspect: under(self.introspect),
+            par: under(self.par),
             userinfo: under(self.userinfo),
             jwks: under(self.jwks),
             metadata: under(self.metadata),
@@ -82,6 +86,7 @@ impl EndpointPaths {
             ("paths.token", &self.token),
             ("paths.revoke", &self.revoke),
             ("paths.introspect", &self.introspect),
+            ("paths.par", &self.par),
             ("paths.userinfo", &self.userinfo),
             ("paths.jwks", &self.jwks),
             ("paths.metadata", &self.metadata),
@@ -109,6 +114,10 @@ pub const MAX_LIFETIME: u64 = 10 * 365 * 86_400;
 /// answer comes within seconds, and a long grace would let a stolen, already
 /// rotated refresh token be used once more without detection.
 pub const MAX_REFRESH_GRACE: u64 = 60;
+
+/// The longest `par_lifetime`, in seconds: RFC 9126 §2.2 wants a pushed
+/// request to be short-lived (its example is 60 seconds).
+pub const MAX_PAR_LIFETIME: u64 = 600;
 
 /// A lifetime of zero or longer than [`MAX_LIFETIME`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -156,6 +165,9 @@ pub enum PolicyProblem {
     /// A request length limit of zero or above [`MAX_REQUEST_LIMIT`].
     #[error("must be between 1 and {MAX_REQUEST_LIMIT} bytes, not {0}")]
     RequestLimit(usize),
+    /// A `par_lifetime` of zero or longer than [`MAX_PAR_LIFETIME`].
+    #[error("must be between 1 and {MAX_PAR_LIFETIME} seconds, not {0}")]
+    ParLifetime(u64),
 }
 
 /// The largest value of any [`RequestLimits`] field (1 MiB): what a
@@ -202,6 +214,9 @@ pub struct ServerPolicyBuilder {
     request_limits: RequestLimits,
     throttle: crate::throttle::ThrottlePolicy,
     dpop: crate::dpop::DpopRules,
+    assertion_rules: crate::assertion::AssertionRules,
+    par_lifetime: u64,
+    require_pushed_authorization_requests: bool,
 }
 
 /// Length limits of the authorization request's parameters, in bytes of
@@ -321,6 +336,13 @@ settings! {
     consent_lifetime: u64;
     /// Length limits of the authorization request's parameters.
     request_limits: RequestLimits;
+    /// How long a pushed authorization request's `request_uri` stays valid,
+    /// in seconds (RFC 9126 §2.2 `expires_in`); 60 by default, at most
+    /// [`MAX_PAR_LIFETIME`].
+    par_lifetime: u64;
+    /// Every client must push its authorization requests (RFC 9126 §6):
+    /// the authorization endpoint refuses requests without `request_uri`.
+    require_pushed_authorization_requests: bool;
 }
 
 impl ServerPolicyBuilder {
@@ -355,6 +377,13 @@ impl ServerPolicyBuilder {
         self
     }
 
+    /// Which `private_key_jwt` client assertions are accepted (algorithms,
+    /// lifetime, clock skew).
+    pub fn assertion_rules(mut self, rules: crate::assertion::AssertionRules) -> Self {
+        self.assertion_rules = rules;
+        self
+    }
+
     /// Checks every setting and returns the policy, or the first setting at
     /// fault: each lifetime with [`check_lifetime`] (the engine adds
     /// lifetimes to the current time, and stores keep times as seconds up to
@@ -372,6 +401,12 @@ impl ServerPolicyBuilder {
             if check_lifetime(field, value).is_err() {
                 return Err(PolicyError { field: field.to_owned(), problem: PolicyProblem::Lifetime(value) });
             }
+        }
+        if self.par_lifetime == 0 || self.par_lifetime > MAX_PAR_LIFETIME {
+            return Err(PolicyError {
+                field: "par_lifetime".to_owned(),
+                problem: PolicyProblem::ParLifetime(self.par_lifetime),
+            });
         }
         if self.refresh_grace > MAX_REFRESH_GRACE {
             return Err(PolicyError {
@@ -418,12 +453,20 @@ impl ServerPolicy {
             request_limits: RequestLimits::default(),
             throttle: crate::throttle::ThrottlePolicy::default(),
             dpop: crate::dpop::DpopRules::default(),
+            assertion_rules: crate::assertion::AssertionRules::default(),
+            par_lifetime: 60,
+            require_pushed_authorization_requests: false,
         }
     }
 
     /// A builder holding this policy's settings, to derive another policy.
     pub fn to_builder(&self) -> ServerPolicyBuilder {
         self.settings.clone()
+    }
+
+    /// Which `private_key_jwt` client assertions are accepted.
+    pub fn assertion_rules(&self) -> &crate::assertion::AssertionRules {
+        &self.settings.assertion_rules
     }
 
     /// The issuer identifier (RFC 8414 §2, RFC 9207).

@@ -36,7 +36,7 @@ impl AuthorizationServer {
     }
 
     async fn token_inner(&self, req: &OAuthRequest) -> Result<(GrantType, Issued), OAuthError> {
-        let client = self.authenticate_client(req).await?;
+        let client = self.authenticate_client(req, &self.policy.paths().token).await?;
         let grant_type = req
             .form
             .get("grant_type")?

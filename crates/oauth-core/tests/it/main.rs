@@ -12,6 +12,8 @@ mod introspection; // RFC 7662 and RFC 7009 (aioauth §2.3, §2.4)
 mod memory_store; // the storage conformance suite on MemoryStore
 mod metadata; // RFC 8414 document
 mod oidc; // ID tokens, JWT access tokens, UserInfo, prompt and max_age, key rotation
+mod par; // pushed authorization requests (RFC 9126): push, use once, expiry, required PAR
+mod private_key_jwt; // private_key_jwt at the token, introspection and revocation endpoints
 mod refresh; // refresh rotation, reuse detection, absolute lifetime
 mod robustness; // random requests: no panic, well-formed answers, no redirect to an unverified URI
 mod support; // the one place that drives AuthorizationServer
