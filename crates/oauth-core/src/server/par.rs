@@ -60,16 +60,14 @@ impl AuthorizationServer {
 
     async fn par_inner(&self, req: &OAuthRequest) -> Result<OAuthResponse, OAuthError> {
         let client = self.authenticate_client(req, &self.policy.paths().par).await?;
-        // DPoP (RFC 9449 §10): a `DPoP` header at the PAR endpoint binds the
-        // authorization code to the proof's key, like `dpop_jkt`. DPoP is
-        // not built yet (issue "[3 of 6]", item 1): its binding hooks in
-        // here, verifying the proof and storing its thumbprint with the
-        // pushed request. Until then the header is ignored, as RFC 9449 §10.1
-        // allows a server that does not support DPoP.
         if req.form.get("request_uri")?.is_some() {
             return Err(OAuthError::invalid_request("request_uri must not be pushed (RFC 9126 §2.1)"));
         }
-        let pending = match self.validate_request(&req.form, Some(client.clone())).await {
+        // A DPoP proof at the PAR endpoint binds the code to its key, as
+        // `dpop_jkt` does; with both, they must agree (RFC 9449 §10.1).
+        let par_url = self.policy.endpoint_url(&self.policy.paths().par);
+        let proof = self.verify_dpop_proof(req, &par_url, None).await?;
+        let mut pending = match self.validate_request(&req.form, Some(client.clone())).await {
             Ok(pending) => pending,
             Err(AuthorizeError::Invalid(error)) => return Err(error),
             // Pushed requests are validated with direct errors, and the
@@ -78,6 +76,14 @@ impl AuthorizationServer {
                 return Err(OAuthError::invalid_request("The pushed request is invalid"));
             }
         };
+        if let Some(proof) = proof {
+            match &pending.dpop_jkt {
+                Some(jkt) if *jkt != proof.jkt => {
+                    return Err(super::invalid_dpop_proof("The DPoP proof's key is not the request's dpop_jkt"));
+                }
+                _ => pending.dpop_jkt = Some(proof.jkt),
+            }
+        }
         let stored = serde_json::to_vec(&Pushed { pending })
             .map_err(|_| OAuthError::invalid_request("The pushed request cannot be stored"))?;
         if stored.len() > MAX_PUSHED_REQUEST_LEN {
