@@ -53,6 +53,10 @@ pub struct Client {
     /// the authorization endpoint refuses its requests without `request_uri`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_pushed_authorization_requests: bool,
+    /// This client follows the FAPI 2.0 Security Profile (see
+    /// [`AuthorizationServer::fapi2`](crate::AuthorizationServer::fapi2)).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fapi2: bool,
 }
 
 /// Most keys a client may register in its JWK Set.
@@ -178,6 +182,7 @@ impl Client {
             jwks: None,
             jwks_uri: None,
             require_pushed_authorization_requests: false,
+            fapi2: false,
         }
     }
 

@@ -162,6 +162,9 @@ pub enum PolicyProblem {
     /// A throttle limit of zero failures, or a window outside 1 s to one day.
     #[error("needs at least 1 failure and a window of 1 to 86400 seconds, got {0} failures per {1} s")]
     Throttle(u32, u64),
+    /// A setting the FAPI 2.0 profile forbids, with `fapi2` on.
+    #[error("must be off (or at most {FAPI2_MAX_CODE_LIFETIME} s for the code lifetime) under the FAPI 2.0 profile")]
+    Fapi2,
     /// A request length limit of zero or above [`MAX_REQUEST_LIMIT`].
     #[error("must be between 1 and {MAX_REQUEST_LIMIT} bytes, not {0}")]
     RequestLimit(usize),
@@ -169,6 +172,10 @@ pub enum PolicyProblem {
     #[error("must be between 1 and {MAX_PAR_LIFETIME} seconds, not {0}")]
     ParLifetime(u64),
 }
+
+/// The longest authorization code lifetime of the FAPI 2.0 Security
+/// Profile (§5.3.2.1: at most 60 seconds).
+pub const FAPI2_MAX_CODE_LIFETIME: u64 = 60;
 
 /// The largest value of any [`RequestLimits`] field (1 MiB): what a
 /// stranger's request can make the server keep stays bounded.
@@ -217,6 +224,7 @@ pub struct ServerPolicyBuilder {
     assertion_rules: crate::assertion::AssertionRules,
     par_lifetime: u64,
     require_pushed_authorization_requests: bool,
+    fapi2: bool,
 }
 
 /// Length limits of the authorization request's parameters, in bytes of
@@ -343,6 +351,11 @@ settings! {
     /// Every client must push its authorization requests (RFC 9126 §6):
     /// the authorization endpoint refuses requests without `request_uri`.
     require_pushed_authorization_requests: bool;
+    /// Enforce the FAPI 2.0 Security Profile for every client (see
+    /// [`AuthorizationServer::fapi2`](crate::AuthorizationServer::fapi2)):
+    /// the builder then refuses implicit, password and plain PKCE, and a
+    /// code lifetime over [`FAPI2_MAX_CODE_LIFETIME`].
+    fapi2: bool;
 }
 
 impl ServerPolicyBuilder {
@@ -415,6 +428,17 @@ impl ServerPolicyBuilder {
             });
         }
         self.paths.check()?;
+        if self.fapi2 {
+            let forbidden = [
+                ("code_lifetime", self.code_lifetime > FAPI2_MAX_CODE_LIFETIME),
+                ("allow_implicit", self.allow_implicit),
+                ("allow_password_grant", self.allow_password_grant),
+                ("allow_plain_pkce", self.allow_plain_pkce),
+            ];
+            if let Some((field, _)) = forbidden.into_iter().find(|(_, bad)| *bad) {
+                return Err(PolicyError { field: field.to_owned(), problem: PolicyProblem::Fapi2 });
+            }
+        }
         if let Err((field, value)) = self.request_limits.check() {
             return Err(PolicyError { field: field.to_owned(), problem: PolicyProblem::RequestLimit(value) });
         }
@@ -456,6 +480,7 @@ impl ServerPolicy {
             assertion_rules: crate::assertion::AssertionRules::default(),
             par_lifetime: 60,
             require_pushed_authorization_requests: false,
+            fapi2: false,
         }
     }
 

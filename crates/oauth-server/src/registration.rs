@@ -73,6 +73,11 @@ pub struct ClientRegistration {
     #[arg(long)]
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// Hold this client to the FAPI 2.0 Security Profile (PAR, PKCE S256,
+    /// DPoP, private_key_jwt when confidential; docs/security.md).
+    #[arg(long)]
+    #[serde(default)]
+    pub fapi2: bool,
 }
 
 /// `jwks` in the file: a table, or a string holding JSON.
@@ -111,6 +116,7 @@ impl std::fmt::Debug for ClientRegistration {
             .field("jwks", &self.jwks)
             .field("jwks_uri", &self.jwks_uri)
             .field("require_pushed_authorization_requests", &self.require_pushed_authorization_requests)
+            .field("fapi2", &self.fapi2)
             .finish()
     }
 }
@@ -222,6 +228,7 @@ impl ClientRegistration {
         client.jwks = self.jwks.clone();
         client.jwks_uri = self.jwks_uri.clone();
         client.require_pushed_authorization_requests = self.require_pushed_authorization_requests;
+        client.fapi2 = self.fapi2;
         client.validate().map_err(|e| refuse(e.field(), e))?;
         Ok(client)
     }

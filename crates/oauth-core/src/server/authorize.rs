@@ -287,7 +287,9 @@ impl AuthorizationServer {
             return Err(target.error(crate::request::repeated_parameter(name)));
         }
         if !direct
-            && (self.policy.require_pushed_authorization_requests() || client.require_pushed_authorization_requests)
+            && (self.policy.require_pushed_authorization_requests()
+                || client.require_pushed_authorization_requests
+                || self.fapi2(&client))
         {
             return Err(target.error(OAuthError::invalid_request(
                 "This client must push its authorization requests (RFC 9126): send request_uri",
@@ -299,7 +301,7 @@ impl AuthorizationServer {
         };
         let allowed = match response_type {
             ResponseType::Code => client.grant_types.contains(&GrantType::AuthorizationCode),
-            ResponseType::Token => self.policy.allow_implicit(),
+            ResponseType::Token => self.policy.allow_implicit() && !self.fapi2(&client),
             _ => false,
         };
         if !allowed || !client.response_types.contains(&response_type) {
@@ -445,7 +447,7 @@ impl AuthorizationServer {
             if method.is_some() {
                 return Err(OAuthError::invalid_request("code_challenge_method was sent without code_challenge"));
             }
-            if client.pkce_required() || self.policy.require_pkce() {
+            if client.pkce_required() || self.policy.require_pkce() || self.fapi2(client) {
                 return Err(OAuthError::invalid_request("PKCE is required: send code_challenge with S256"));
             }
             return Ok(None);
@@ -454,7 +456,7 @@ impl AuthorizationServer {
         let method = CodeChallengeMethod::parse(method.unwrap_or("plain"));
         match method {
             CodeChallengeMethod::S256 => {}
-            CodeChallengeMethod::Plain if self.policy.allow_plain_pkce() => {}
+            CodeChallengeMethod::Plain if self.policy.allow_plain_pkce() && !self.fapi2(client) => {}
             _ => return Err(OAuthError::invalid_request("code_challenge_method must be S256")),
         }
         if !pkce::is_valid_challenge(challenge, &method) {
@@ -602,7 +604,7 @@ impl AuthorizationServer {
             auth_time: approval.auth_time,
             dpop_jkt: pending.dpop_jkt.clone(),
             issued_at: now,
-            expires_at: now.saturating_add(self.policy.code_lifetime()),
+            expires_at: now.saturating_add(self.code_lifetime(&client)),
         };
         if let Err(e) = self.stores.codes.put_code(&code.hash(), &record).await {
             return Ok(self.authorization_error(pending, &storage_error(e)));

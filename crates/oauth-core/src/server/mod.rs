@@ -260,7 +260,7 @@ impl AuthorizationServer {
             "introspection_endpoint_auth_signing_alg_values_supported": p.assertion_rules().alg_names(),
             "code_challenge_methods_supported": pkce,
             "pushed_authorization_request_endpoint": p.endpoint_url(&p.paths().par),
-            "require_pushed_authorization_requests": p.require_pushed_authorization_requests(),
+            "require_pushed_authorization_requests": p.require_pushed_authorization_requests() || p.fapi2(),
             "authorization_response_iss_parameter_supported": true,
             "dpop_signing_alg_values_supported": p.dpop().alg_names(),
         });
@@ -351,6 +351,13 @@ impl AuthorizationServer {
         let presented = presented_credentials(req)?;
         let client = self.stores.clients.get_client(presented.client_id()).await.map_err(storage_error)?;
         let Some(client) = client else { return Err(self.unknown_client(req, &presented).await) };
+        if self.fapi2(&client) && !client.is_public() && client.auth_method != TokenEndpointAuthMethod::PrivateKeyJwt {
+            // A registration the profile does not allow: refused before any
+            // secret is checked.
+            return Err(OAuthError::invalid_client(
+                "Under the FAPI 2.0 profile a confidential client authenticates with private_key_jwt",
+            ));
+        }
         let authenticated = match (&presented, &client.auth_method, &client.secret) {
             (PresentedCredentials::Basic { secret, .. }, TokenEndpointAuthMethod::ClientSecretBasic, Some(hash))
             | (PresentedCredentials::Post { secret, .. }, TokenEndpointAuthMethod::ClientSecretPost, Some(hash)) => {
@@ -468,6 +475,25 @@ impl AuthorizationServer {
             }
             _ => Ok(false),
         }
+    }
+
+    /// Whether `client` is held to the FAPI 2.0 Security Profile: the
+    /// server-wide [`fapi2`](crate::ServerPolicy::fapi2) setting or the
+    /// client's own. Then its authorization requests must be pushed (PAR)
+    /// with PKCE S256, it gets no implicit or password grant, its codes live
+    /// at most [`FAPI2_MAX_CODE_LIFETIME`](crate::policy::FAPI2_MAX_CODE_LIFETIME)
+    /// seconds, every token request needs a DPoP proof (so every token is
+    /// sender-constrained), and, when confidential, it must authenticate
+    /// with `private_key_jwt`. `iss` is in every authorization response
+    /// anyway (RFC 9207).
+    pub fn fapi2(&self, client: &Client) -> bool {
+        self.policy.fapi2() || client.fapi2
+    }
+
+    /// How long `client`'s authorization codes live.
+    fn code_lifetime(&self, client: &Client) -> u64 {
+        let lifetime = self.policy.code_lifetime();
+        if self.fapi2(client) { lifetime.min(crate::policy::FAPI2_MAX_CODE_LIFETIME) } else { lifetime }
     }
 
     /// A fresh grant id: 22 characters (132 bits) of the generator's output.

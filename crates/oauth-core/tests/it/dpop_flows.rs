@@ -16,10 +16,10 @@ use serde_json::{Value, json};
 use crate::support::{VERIFIER, challenge, code_for, post};
 
 /// A client's DPoP key.
-struct Key(SigningKey);
+pub(crate) struct Key(SigningKey);
 
 impl Key {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self(SigningKey::generate("dpop", SigningAlg::ES256).unwrap())
     }
 
@@ -28,11 +28,11 @@ impl Key {
     }
 
     /// A proof for `htm` `htu` made now with a fresh `jti` (`tag`).
-    fn proof(&self, htm: &str, htu: &str, tag: &str) -> String {
+    pub(crate) fn proof(&self, htm: &str, htu: &str, tag: &str) -> String {
         self.proof_with(htm, htu, tag, json!({}))
     }
 
-    fn proof_with(&self, htm: &str, htu: &str, tag: &str, extra: Value) -> String {
+    pub(crate) fn proof_with(&self, htm: &str, htu: &str, tag: &str, extra: Value) -> String {
         let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.0.public_jwk()});
         let mut claims = json!({"jti": format!("jti-{tag}"), "htm": htm, "htu": htu, "iat": T0});
         for (k, v) in extra.as_object().unwrap() {
@@ -520,6 +520,6 @@ async fn a_proof_at_par_binds_the_code_to_its_key() {
     }
 }
 
-fn urlencoding(value: &str) -> String {
+pub(crate) fn urlencoding(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }

@@ -7,6 +7,7 @@ mod contract; // the answers of the public documents and of protected-resource a
 mod dpop; // DPoP proof checks of RFC 9449 §4.3, one row per defect
 mod dpop_flows; // DPoP at the endpoints: bound tokens, refresh, dpop_jkt, nonces, replays, resources
 mod family; // token-family integrity: code replay at any moment, client deletion
+mod fapi; // the FAPI 2.0 switch, server-wide and per client: each requirement refused and met
 mod grants; // extension grants, replacing built-ins, Argon2 on the Offload
 mod introspection; // RFC 7662 and RFC 7009 (aioauth §2.3, §2.4)
 mod memory_store; // the storage conformance suite on MemoryStore

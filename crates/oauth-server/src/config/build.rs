@@ -90,6 +90,7 @@ impl Config {
             .dpop(self.dpop.rules()?)
             .par_lifetime(t.par_lifetime)
             .require_pushed_authorization_requests(self.security.require_pushed_authorization_requests)
+            .fapi2(self.security.fapi2)
             .assertion_rules(self.private_key_jwt.rules()?)
             .build()
             .map_err(|e| anyhow!("{}: {}", config_field(&e.field), e.problem))
@@ -211,6 +212,7 @@ fn config_field(setting: &str) -> String {
             format!("tokens.{setting}")
         }
         "id_token_lifetime" | "consent_lifetime" => format!("oidc.{setting}"),
+        "allow_implicit" | "allow_password_grant" | "allow_plain_pkce" => format!("security.{setting}"),
         _ if setting.starts_with("request_limits.") => setting.replacen("request_limits.", "limits.", 1),
         "throttle.username" | "throttle.address" | "throttle.client" => {
             format!("{setting}_failures and {setting}_window")

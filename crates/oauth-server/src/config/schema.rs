@@ -268,6 +268,8 @@ pub struct SecuritySection {
     pub allow_password_grant: bool,
     /// Every client must push its authorization requests (RFC 9126).
     pub require_pushed_authorization_requests: bool,
+    /// Hold every client to the FAPI 2.0 Security Profile.
+    pub fapi2: bool,
 }
 
 /// `[storage]`.
