@@ -81,7 +81,9 @@ async function refusedBody(promise, code) {
 /**
  * A DPoP key pair of `alg` (openid-client's `randomDPoPKeyPair`), its handle
  * for `config`, its RFC 7638 thumbprint (the handle's
- * `calculateThumbprint()`) and its public JWK, which the test hashes again.
+ * `calculateThumbprint()`), its public JWK, which the test hashes again, and
+ * a way to make another handle of the key (a handle keeps the server's
+ * DPoP nonces it was given, one per origin).
  *
  * openid-client 6.9 signs proofs of an Ed25519 key with the fully-specified
  * `alg` `Ed25519` (RFC 9864); the server knows only `EdDSA` (what it
@@ -102,7 +104,13 @@ async function dpopKey(config, alg) {
   const jwk = await crypto.subtle.exportKey('jwk', keyPair.publicKey)
   delete jwk.ext
   delete jwk.key_ops
-  return { handle, jkt: await handle.calculateThumbprint(), jwk }
+  return {
+    handle,
+    jkt: await handle.calculateThumbprint(),
+    jwk,
+    // Another handle of the same key: it knows no server nonce yet.
+    freshHandle: () => client.getDPoPHandle(config, keyPair, options),
+  }
 }
 
 /** The claims of a JWT (no check: for reporting what was sent). */
@@ -246,8 +254,9 @@ const scenarios = {
   },
 
   /**
-   * DPoP (RFC 9449) for a confidential client (client_secret_basic): the
-   * code bound to the key by `dpop_jkt`, the exchange with a proof
+   * DPoP (RFC 9449) for a confidential client (client_secret_basic): a
+   * code bound to the key by `dpop_jkt` refused with another key's proof;
+   * then another such code's exchange with the key's proof
    * (`token_type` DPoP), UserInfo with a proof, introspection showing
    * `cnf.jkt`, refresh with a proof; then the bound access token at UserInfo
    * without a proof (the downgrade), refused with a DPoP challenge.
@@ -260,17 +269,35 @@ const scenarios = {
     )
     assert.ok(config.serverMetadata().dpop_signing_alg_values_supported.includes('ES256'))
     const { handle, jkt, jwk } = await dpopKey(config, 'ES256')
-    const verifier = client.randomPKCECodeVerifier()
-    const state = client.randomState()
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: env('CODE_REDIRECT_URI'),
-      scope: 'openid email',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-      dpop_jkt: jkt,
-    })
-    const callback = await browse(url)
+    const other = await dpopKey(config, 'ES256')
+    const bound = async () => {
+      const verifier = client.randomPKCECodeVerifier()
+      const state = client.randomState()
+      const url = client.buildAuthorizationUrl(config, {
+        redirect_uri: env('CODE_REDIRECT_URI'),
+        scope: 'openid email',
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        state,
+        dpop_jkt: jkt,
+      })
+      return { verifier, state, url, callback: await browse(url) }
+    }
+
+    // A code bound by dpop_jkt is not exchanged with another key's proof.
+    const stolen = await bound()
+    const wrong_key = await refusedBody(
+      client.authorizationCodeGrant(
+        config,
+        stolen.callback,
+        { pkceCodeVerifier: stolen.verifier, expectedState: stolen.state, idTokenExpected: true },
+        undefined,
+        { DPoP: other.handle },
+      ),
+      'invalid_grant',
+    )
+
+    const { verifier, state, url, callback } = await bound()
     const tokens = await client.authorizationCodeGrant(
       config,
       callback,
@@ -318,6 +345,7 @@ const scenarios = {
       token_type: tokens.token_type,
       refreshed_token_type: refreshed.token_type,
       access_tokens: [tokens.access_token, refreshed.access_token],
+      wrong_key,
       downgrade,
     }
   },
@@ -380,7 +408,8 @@ const scenarios = {
    * A client registered with `dpop_bound_access_tokens`, against a server
    * that requires DPoP nonces: without a proof it is refused; with one,
    * openid-client answers `use_dpop_nonce` by itself (its handle keeps the
-   * `DPoP-Nonce` and retries), at the token endpoint and at UserInfo. Every
+   * `DPoP-Nonce` and retries), at the token endpoint and, with a handle
+   * that has no nonce yet, at UserInfo's `WWW-Authenticate` challenge. Every
    * request with a proof is recorded for the test to check.
    */
   async dpop_nonce() {
@@ -393,7 +422,7 @@ const scenarios = {
     recordDPoP(config, requests)
     const without = await refusedBody(client.clientCredentialsGrant(config, { scope: 'read' }), 'invalid_dpop_proof')
 
-    const { handle, jkt, jwk } = await dpopKey(config, 'PS256')
+    const { handle, jkt, jwk, freshHandle } = await dpopKey(config, 'PS256')
     const verifier = client.randomPKCECodeVerifier()
     const state = client.randomState()
     const url = client.buildAuthorizationUrl(config, {
@@ -413,7 +442,11 @@ const scenarios = {
     )
     assert.equal(tokens.token_type, 'dpop')
     const sub = tokens.claims().sub
+    // The handle kept the token endpoint's nonce: it is the origin's.
     assert.equal((await client.fetchUserInfo(config, tokens.access_token, sub, { DPoP: handle })).sub, sub)
+    // A handle without a nonce: UserInfo's challenge asks for one.
+    const fresh = { DPoP: freshHandle() }
+    assert.equal((await client.fetchUserInfo(config, tokens.access_token, sub, fresh)).sub, sub)
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP: handle })
     assert.equal(refreshed.token_type, 'dpop')
     assert.ok(

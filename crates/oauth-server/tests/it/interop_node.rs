@@ -152,6 +152,11 @@ async fn openid_client_binds_tokens_with_dpop() {
         assert_eq!(introspected["cnf"]["jkt"], jkt.as_str(), "{introspected}");
         assert_bearer_refused(base, token).await;
     }
+    assert_eq!(
+        code["wrong_key"],
+        serde_json::json!({"name": "ResponseBodyError", "error": "invalid_grant", "status": 400}),
+        "a code bound by dpop_jkt, exchanged with another key's proof"
+    );
     // What openid-client saw of the downgrade.
     let downgrade = &code["downgrade"];
     assert_eq!(downgrade["status"], 401, "{downgrade}");
@@ -199,33 +204,48 @@ async fn openid_client_answers_the_servers_dpop_nonces() {
     );
 
     // What openid-client sent: the exchange without a nonce, answered with
-    // one; the same exchange again with it; then UserInfo and the refresh,
-    // each with a nonce at the first try.
+    // one; the same exchange again with it; UserInfo with that nonce; UserInfo
+    // with a new handle of the key, without a nonce, challenged, then again
+    // with the nonce; the refresh, with a nonce at the first try.
     let requests = nonce["requests"].as_array().expect("requests");
     let metadata: Value =
         http().get(format!("{base}/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
-    let token_url = metadata["token_endpoint"].as_str().expect("token_endpoint").to_owned();
-    let userinfo = metadata["userinfo_endpoint"].as_str().expect("userinfo_endpoint").to_owned();
-    let seen: Vec<(&str, &str, Option<&str>, i64, Option<&str>)> = requests
+    let token_url = metadata["token_endpoint"].as_str().expect("token_endpoint");
+    let userinfo = metadata["userinfo_endpoint"].as_str().expect("userinfo_endpoint");
+    let seen: Vec<(&str, &str, bool, i64, Option<&str>)> = requests
         .iter()
         .map(|r| {
             assert_eq!(r["url"], r["htu"], "htu is the request's URL: {r}");
+            let nonce = r["nonce"].as_str();
+            // The refusals answer with the nonce to use; the retry uses it.
+            if r["error"] == "use_dpop_nonce" {
+                assert!(r["dpop_nonce"].is_string(), "a DPoP-Nonce header: {r}");
+            }
             (
                 r["url"].as_str().unwrap(),
                 r["htm"].as_str().unwrap(),
-                r["nonce"].as_str(),
+                nonce.is_some(),
                 r["status"].as_i64().unwrap(),
                 r["error"].as_str(),
             )
         })
         .collect();
-    assert_eq!(seen.len(), 4, "{requests:#?}");
-    let first_nonce = requests[0]["dpop_nonce"].as_str().expect("the refusal's DPoP-Nonce");
-    assert_eq!(seen[0], (token_url.as_str(), "POST", None, 400, Some("use_dpop_nonce")), "{requests:#?}");
-    assert_eq!(seen[1], (token_url.as_str(), "POST", Some(first_nonce), 200, None), "{requests:#?}");
-    assert_eq!((seen[2].0, seen[2].1, seen[2].3), (userinfo.as_str(), "GET", 200), "{requests:#?}");
-    assert_eq!((seen[3].0, seen[3].1, seen[3].3), (token_url.as_str(), "POST", 200), "{requests:#?}");
-    assert!(seen[2].2.is_some() && seen[3].2.is_some(), "{requests:#?}");
+    let nonces = Some("use_dpop_nonce");
+    assert_eq!(
+        seen,
+        [
+            (token_url, "POST", false, 400, nonces),
+            (token_url, "POST", true, 200, None),
+            (userinfo, "GET", true, 200, None),
+            (userinfo, "GET", false, 401, nonces),
+            (userinfo, "GET", true, 200, None),
+            (token_url, "POST", true, 200, None),
+        ],
+        "{requests:#?}"
+    );
+    for (refusal, retry) in [(0, 1), (3, 4)] {
+        assert_eq!(requests[retry]["nonce"], requests[refusal]["dpop_nonce"], "{requests:#?}");
+    }
 
     let token = nonce["access_token"].as_str().unwrap();
     let introspected = introspect(base, &basic("interop_bound", "interop-bound-secret"), token).await;
