@@ -5,12 +5,15 @@
 //! introspection, refresh, revocation, and client_credentials; and DPoP
 //! (RFC 9449) with openid-client's own proofs: `dpop_jkt`, bound tokens at
 //! UserInfo, introspection and refresh, a public client's bound refresh
-//! token, the Bearer downgrade refused, and server nonces answered.
+//! token, the Bearer downgrade refused, and server nonces answered; pushed
+//! authorization requests (RFC 9126) with DPoP, `private_key_jwt` (RFC 7523)
+//! with a key made here and its assertions replayed, and a FAPI 2.0 client.
 //!
 //! The script does the client side; this test plays the browser: when the
 //! script prints the authorization URL it built, [`browser_flow_redirect`]
 //! logs in and consents, and the URL the browser is sent back to goes to the
-//! script's stdin. The script reports each passed scenario with facts that
+//! script's stdin (or, for a request the server should answer at once, the
+//! `Location` of one request to it). The script reports each passed scenario with facts that
 //! are checked here too.
 //!
 //! It needs `node` (20 or later) and `npm ci --prefix tools/interop-node`:
@@ -277,20 +280,18 @@ async fn openid_client_pushes_requests_with_dpop() {
     let par_url = endpoint(base, "pushed_authorization_request_endpoint").await;
     let token_url = endpoint(base, "token_endpoint").await;
     let userinfo = format!("{base}/oauth/userinfo");
-    let seen = proofs(&par["requests"]);
-    let (mine, other) = (Some(jkt.as_str()), Some("other"));
-    let keys: Vec<_> = seen
-        .iter()
-        .map(|(url, status, key)| (url.as_str(), *status, key.as_deref().map(|k| if k == jkt { k } else { "other" })))
-        .collect();
+    // (endpoint, status, whether the proof was of the scenario's key)
+    let proofs = proofs(&par["requests"]);
+    let seen: Vec<(&str, i64, bool)> =
+        proofs.iter().map(|(url, status, key)| (url.as_str(), *status, *key == jkt)).collect();
     assert_eq!(
-        keys,
+        seen,
         [
-            (par_url.as_str(), 201, mine),
-            (token_url.as_str(), 400, other),
-            (par_url.as_str(), 201, mine),
-            (token_url.as_str(), 200, mine),
-            (userinfo.as_str(), 200, mine),
+            (par_url.as_str(), 201, true),
+            (token_url.as_str(), 400, false),
+            (par_url.as_str(), 201, true),
+            (token_url.as_str(), 200, true),
+            (userinfo.as_str(), 200, true),
         ],
         "{:#?}",
         par["requests"]
@@ -408,6 +409,9 @@ async fn openid_client_authenticates_with_private_key_jwt() {
         assert_eq!(claims["aud"], base.as_str(), "{claims}");
         assert!(r["status"].as_i64().is_some_and(|s| (200..300).contains(&s)), "{r}");
         assertions.push((r["url"].as_str().unwrap().to_owned(), jwt.to_owned(), claims["jti"].clone()));
+        // So that the replays below are refused as replays, not as expired.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        assert!(claims["exp"].as_u64().is_some_and(|exp| exp > now + 10), "still valid for the replays: {claims}");
     }
     let [token_url, introspection, revocation, par_url] =
         ["token_endpoint", "introspection_endpoint", "revocation_endpoint", "pushed_authorization_request_endpoint"]
@@ -557,7 +561,7 @@ async fn endpoint(base: &str, name: &str) -> String {
 
 /// The requests of a script's `requests` fact that carried a DPoP proof:
 /// URL, status and the RFC 7638 thumbprint of the proof's key.
-fn proofs(requests: &Value) -> Vec<(String, i64, Option<String>)> {
+fn proofs(requests: &Value) -> Vec<(String, i64, String)> {
     requests
         .as_array()
         .expect("requests")
@@ -565,7 +569,7 @@ fn proofs(requests: &Value) -> Vec<(String, i64, Option<String>)> {
         .filter(|r| r["dpop"].is_object())
         .map(|r| {
             assert_eq!(r["dpop"]["htu"], r["url"], "htu is the request's URL: {r}");
-            (r["url"].as_str().unwrap().to_owned(), r["status"].as_i64().unwrap(), Some(thumbprint(&r["dpop"]["jwk"])))
+            (r["url"].as_str().unwrap().to_owned(), r["status"].as_i64().unwrap(), thumbprint(&r["dpop"]["jwk"]))
         })
         .collect()
 }
