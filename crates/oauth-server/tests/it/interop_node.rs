@@ -5,12 +5,15 @@
 //! introspection, refresh, revocation, and client_credentials; and DPoP
 //! (RFC 9449) with openid-client's own proofs: `dpop_jkt`, bound tokens at
 //! UserInfo, introspection and refresh, a public client's bound refresh
-//! token, the Bearer downgrade refused, and server nonces answered.
+//! token, the Bearer downgrade refused, and server nonces answered; pushed
+//! authorization requests (RFC 9126) with DPoP, `private_key_jwt` (RFC 7523)
+//! with a key made here and its assertions replayed, and a FAPI 2.0 client.
 //!
 //! The script does the client side; this test plays the browser: when the
 //! script prints the authorization URL it built, [`browser_flow_redirect`]
 //! logs in and consents, and the URL the browser is sent back to goes to the
-//! script's stdin. The script reports each passed scenario with facts that
+//! script's stdin (or, for a request the server should answer at once, the
+//! `Location` of one request to it). The script reports each passed scenario with facts that
 //! are checked here too.
 //!
 //! It needs `node` (20 or later) and `npm ci --prefix tools/interop-node`:
@@ -252,6 +255,325 @@ async fn openid_client_answers_the_servers_dpop_nonces() {
     assert_bearer_refused(base, token).await;
 }
 
+/// PAR (RFC 9126) with DPoP, by openid-client's `buildAuthorizationUrlWithPAR`
+/// for the demo's `test_client` (client_secret_basic).
+#[tokio::test]
+async fn openid_client_pushes_requests_with_dpop() {
+    if !node_ready("openid_client_pushes_requests_with_dpop") {
+        return;
+    }
+    let server = spawn_with_extra_config("", &[]).await;
+    let base = &server.base;
+    let facts = run_node(base, &["par_dpop"], &DPOP_ENV[..3]).await;
+    let par = &facts[0];
+    let jkt = thumbprint(&par["jwk"]);
+    assert_eq!(par["jkt"], jkt.as_str());
+    assert_eq!(par["token_type"], "dpop");
+    assert_eq!(
+        par["wrong_key"],
+        serde_json::json!({"name": "ResponseBodyError", "error": "invalid_grant", "status": 400}),
+        "a code pushed with a proof of one key, exchanged with another key's proof"
+    );
+
+    // What openid-client sent: each push carried a proof of its key, with the
+    // PAR endpoint as htu; the first code's exchange another key's.
+    let par_url = endpoint(base, "pushed_authorization_request_endpoint").await;
+    let token_url = endpoint(base, "token_endpoint").await;
+    let userinfo = format!("{base}/oauth/userinfo");
+    // (endpoint, status, whether the proof was of the scenario's key)
+    let proofs = proofs(&par["requests"]);
+    let seen: Vec<(&str, i64, bool)> =
+        proofs.iter().map(|(url, status, key)| (url.as_str(), *status, *key == jkt)).collect();
+    assert_eq!(
+        seen,
+        [
+            (par_url.as_str(), 201, true),
+            (token_url.as_str(), 400, false),
+            (par_url.as_str(), 201, true),
+            (token_url.as_str(), 200, true),
+            (userinfo.as_str(), 200, true),
+        ],
+        "{:#?}",
+        par["requests"]
+    );
+
+    let token = par["access_token"].as_str().unwrap();
+    let introspected = introspect(base, &basic("test_client", "password"), token).await;
+    assert_eq!(introspected["cnf"]["jkt"], jkt.as_str(), "{introspected}");
+    assert_bearer_refused(base, token).await;
+
+    // The request_uri openid-client's browser used is spent: the same URL
+    // again is the error page, not a login.
+    let url = par["authorization_url"].as_str().unwrap();
+    let r = http().get(url).send().await.unwrap();
+    assert_eq!(r.status(), 400, "{url} used again");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("invalid_request_uri"), "{page}");
+}
+
+/// An ES256 client key made here with the `p256` crate: its private half
+/// goes to openid-client (PKCS#8 PEM), its public JWK into the client's
+/// registered `jwks`.
+struct ClientKey {
+    key: p256::SecretKey,
+    kid: &'static str,
+}
+
+impl ClientKey {
+    fn new(kid: &'static str) -> Self {
+        Self { key: p256::SecretKey::random(&mut p256::elliptic_curve::rand_core::OsRng), kid }
+    }
+
+    fn pem(&self) -> String {
+        use p256::pkcs8::EncodePrivateKey as _;
+        self.key.to_pkcs8_pem(p256::pkcs8::LineEnding::LF).unwrap().to_string()
+    }
+
+    /// The registration's `jwks` line (a TOML inline table).
+    fn jwks(&self) -> String {
+        use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+        let point = self.key.public_key().to_encoded_point(false);
+        let (x, y) = (URL_SAFE_NO_PAD.encode(point.x().unwrap()), URL_SAFE_NO_PAD.encode(point.y().unwrap()));
+        format!(
+            r#"jwks = {{ keys = [ {{ kty = "EC", crv = "P-256", x = "{x}", y = "{y}", kid = "{}" }} ] }}"#,
+            self.kid
+        )
+    }
+
+    /// A client assertion signed here (RFC 7523), `jti` new each time.
+    fn assertion(&self, client: &str, aud: &str) -> String {
+        use p256::ecdsa::signature::Signer as _;
+        let header = serde_json::json!({"alg": "ES256", "kid": self.kid, "typ": "JWT"});
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let jti =
+            URL_SAFE_NO_PAD.encode(p256::SecretKey::random(&mut p256::elliptic_curve::rand_core::OsRng).to_bytes());
+        let claims =
+            serde_json::json!({"iss": client, "sub": client, "aud": aud, "jti": jti, "iat": now, "exp": now + 60});
+        let input =
+            format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+        let signature: p256::ecdsa::Signature = p256::ecdsa::SigningKey::from(&self.key).sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+    }
+}
+
+/// The form fields of a client assertion.
+fn assertion_form(assertion: &str) -> String {
+    format!(
+        "client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={assertion}"
+    )
+}
+
+/// A `private_key_jwt` client for the code flow (and `grants`), registered with `key`.
+fn pkjwt_client(id: &str, key: &ClientKey, grants: &str, extra: &str) -> String {
+    format!(
+        "[[clients]]\nid = \"{id}\"\nauth_method = \"private_key_jwt\"\n{}\nredirect_uris = [\"{REDIRECT}\"]\ngrant_types = [{grants}]\nscopes = \"openid email read\"\n{extra}\n",
+        key.jwks()
+    )
+}
+
+/// private_key_jwt (RFC 7523) by openid-client's `PrivateKeyJwt`, with a key
+/// made here: client_credentials, introspection, revocation, and a code flow
+/// pushed and exchanged with assertions; then the assertions it sent, replayed.
+#[tokio::test]
+async fn openid_client_authenticates_with_private_key_jwt() {
+    if !node_ready("openid_client_authenticates_with_private_key_jwt") {
+        return;
+    }
+    let key = ClientKey::new("interop-es256");
+    let grants = r#""authorization_code", "refresh_token", "client_credentials""#;
+    let server = spawn_with_extra_config(&pkjwt_client("interop_pkjwt", &key, grants, ""), &[]).await;
+    let base = &server.base;
+    let pem = key.pem();
+    let env = [
+        ("PKJWT_CLIENT_ID", "interop_pkjwt"),
+        ("PKJWT_KEY_PEM", pem.as_str()),
+        ("PKJWT_KEY_ID", key.kid),
+        ("PKJWT_REDIRECT_URI", REDIRECT),
+    ];
+    let facts = run_node(base, &["private_key_jwt"], &env).await;
+    let fact = &facts[0];
+    assert_eq!(fact["sub"], "admin");
+
+    // Every request of openid-client's that authenticated the client carried
+    // its own assertion: ES256, our kid, iss = sub = the client, aud = the issuer.
+    let requests = fact["requests"].as_array().expect("requests");
+    let mut assertions = Vec::new();
+    for r in requests.iter().filter(|r| r["client_assertion"].is_string()) {
+        let jwt = r["client_assertion"].as_str().unwrap();
+        let part = |i: usize| -> Value {
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jwt.split('.').nth(i).unwrap()).unwrap()).unwrap()
+        };
+        let (header, claims) = (part(0), part(1));
+        assert_eq!((header["alg"].as_str(), header["kid"].as_str()), (Some("ES256"), Some(key.kid)), "{header}");
+        assert_eq!((claims["iss"].as_str(), claims["sub"].as_str()), (Some("interop_pkjwt"), Some("interop_pkjwt")));
+        assert_eq!(claims["aud"], base.as_str(), "{claims}");
+        assert!(r["status"].as_i64().is_some_and(|s| (200..300).contains(&s)), "{r}");
+        assertions.push((r["url"].as_str().unwrap().to_owned(), jwt.to_owned(), claims["jti"].clone()));
+        // So that the replays below are refused as replays, not as expired.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        assert!(claims["exp"].as_u64().is_some_and(|exp| exp > now + 10), "still valid for the replays: {claims}");
+    }
+    let [token_url, introspection, revocation, par_url] =
+        ["token_endpoint", "introspection_endpoint", "revocation_endpoint", "pushed_authorization_request_endpoint"]
+            .map(|name| endpoint(base, name));
+    let (token_url, introspection, revocation, par_url) =
+        (token_url.await, introspection.await, revocation.await, par_url.await);
+    let endpoints: Vec<&str> = assertions.iter().map(|(url, ..)| url.as_str()).collect();
+    assert_eq!(
+        endpoints,
+        [&token_url, &introspection, &revocation, &introspection, &par_url, &token_url],
+        "{requests:#?}"
+    );
+    let mut jtis: Vec<String> = assertions.iter().map(|(.., jti)| jti.as_str().unwrap().to_owned()).collect();
+    jtis.sort();
+    jtis.dedup();
+    assert_eq!(jtis.len(), assertions.len(), "a new jti each time");
+
+    // Replayed, each assertion is refused: the client_credentials one at the
+    // token endpoint, the push's at PAR. A new one of the same key is not.
+    let (status, answer) =
+        token_request(&token_url, None, &format!("grant_type=client_credentials&{}", assertion_form(&assertions[0].1)))
+            .await;
+    assert_eq!((status, answer["error"].as_str()), (401, Some("invalid_client")), "replayed: {answer}");
+    let push = format!(
+        "response_type=code&client_id=interop_pkjwt&redirect_uri={}&scope=openid&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&{}",
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
+        assertion_form(&assertions[4].1)
+    );
+    let (status, answer) = token_request(&par_url, None, &push).await;
+    assert_eq!((status, answer["error"].as_str()), (401, Some("invalid_client")), "replayed at PAR: {answer}");
+    let fresh = key.assertion("interop_pkjwt", base);
+    let (status, answer) =
+        token_request(&token_url, None, &format!("grant_type=client_credentials&{}", assertion_form(&fresh))).await;
+    assert_eq!(status, 200, "a new assertion of the same key: {answer}");
+
+    // What the script revoked is inactive; its code flow's token works.
+    let fresh = key.assertion("interop_pkjwt", base);
+    let revoked = fact["revoked_access_token"].as_str().unwrap();
+    let r = http()
+        .post(&introspection)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("token={revoked}&{}", assertion_form(&fresh)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["active"], false);
+    let r =
+        http().get(format!("{base}/oauth/userinfo")).bearer_auth(fact["access_token"].as_str().unwrap()).send().await;
+    assert_eq!(r.unwrap().status(), 200);
+}
+
+/// A FAPI 2.0 client (`fapi2 = true`): the whole flow by openid-client with
+/// PAR, PKCE S256, DPoP and private_key_jwt; then a code exchanged without a
+/// proof and a front-channel authorization request, both refused.
+#[tokio::test]
+async fn openid_client_runs_a_fapi2_flow() {
+    if !node_ready("openid_client_runs_a_fapi2_flow") {
+        return;
+    }
+    let key = ClientKey::new("interop-fapi");
+    let client = pkjwt_client("interop_fapi", &key, r#""authorization_code", "refresh_token""#, "fapi2 = true");
+    let server = spawn_with_extra_config(&client, &[]).await;
+    let base = &server.base;
+    let pem = key.pem();
+    let env = [
+        ("FAPI_CLIENT_ID", "interop_fapi"),
+        ("FAPI_KEY_PEM", pem.as_str()),
+        ("FAPI_KEY_ID", key.kid),
+        ("FAPI_REDIRECT_URI", REDIRECT),
+    ];
+    let facts = run_node(base, &["fapi2"], &env).await;
+    let fapi = &facts[0];
+    let jkt = thumbprint(&fapi["jwk"]);
+    assert_eq!(fapi["jkt"], jkt.as_str());
+    assert_eq!(fapi["token_type"], "dpop");
+    assert_eq!(
+        fapi["without_proof"],
+        serde_json::json!({"name": "ResponseBodyError", "error": "invalid_dpop_proof", "status": 400}),
+        "a FAPI client's code exchanged without a proof"
+    );
+    assert_eq!(
+        fapi["front_channel"],
+        serde_json::json!({"error": "invalid_request", "iss": base}),
+        "a FAPI client's authorization request not pushed"
+    );
+
+    // Every push and token request was authenticated by an assertion; the
+    // flow's push, exchange and refresh carried proofs of the key.
+    let requests = fapi["requests"].as_array().expect("requests");
+    let par_url = endpoint(base, "pushed_authorization_request_endpoint").await;
+    let token_url = endpoint(base, "token_endpoint").await;
+    let flow: Vec<(String, bool, bool, i64)> = requests
+        .iter()
+        .filter(|r| r["method"] == "POST")
+        .map(|r| {
+            if let Some(jwk) = r["dpop"]["jwk"].as_object() {
+                assert_eq!(thumbprint(&Value::Object(jwk.clone())), jkt, "{r}");
+                assert_eq!(r["dpop"]["htu"], r["url"], "{r}");
+            }
+            (
+                r["url"].as_str().unwrap().to_owned(),
+                r["client_assertion"].is_string(),
+                r["dpop"].is_object(),
+                r["status"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flow,
+        [
+            (par_url.clone(), true, true, 201),
+            (token_url.clone(), true, true, 200),
+            (token_url.clone(), true, true, 200),
+            (par_url, true, false, 201),
+            (token_url, true, false, 400),
+        ],
+        "{requests:#?}"
+    );
+
+    for token in fapi["access_tokens"].as_array().expect("access_tokens") {
+        let token = token.as_str().unwrap();
+        let r = http()
+            .post(format!("{base}/oauth/introspect"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}&{}", assertion_form(&key.assertion("interop_fapi", base))))
+            .send()
+            .await
+            .unwrap();
+        let introspected: Value = r.json().await.unwrap();
+        assert_eq!(introspected["cnf"]["jkt"], jkt.as_str(), "{introspected}");
+        assert_bearer_refused(base, token).await;
+    }
+}
+
+/// The server's metadata `name` (an endpoint's URL).
+async fn endpoint(base: &str, name: &str) -> String {
+    let metadata: Value = http()
+        .get(format!("{base}/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    metadata[name].as_str().unwrap_or_else(|| panic!("{name} in {metadata}")).to_owned()
+}
+
+/// The requests of a script's `requests` fact that carried a DPoP proof:
+/// URL, status and the RFC 7638 thumbprint of the proof's key.
+fn proofs(requests: &Value) -> Vec<(String, i64, String)> {
+    requests
+        .as_array()
+        .expect("requests")
+        .iter()
+        .filter(|r| r["dpop"].is_object())
+        .map(|r| {
+            assert_eq!(r["dpop"]["htu"], r["url"], "htu is the request's URL: {r}");
+            (r["url"].as_str().unwrap().to_owned(), r["status"].as_i64().unwrap(), thumbprint(&r["dpop"]["jwk"]))
+        })
+        .collect()
+}
+
 /// RFC 7638: the SHA-256 JWK thumbprint of a public EC, OKP or RSA `jwk`,
 /// computed here, independently of openid-client and of the server.
 fn thumbprint(jwk: &Value) -> String {
@@ -361,6 +683,16 @@ async fn run_node(base: &str, scenarios: &[&str], env: &[(&str, &str)]) -> Vec<V
                 let redirect = browser_flow_redirect(base, base, url, REDIRECT).await;
                 // A script that is gone cannot read it: its exit status and stderr, below, say why.
                 let _ = stdin.write_all(format!("{redirect}\n").as_bytes()).await;
+                let _ = stdin.flush().await;
+            }
+            Some("visit") => {
+                // One request, no redirect followed: where the server sends the browser.
+                let url = event["url"].as_str().expect("url");
+                let r = http().get(url).send().await.unwrap();
+                let location = r.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
+                let location = location.unwrap_or_else(|| panic!("{url}: no redirect but {}", r.status()));
+                let answer = url::Url::parse(url).unwrap().join(&location).unwrap();
+                let _ = stdin.write_all(format!("{answer}\n").as_bytes()).await;
                 let _ = stdin.flush().await;
             }
             Some("done") => done.push(event),
