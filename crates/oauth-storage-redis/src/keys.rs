@@ -24,21 +24,9 @@ impl Keys {
         format!("{}:g:{}", self.prefix, id.as_str())
     }
 
-    /// The directory of a client's grant index (see
-    /// `ClientIndex` in traits.rs); its buckets and revocation mark share
-    /// its hash tag.
-    pub(crate) fn client_grants(&self, client: &ClientId) -> String {
-        format!("{}:cg:{{{}}}", self.prefix, client.as_str())
-    }
-
-    /// One hour bucket of a client's grant index.
-    pub(crate) fn client_grants_bucket(&self, client: &ClientId, bucket: u64) -> String {
-        format!("{}:cg:{{{}}}:{bucket}", self.prefix, client.as_str())
-    }
-
     /// Set while a client's grants are revoked, to refuse new ones.
     pub(crate) fn client_revoked(&self, client: &ClientId) -> String {
-        format!("{}:cg:{{{}}}:revoked", self.prefix, client.as_str())
+        format!("{}:revoked-client:{}", self.prefix, client.as_str())
     }
 
     /// `{prefix}:{namespace}:`, which [`Records`](crate::Records) keys continue with a hash.

@@ -169,61 +169,6 @@ return {1, old}
     ))
 });
 
-/// Creates a grant on one Redis (not a cluster: the keys have different
-/// hash tags): its tokens, with the family's expiry, and its entry in its
-/// client's index (`ClientIndex`), unless the grant was revoked before or
-/// the client's grants were; returns 1 when created, 0 when refused (then
-/// nothing is written). KEYS[1] = grant, KEYS[2] = the client's directory,
-/// KEYS[3] = the grant's bucket, KEYS[4] = the client's revocation mark;
-/// ARGV[1] = the family's expiry, ARGV[2] = bucket, ARGV[3] = grant id and a
-/// space, ARGV[4] = exclusive bound of past buckets, ARGV[5] = the bucket's
-/// end, ARGV[6..] = token fields and values.
-pub(crate) static CREATE_GRANT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-if redis.call('HEXISTS', KEYS[1], 'v') == 1 or redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
-redis.call('EXPIREAT', KEYS[1], ARGV[1])
-if redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[2]) == 1 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
-  redis.call('EXPIREAT', KEYS[2], ARGV[5], 'NX')
-  redis.call('EXPIREAT', KEYS[2], ARGV[5], 'GT')
-end
-if redis.call('APPEND', KEYS[3], ARGV[3]) == #ARGV[3] then redis.call('EXPIREAT', KEYS[3], ARGV[5]) end
-return 1
-",
-    )
-});
-
-/// Empties a client's grant index and marks its grants revoked for
-/// ARGV[1] seconds (so that grants added meanwhile refuse themselves, see
-/// `ClientIndex`); returns the contents of its buckets (grant
-/// ids, each followed by a space) for the caller to revoke, or false when
-/// the directory lists a bucket not in KEYS (one was added since the caller
-/// read it: read again). KEYS[1] = directory, KEYS[2] = the revocation mark,
-/// KEYS[3..] = the buckets the caller read from the directory; ARGV[2..] =
-/// those buckets' numbers.
-pub(crate) static REVOKE_CLIENT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local known = {}
-for i = 2, #ARGV do known[ARGV[i]] = true end
-for _, b in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if not known[b] then return false end
-end
-local ids = {}
-for i = 3, #KEYS do
-  local v = redis.call('GET', KEYS[i])
-  if v then ids[#ids + 1] = v end
-  redis.call('DEL', KEYS[i])
-end
-redis.call('DEL', KEYS[1])
-redis.call('SET', KEYS[2], '', 'EX', ARGV[1])
-return ids
-",
-    )
-});
-
 /// Stores a client and indexes its id. KEYS[1] = client key, KEYS[2] = id set;
 /// ARGV[1] = JSON, ARGV[2] = id.
 pub(crate) static PUT_CLIENT: LazyLock<Script> = LazyLock::new(|| {

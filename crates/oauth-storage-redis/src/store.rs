@@ -450,6 +450,48 @@ impl RedisStore {
         .await
     }
 
+    /// The nodes a full `SCAN` must visit: the one server, or every primary
+    /// of a cluster (from `CLUSTER NODES`).
+    pub(crate) async fn scan_nodes(&self) -> StorageResult<Vec<ScanNode>> {
+        match &self.pool {
+            Pool::Single(_) => Ok(vec![ScanNode::Single]),
+            #[cfg(feature = "cluster")]
+            Pool::Cluster(_) => {
+                let nodes: String = self.query(redis::cmd("CLUSTER").arg("NODES")).await?;
+                let primaries = cluster_primaries(&nodes);
+                if primaries.is_empty() {
+                    return Err(StorageError::Backend("CLUSTER NODES lists no primary".into()));
+                }
+                Ok(primaries)
+            }
+        }
+    }
+
+    /// One `SCAN` step on `node`: the next cursor (0 at the end) and the keys
+    /// matching `pattern` in this step.
+    pub(crate) async fn scan(&self, node: &ScanNode, cursor: u64, pattern: &str) -> StorageResult<(u64, Vec<String>)> {
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000);
+        match node {
+            ScanNode::Single => self.query(&cmd).await,
+            #[cfg(feature = "cluster")]
+            ScanNode::Primary { host, port } => {
+                use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+                let routing =
+                    RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host: host.clone(), port: *port });
+                self.bounded(async {
+                    let (_, conn) = self.conn().await?;
+                    let Conn::Cluster(mut conn) = conn else {
+                        return Err(StorageError::Backend("a cluster node to scan, but no cluster".into()));
+                    };
+                    let value = conn.route_command(&cmd, routing).await.map_err(|e| self.failed(e))?;
+                    redis::from_redis_value(&value).map_err(backend)
+                })
+                .await
+            }
+        }
+    }
+
     /// Maps a failed call's error. Redis refusing a write because it is out
     /// of memory (`maxmemory` reached under `noeviction`) is
     /// [`StorageError::Full`], and the connection stays; any other error
@@ -472,6 +514,36 @@ impl RedisStore {
             }
         }
     }
+}
+
+/// A node a full `SCAN` visits (see [`RedisStore::scan_nodes`]).
+pub(crate) enum ScanNode {
+    /// The one server.
+    Single,
+    /// A cluster primary, by the address the cluster gives.
+    #[cfg(feature = "cluster")]
+    Primary { host: String, port: u16 },
+}
+
+/// The primaries of a `CLUSTER NODES` answer: lines of `id host:port@cport
+/// flags ...`, where `flags` has `master` (and not `fail`).
+#[cfg(feature = "cluster")]
+fn cluster_primaries(nodes: &str) -> Vec<ScanNode> {
+    nodes
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let address = fields.nth(1)?;
+            let flags = fields.next()?;
+            let flags: Vec<&str> = flags.split(',').collect();
+            if !flags.contains(&"master") || flags.iter().any(|f| f.starts_with("fail")) {
+                return None;
+            }
+            let address = address.split(['@', ',']).next()?;
+            let (host, port) = address.rsplit_once(':')?;
+            Some(ScanNode::Primary { host: host.to_owned(), port: port.parse().ok()? })
+        })
+        .collect()
 }
 
 /// Reads `INFO server` on `conn` (every primary, on a Cluster) and refuses

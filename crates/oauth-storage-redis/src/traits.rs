@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use oauth_core::client::Client;
 use oauth_core::storage::{
     ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, REVOCATION_HOLD, RefreshLookup,
-    RefreshOutcome, RefreshRequest, RetiredUse, RetryAnswer, StorageError, StorageResult, ThrottleStore, TokenRecord,
-    TokenStore, UserStore,
+    RefreshOutcome, RefreshRequest, RetiredUse, RetryAnswer, StorageResult, ThrottleStore, TokenRecord, TokenStore,
+    UserStore,
 };
 use oauth_core::throttle::{Failures, ThrottleKey};
 use oauth_core::types::{ClientId, GrantId, ScopeSet, Subject, TokenHash, TokenKey};
@@ -77,30 +77,18 @@ impl CodeStore for RedisStore {
 
 #[async_trait]
 impl TokenStore for RedisStore {
-    /// The grant's tokens and its entry in its client's index (see
-    /// `ClientIndex`), refused when the grant was revoked
-    /// before (its key holds the `v` tombstone) or the client's grants were.
-    /// On one Redis that is one script (`scripts::CREATE_GRANT`): the keys
-    /// are on different cluster slots, which a single server does not mind.
-    /// On a cluster, the grant's transaction and the index's commands go as
-    /// two requests at once, and when either refuses, the tokens just written
-    /// (never handed out) are revoked again.
+    /// One transaction: the grant's tokens, with the family's expiry, and
+    /// two checks read after them: whether the grant was revoked before (its
+    /// key holds the `v` tombstone) and whether its client's grants were (the
+    /// client's revocation mark, see `revoke_client_grants`). When either
+    /// holds, the tokens just written (never handed out) are revoked again.
+    /// On a cluster the mark is on another slot, so it is read in a second
+    /// request, after the transaction. Nothing is written per grant besides
+    /// the family itself.
     async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<bool> {
         let (fields, expires) = codec::token_fields(tokens);
         let key = self.keys().grant(&grant.id);
-        let index = ClientIndex::of(self, grant);
-        if !self.is_cluster() {
-            let mut inv = scripts::CREATE_GRANT.prepare_invoke();
-            inv.key(&key).key(&index.directory).key(&index.bucket_key).key(&index.revoked);
-            inv.arg(expires).arg(index.bucket).arg(&index.member).arg(&index.past).arg(index.end);
-            for (field, value) in fields {
-                inv.arg(field).arg(value);
-            }
-            return Ok(self.script::<i64>(inv).await? == 1);
-        }
-        // A transaction rather than a script: the key is new, so there is
-        // nothing to read, and MULTI/HSET/EXPIREAT/EXEC costs Redis about
-        // half the CPU of an EVALSHA doing the same two writes.
+        let mark = self.keys().client_revoked(&grant.client_id);
         let mut pipe = redis::pipe();
         pipe.atomic().cmd("HSET").arg(&key);
         for (field, value) in fields {
@@ -108,9 +96,13 @@ impl TokenStore for RedisStore {
         }
         pipe.ignore().cmd("EXPIREAT").arg(&key).arg(expires).ignore();
         pipe.cmd("HEXISTS").arg(&key).arg(keys::REVOKED_FIELD);
-        let indexed = index.commands();
-        let (written, indexed) = tokio::join!(self.pipeline::<(bool,)>(&pipe), self.pipeline::<(bool,)>(&indexed));
-        let ((revoked,), (client_revoked,)) = (written?, indexed?);
+        let (revoked, client_revoked) = if self.is_cluster() {
+            let (revoked,): (bool,) = self.pipeline(&pipe).await?;
+            (revoked, self.query::<bool>(redis::cmd("EXISTS").arg(&mark)).await?)
+        } else {
+            pipe.cmd("EXISTS").arg(&mark);
+            self.pipeline::<(bool, bool)>(&pipe).await?
+        };
         if revoked || client_revoked {
             self.revoke_grant(&grant.id).await?;
             return Ok(false);
@@ -205,98 +197,56 @@ impl TokenStore for RedisStore {
         self.pipeline(&pipe).await
     }
 
-    /// `scripts::REVOKE_CLIENT` empties the client's index and marks its
-    /// grants revoked (refusing new ones), then each grant it listed is
-    /// revoked, one call each: a client's families live on many slots of a
-    /// cluster. Deleting a client is an administrator's rare act, so it may
-    /// take a while for a client with many live grants.
+    /// Sets the client's revocation mark (for `REVOCATION_HOLD`), then
+    /// scans every family (`SCAN` on each primary) and revokes those of the
+    /// client. A grant created before the mark is a key the scan finds
+    /// (`SCAN` returns every key present for the whole scan); one created
+    /// after reads the mark in its own transaction and revokes itself.
+    /// Nothing is indexed per grant, so issuing costs nothing for this;
+    /// deleting a client, an administrator's rare act, reads every family.
     async fn revoke_client_grants(&self, client: &ClientId) -> StorageResult<u64> {
-        let directory = self.keys().client_grants(client);
-        let mut listed = None;
-        // The directory is read, then emptied with the buckets it listed;
-        // should a bucket appear in between, it is read again.
-        for _ in 0..8 {
-            let buckets: Vec<String> = self.query(redis::cmd("ZRANGE").arg(&directory).arg(0).arg(-1)).await?;
-            let buckets: Vec<u64> = buckets.iter().filter_map(|b| b.parse().ok()).collect();
-            let mut inv = scripts::REVOKE_CLIENT.prepare_invoke();
-            inv.key(&directory).key(self.keys().client_revoked(client)).arg(REVOCATION_HOLD);
-            for bucket in &buckets {
-                inv.key(self.keys().client_grants_bucket(client, *bucket)).arg(*bucket);
-            }
-            listed = self.script::<Option<Vec<String>>>(inv).await?;
-            if listed.is_some() {
-                break;
-            }
-        }
-        let Some(listed) = listed else {
-            return Err(StorageError::Conflict("grants kept being added while revoking them".into()));
-        };
+        let mark = self.keys().client_revoked(client);
+        self.query::<()>(redis::cmd("SET").arg(&mark).arg("").arg("EX").arg(REVOCATION_HOLD)).await?;
+        let families = self.keys().grant(&GrantId::new(""));
+        let pattern = format!("{}*", glob_escape(&families));
         let mut revoked = 0;
-        for id in listed.iter().flat_map(|bucket| bucket.split(' ')).filter(|id| !id.is_empty()) {
-            self.revoke_grant(&GrantId::new(id)).await?;
-            revoked += 1;
+        for node in self.scan_nodes().await? {
+            let mut cursor = 0;
+            loop {
+                let (next, keys) = self.scan(&node, cursor, &pattern).await?;
+                for key in &keys {
+                    let Some(id) = key.strip_prefix(&families) else { continue };
+                    let id = GrantId::new(id);
+                    let fields: Vec<(Vec<u8>, Vec<u8>)> = self.query(redis::cmd("HGETALL").arg(key)).await?;
+                    // Any token of the family names its client.
+                    let token = fields.iter().find(|(field, _)| matches!(field.first(), Some(b'a' | b'r')));
+                    let Some((_, value)) = token else { continue };
+                    if codec::decode_token(&id, value)?.client_id == *client {
+                        self.revoke_grant(&id).await?;
+                        revoked += 1;
+                    }
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
         }
         Ok(revoked)
     }
 }
 
-/// A grant's entry in its client's index: a directory (a sorted set of hour
-/// buckets of grant expiry, scored by the bucket, expiring with its latest
-/// bucket and pruned of past ones as buckets are added) and one string per
-/// bucket holding the grant ids, each followed by a space (about 23 bytes a
-/// grant, where a sorted set member costs over 100), which expires with the
-/// last grant it can list. `client delete` revokes what it lists
-/// (`scripts::REVOKE_CLIENT`), and sets the client's revocation mark, which
-/// refuses grants created meanwhile. All on the client's slot.
-struct ClientIndex {
-    directory: String,
-    bucket_key: String,
-    revoked: String,
-    bucket: u64,
-    /// The bucket's end (Unix seconds), the expiry of its key.
-    end: u64,
-    /// The grant id and a space, as appended to the bucket.
-    member: String,
-    /// `ZREMRANGEBYSCORE`'s exclusive upper bound for past buckets.
-    past: String,
-}
-
-impl ClientIndex {
-    fn of(store: &RedisStore, grant: &GrantRecord) -> Self {
-        let client = &grant.client_id;
-        let bucket = grant.expires_at / INDEX_BUCKET;
-        Self {
-            directory: store.keys().client_grants(client),
-            bucket_key: store.keys().client_grants_bucket(client, bucket),
-            revoked: store.keys().client_revoked(client),
-            bucket,
-            end: (bucket + 1) * INDEX_BUCKET,
-            member: format!("{} ", grant.id.as_str()),
-            past: format!("({}", store.now() / INDEX_BUCKET),
+/// `text` with Redis glob characters escaped, for `SCAN MATCH`.
+fn glob_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
         }
+        escaped.push(c);
     }
-
-    /// The index's part of `scripts::CREATE_GRANT` as plain commands, for a
-    /// cluster: the last reply tells whether the client's grants were
-    /// revoked. The bucket is listed before the id is appended and the mark
-    /// is read after, so a concurrent `REVOKE_CLIENT` either finds the id or
-    /// is seen here.
-    fn commands(&self) -> redis::Pipeline {
-        let mut pipe = redis::pipe();
-        pipe.cmd("ZADD").arg(&self.directory).arg("NX").arg(self.bucket).arg(self.bucket).ignore();
-        pipe.cmd("ZREMRANGEBYSCORE").arg(&self.directory).arg("-inf").arg(&self.past).ignore();
-        // NX sets the expiry of a new directory, GT extends an older one.
-        pipe.cmd("EXPIREAT").arg(&self.directory).arg(self.end).arg("NX").ignore();
-        pipe.cmd("EXPIREAT").arg(&self.directory).arg(self.end).arg("GT").ignore();
-        pipe.cmd("APPEND").arg(&self.bucket_key).arg(&self.member).ignore();
-        pipe.cmd("EXPIREAT").arg(&self.bucket_key).arg(self.end).arg("NX").ignore();
-        pipe.cmd("EXISTS").arg(&self.revoked);
-        pipe
-    }
+    escaped
 }
-
-/// The width of a client grant index bucket, in seconds of grant expiry.
-const INDEX_BUCKET: u64 = 3600;
 
 #[async_trait]
 impl UserStore for RedisStore {
