@@ -10,7 +10,7 @@
 //! needs state shared by every instance and is the caller's (the returned
 //! [`VerifiedAssertion`] carries `jti` and `exp` for it).
 
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::Algorithm;
 use serde_json::Value;
 
 use crate::jose;
@@ -129,18 +129,10 @@ pub fn verify(
     let kid = header.get("kid").and_then(Value::as_str);
     let key = select_key(jwks, kid, alg)?;
 
-    let mut validation = Validation::new(alg);
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    let claims = jsonwebtoken::decode::<Value>(assertion, &key, &validation)
-        .map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => AssertionError::Signature,
-            jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => AssertionError::NoKey,
-            _ => AssertionError::Malformed,
-        })?
-        .claims;
+    let claims = jose::verify_jws(assertion, &key).map_err(|e| match e {
+        jose::JwsError::Signature => AssertionError::Signature,
+        jose::JwsError::Malformed => AssertionError::Malformed,
+    })?;
 
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
     if text("iss") != Some(client_id) || text("sub") != Some(client_id) {
@@ -181,7 +173,7 @@ pub fn verify(
 
 /// The registered signing key whose type fits `alg` and whose `kid` is the
 /// header's; without a `kid`, the only such key.
-fn select_key(jwks: &Value, kid: Option<&str>, alg: Algorithm) -> Result<jsonwebtoken::DecodingKey, AssertionError> {
+fn select_key(jwks: &Value, kid: Option<&str>, alg: Algorithm) -> Result<jose::PublicKey, AssertionError> {
     let keys = jwks.get("keys").and_then(Value::as_array).ok_or(AssertionError::NoKey)?;
     let kty = match alg {
         Algorithm::ES256 | Algorithm::ES384 => "EC",
@@ -194,5 +186,5 @@ fn select_key(jwks: &Value, kid: Option<&str>, alg: Algorithm) -> Result<jsonweb
         usable && kid.is_none_or(|kid| key.get("kid").and_then(Value::as_str) == Some(kid))
     });
     let (Some(key), None) = (candidates.next(), candidates.next()) else { return Err(AssertionError::NoKey) };
-    jose::public_key(key).map_err(|_| AssertionError::NoKey)
+    jose::public_key(key, alg).map_err(|_| AssertionError::NoKey)
 }

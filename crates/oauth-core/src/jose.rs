@@ -498,14 +498,131 @@ pub(crate) fn protected_header(token: &str) -> Option<serde_json::Map<String, se
     }
 }
 
-/// A verification key from a public JWK that a stranger sent.
-pub(crate) fn public_key(jwk: &serde_json::Map<String, serde_json::Value>) -> Result<DecodingKey, PublicKeyError> {
+/// A verification key for one algorithm, from a public JWK that a stranger
+/// sent (a DPoP proof's `jwk`, a client's registered key).
+///
+/// The backend is chosen by measurement (docs/performance.md): ECDSA and RSA
+/// (PKCS#1 v1.5 and PSS) verify with `ring`, several times faster than the
+/// RustCrypto crates; Ed25519 verifies with `ed25519-dalek`, as fast as
+/// `ring`'s.
+pub(crate) struct PublicKey {
+    verifier: Verifier,
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicKey").finish_non_exhaustive()
+    }
+}
+
+enum Verifier {
+    /// ECDSA with `ring`: the algorithm and the uncompressed SEC1 point.
+    Ecdsa(&'static ring::signature::EcdsaVerificationAlgorithm, Vec<u8>),
+    /// RSA with `ring`: the padding and hash, and the modulus and exponent.
+    Rsa(&'static ring::signature::RsaParameters, ring::signature::RsaPublicKeyComponents<Vec<u8>>),
+    /// Ed25519 with `ed25519-dalek`.
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+/// Why a compact JWS was refused by [`verify_jws`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JwsError {
+    /// A part does not decode, or the payload is not JSON.
+    Malformed,
+    /// The signature does not verify with the key.
+    Signature,
+}
+
+/// RSA moduli accepted from strangers, in bits: the least this server signs
+/// with, and the most `ring` verifies.
+const RSA_BITS: std::ops::RangeInclusive<usize> = 2048..=8192;
+
+/// A verification key for `alg` from a public JWK: its `kty` (and `crv`)
+/// must be the algorithm's, its members well formed.
+pub(crate) fn public_key(
+    jwk: &serde_json::Map<String, serde_json::Value>,
+    alg: Algorithm,
+) -> Result<PublicKey, PublicKeyError> {
+    use ring::signature as rs;
     if PRIVATE_MEMBERS.iter().any(|member| jwk.contains_key(*member)) {
         return Err(PublicKeyError::Private);
     }
-    let parsed: jsonwebtoken::jwk::Jwk =
-        serde_json::from_value(serde_json::Value::Object(jwk.clone())).map_err(|_| PublicKeyError::Unusable)?;
-    DecodingKey::from_jwk(&parsed).map_err(|_| PublicKeyError::Unusable)
+    let text = |name: &str| jwk.get(name).and_then(serde_json::Value::as_str);
+    let bytes = |name: &str| -> Result<Vec<u8>, PublicKeyError> {
+        text(name).and_then(|v| URL_SAFE_NO_PAD.decode(v).ok()).ok_or(PublicKeyError::Unusable)
+    };
+    let ec = |crv: &str, len: usize, verifier: &'static rs::EcdsaVerificationAlgorithm| {
+        if text("kty") != Some("EC") || text("crv") != Some(crv) {
+            return Err(PublicKeyError::Unusable);
+        }
+        let (x, y) = (bytes("x")?, bytes("y")?);
+        if x.len() != len || y.len() != len {
+            return Err(PublicKeyError::Unusable);
+        }
+        let mut point = Vec::with_capacity(1 + 2 * len);
+        point.push(4);
+        point.extend_from_slice(&x);
+        point.extend_from_slice(&y);
+        Ok(Verifier::Ecdsa(verifier, point))
+    };
+    let rsa = |params: &'static rs::RsaParameters| {
+        if text("kty") != Some("RSA") {
+            return Err(PublicKeyError::Unusable);
+        }
+        let (mut n, mut e) = (bytes("n")?, bytes("e")?);
+        let strip = |v: &mut Vec<u8>| {
+            let zeros = v.iter().take_while(|b| **b == 0).count();
+            v.drain(..zeros);
+        };
+        strip(&mut n);
+        strip(&mut e);
+        let bits = n.first().map_or(0, |top| n.len() * 8 - top.leading_zeros() as usize);
+        if !RSA_BITS.contains(&bits) || e.is_empty() {
+            return Err(PublicKeyError::Unusable);
+        }
+        Ok(Verifier::Rsa(params, rs::RsaPublicKeyComponents { n, e }))
+    };
+    let verifier = match alg {
+        Algorithm::ES256 => ec("P-256", 32, &rs::ECDSA_P256_SHA256_FIXED)?,
+        Algorithm::ES384 => ec("P-384", 48, &rs::ECDSA_P384_SHA384_FIXED)?,
+        Algorithm::RS256 => rsa(&rs::RSA_PKCS1_2048_8192_SHA256)?,
+        Algorithm::RS384 => rsa(&rs::RSA_PKCS1_2048_8192_SHA384)?,
+        Algorithm::RS512 => rsa(&rs::RSA_PKCS1_2048_8192_SHA512)?,
+        Algorithm::PS256 => rsa(&rs::RSA_PSS_2048_8192_SHA256)?,
+        Algorithm::PS384 => rsa(&rs::RSA_PSS_2048_8192_SHA384)?,
+        Algorithm::PS512 => rsa(&rs::RSA_PSS_2048_8192_SHA512)?,
+        Algorithm::EdDSA => {
+            if text("kty") != Some("OKP") || text("crv") != Some("Ed25519") {
+                return Err(PublicKeyError::Unusable);
+            }
+            let x: [u8; 32] = bytes("x")?.try_into().map_err(|_| PublicKeyError::Unusable)?;
+            Verifier::Ed25519(ed25519_dalek::VerifyingKey::from_bytes(&x).map_err(|_| PublicKeyError::Unusable)?)
+        }
+        _ => return Err(PublicKeyError::Unusable),
+    };
+    Ok(PublicKey { verifier })
+}
+
+/// Verifies the signature of a compact JWS with `key` (whose algorithm the
+/// caller took from the header and checked against its allow-list), then
+/// decodes its payload as JSON.
+pub(crate) fn verify_jws(token: &str, key: &PublicKey) -> Result<serde_json::Value, JwsError> {
+    let (input, signature) = token.rsplit_once('.').ok_or(JwsError::Malformed)?;
+    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| JwsError::Malformed)?;
+    let valid = match &key.verifier {
+        Verifier::Ecdsa(alg, point) => {
+            ring::signature::UnparsedPublicKey::new(*alg, point).verify(input.as_bytes(), &signature).is_ok()
+        }
+        Verifier::Rsa(params, components) => components.verify(params, input.as_bytes(), &signature).is_ok(),
+        Verifier::Ed25519(verifying) => ed25519_dalek::Signature::from_slice(&signature)
+            .is_ok_and(|sig| ed25519_dalek::Verifier::verify(verifying, input.as_bytes(), &sig).is_ok()),
+    };
+    if !valid {
+        return Err(JwsError::Signature);
+    }
+    let payload = input.split('.').nth(1).ok_or(JwsError::Malformed)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| JwsError::Malformed)?;
+    serde_json::from_slice(&bytes).map_err(|_| JwsError::Malformed)
 }
 
 /// True when `token` has the shape of a compact JWS (three base64url parts).
@@ -579,6 +696,82 @@ mod tests {
             let other = if alg == SigningAlg::ES256 { SigningAlg::EdDSA } else { SigningAlg::ES256 };
             assert!(SigningKey::from_pem("k", other, &pem).is_err(), "a key is loaded only as its own algorithm");
         }
+    }
+
+    /// A compact JWS over `claims` signed by ring with `alg`'s padding.
+    fn ring_jws(header: &serde_json::Value, sign: impl Fn(&[u8]) -> Vec<u8>) -> String {
+        let enc = |v: &serde_json::Value| b64(&serde_json::to_vec(v).unwrap());
+        let input = format!("{}.{}", enc(header), enc(&serde_json::json!({ "jti": "j" })));
+        let signature = sign(input.as_bytes());
+        format!("{input}.{}", b64(&signature))
+    }
+
+    #[test]
+    fn presented_keys_verify_with_ring_for_pss_and_p384() {
+        use ring::signature::{self as rs, KeyPair as _};
+        let rng = ring::rand::SystemRandom::new();
+        // PS256 with a 2048-bit key.
+        let pem = SigningKey::generate_pem(SigningAlg::RS256).unwrap();
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
+        let rsa = rs::RsaKeyPair::from_pkcs8(&der).unwrap();
+        let jwk = SigningKey::from_pem("k", SigningAlg::RS256, &pem).unwrap().public_jwk().as_object().unwrap().clone();
+        let jws = ring_jws(&serde_json::json!({ "alg": "PS256" }), |input| {
+            let mut sig = vec![0; rsa.public().modulus_len()];
+            rsa.sign(&rs::RSA_PSS_SHA256, &rng, input, &mut sig).unwrap();
+            sig
+        });
+        let key = public_key(&jwk, Algorithm::PS256).unwrap();
+        assert_eq!(verify_jws(&jws, &key).unwrap()["jti"], "j");
+        let rs256 = public_key(&jwk, Algorithm::RS256).unwrap();
+        assert_eq!(verify_jws(&jws, &rs256).unwrap_err(), JwsError::Signature, "PSS is not PKCS#1 v1.5");
+
+        // ES384 (P-384).
+        let pkcs8 = rs::EcdsaKeyPair::generate_pkcs8(&rs::ECDSA_P384_SHA384_FIXED_SIGNING, &rng).unwrap();
+        let ec = rs::EcdsaKeyPair::from_pkcs8(&rs::ECDSA_P384_SHA384_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+        let point = ec.public_key().as_ref();
+        let jwk = serde_json::json!({ "kty": "EC", "crv": "P-384", "x": b64(&point[1..49]), "y": b64(&point[49..]) });
+        let jwk = jwk.as_object().unwrap();
+        let jws =
+            ring_jws(&serde_json::json!({ "alg": "ES384" }), |input| ec.sign(&rng, input).unwrap().as_ref().to_vec());
+        assert!(verify_jws(&jws, &public_key(jwk, Algorithm::ES384).unwrap()).is_ok());
+        let mut tampered = jws.clone();
+        tampered.replace_range(jws.len() - 4.., "AAAA");
+        assert_eq!(
+            verify_jws(&tampered, &public_key(jwk, Algorithm::ES384).unwrap()).unwrap_err(),
+            JwsError::Signature
+        );
+        assert_eq!(public_key(jwk, Algorithm::ES256).unwrap_err(), PublicKeyError::Unusable, "a P-384 key for ES256");
+    }
+
+    #[test]
+    fn presented_keys_must_fit_their_algorithm() {
+        let unusable = |jwk: serde_json::Value, alg| {
+            assert_eq!(public_key(jwk.as_object().unwrap(), alg).unwrap_err(), PublicKeyError::Unusable, "{jwk}");
+        };
+        let ec = SigningKey::generate("e", SigningAlg::ES256).unwrap().public_jwk().clone();
+        let ed = SigningKey::generate("d", SigningAlg::EdDSA).unwrap().public_jwk().clone();
+        unusable(ec.clone(), Algorithm::EdDSA);
+        unusable(ec.clone(), Algorithm::RS256);
+        unusable(ed.clone(), Algorithm::ES256);
+        let mut short = ec.clone();
+        short["x"] = b64(&[1; 31]).into();
+        unusable(short, Algorithm::ES256);
+        let mut padded = ed.clone();
+        padded["x"] = format!("{}=", ed["x"].as_str().unwrap()).into();
+        unusable(padded, Algorithm::EdDSA);
+        // RSA: 2048 to 8192 bits only; a leading zero byte does not count.
+        let small = b64(&[0xC5; 128]);
+        unusable(serde_json::json!({ "kty": "RSA", "n": small, "e": "AQAB" }), Algorithm::RS256);
+        let mut zero_led = vec![0u8];
+        zero_led.extend([0xC5; 256]);
+        let jwk = serde_json::json!({ "kty": "RSA", "n": b64(&zero_led), "e": "AQAB" });
+        assert!(public_key(jwk.as_object().unwrap(), Algorithm::RS256).is_ok());
+        let jwk = serde_json::json!({ "kty": "RSA", "n": b64(&[0xC5; 1025]), "e": "AQAB" });
+        unusable(jwk, Algorithm::PS256);
+        let mut private = ec;
+        private["d"] = "AAAA".into();
+        assert_eq!(public_key(private.as_object().unwrap(), Algorithm::ES256).unwrap_err(), PublicKeyError::Private);
     }
 
     #[test]
