@@ -1,15 +1,17 @@
 //! Signing keys, JWKS, and JWT signing and verification (RS256, ES256, EdDSA).
 //!
-//! Cryptography is the `jsonwebtoken` crate (RustCrypto backend); keys are
-//! parsed and generated with `rsa`, `p256` and `ed25519-dalek`. This module
-//! only chooses algorithms, formats JWKs and checks claims.
+//! Keys are parsed and generated with `rsa`, `p256` and `ed25519-dalek`.
+//! Signatures are made and verified with `ring`, except Ed25519
+//! verification (`ed25519-dalek`, as fast): the backends were chosen by
+//! measurement (`benches/jose.rs`, docs/performance.md). This module only
+//! chooses algorithms, formats JWKs and checks claims.
 
 use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::Algorithm;
 use rsa::traits::PublicKeyParts as _;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -123,9 +125,45 @@ pub enum KeyError {
 pub struct SigningKey {
     kid: String,
     alg: SigningAlg,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    signer: Arc<Signer>,
+    public: Arc<PublicKey>,
     jwk: serde_json::Value,
+}
+
+/// The private half, ready to sign.
+enum Signer {
+    /// ECDSA P-256 with SHA-256 (`ring`).
+    Es256(ring::signature::EcdsaKeyPair),
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (`ring`, keys of 2048 to 4096 bits).
+    Rs256(ring::signature::RsaKeyPair),
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (`rsa`), for keys longer than `ring`
+    /// signs with (over 4096 bits).
+    Rs256Large(rsa::pkcs1v15::SigningKey<Sha256>),
+    /// Ed25519 (`ring`).
+    EdDsa(ring::signature::Ed25519KeyPair),
+}
+
+impl Signer {
+    /// The signature of `input`, as JWS carries it (ECDSA: `r || s`).
+    fn sign(&self, input: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let failed = |_| KeyError::Sign("the signer refused".into());
+        let rng = ring::rand::SystemRandom::new();
+        match self {
+            Self::Es256(pair) => Ok(pair.sign(&rng, input).map_err(failed)?.as_ref().to_vec()),
+            Self::Rs256(pair) => {
+                let mut signature = vec![0; pair.public().modulus_len()];
+                pair.sign(&ring::signature::RSA_PKCS1_SHA256, &rng, input, &mut signature).map_err(failed)?;
+                Ok(signature)
+            }
+            Self::Rs256Large(key) => {
+                use rsa::signature::{RandomizedSigner as _, SignatureEncoding as _};
+                // Blinded by the random generator, as `ring` blinds.
+                let signature = key.try_sign_with_rng(&mut rand::thread_rng(), input);
+                Ok(signature.map_err(|e| KeyError::Sign(e.into()))?.to_vec())
+            }
+            Self::EdDsa(pair) => Ok(pair.sign(input).as_ref().to_vec()),
+        }
+    }
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -238,17 +276,22 @@ impl SigningKey {
     }
 
     fn from_rsa(kid: String, key: rsa::RsaPrivateKey) -> Result<Self, KeyError> {
-        use rsa::pkcs1::EncodeRsaPrivateKey as _;
         if key.size() < 256 {
             return Err(KeyError::WeakRsa);
         }
+        use rsa::pkcs8::EncodePrivateKey as _;
         let err = parse_err(SigningAlg::RS256);
-        let der = key.to_pkcs1_der().map_err(|e| err(e.into()))?;
-        let encoding = EncodingKey::from_rsa_der(der.as_bytes());
         let (n, e) = (b64(&key.n().to_bytes_be()), b64(&key.e().to_bytes_be()));
-        let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(|e| err(e.into()))?;
+        let signer = if key.size() <= 512 {
+            let der = key.to_pkcs8_der().map_err(|e| err(e.into()))?;
+            let pair =
+                ring::signature::RsaKeyPair::from_pkcs8(der.as_bytes()).map_err(|e| err(e.to_string().into()))?;
+            Signer::Rs256(pair)
+        } else {
+            Signer::Rs256Large(rsa::pkcs1v15::SigningKey::new(key))
+        };
         let jwk = serde_json::json!({ "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e });
-        Ok(Self { kid, alg: SigningAlg::RS256, encoding, decoding, jwk })
+        Self::new(kid, SigningAlg::RS256, signer, jwk)
     }
 
     fn from_p256(kid: String, key: &p256::SecretKey) -> Result<Self, KeyError> {
@@ -256,24 +299,37 @@ impl SigningKey {
         use p256::pkcs8::EncodePrivateKey as _;
         let err = parse_err(SigningAlg::ES256);
         let der = key.to_pkcs8_der().map_err(|e| err(e.into()))?;
-        let encoding = EncodingKey::from_ec_der(der.as_bytes());
+        let pair = ring::signature::EcdsaKeyPair::from_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            der.as_bytes(),
+            &ring::rand::SystemRandom::new(),
+        )
+        .map_err(|e| err(e.to_string().into()))?;
         let point = key.public_key().to_encoded_point(false);
         let (Some(x), Some(y)) = (point.x(), point.y()) else { return Err(err("no public point".into())) };
         let (x, y) = (b64(x), b64(y));
-        let decoding = DecodingKey::from_ec_components(&x, &y).map_err(|e| err(e.into()))?;
         let jwk = serde_json::json!({ "kty": "EC", "use": "sig", "alg": "ES256", "kid": kid, "crv": "P-256", "x": x, "y": y });
-        Ok(Self { kid, alg: SigningAlg::ES256, encoding, decoding, jwk })
+        Self::new(kid, SigningAlg::ES256, Signer::Es256(pair), jwk)
     }
 
     fn from_ed25519(kid: String, key: &ed25519_dalek::SigningKey) -> Result<Self, KeyError> {
         let err = parse_err(SigningAlg::EdDSA);
-        let der = key.to_pkcs8_der().map_err(|e| err(e.into()))?;
-        let encoding = EncodingKey::from_ed_der(der.as_bytes());
+        let pair =
+            ring::signature::Ed25519KeyPair::from_seed_and_public_key(key.as_bytes(), key.verifying_key().as_bytes())
+                .map_err(|e| err(e.to_string().into()))?;
         let x = b64(key.verifying_key().as_bytes());
-        let decoding = DecodingKey::from_ed_components(&x).map_err(|e| err(e.into()))?;
         let jwk =
             serde_json::json!({ "kty": "OKP", "use": "sig", "alg": "EdDSA", "kid": kid, "crv": "Ed25519", "x": x });
-        Ok(Self { kid, alg: SigningAlg::EdDSA, encoding, decoding, jwk })
+        Self::new(kid, SigningAlg::EdDSA, Signer::EdDsa(pair), jwk)
+    }
+
+    /// A key from its signer and public JWK.
+    fn new(kid: String, alg: SigningAlg, signer: Signer, jwk: serde_json::Value) -> Result<Self, KeyError> {
+        let public = jwk
+            .as_object()
+            .and_then(|members| public_key(members, alg.algorithm()).ok())
+            .ok_or_else(|| parse_err(alg)("the public key does not load".into()))?;
+        Ok(Self { kid, alg, signer: Arc::new(signer), public: Arc::new(public), jwk })
     }
 
     /// The key id.
@@ -293,10 +349,10 @@ impl SigningKey {
 
     /// Signs `claims` as a compact JWS with `kid`, `alg` and the given `typ`.
     pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, KeyError> {
-        let mut header = Header::new(self.alg.algorithm());
-        header.kid = Some(self.kid.clone());
-        header.typ = Some(typ.to_owned());
-        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| KeyError::Sign(e.into()))
+        let header = serde_json::json!({ "typ": typ, "alg": self.alg.as_str(), "kid": self.kid });
+        let claims = serde_json::to_vec(claims).map_err(|e| KeyError::Sign(e.into()))?;
+        let header = serde_json::to_vec(&header).map_err(|e| KeyError::Sign(e.into()))?;
+        self.sign_input(format!("{}.{}", b64(&header), b64(&claims)))
     }
 
     /// Signs `claims` with the given protected `header` as it is (its `alg`
@@ -309,9 +365,13 @@ impl SigningKey {
             encode(header).map_err(|e| KeyError::Sign(e.into()))?,
             encode(claims).map_err(|e| KeyError::Sign(e.into()))?
         );
-        let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &self.encoding, self.alg.algorithm())
-            .map_err(|e| KeyError::Sign(e.into()))?;
-        Ok(format!("{input}.{signature}"))
+        self.sign_input(input)
+    }
+
+    /// Appends the signature of `input` (`header.payload`) to it.
+    fn sign_input(&self, input: String) -> Result<String, KeyError> {
+        let signature = self.signer.sign(input.as_bytes())?;
+        Ok(format!("{input}.{}", b64(&signature)))
     }
 }
 
@@ -408,24 +468,27 @@ impl KeySet {
         issuer: &str,
         now: Option<u64>,
     ) -> Result<T, JwtError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| JwtError::Header(Arc::new(e)))?;
-        if header.typ.as_deref().map(str::to_ascii_lowercase) != Some(typ.to_ascii_lowercase()) {
+        let header = protected_header(token).ok_or_else(|| JwtError::Header(Arc::new(Refusal("not a JOSE header"))))?;
+        let text = |name: &str| header.get(name).and_then(serde_json::Value::as_str);
+        if text("typ").map(str::to_ascii_lowercase) != Some(typ.to_ascii_lowercase()) {
             return Err(JwtError::Typ);
         }
-        let kid = header.kid.ok_or(JwtError::NoKid)?;
+        let kid = text("kid").ok_or(JwtError::NoKid)?;
         let key = self.keys.iter().find(|k| k.kid == kid).ok_or(JwtError::UnknownKid)?;
-        if header.alg != key.alg.algorithm() {
+        if text("alg") != Some(key.alg.as_str()) {
             return Err(JwtError::Algorithm);
         }
-        let mut validation = Validation::new(key.alg.algorithm());
-        validation.set_issuer(&[issuer]);
-        validation.validate_aud = false;
-        validation.validate_exp = false;
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "iss"]);
-        let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key.decoding, &validation)
-            .map_err(|e| JwtError::Refused(Arc::new(e)))?
-            .claims;
+        let refused = |why| JwtError::Refused(Arc::new(Refusal(why)));
+        let claims = verify_jws(token, &key.public).map_err(|e| match e {
+            JwsError::Signature => refused("the signature does not verify"),
+            JwsError::Malformed => refused("the payload is not JSON"),
+        })?;
+        if claims.get("iss").and_then(serde_json::Value::as_str) != Some(issuer) {
+            return Err(refused("the issuer is not this one"));
+        }
+        if claims.get("exp").is_none() {
+            return Err(refused("no exp claim"));
+        }
         if let Some(now) = now {
             let exp = claims.get("exp").and_then(serde_json::Value::as_u64).ok_or(JwtError::NoExp)?;
             if exp <= now {
@@ -435,6 +498,18 @@ impl KeySet {
         serde_json::from_value(claims).map_err(|e| JwtError::Claims(Arc::new(e)))
     }
 }
+
+/// Why a JWT was refused, as the source of a [`JwtError`].
+#[derive(Debug, Clone, Copy)]
+struct Refusal(&'static str);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Refusal {}
 
 /// The asymmetric JWS algorithms a presented JWT (a DPoP proof, a client
 /// assertion) may use: never `none` or HMAC.
@@ -772,6 +847,16 @@ mod tests {
         let mut private = ec;
         private["d"] = "AAAA".into();
         assert_eq!(public_key(private.as_object().unwrap(), Algorithm::ES256).unwrap_err(), PublicKeyError::Private);
+    }
+
+    #[test]
+    fn rsa_keys_beyond_ring_sign_with_rsa() {
+        let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 4608).unwrap();
+        let key = SigningKey::from_rsa("big".into(), key).unwrap();
+        assert!(matches!(*key.signer, Signer::Rs256Large(_)));
+        let set = KeySet::new(vec![key], "big").unwrap();
+        let jwt = set.active().sign("JWT", &serde_json::json!({ "iss": "i", "exp": 4_000_000_000u64 })).unwrap();
+        assert!(set.verify::<serde_json::Value>(&jwt, "JWT", "i", Some(NOW)).is_ok());
     }
 
     #[test]
