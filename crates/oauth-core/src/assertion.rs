@@ -10,10 +10,9 @@
 //! needs state shared by every instance and is the caller's (the returned
 //! [`VerifiedAssertion`] carries `jti` and `exp` for it).
 
-use jsonwebtoken::Algorithm;
 use serde_json::Value;
 
-use crate::jose;
+use crate::jose::{self, Algorithm};
 
 /// The `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

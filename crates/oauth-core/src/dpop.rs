@@ -13,12 +13,11 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use crate::jose;
+use crate::jose::{self, Algorithm};
 
 /// The `typ` header of a DPoP proof.
 pub const PROOF_TYP: &str = "dpop+jwt";

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
-use jsonwebtoken::Algorithm;
 use rsa::traits::PublicKeyParts as _;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -511,6 +510,30 @@ impl std::fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
+/// A JWS algorithm this server verifies (RFC 7518 §3.1, RFC 8037 §3.1):
+/// asymmetric only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Algorithm {
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// ECDSA P-384 with SHA-384.
+    ES384,
+    /// Ed25519.
+    EdDSA,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+}
+
 /// The asymmetric JWS algorithms a presented JWT (a DPoP proof, a client
 /// assertion) may use: never `none` or HMAC.
 const ASYMMETRIC: &[(&str, Algorithm)] = &[
@@ -673,7 +696,6 @@ pub(crate) fn public_key(
             let x: [u8; 32] = bytes("x")?.try_into().map_err(|_| PublicKeyError::Unusable)?;
             Verifier::Ed25519(ed25519_dalek::VerifyingKey::from_bytes(&x).map_err(|_| PublicKeyError::Unusable)?)
         }
-        _ => return Err(PublicKeyError::Unusable),
     };
     Ok(PublicKey { verifier })
 }
