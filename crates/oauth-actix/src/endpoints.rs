@@ -147,6 +147,7 @@ impl OAuthEndpoints {
         }
         cfg.service(endpoint(&at(&p.revoke), &data, "POST", [web::post().to(revoke)]));
         cfg.service(endpoint(&at(&p.introspect), &data, "POST", [web::post().to(introspect)]));
+        cfg.service(endpoint(&at(&p.par), &data, "POST", [web::post().to(par)]));
         cfg.service(endpoint(&at(&p.metadata), &data, "GET", [web::get().to(metadata)]));
         cfg.service(endpoint(&at(&p.userinfo), &data, get_post, [web::get().to(userinfo), web::post().to(userinfo)]));
         cfg.service(endpoint(&at(&p.jwks), &data, "GET", [web::get().to(jwks)]));
@@ -217,6 +218,13 @@ async fn revoke(req: HttpRequest, payload: web::Payload, ep: web::Data<OAuthEndp
 async fn introspect(req: HttpRequest, payload: web::Payload, ep: web::Data<OAuthEndpoints>) -> HttpResponse {
     match ep.request(&req, payload).await {
         Ok(r) => respond(&req, ep.server.introspect(&r).await),
+        Err(response) => response,
+    }
+}
+
+async fn par(req: HttpRequest, payload: web::Payload, ep: web::Data<OAuthEndpoints>) -> HttpResponse {
+    match ep.request(&req, payload).await {
+        Ok(r) => respond(&req, ep.server.par(&r).await),
         Err(response) => response,
     }
 }

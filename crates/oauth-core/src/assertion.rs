@@ -10,8 +10,11 @@
 //! needs state shared by every instance and is the caller's (the returned
 //! [`VerifiedAssertion`] carries `jti` and `exp` for it).
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
+use crate::client::Client;
 use crate::jose::{self, Algorithm};
 
 /// The `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
@@ -86,6 +89,16 @@ impl AssertionRules {
     /// `max_skew` seconds ahead of ours.
     pub fn new(algs: &[&str], max_lifetime: u64, max_skew: u64) -> Result<Self, String> {
         Ok(Self { algs: jose::asymmetric_algs(algs)?, max_lifetime, max_skew })
+    }
+
+    /// The longest accepted lifetime (`exp` ahead of now), in seconds.
+    pub fn max_lifetime(&self) -> u64 {
+        self.max_lifetime
+    }
+
+    /// How far ahead of the server's clock `iat` and `nbf` may be, in seconds.
+    pub fn max_skew(&self) -> u64 {
+        self.max_skew
     }
 
     /// The accepted algorithms' JOSE names, for
@@ -186,4 +199,80 @@ fn select_key(jwks: &Value, kid: Option<&str>, alg: Algorithm) -> Result<jose::P
     });
     let (Some(key), None) = (candidates.next(), candidates.next()) else { return Err(AssertionError::NoKey) };
     jose::public_key(key, alg).map_err(|_| AssertionError::NoKey)
+}
+
+/// Checks a client's registered JWK Set: an object with a `keys` array of
+/// at most [`MAX_CLIENT_KEYS`](crate::client::MAX_CLIENT_KEYS) public keys,
+/// each usable for verification. The error says what is wrong.
+pub fn check_jwks(jwks: &Value) -> Result<(), String> {
+    let keys = jwks.get("keys").and_then(Value::as_array).ok_or("jwks must be an object with a `keys` array")?;
+    if keys.is_empty() || keys.len() > crate::client::MAX_CLIENT_KEYS {
+        return Err(format!("jwks must hold between 1 and {} keys", crate::client::MAX_CLIENT_KEYS));
+    }
+    for (i, key) in keys.iter().enumerate() {
+        let key = key.as_object().ok_or_else(|| format!("jwks key {i} is not an object"))?;
+        match jose::usable_public_key(key) {
+            Ok(_) => {}
+            Err(jose::PublicKeyError::Private) => return Err(format!("jwks key {i} holds private key material")),
+            Err(_) => return Err(format!("jwks key {i} is not a usable public key")),
+        }
+    }
+    Ok(())
+}
+
+/// Checks a client's `jwks_uri`: an absolute `https` URL, or `http` on a
+/// loopback host (tests, development), without credentials or fragment.
+pub fn check_jwks_uri(uri: &str) -> Result<(), String> {
+    let url = url::Url::parse(uri).map_err(|_| "jwks_uri must be an absolute URL".to_owned())?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    if !scheme_ok || url.host().is_none() {
+        return Err("jwks_uri must be an https URL (http only on a loopback host)".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
+        return Err("jwks_uri must not carry credentials or a fragment".into());
+    }
+    Ok(())
+}
+
+/// Why a client's key set could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeySetError {
+    /// The client registered no keys (or only a `jwks_uri` this source
+    /// cannot fetch).
+    #[error("the client has no registered keys")]
+    Missing,
+    /// Fetching the client's `jwks_uri` failed (time, size, status, JSON).
+    #[error("the client's jwks_uri could not be fetched: {0}")]
+    Unavailable(String),
+}
+
+/// Where the engine gets a `private_key_jwt` client's JWK Set: the one
+/// abstraction between the assertion checks and any IO, so that core stays
+/// free of it. The application that registers `jwks_uri` clients supplies a
+/// source that fetches (with size and time limits, and a cache).
+#[async_trait::async_trait]
+pub trait ClientKeys: Send + Sync {
+    /// The JWK Set of `client`. `refresh` is set when no key of the cached
+    /// set matched an assertion: a source that caches should fetch again, but
+    /// at most every so often (a stranger can send unknown `kid`s at will).
+    async fn key_set(&self, client: &Client, refresh: bool) -> Result<Arc<Value>, KeySetError>;
+}
+
+/// The default [`ClientKeys`]: the inline [`Client::jwks`] only; a client
+/// registered with `jwks_uri` gets [`KeySetError::Missing`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InlineKeys;
+
+#[async_trait::async_trait]
+impl ClientKeys for InlineKeys {
+    async fn key_set(&self, client: &Client, _refresh: bool) -> Result<Arc<Value>, KeySetError> {
+        client.jwks.clone().map(Arc::new).ok_or(KeySetError::Missing)
+    }
 }

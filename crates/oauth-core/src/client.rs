@@ -39,7 +39,28 @@ pub struct Client {
     /// tokens are always DPoP-bound (RFC 9449 §5.2 `dpop_bound_access_tokens`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dpop_bound_access_tokens: bool,
+    /// The public keys of a `private_key_jwt` client, as a JWK Set
+    /// (`{"keys": [...]}`), registered inline. Exactly one of `jwks` and
+    /// [`jwks_uri`](Self::jwks_uri) for `private_key_jwt`, neither otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    /// Where the application fetches the JWK Set of a `private_key_jwt`
+    /// client (an `https` URL, or `http` on a loopback host). Core does no IO:
+    /// the application's [`ClientKeys`](crate::assertion::ClientKeys) fetches it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// The client must push its authorization requests (RFC 9126 §6):
+    /// the authorization endpoint refuses its requests without `request_uri`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_pushed_authorization_requests: bool,
+    /// This client follows the FAPI 2.0 Security Profile (see
+    /// [`AuthorizationServer::fapi2`](crate::AuthorizationServer::fapi2)).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fapi2: bool,
 }
+
+/// Most keys a client may register in its JWK Set.
+pub const MAX_CLIENT_KEYS: usize = 16;
 
 /// A client secret replaced by a rotation, still accepted until `expires_at`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -72,6 +93,13 @@ pub enum ClientError {
     /// An empty identifier.
     #[error("client id must not be empty")]
     EmptyId,
+    /// `private_key_jwt` without exactly one of `jwks` and `jwks_uri`, or
+    /// keys registered for another auth method.
+    #[error("client {0}: private_key_jwt needs exactly one of jwks and jwks_uri, and only private_key_jwt uses them")]
+    KeysMismatch(String),
+    /// The registered JWK Set or `jwks_uri` is unusable.
+    #[error("client {0}: {1}")]
+    InvalidKeys(String, String),
     /// The `authorization_code` grant or a response type (they redirect) without a redirect URI.
     #[error("client {0}: redirect_uris are required for the authorization_code grant and the implicit grant")]
     MissingRedirectUri(String),
@@ -87,6 +115,7 @@ impl ClientError {
             Self::PublicClientCredentials(_) => "grant_types",
             Self::CodeWithoutGrant(_) => "response_types",
             Self::EmptyId => "id",
+            Self::KeysMismatch(_) | Self::InvalidKeys(..) => "jwks",
             Self::MissingRedirectUri(_) => "redirect_uris",
         }
     }
@@ -150,6 +179,10 @@ impl Client {
             require_pkce: false,
             access_token_format: None,
             dpop_bound_access_tokens: false,
+            jwks: None,
+            jwks_uri: None,
+            require_pushed_authorization_requests: false,
+            fapi2: false,
         }
     }
 
@@ -164,6 +197,14 @@ impl Client {
     /// True for clients without a secret (`token_endpoint_auth_method = none`).
     pub fn is_public(&self) -> bool {
         self.auth_method == TokenEndpointAuthMethod::None
+    }
+
+    /// True for clients that authenticate with a secret (`client_secret_basic`, `client_secret_post`).
+    pub fn uses_secret(&self) -> bool {
+        matches!(
+            self.auth_method,
+            TokenEndpointAuthMethod::ClientSecretBasic | TokenEndpointAuthMethod::ClientSecretPost
+        )
     }
 
     /// True when PKCE is mandatory for this client's authorization requests.
@@ -181,11 +222,23 @@ impl Client {
         match self.auth_method {
             TokenEndpointAuthMethod::None
             | TokenEndpointAuthMethod::ClientSecretBasic
-            | TokenEndpointAuthMethod::ClientSecretPost => {}
+            | TokenEndpointAuthMethod::ClientSecretPost
+            | TokenEndpointAuthMethod::PrivateKeyJwt => {}
             _ => return Err(ClientError::UnsupportedAuthMethod(id())),
         }
-        if self.is_public() == self.secret.is_some() {
+        if self.uses_secret() != self.secret.is_some() {
             return Err(ClientError::SecretMismatch(id()));
+        }
+        let key_based = self.auth_method == TokenEndpointAuthMethod::PrivateKeyJwt;
+        let registered = usize::from(self.jwks.is_some()) + usize::from(self.jwks_uri.is_some());
+        if registered != usize::from(key_based) {
+            return Err(ClientError::KeysMismatch(id()));
+        }
+        if let Some(jwks) = &self.jwks {
+            crate::assertion::check_jwks(jwks).map_err(|e| ClientError::InvalidKeys(id(), e))?;
+        }
+        if let Some(uri) = &self.jwks_uri {
+            crate::assertion::check_jwks_uri(uri).map_err(|e| ClientError::InvalidKeys(id(), e))?;
         }
         if !self.default_scopes.is_subset(&self.scopes) {
             return Err(ClientError::DefaultScopes(id()));

@@ -596,6 +596,16 @@ pub(crate) fn protected_header(token: &str) -> Option<serde_json::Map<String, se
     }
 }
 
+/// The decoded claims of a compact JWS, before any verification (to find
+/// which client an assertion claims to come from); `None` unless a JSON object.
+pub(crate) fn unverified_claims(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let bytes = URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        serde_json::Value::Object(claims) => Some(claims),
+        _ => None,
+    }
+}
+
 /// A verification key for one algorithm, from a public JWK that a stranger
 /// sent (a DPoP proof's `jwk`, a client's registered key).
 ///
@@ -698,6 +708,21 @@ pub(crate) fn public_key(
         }
     };
     Ok(PublicKey { verifier })
+}
+
+/// Whether a registered JWK can verify with some algorithm of the
+/// allow-list (for checking a client's `jwks` when it is registered): the
+/// rules of [`public_key`] for the algorithm its `kty` and `crv` name.
+pub(crate) fn usable_public_key(jwk: &serde_json::Map<String, serde_json::Value>) -> Result<(), PublicKeyError> {
+    let mut outcome = Err(PublicKeyError::Unusable);
+    for (_, alg) in ASYMMETRIC {
+        match public_key(jwk, *alg) {
+            Ok(_) => return Ok(()),
+            Err(PublicKeyError::Private) => return Err(PublicKeyError::Private),
+            Err(e) => outcome = Err(e),
+        }
+    }
+    outcome
 }
 
 /// Verifies the signature of a compact JWS with `key` (whose algorithm the
@@ -866,8 +891,16 @@ mod tests {
         assert!(public_key(jwk.as_object().unwrap(), Algorithm::RS256).is_ok());
         let jwk = serde_json::json!({ "kty": "RSA", "n": b64(&[0xC5; 1025]), "e": "AQAB" });
         unusable(jwk, Algorithm::PS256);
+        // At registration: usable for some algorithm of the allow-list.
+        assert_eq!(usable_public_key(ec.as_object().unwrap()), Ok(()));
+        assert_eq!(usable_public_key(ed.as_object().unwrap()), Ok(()));
+        let weak = serde_json::json!({ "kty": "RSA", "n": b64(&[0xC5; 128]), "e": "AQAB" });
+        assert_eq!(usable_public_key(weak.as_object().unwrap()), Err(PublicKeyError::Unusable));
+        let oct = serde_json::json!({ "kty": "oct" });
+        assert_eq!(usable_public_key(oct.as_object().unwrap()), Err(PublicKeyError::Unusable));
         let mut private = ec;
         private["d"] = "AAAA".into();
+        assert_eq!(usable_public_key(private.as_object().unwrap()), Err(PublicKeyError::Private));
         assert_eq!(public_key(private.as_object().unwrap(), Algorithm::ES256).unwrap_err(), PublicKeyError::Private);
     }
 

@@ -95,7 +95,7 @@ pub use policy::ServerPolicy;
 pub use request::{OAuthRequest, Params};
 pub use response::{Body, OAuthResponse};
 pub use server::{
-    Approval, AuthorizationServer, AuthorizeError, KEYS_MAX_AGE, METADATA_MAX_AGE, NextStep, PendingAuthorization,
-    ResourceAccess, TokenScheme, bearer_token,
+    Approval, AuthorizationServer, AuthorizeError, KEYS_MAX_AGE, MAX_PUSHED_REQUEST_LEN, METADATA_MAX_AGE, NextStep,
+    PendingAuthorization, REQUEST_URI_PREFIX, ResourceAccess, TokenScheme, bearer_token,
 };
 pub use storage::{MemoryStore, Stores};

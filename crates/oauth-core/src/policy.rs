@@ -25,6 +25,8 @@ pub struct EndpointPaths {
     pub revoke: String,
     /// Introspection endpoint (RFC 7662, POST).
     pub introspect: String,
+    /// Pushed authorization request endpoint (RFC 9126, POST).
+    pub par: String,
     /// OpenID Connect UserInfo endpoint (GET and POST).
     pub userinfo: String,
     /// JWK Set of the signing keys (GET).
@@ -43,6 +45,7 @@ impl Default for EndpointPaths {
             token_aliases: Vec::new(),
             revoke: "/oauth/revoke".into(),
             introspect: "/oauth/introspect".into(),
+            par: "/oauth/par".into(),
             userinfo: "/oauth/userinfo".into(),
             jwks: "/oauth/jwks".into(),
             metadata: "/.well-known/oauth-authorization-server".into(),
@@ -63,6 +66,7 @@ impl EndpointPaths {
             token_aliases: self.token_aliases.into_iter().map(under).collect(),
             revoke: under(self.revoke),
             introspect: under(self.introspect),
+            par: under(self.par),
             userinfo: under(self.userinfo),
             jwks: under(self.jwks),
             metadata: under(self.metadata),
@@ -82,6 +86,7 @@ impl EndpointPaths {
             ("paths.token", &self.token),
             ("paths.revoke", &self.revoke),
             ("paths.introspect", &self.introspect),
+            ("paths.par", &self.par),
             ("paths.userinfo", &self.userinfo),
             ("paths.jwks", &self.jwks),
             ("paths.metadata", &self.metadata),
@@ -109,6 +114,10 @@ pub const MAX_LIFETIME: u64 = 10 * 365 * 86_400;
 /// answer comes within seconds, and a long grace would let a stolen, already
 /// rotated refresh token be used once more without detection.
 pub const MAX_REFRESH_GRACE: u64 = 60;
+
+/// The longest `par_lifetime`, in seconds: RFC 9126 §2.2 wants a pushed
+/// request to be short-lived (its example is 60 seconds).
+pub const MAX_PAR_LIFETIME: u64 = 600;
 
 /// A lifetime of zero or longer than [`MAX_LIFETIME`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -153,10 +162,20 @@ pub enum PolicyProblem {
     /// A throttle limit of zero failures, or a window outside 1 s to one day.
     #[error("needs at least 1 failure and a window of 1 to 86400 seconds, got {0} failures per {1} s")]
     Throttle(u32, u64),
+    /// A setting the FAPI 2.0 profile forbids, with `fapi2` on.
+    #[error("must be off (or at most {FAPI2_MAX_CODE_LIFETIME} s for the code lifetime) under the FAPI 2.0 profile")]
+    Fapi2,
     /// A request length limit of zero or above [`MAX_REQUEST_LIMIT`].
     #[error("must be between 1 and {MAX_REQUEST_LIMIT} bytes, not {0}")]
     RequestLimit(usize),
+    /// A `par_lifetime` of zero or longer than [`MAX_PAR_LIFETIME`].
+    #[error("must be between 1 and {MAX_PAR_LIFETIME} seconds, not {0}")]
+    ParLifetime(u64),
 }
+
+/// The longest authorization code lifetime of the FAPI 2.0 Security
+/// Profile (§5.3.2.1: at most 60 seconds).
+pub const FAPI2_MAX_CODE_LIFETIME: u64 = 60;
 
 /// The largest value of any [`RequestLimits`] field (1 MiB): what a
 /// stranger's request can make the server keep stays bounded.
@@ -202,6 +221,10 @@ pub struct ServerPolicyBuilder {
     request_limits: RequestLimits,
     throttle: crate::throttle::ThrottlePolicy,
     dpop: crate::dpop::DpopRules,
+    assertion_rules: crate::assertion::AssertionRules,
+    par_lifetime: u64,
+    require_pushed_authorization_requests: bool,
+    fapi2: bool,
 }
 
 /// Length limits of the authorization request's parameters, in bytes of
@@ -321,6 +344,18 @@ settings! {
     consent_lifetime: u64;
     /// Length limits of the authorization request's parameters.
     request_limits: RequestLimits;
+    /// How long a pushed authorization request's `request_uri` stays valid,
+    /// in seconds (RFC 9126 §2.2 `expires_in`); 60 by default, at most
+    /// [`MAX_PAR_LIFETIME`].
+    par_lifetime: u64;
+    /// Every client must push its authorization requests (RFC 9126 §6):
+    /// the authorization endpoint refuses requests without `request_uri`.
+    require_pushed_authorization_requests: bool;
+    /// Enforce the FAPI 2.0 Security Profile for every client (see
+    /// [`AuthorizationServer::fapi2`](crate::AuthorizationServer::fapi2)):
+    /// the builder then refuses implicit, password and plain PKCE, and a
+    /// code lifetime over [`FAPI2_MAX_CODE_LIFETIME`].
+    fapi2: bool;
 }
 
 impl ServerPolicyBuilder {
@@ -355,6 +390,13 @@ impl ServerPolicyBuilder {
         self
     }
 
+    /// Which `private_key_jwt` client assertions are accepted (algorithms,
+    /// lifetime, clock skew).
+    pub fn assertion_rules(mut self, rules: crate::assertion::AssertionRules) -> Self {
+        self.assertion_rules = rules;
+        self
+    }
+
     /// Checks every setting and returns the policy, or the first setting at
     /// fault: each lifetime with [`check_lifetime`] (the engine adds
     /// lifetimes to the current time, and stores keep times as seconds up to
@@ -373,6 +415,12 @@ impl ServerPolicyBuilder {
                 return Err(PolicyError { field: field.to_owned(), problem: PolicyProblem::Lifetime(value) });
             }
         }
+        if self.par_lifetime == 0 || self.par_lifetime > MAX_PAR_LIFETIME {
+            return Err(PolicyError {
+                field: "par_lifetime".to_owned(),
+                problem: PolicyProblem::ParLifetime(self.par_lifetime),
+            });
+        }
         if self.refresh_grace > MAX_REFRESH_GRACE {
             return Err(PolicyError {
                 field: "refresh_grace".to_owned(),
@@ -380,6 +428,17 @@ impl ServerPolicyBuilder {
             });
         }
         self.paths.check()?;
+        if self.fapi2 {
+            let forbidden = [
+                ("code_lifetime", self.code_lifetime > FAPI2_MAX_CODE_LIFETIME),
+                ("allow_implicit", self.allow_implicit),
+                ("allow_password_grant", self.allow_password_grant),
+                ("allow_plain_pkce", self.allow_plain_pkce),
+            ];
+            if let Some((field, _)) = forbidden.into_iter().find(|(_, bad)| *bad) {
+                return Err(PolicyError { field: field.to_owned(), problem: PolicyProblem::Fapi2 });
+            }
+        }
         if let Err((field, value)) = self.request_limits.check() {
             return Err(PolicyError { field: field.to_owned(), problem: PolicyProblem::RequestLimit(value) });
         }
@@ -418,12 +477,21 @@ impl ServerPolicy {
             request_limits: RequestLimits::default(),
             throttle: crate::throttle::ThrottlePolicy::default(),
             dpop: crate::dpop::DpopRules::default(),
+            assertion_rules: crate::assertion::AssertionRules::default(),
+            par_lifetime: 60,
+            require_pushed_authorization_requests: false,
+            fapi2: false,
         }
     }
 
     /// A builder holding this policy's settings, to derive another policy.
     pub fn to_builder(&self) -> ServerPolicyBuilder {
         self.settings.clone()
+    }
+
+    /// Which `private_key_jwt` client assertions are accepted.
+    pub fn assertion_rules(&self) -> &crate::assertion::AssertionRules {
+        &self.settings.assertion_rules
     }
 
     /// The issuer identifier (RFC 8414 §2, RFC 9207).

@@ -341,8 +341,9 @@ impl OAuthRequest {
     }
 }
 
-/// How a client presented its credentials at the token, revocation or introspection endpoint.
-#[derive(Debug)]
+/// How a client presented its credentials at the token, revocation,
+/// introspection or PAR endpoint. Its `Debug` output shows no secret and no
+/// assertion.
 pub(crate) enum PresentedCredentials {
     /// `Authorization: Basic` (RFC 6749 §2.3.1).
     Basic { id: ClientId, secret: ClientSecret },
@@ -350,12 +351,28 @@ pub(crate) enum PresentedCredentials {
     Post { id: ClientId, secret: ClientSecret },
     /// `client_id` only: a public client.
     IdOnly { id: ClientId },
+    /// `client_assertion` of type [`ASSERTION_TYPE`](crate::assertion::ASSERTION_TYPE)
+    /// (RFC 7523 §2.2); `id` is the body's `client_id`, or else the
+    /// assertion's unverified `sub`.
+    Assertion { id: ClientId, assertion: String },
+}
+
+impl std::fmt::Debug for PresentedCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (method, id) = match self {
+            Self::Basic { id, .. } => ("Basic", id),
+            Self::Post { id, .. } => ("Post", id),
+            Self::IdOnly { id } => ("IdOnly", id),
+            Self::Assertion { id, .. } => ("Assertion", id),
+        };
+        f.debug_struct(method).field("id", id).finish_non_exhaustive()
+    }
 }
 
 impl PresentedCredentials {
     pub(crate) fn client_id(&self) -> &ClientId {
         match self {
-            Self::Basic { id, .. } | Self::Post { id, .. } | Self::IdOnly { id } => id,
+            Self::Basic { id, .. } | Self::Post { id, .. } | Self::IdOnly { id } | Self::Assertion { id, .. } => id,
         }
     }
 
@@ -372,6 +389,11 @@ pub(crate) fn presented_credentials(req: &OAuthRequest) -> Result<PresentedCrede
     let header = auth.next();
     if auth.next().is_some() {
         return Err(OAuthError::invalid_request("The Authorization header is repeated"));
+    }
+    let assertion_type = req.form.get("client_assertion_type")?;
+    let assertion = req.form.get("client_assertion")?;
+    if assertion_type.is_some() || assertion.is_some() {
+        return presented_assertion(form_id, form_secret.is_some() || header.is_some(), assertion_type, assertion);
     }
     match header {
         Some(value) => {
@@ -399,6 +421,36 @@ pub(crate) fn presented_credentials(req: &OAuthRequest) -> Result<PresentedCrede
     }
 }
 
+/// The credentials of a JWT client assertion (RFC 7523 §2.2): exactly one
+/// authentication method, the one assertion type, and a client id.
+fn presented_assertion(
+    form_id: Option<&str>,
+    other_method: bool,
+    assertion_type: Option<&str>,
+    assertion: Option<&str>,
+) -> Result<PresentedCredentials, OAuthError> {
+    if other_method {
+        return Err(OAuthError::invalid_request("The request uses more than one client authentication method"));
+    }
+    let (Some(assertion_type), Some(assertion)) = (assertion_type, assertion) else {
+        return Err(OAuthError::invalid_request("client_assertion and client_assertion_type go together"));
+    };
+    if assertion_type != crate::assertion::ASSERTION_TYPE {
+        return Err(OAuthError::invalid_client("Unsupported client_assertion_type"));
+    }
+    if assertion.len() > crate::assertion::MAX_ASSERTION_LEN {
+        return Err(OAuthError::invalid_client("The client assertion is too long"));
+    }
+    let id = match form_id {
+        Some(id) => id.to_owned(),
+        None => crate::jose::unverified_claims(assertion)
+            .and_then(|claims| claims.get("sub").and_then(serde_json::Value::as_str).map(str::to_owned))
+            .filter(|sub| !sub.is_empty())
+            .ok_or_else(|| OAuthError::invalid_client("The client assertion names no client"))?,
+    };
+    Ok(PresentedCredentials::Assertion { id: ClientId::new(id), assertion: assertion.to_owned() })
+}
+
 /// Parses `Basic base64(urlencode(id) ":" urlencode(secret))`.
 fn parse_basic(value: &str) -> Option<(String, String)> {
     let (scheme, rest) = value.trim().split_once(' ')?;
@@ -423,6 +475,19 @@ pub(crate) fn form_url_decode(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn presented_credentials_debug_shows_no_secret_or_assertion() {
+        let ty: String = url::form_urlencoded::byte_serialize(crate::assertion::ASSERTION_TYPE.as_bytes()).collect();
+        for body in [
+            format!("client_id=c&client_assertion_type={ty}&client_assertion=aaa.bbb.sig-value"),
+            "client_id=c&client_secret=sig-value".to_owned(),
+        ] {
+            let presented = presented_credentials(&OAuthRequest::post_form(&body)).unwrap();
+            let debug = format!("{presented:?}");
+            assert!(debug.contains("\"c\"") && !debug.contains("sig-value"), "{debug}");
+        }
+    }
 
     #[test]
     fn basic_parsing_table() {

@@ -53,7 +53,10 @@ pub fn create(mut registration: ClientRegistration, allow_http: bool) -> anyhow:
         id.truncate(16);
         registration.id = Some(id);
     }
-    let secret = if registration.auth_method.as_deref() == Some("none") {
+    let key_based = registration.jwks.is_some() || registration.jwks_uri.is_some();
+    let secret = if matches!(registration.auth_method.as_deref(), Some("none" | "private_key_jwt"))
+        || (registration.auth_method.is_none() && key_based)
+    {
         None
     } else {
         let (secret, hash) = oauth_core::generate::client_secret();
@@ -97,6 +100,7 @@ fn flag(field: &str) -> &'static str {
         "require_pkce" => "--require-pkce",
         "access_token_format" => "--access-token-format",
         "dpop_bound_access_tokens" => "--dpop-bound-access-tokens",
+        "jwks" => "--jwks or --jwks-uri",
         // The secret is generated unless the auth method is `none`.
         _ => "--auth-method",
     }
@@ -113,6 +117,8 @@ fn describe(client: &Client) -> String {
         match client.secret {
             Some(SecretHash::Sha256(_)) => "stored as a SHA-256 hash",
             Some(SecretHash::Argon2id(_)) => "stored as an Argon2id hash",
+            None if client.jwks.is_some() => "none (private_key_jwt, inline jwks)",
+            None if client.jwks_uri.is_some() => "none (private_key_jwt, jwks_uri)",
             None => "none (public client)",
         },
         grants.join(" "),

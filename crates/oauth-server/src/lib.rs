@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod client_keys;
 pub mod config;
 pub mod metrics;
 pub mod pages;
@@ -51,6 +52,7 @@ pub async fn build_state_with_clock(
     s.clients = metrics::Timed::new(s.clients.clone(), metrics.clone());
     s.codes = metrics::Timed::new(s.codes.clone(), metrics.clone());
     s.tokens = metrics::Timed::new(s.tokens.clone(), metrics.clone());
+    s.once = metrics::Timed::new(s.once.clone(), metrics.clone());
     backends.sessions = metrics::Timed::new(backends.sessions.clone(), metrics.clone());
     let key = match cookie_key {
         Some(bytes) => actix_web::cookie::Key::from(&bytes),
@@ -78,7 +80,8 @@ pub async fn build_state_with_clock(
     let mut engine = AuthorizationServer::new(policy, backends.stores)
         .with_clock(clock)
         .with_observer(metrics.clone())
-        .with_offload(Arc::new(oauth_actix::BlockingPool::new(threads, queue)));
+        .with_offload(Arc::new(oauth_actix::BlockingPool::new(threads, queue)))
+        .with_client_keys(Arc::new(client_keys::FetchedClientKeys::new(config.private_key_jwt.fetch_limits()?)?));
     if let Some(nonces) = config.dpop.nonces()? {
         if config.dpop.nonce_key.is_none() && !config.storage.is_memory() {
             tracing::warn!("dpop.nonce_key is not set: a random key makes DPoP nonces, so other instances refuse them");

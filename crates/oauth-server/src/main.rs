@@ -54,7 +54,7 @@ enum Command {
         #[arg(long, short, global = true)]
         config: Option<PathBuf>,
         #[command(subcommand)]
-        command: oauth_server::admin::ClientCommand,
+        command: Box<oauth_server::admin::ClientCommand>,
     },
 }
 
@@ -117,7 +117,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Client { config, command } => {
             let Some(config) = config else { anyhow::bail!("--config: required") };
-            let output = oauth_server::admin::run(&oauth_server::Config::load(&config)?, command).await?;
+            let output = oauth_server::admin::run(&oauth_server::Config::load(&config)?, *command).await?;
             print!("{output}");
             Ok(())
         }

@@ -11,7 +11,7 @@ use oauth_core::ErrorCode;
 use oauth_core::client::Client;
 use oauth_core::observe::Observer;
 use oauth_core::storage::{
-    ClientStore, CodeRecord, CodeStore, CodeTake, GrantRecord, NewTokens, RefreshLookup, RefreshOutcome,
+    ClientStore, CodeRecord, CodeStore, CodeTake, GrantRecord, NewTokens, OnceStore, RefreshLookup, RefreshOutcome,
     RefreshRequest, StorageResult, TokenRecord, TokenStore,
 };
 use oauth_core::types::{ClientId, GrantId, GrantType, TokenHash, TokenKey};
@@ -70,6 +70,8 @@ enum StoreOp {
     RevokeAccessToken,
     RevokeGrant,
     RevokeClientGrants,
+    PutOnce,
+    TakeOnce,
     LoadSession,
     SaveSession,
     DeleteSession,
@@ -77,7 +79,7 @@ enum StoreOp {
 }
 
 impl StoreOp {
-    const ALL: [Self; 17] = [
+    const ALL: [Self; 19] = [
         Self::GetClient,
         Self::PutClient,
         Self::DeleteClient,
@@ -91,6 +93,8 @@ impl StoreOp {
         Self::RevokeAccessToken,
         Self::RevokeGrant,
         Self::RevokeClientGrants,
+        Self::PutOnce,
+        Self::TakeOnce,
         Self::LoadSession,
         Self::SaveSession,
         Self::DeleteSession,
@@ -112,6 +116,8 @@ impl StoreOp {
             Self::RevokeAccessToken => "revoke_access_token",
             Self::RevokeGrant => "revoke_grant",
             Self::RevokeClientGrants => "revoke_client_grants",
+            Self::PutOnce => "put_once",
+            Self::TakeOnce => "take_once",
             Self::LoadSession => "load_session",
             Self::SaveSession => "save_session",
             Self::DeleteSession => "delete_session",
@@ -330,6 +336,16 @@ impl<S: CodeStore + ?Sized> CodeStore for Timed<S> {
 }
 
 #[async_trait]
+impl<S: OnceStore + ?Sized> OnceStore for Timed<S> {
+    async fn put_once(&self, key: &TokenHash, value: &[u8], expires_at: u64) -> StorageResult<bool> {
+        timed!(self, PutOnce, self.inner.put_once(key, value, expires_at))
+    }
+    async fn take_once(&self, key: &TokenHash) -> StorageResult<Option<Vec<u8>>> {
+        timed!(self, TakeOnce, self.inner.take_once(key))
+    }
+}
+
+#[async_trait]
 impl<S: TokenStore + ?Sized> TokenStore for Timed<S> {
     async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<bool> {
         timed!(self, CreateGrant, self.inner.create_grant(grant, tokens))
@@ -407,6 +423,9 @@ mod tests {
         let metrics = Arc::new(Metrics::default());
         let store = Timed::new(Arc::new(oauth_core::storage::MemoryStore::new()), metrics.clone());
         assert!(store.get_client(&ClientId::new("nobody")).await.is_ok());
+        let once = TokenHash::of("jti");
+        assert_eq!(store.put_once(&once, b"", u64::MAX / 2).await.ok(), Some(true));
+        assert_eq!(store.put_once(&once, b"", u64::MAX / 2).await.ok(), Some(false), "a replay");
         let text = metrics.render();
         let count = |op: &str, outcome: &str| {
             let line =
@@ -416,5 +435,6 @@ mod tests {
         assert_eq!(count("get_client", "ok").as_deref(), Some("1"), "{text}");
         assert_eq!(count("get_client", "error").as_deref(), Some("0"), "{text}");
         assert_eq!(count("take_code", "ok").as_deref(), Some("0"), "{text}");
+        assert_eq!(count("put_once", "ok").as_deref(), Some("2"), "DPoP and assertion replay checks: {text}");
     }
 }

@@ -25,7 +25,8 @@ pub struct ClientRegistration {
     /// Stored secret hash (`sha256:<hex>` or an Argon2id PHC string), instead of `secret`.
     #[arg(skip)]
     pub secret_hash: Option<String>,
-    /// client_secret_basic (default with a secret), client_secret_post, or none (a public client, no secret).
+    /// client_secret_basic (default with a secret), client_secret_post,
+    /// private_key_jwt (default with jwks or jwks_uri), or none (a public client, no secret).
     #[arg(long)]
     pub auth_method: Option<String>,
     /// A redirect URI, matched exactly; repeat the flag for several.
@@ -58,6 +59,42 @@ pub struct ClientRegistration {
     #[arg(long)]
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
+    /// The client's public keys for private_key_jwt, a JWK Set: in the file a
+    /// table (`jwks = { keys = [...] }`) or a JSON string; on the command
+    /// line JSON, or `@path` of a JSON file.
+    #[arg(long, value_parser = parse_jwks)]
+    #[serde(default, deserialize_with = "jwks_value")]
+    pub jwks: Option<serde_json::Value>,
+    /// Where the server fetches the client's JWK Set for private_key_jwt
+    /// (https; http only on a loopback host), instead of jwks.
+    #[arg(long)]
+    pub jwks_uri: Option<String>,
+    /// The client must use pushed authorization requests (RFC 9126).
+    #[arg(long)]
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// Hold this client to the FAPI 2.0 Security Profile (PAR, PKCE S256,
+    /// DPoP, private_key_jwt when confidential; docs/security.md).
+    #[arg(long)]
+    #[serde(default)]
+    pub fapi2: bool,
+}
+
+/// `jwks` in the file: a table, or a string holding JSON.
+fn jwks_value<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<serde_json::Value>, D::Error> {
+    match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::String(text) => serde_json::from_str(&text).map(Some).map_err(serde::de::Error::custom),
+        value => Ok(Some(value)),
+    }
+}
+
+/// `--jwks`: JSON, or `@path` of a JSON file.
+fn parse_jwks(value: &str) -> Result<serde_json::Value, String> {
+    let text = match value.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?,
+        None => value.to_owned(),
+    };
+    serde_json::from_str(&text).map_err(|e| format!("not a JSON JWK Set: {e}"))
 }
 
 impl std::fmt::Debug for ClientRegistration {
@@ -76,6 +113,10 @@ impl std::fmt::Debug for ClientRegistration {
             .field("require_pkce", &self.require_pkce)
             .field("access_token_format", &self.access_token_format)
             .field("dpop_bound_access_tokens", &self.dpop_bound_access_tokens)
+            .field("jwks", &self.jwks)
+            .field("jwks_uri", &self.jwks_uri)
+            .field("require_pushed_authorization_requests", &self.require_pushed_authorization_requests)
+            .field("fapi2", &self.fapi2)
             .finish()
     }
 }
@@ -133,12 +174,13 @@ impl ClientRegistration {
         };
         client.auth_method = match self.auth_method.as_deref() {
             None if client.secret.is_some() => TokenEndpointAuthMethod::ClientSecretBasic,
+            None if self.jwks.is_some() || self.jwks_uri.is_some() => TokenEndpointAuthMethod::PrivateKeyJwt,
             None => TokenEndpointAuthMethod::None,
             Some(m) => match TokenEndpointAuthMethod::parse(m) {
                 TokenEndpointAuthMethod::Extension(_) => {
                     return Err(refuse(
                         "auth_method",
-                        format!("{m:?} is not client_secret_basic, client_secret_post or none"),
+                        format!("{m:?} is not client_secret_basic, client_secret_post, private_key_jwt or none"),
                     ));
                 }
                 method => method,
@@ -183,6 +225,10 @@ impl ClientRegistration {
         client.require_pkce = self.require_pkce;
         client.access_token_format = self.access_token_format;
         client.dpop_bound_access_tokens = self.dpop_bound_access_tokens;
+        client.jwks = self.jwks.clone();
+        client.jwks_uri = self.jwks_uri.clone();
+        client.require_pushed_authorization_requests = self.require_pushed_authorization_requests;
+        client.fapi2 = self.fapi2;
         client.validate().map_err(|e| refuse(e.field(), e))?;
         Ok(client)
     }

@@ -78,7 +78,7 @@ impl CodeStore for RedisStore {
 #[async_trait]
 impl TokenStore for RedisStore {
     /// The grant's tokens and its entry in its client's index (see
-    /// [`ClientIndex`]), refused when the grant was revoked
+    /// `ClientIndex`), refused when the grant was revoked
     /// before (its key holds the `v` tombstone) or the client's grants were.
     /// On one Redis that is one script (`scripts::CREATE_GRANT`): the keys
     /// are on different cluster slots, which a single server does not mind.

@@ -44,6 +44,8 @@ pub const MAX_INPUT: usize = 8192;
 pub struct Reached {
     /// Authorization requests approved (a code or token redirect checked).
     pub approved: std::sync::atomic::AtomicUsize,
+    /// Authorization requests pushed (RFC 9126) and their `request_uri` used.
+    pub pushed: std::sync::atomic::AtomicUsize,
     /// Redirects checked against the registered URIs.
     pub redirects: std::sync::atomic::AtomicUsize,
     /// Token endpoint answers with tokens.
@@ -59,6 +61,7 @@ pub struct Reached {
 /// The counts of this process.
 pub static REACHED: Reached = Reached {
     approved: std::sync::atomic::AtomicUsize::new(0),
+    pushed: std::sync::atomic::AtomicUsize::new(0),
     redirects: std::sync::atomic::AtomicUsize::new(0),
     tokens: std::sync::atomic::AtomicUsize::new(0),
     id_tokens: std::sync::atomic::AtomicUsize::new(0),

@@ -183,6 +183,38 @@ pub fn target_authorize(data: &[u8]) {
     let mut post = OAuthRequest::post_form("").secure();
     post.form = Params::parse_bytes(data);
     authorize_once(&post, &post.form);
+    push_once(post);
+}
+
+/// The same form pushed to the PAR endpoint (RFC 9126), authenticated with
+/// HTTP Basic as the client it names when the fixture has its secret: a JSON
+/// answer; a `201`'s `request_uri` then goes the whole way through
+/// [`authorize_once`], and a second use of it is an error page.
+fn push_once(mut request: OAuthRequest) {
+    let f = fixture();
+    let client_id = request.form.get("client_id").ok().flatten().map(str::to_owned);
+    let client = client_id.as_deref().and_then(|id| CLIENTS.iter().find(|c| c.id == id));
+    if let Some((id, Some(secret))) = client.map(|c| (c.id, c.secret)).filter(|(id, _)| *id != "post") {
+        request = request.with_header("Authorization", &basic(id, secret));
+    }
+    let response = block_on(f.server.par(&request));
+    check_json_answer("par", &response, &[201, 400, 401, 429]);
+    if response.status != 201 {
+        return;
+    }
+    let body = response.json_body().unwrap_or_default();
+    let request_uri = body["request_uri"].as_str().unwrap_or_else(|| panic!("par: 201 without request_uri: {body}"));
+    assert!(request_uri.starts_with(oauth_core::REQUEST_URI_PREFIX), "par: {request_uri}");
+    let id = client_id.unwrap_or_else(|| panic!("par: 201 for a request without client_id"));
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("client_id", &id)
+        .append_pair("request_uri", request_uri)
+        .finish();
+    let get = OAuthRequest::get(&query).secure();
+    authorize_once(&get, &get.query);
+    crate::count(&crate::REACHED.pushed);
+    let again = block_on(f.server.authorize(&get));
+    assert!(matches!(again, Err(AuthorizeError::Invalid(_))), "a request_uri used twice: {again:?}");
 }
 
 fn authorize_once(request: &OAuthRequest, params: &Params) {

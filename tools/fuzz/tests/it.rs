@@ -95,6 +95,7 @@ fn the_seeds_reach_the_checked_paths() {
     let r = &fuzz::REACHED;
     for (what, n) in [
         ("approved", r.approved.load(Relaxed)),
+        ("pushed", r.pushed.load(Relaxed)),
         ("redirects", r.redirects.load(Relaxed)),
         ("tokens", r.tokens.load(Relaxed)),
         ("id_tokens", r.id_tokens.load(Relaxed)),

@@ -184,10 +184,16 @@ struct Target<'a> {
     redirect_uri: RedirectUri,
     mode: ResponseMode,
     state: Option<String>,
+    /// A pushed request (RFC 9126 §2.3): errors are answered directly to the
+    /// client in the back channel, never redirected.
+    direct: bool,
 }
 
 impl Target<'_> {
     fn error(&self, error: OAuthError) -> AuthorizeError {
+        if self.direct {
+            return AuthorizeError::Invalid(error);
+        }
         AuthorizeError::Redirect(self.server.redirect_error(
             &self.redirect_uri,
             &self.mode,
@@ -225,17 +231,36 @@ impl AuthorizationServer {
         if !req.secure && !self.policy.allow_insecure_transport() {
             return Err(invalid(OAuthError::invalid_request("The authorization endpoint requires TLS")));
         }
+        // A request_uri of ours names a pushed request; any other is a
+        // request object by reference, refused by the validation below.
+        if params.get("request_uri").map_err(invalid)?.is_some_and(|uri| uri.starts_with(super::REQUEST_URI_PREFIX)) {
+            return self.pushed_request(params).await;
+        }
+        self.validate_request(params, None).await
+    }
+
+    /// Validates the parameters of an authorization request: the one
+    /// validation of the authorization endpoint and of the PAR endpoint
+    /// (RFC 9126 §2.1), where `pushed_by` is the client that authenticated.
+    /// A pushed request's errors are all [`AuthorizeError::Invalid`] (answered
+    /// in the back channel), and the requirement to push does not apply.
+    pub(super) async fn validate_request(
+        &self,
+        params: &Params,
+        pushed_by: Option<Arc<Client>>,
+    ) -> Result<PendingAuthorization, AuthorizeError> {
         let limits = self.policy.request_limits();
         if params.decoded_len() > limits.query {
             return Err(invalid(OAuthError::invalid_request("The authorization request is too long")));
         }
-        let (client, redirect_uri, redirect_uri_sent) = self.verify_client_and_redirect(params).await?;
+        let direct = pushed_by.is_some();
+        let (client, redirect_uri, redirect_uri_sent) = self.verify_client_and_redirect(params, pushed_by).await?;
 
         // From here on, the redirect URI is verified: errors go to the client.
         let response_type = params.get("response_type").ok().flatten().map(ResponseType::parse);
         let default_mode =
             if response_type == Some(ResponseType::Token) { ResponseMode::Fragment } else { ResponseMode::Query };
-        let mut target = Target { server: self, redirect_uri, mode: default_mode, state: None };
+        let mut target = Target { server: self, redirect_uri, mode: default_mode, state: None, direct };
         let state = params.get("state").map_err(|e| target.error(e))?;
         if state.is_some_and(|s| s.len() > limits.state) {
             // Not echoed: the error carries no state rather than an over-long one.
@@ -261,13 +286,22 @@ impl AuthorizationServer {
         if let Some(name) = params.first_duplicate() {
             return Err(target.error(crate::request::repeated_parameter(name)));
         }
+        if !direct
+            && (self.policy.require_pushed_authorization_requests()
+                || client.require_pushed_authorization_requests
+                || self.fapi2(&client))
+        {
+            return Err(target.error(OAuthError::invalid_request(
+                "This client must push its authorization requests (RFC 9126): send request_uri",
+            )));
+        }
 
         let Some(response_type) = response_type else {
             return Err(target.error(OAuthError::invalid_request("The response_type parameter is missing")));
         };
         let allowed = match response_type {
             ResponseType::Code => client.grant_types.contains(&GrantType::AuthorizationCode),
-            ResponseType::Token => self.policy.allow_implicit(),
+            ResponseType::Token => self.policy.allow_implicit() && !self.fapi2(&client),
             _ => false,
         };
         if !allowed || !client.response_types.contains(&response_type) {
@@ -343,21 +377,35 @@ impl AuthorizationServer {
         Ok((prompt, max_age, params.get("login_hint")?.map(str::to_owned)))
     }
 
+    /// The client (`pushed_by`, the authenticated client of a pushed
+    /// request, whose `client_id` parameter must then be its own) and the
+    /// redirect URI.
     async fn verify_client_and_redirect(
         &self,
         params: &Params,
+        pushed_by: Option<Arc<Client>>,
     ) -> Result<(Arc<Client>, RedirectUri, bool), AuthorizeError> {
-        let client_id = params
-            .get("client_id")
-            .map_err(invalid)?
-            .ok_or_else(|| invalid(OAuthError::invalid_request("The client_id parameter is missing")))?;
-        let client = self
-            .stores
-            .clients
-            .get_client(&ClientId::new(client_id))
-            .await
-            .map_err(|e| invalid(storage_error(e)))?
-            .ok_or_else(|| invalid(OAuthError::invalid_client("Unknown client")))?;
+        let client_id = params.get("client_id").map_err(invalid)?;
+        let client = match pushed_by {
+            Some(client) => {
+                if client_id.is_some_and(|id| id != client.id.as_str()) {
+                    return Err(invalid(OAuthError::invalid_request(
+                        "The client_id parameter is not the authenticated client",
+                    )));
+                }
+                client
+            }
+            None => {
+                let client_id = client_id
+                    .ok_or_else(|| invalid(OAuthError::invalid_request("The client_id parameter is missing")))?;
+                self.stores
+                    .clients
+                    .get_client(&ClientId::new(client_id))
+                    .await
+                    .map_err(|e| invalid(storage_error(e)))?
+                    .ok_or_else(|| invalid(OAuthError::invalid_client("Unknown client")))?
+            }
+        };
         let sent = params.get("redirect_uri").map_err(invalid)?;
         let redirect_uri = match sent {
             Some(uri) => client.redirect_uris.iter().find_map(|r| r.matching(uri)).ok_or_else(|| {
@@ -399,7 +447,7 @@ impl AuthorizationServer {
             if method.is_some() {
                 return Err(OAuthError::invalid_request("code_challenge_method was sent without code_challenge"));
             }
-            if client.pkce_required() || self.policy.require_pkce() {
+            if client.pkce_required() || self.policy.require_pkce() || self.fapi2(client) {
                 return Err(OAuthError::invalid_request("PKCE is required: send code_challenge with S256"));
             }
             return Ok(None);
@@ -408,7 +456,7 @@ impl AuthorizationServer {
         let method = CodeChallengeMethod::parse(method.unwrap_or("plain"));
         match method {
             CodeChallengeMethod::S256 => {}
-            CodeChallengeMethod::Plain if self.policy.allow_plain_pkce() => {}
+            CodeChallengeMethod::Plain if self.policy.allow_plain_pkce() && !self.fapi2(client) => {}
             _ => return Err(OAuthError::invalid_request("code_challenge_method must be S256")),
         }
         if !pkce::is_valid_challenge(challenge, &method) {
@@ -556,7 +604,7 @@ impl AuthorizationServer {
             auth_time: approval.auth_time,
             dpop_jkt: pending.dpop_jkt.clone(),
             issued_at: now,
-            expires_at: now.saturating_add(self.policy.code_lifetime()),
+            expires_at: now.saturating_add(self.code_lifetime(&client)),
         };
         if let Err(e) = self.stores.codes.put_code(&code.hash(), &record).await {
             return Ok(self.authorization_error(pending, &storage_error(e)));

@@ -24,7 +24,7 @@ impl AuthorizationServer {
             return response;
         }
         let result = async {
-            let client = self.authenticate_client(req).await?;
+            let client = self.authenticate_client(req, &self.policy.paths().revoke).await?;
             let (token, hint) = token_param(req)?;
             let Some(key) = self.reference_key(token) else { return Ok(()) };
             match self.find_token(&key, hint, &client).await? {
@@ -50,7 +50,7 @@ impl AuthorizationServer {
             return response;
         }
         let result = async {
-            let client = self.authenticate_client(req).await?;
+            let client = self.authenticate_client(req, &self.policy.paths().introspect).await?;
             if client.is_public() {
                 return Err(OAuthError::invalid_client("Public clients cannot use introspection"));
             }

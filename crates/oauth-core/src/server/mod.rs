@@ -4,8 +4,9 @@
 //!   request and returns a [`PendingAuthorization`] for the login and consent
 //!   steps, then [`approve`](AuthorizationServer::approve) or
 //!   [`deny`](AuthorizationServer::deny) produce the redirect to the client.
-//! - [`token`](AuthorizationServer::token), [`revoke`](AuthorizationServer::revoke)
-//!   and [`introspect`](AuthorizationServer::introspect) answer the back-channel endpoints.
+//! - [`token`](AuthorizationServer::token), [`revoke`](AuthorizationServer::revoke),
+//!   [`introspect`](AuthorizationServer::introspect) and [`par`](AuthorizationServer::par)
+//!   answer the back-channel endpoints.
 //! - [`metadata_response`](AuthorizationServer::metadata_response),
 //!   [`jwks_response`](AuthorizationServer::jwks_response) and
 //!   [`openid_configuration_response`](AuthorizationServer::openid_configuration_response)
@@ -21,6 +22,7 @@ use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::assertion::{ClientKeys, InlineKeys};
 use crate::client::{Client, SecretHash};
 use crate::clock::{Clock, SystemClock};
 use crate::error::OAuthError;
@@ -38,12 +40,14 @@ use crate::types::{ClientId, TokenEndpointAuthMethod};
 mod authorize;
 mod dpop;
 mod introspection;
+mod par;
 mod throttle;
 mod token;
 mod userinfo;
 
 pub use authorize::{Approval, AuthorizeError, NextStep, PendingAuthorization};
 pub(crate) use dpop::invalid_proof as invalid_dpop_proof;
+pub use par::{MAX_PUSHED_REQUEST_LEN, REQUEST_URI_PREFIX};
 pub(crate) use token::signing_failed;
 pub use userinfo::{ResourceAccess, TokenScheme, bearer_token};
 
@@ -52,6 +56,11 @@ pub const METADATA_MAX_AGE: u32 = 300;
 
 /// How long caches may keep the JWK Set and the Discovery document, in seconds.
 pub const KEYS_MAX_AGE: u32 = 60;
+
+/// The client authentication methods of the token and revocation endpoints;
+/// introspection takes the first three (public clients cannot introspect).
+/// `client_secret_jwt` is missing on purpose: secrets are stored hashed.
+const AUTH_METHODS: [&str; 4] = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
 
 const OIDC_OFF: &str = "OpenID Connect is not enabled";
 
@@ -70,6 +79,7 @@ pub struct AuthorizationServer {
     grants: Vec<Arc<dyn GrantHandler>>,
     offload: OnceLock<Arc<dyn Offload>>,
     dpop_nonces: Option<crate::dpop::NonceSource>,
+    client_keys: Arc<dyn ClientKeys>,
 }
 
 impl std::fmt::Debug for AuthorizationServer {
@@ -102,6 +112,7 @@ impl AuthorizationServer {
             grants,
             offload: OnceLock::new(),
             dpop_nonces: None,
+            client_keys: Arc::new(InlineKeys),
         }
     }
 
@@ -144,6 +155,14 @@ impl AuthorizationServer {
     /// the source's key.
     pub fn with_dpop_nonces(mut self, nonces: crate::dpop::NonceSource) -> Self {
         self.dpop_nonces = Some(nonces);
+        self
+    }
+
+    /// Gets the JWK Sets of `private_key_jwt` clients from `keys` (the
+    /// default, [`InlineKeys`], knows only inline `jwks`; an application that
+    /// registers `jwks_uri` clients supplies one that fetches).
+    pub fn with_client_keys(mut self, keys: Arc<dyn ClientKeys>) -> Self {
+        self.client_keys = keys;
         self
     }
 
@@ -233,10 +252,15 @@ impl AuthorizationServer {
             "response_types_supported": response_types,
             "response_modes_supported": ["query", "fragment", "form_post"],
             "grant_types_supported": grant_types,
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "token_endpoint_auth_methods_supported": AUTH_METHODS,
+            "token_endpoint_auth_signing_alg_values_supported": p.assertion_rules().alg_names(),
+            "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+            "revocation_endpoint_auth_signing_alg_values_supported": p.assertion_rules().alg_names(),
+            "introspection_endpoint_auth_methods_supported": &AUTH_METHODS[..3],
+            "introspection_endpoint_auth_signing_alg_values_supported": p.assertion_rules().alg_names(),
             "code_challenge_methods_supported": pkce,
+            "pushed_authorization_request_endpoint": p.endpoint_url(&p.paths().par),
+            "require_pushed_authorization_requests": p.require_pushed_authorization_requests() || p.fapi2(),
             "authorization_response_iss_parameter_supported": true,
             "dpop_signing_alg_values_supported": p.dpop().alg_names(),
         });
@@ -315,14 +339,25 @@ impl AuthorizationServer {
         error.into_response(self.policy.issuer().as_str())
     }
 
-    /// Authenticates the client of a back-channel request (RFC 6749 §2.3).
+    /// Authenticates the client of a back-channel request (RFC 6749 §2.3,
+    /// RFC 7523 §2.2): the one client-authentication path of every endpoint
+    /// (token, introspection, revocation, PAR). `endpoint` is the path of the
+    /// endpoint, an accepted assertion audience besides the issuer and the
+    /// token endpoint (any of its paths).
     ///
     /// The presented method must be the registered one; public clients send
     /// `client_id` only.
-    async fn authenticate_client(&self, req: &OAuthRequest) -> Result<Arc<Client>, OAuthError> {
+    async fn authenticate_client(&self, req: &OAuthRequest, endpoint: &str) -> Result<Arc<Client>, OAuthError> {
         let presented = presented_credentials(req)?;
         let client = self.stores.clients.get_client(presented.client_id()).await.map_err(storage_error)?;
         let Some(client) = client else { return Err(self.unknown_client(req, &presented).await) };
+        if self.fapi2(&client) && !client.is_public() && client.auth_method != TokenEndpointAuthMethod::PrivateKeyJwt {
+            // A registration the profile does not allow: refused before any
+            // secret is checked.
+            return Err(OAuthError::invalid_client(
+                "Under the FAPI 2.0 profile a confidential client authenticates with private_key_jwt",
+            ));
+        }
         let authenticated = match (&presented, &client.auth_method, &client.secret) {
             (PresentedCredentials::Basic { secret, .. }, TokenEndpointAuthMethod::ClientSecretBasic, Some(hash))
             | (PresentedCredentials::Post { secret, .. }, TokenEndpointAuthMethod::ClientSecretPost, Some(hash)) => {
@@ -330,6 +365,12 @@ impl AuthorizationServer {
                     || self.verify_previous_secret(req, &client, secret.secret()).await?
             }
             (PresentedCredentials::IdOnly { .. }, TokenEndpointAuthMethod::None, None) => true,
+            (PresentedCredentials::Assertion { assertion, .. }, TokenEndpointAuthMethod::PrivateKeyJwt, None) => {
+                match self.verify_assertion(&client, assertion, endpoint).await? {
+                    Ok(()) => true,
+                    Err(error) => return Err(self.client_failed(req, &client.id, error).await),
+                }
+            }
             _ => false,
         };
         let error = if authenticated {
@@ -341,6 +382,59 @@ impl AuthorizationServer {
         };
         // Every failure is counted (see `throttle`).
         Err(self.client_failed(req, &client.id, error).await)
+    }
+
+    /// Verifies a `private_key_jwt` assertion (RFC 7523 §3): the stateless
+    /// checks of [`crate::assertion::verify`] against the client's key set
+    /// (fetched again, once, when no key matched), then its `jti` recorded in
+    /// the [`OnceStore`](crate::storage::OnceStore) until `exp`, shared by
+    /// every instance: a replay is refused. The inner error is the refusal
+    /// (`invalid_client`, with the reason as its cause); the outer one a
+    /// storage failure.
+    async fn verify_assertion(
+        &self,
+        client: &Client,
+        assertion: &str,
+        endpoint: &str,
+    ) -> Result<Result<(), OAuthError>, OAuthError> {
+        use crate::assertion::{AssertionError, KeySetError};
+        let refused = |cause: AssertionError| {
+            Ok(Err(OAuthError::invalid_client("Client authentication failed").with_cause(cause)))
+        };
+        let p = &self.policy;
+        // The issuer, the token endpoint (at any of its paths) and this endpoint.
+        let urls: Vec<String> =
+            p.paths().token_paths().chain(std::iter::once(endpoint)).map(|path| p.endpoint_url(path)).collect();
+        let audiences: Vec<&str> =
+            std::iter::once(p.issuer().as_str()).chain(urls.iter().map(String::as_str)).collect();
+        let now = self.clock.now();
+        let mut verified = Err(AssertionError::NoKey);
+        for refresh in [false, true] {
+            let keys = match self.client_keys.key_set(client, refresh).await {
+                Ok(keys) => keys,
+                Err(KeySetError::Missing) => return refused(AssertionError::NoKey),
+                Err(error) => {
+                    return Ok(Err(
+                        OAuthError::invalid_client("The client's keys could not be fetched").with_cause(error)
+                    ));
+                }
+            };
+            verified =
+                crate::assertion::verify(assertion, client.id.as_str(), &keys, &audiences, p.assertion_rules(), now);
+            if verified != Err(AssertionError::NoKey) {
+                break;
+            }
+        }
+        let verified = match verified {
+            Ok(verified) => verified,
+            Err(cause) => return refused(cause),
+        };
+        let key = crate::types::TokenHash::of(&format!("private_key_jwt\0{}\0{}", client.id.as_str(), verified.jti));
+        if self.stores.once.put_once(&key, b"", verified.exp).await.map_err(storage_error)? {
+            Ok(Ok(()))
+        } else {
+            Ok(Err(OAuthError::invalid_client("The client assertion was used before")))
+        }
     }
 
     /// Verifies a client secret: SHA-256 hashes at once, Argon2id hashes from
@@ -381,6 +475,25 @@ impl AuthorizationServer {
             }
             _ => Ok(false),
         }
+    }
+
+    /// Whether `client` is held to the FAPI 2.0 Security Profile: the
+    /// server-wide [`fapi2`](crate::ServerPolicy::fapi2) setting or the
+    /// client's own. Then its authorization requests must be pushed (PAR)
+    /// with PKCE S256, it gets no implicit or password grant, its codes live
+    /// at most [`FAPI2_MAX_CODE_LIFETIME`](crate::policy::FAPI2_MAX_CODE_LIFETIME)
+    /// seconds, every token request needs a DPoP proof (so every token is
+    /// sender-constrained), and, when confidential, it must authenticate
+    /// with `private_key_jwt`. `iss` is in every authorization response
+    /// anyway (RFC 9207).
+    pub fn fapi2(&self, client: &Client) -> bool {
+        self.policy.fapi2() || client.fapi2
+    }
+
+    /// How long `client`'s authorization codes live.
+    fn code_lifetime(&self, client: &Client) -> u64 {
+        let lifetime = self.policy.code_lifetime();
+        if self.fapi2(client) { lifetime.min(crate::policy::FAPI2_MAX_CODE_LIFETIME) } else { lifetime }
     }
 
     /// A fresh grant id: 22 characters (132 bits) of the generator's output.

@@ -36,7 +36,7 @@ impl AuthorizationServer {
     }
 
     async fn token_inner(&self, req: &OAuthRequest) -> Result<(GrantType, Issued), OAuthError> {
-        let client = self.authenticate_client(req).await?;
+        let client = self.authenticate_client(req, &self.policy.paths().token).await?;
         let grant_type = req
             .form
             .get("grant_type")?
@@ -45,7 +45,7 @@ impl AuthorizationServer {
             return Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "The grant_type is not supported"));
         };
         let grant_type = handler.grant_type();
-        if !client.grant_types.contains(&grant_type) {
+        if !client.grant_types.contains(&grant_type) || (grant_type == GrantType::Password && self.fapi2(&client)) {
             return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "The client may not use this grant_type"));
         }
         // `htu` is the token path the request came to (the published one, or
@@ -53,7 +53,7 @@ impl AuthorizationServer {
         let paths = self.policy.paths();
         let path = paths.token_paths().find(|p| *p == req.path).unwrap_or(&paths.token);
         let proof = self.verify_dpop_proof(req, &self.policy.endpoint_url(path), None).await?;
-        if proof.is_none() && client.dpop_bound_access_tokens {
+        if proof.is_none() && (client.dpop_bound_access_tokens || self.fapi2(&client)) {
             return Err(super::dpop::invalid_proof("This client must send a DPoP proof"));
         }
         let request = GrantRequest { request: req, client: &client, dpop: proof.as_ref() };

@@ -108,6 +108,9 @@ string_enum!(
         ClientSecretPost => "client_secret_post",
         /// A public client: `client_id` only.
         None => "none",
+        /// A JWT assertion signed with the client's registered key (RFC 7523
+        /// §2.2, OpenID Connect Core §9).
+        PrivateKeyJwt => "private_key_jwt",
     }
 );
 

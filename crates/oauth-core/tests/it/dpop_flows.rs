@@ -16,10 +16,10 @@ use serde_json::{Value, json};
 use crate::support::{VERIFIER, challenge, code_for, post};
 
 /// A client's DPoP key.
-struct Key(SigningKey);
+pub(crate) struct Key(SigningKey);
 
 impl Key {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self(SigningKey::generate("dpop", SigningAlg::ES256).unwrap())
     }
 
@@ -28,11 +28,11 @@ impl Key {
     }
 
     /// A proof for `htm` `htu` made now with a fresh `jti` (`tag`).
-    fn proof(&self, htm: &str, htu: &str, tag: &str) -> String {
+    pub(crate) fn proof(&self, htm: &str, htu: &str, tag: &str) -> String {
         self.proof_with(htm, htu, tag, json!({}))
     }
 
-    fn proof_with(&self, htm: &str, htu: &str, tag: &str, extra: Value) -> String {
+    pub(crate) fn proof_with(&self, htm: &str, htu: &str, tag: &str, extra: Value) -> String {
         let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.0.public_jwk()});
         let mut claims = json!({"jti": format!("jti-{tag}"), "htm": htm, "htu": htu, "iat": T0});
         for (k, v) in extra.as_object().unwrap() {
@@ -463,4 +463,63 @@ async fn a_bound_familys_grace_retry_needs_its_key() {
     let response = t.server.token(&refresh_req().with_header("DPoP", &other.proof("POST", &token_url(), "g2"))).await;
     assert_eq!((response.status, error_code(&response).as_deref()), (400, Some("invalid_grant")));
     assert!(response.json_body().unwrap().get("access_token").is_none());
+}
+
+/// A proof sent with a pushed authorization request (RFC 9449 §10.1) binds
+/// the code as `dpop_jkt` does: the exchange needs a proof of that key. A
+/// `dpop_jkt` that is not the proof's key is refused at the push, and a
+/// proof for another URL than the PAR endpoint's is refused.
+#[tokio::test]
+async fn a_proof_at_par_binds_the_code_to_its_key() {
+    use crate::support::{demo_auth, demo_query};
+    let t = TestServer::new().await;
+    let (key, other) = (Key::new(), Key::new());
+    let par_url = format!("{ISSUER}/oauth/par");
+    let push = |extra: String, proof: String| {
+        post(
+            &demo_query(&format!("code_challenge={}&code_challenge_method=S256{extra}", challenge())),
+            Some(&demo_auth()),
+        )
+        .with_header("DPoP", &proof)
+    };
+    let refused = [
+        ("dpop_jkt of another key", push(format!("&dpop_jkt={}", other.jkt()), key.proof("POST", &par_url, "par-1"))),
+        ("a proof for the token endpoint", push(String::new(), key.proof("POST", &token_url(), "par-2"))),
+    ];
+    for (label, req) in refused {
+        let response = t.server.par(&req).await;
+        assert_eq!((response.status, error_code(&response).as_deref()), (400, Some("invalid_dpop_proof")), "{label}");
+    }
+
+    let rows: Vec<(&str, Option<&Key>, Result<(), &str>)> = vec![
+        ("no proof", None, Err("invalid_dpop_proof")),
+        ("a proof of another key", Some(&other), Err("invalid_grant")),
+        ("a proof of the pushed key", Some(&key), Ok(())),
+    ];
+    for (i, (label, proof_key, expected)) in rows.into_iter().enumerate() {
+        let response = t.server.par(&push(String::new(), key.proof("POST", &par_url, &format!("par-ok-{i}")))).await;
+        assert_eq!(response.status, 201, "{label}: {:?}", response.json_body());
+        let request_uri = response.json_body().unwrap()["request_uri"].as_str().unwrap().to_owned();
+        let query = format!("client_id=test_client&request_uri={}", urlencoding(&request_uri));
+        let code = code_for(&t, &query).await;
+        let body = format!(
+            "grant_type=authorization_code&code={code}&code_verifier={VERIFIER}&redirect_uri=https%3A%2F%2Fwww.example.com%2Fredirect"
+        );
+        let mut req = post(&body, Some(&demo_auth()));
+        if let Some(k) = proof_key {
+            req = req.with_header("DPoP", &k.proof("POST", &token_url(), &format!("par-token-{i}")));
+        }
+        let response = t.server.token(&req).await;
+        match expected {
+            Ok(()) => {
+                assert_eq!(response.status, 200, "{label}: {:?}", response.json_body());
+                assert_eq!(response.json_body().unwrap()["token_type"], "DPoP", "{label}");
+            }
+            Err(code) => assert_eq!(error_code(&response).as_deref(), Some(code), "{label}"),
+        }
+    }
+}
+
+pub(crate) fn urlencoding(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }

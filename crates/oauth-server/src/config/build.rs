@@ -54,10 +54,12 @@ impl Config {
             token_aliases: token_aliases.to_vec(),
             revoke: e.revoke.clone(),
             introspect: e.introspect.clone(),
+            par: e.par.clone(),
             userinfo: e.userinfo.clone(),
             jwks: e.jwks.clone(),
             ..EndpointPaths::default()
         };
+        self.private_key_jwt.fetch_limits()?;
         let t = &self.tokens;
         let scopes_supported = self
             .clients
@@ -86,6 +88,10 @@ impl Config {
             .throttle(self.throttle.policy())
             .request_limits(self.limits.request_limits())
             .dpop(self.dpop.rules()?)
+            .par_lifetime(t.par_lifetime)
+            .require_pushed_authorization_requests(self.security.require_pushed_authorization_requests)
+            .fapi2(self.security.fapi2)
+            .assertion_rules(self.private_key_jwt.rules()?)
             .build()
             .map_err(|e| anyhow!("{}: {}", config_field(&e.field), e.problem))
     }
@@ -197,10 +203,16 @@ impl Config {
 /// The configuration field of a policy setting, named as the builder names it.
 fn config_field(setting: &str) -> String {
     match setting {
-        "code_lifetime" | "access_token_lifetime" | "refresh_token_lifetime" | "grant_lifetime" | "refresh_grace" => {
+        "code_lifetime"
+        | "access_token_lifetime"
+        | "refresh_token_lifetime"
+        | "grant_lifetime"
+        | "refresh_grace"
+        | "par_lifetime" => {
             format!("tokens.{setting}")
         }
         "id_token_lifetime" | "consent_lifetime" => format!("oidc.{setting}"),
+        "allow_implicit" | "allow_password_grant" | "allow_plain_pkce" => format!("security.{setting}"),
         _ if setting.starts_with("request_limits.") => setting.replacen("request_limits.", "limits.", 1),
         "throttle.username" | "throttle.address" | "throttle.client" => {
             format!("{setting}_failures and {setting}_window")

@@ -44,6 +44,9 @@ pub struct Config {
     /// `[dpop]`
     #[serde(default)]
     pub dpop: DpopSection,
+    /// `[private_key_jwt]`
+    #[serde(default)]
+    pub private_key_jwt: PrivateKeyJwtSection,
     /// `[scopes]`: descriptions shown on the consent page, by scope name.
     #[serde(default)]
     pub scopes: BTreeMap<String, String>,
@@ -147,6 +150,8 @@ pub struct EndpointsSection {
     pub revoke: String,
     /// Introspection endpoint.
     pub introspect: String,
+    /// Pushed authorization request endpoint (RFC 9126).
+    pub par: String,
     /// OpenID Connect UserInfo endpoint.
     pub userinfo: String,
     /// JWK Set of the signing keys.
@@ -165,6 +170,7 @@ impl Default for EndpointsSection {
             authorize: core.authorize,
             revoke: core.revoke,
             introspect: core.introspect,
+            par: core.par,
             userinfo: core.userinfo,
             jwks: core.jwks,
             login: "/login".into(),
@@ -194,6 +200,8 @@ pub struct TokensSection {
     pub access_token_format: AccessTokenFormat,
     /// `aud` of JWT access tokens (default: the issuer).
     pub access_token_audience: Option<String>,
+    /// How long a pushed authorization request's `request_uri` is valid (RFC 9126 `expires_in`).
+    pub par_lifetime: u64,
 }
 
 impl Default for TokensSection {
@@ -208,6 +216,7 @@ impl Default for TokensSection {
             refresh_grace: p.refresh_grace(),
             access_token_format: p.access_token_format(),
             access_token_audience: None,
+            par_lifetime: p.par_lifetime(),
         }
     }
 }
@@ -257,6 +266,10 @@ pub struct SecuritySection {
     pub allow_implicit: bool,
     /// Allow the password grant for clients registered for it.
     pub allow_password_grant: bool,
+    /// Every client must push its authorization requests (RFC 9126).
+    pub require_pushed_authorization_requests: bool,
+    /// Hold every client to the FAPI 2.0 Security Profile.
+    pub fapi2: bool,
 }
 
 /// `[storage]`.
@@ -380,6 +393,43 @@ impl Default for DpopSection {
     }
 }
 
+/// `[private_key_jwt]`: which client assertions are accepted (RFC 7523
+/// §2.2), and how clients' `jwks_uri`s are fetched.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivateKeyJwtSection {
+    /// Accepted signing algorithms (asymmetric only).
+    pub algs: Vec<String>,
+    /// Longest accepted assertion lifetime: `exp` at most this many seconds ahead.
+    pub max_lifetime: u64,
+    /// Seconds a client's clock may run ahead (`iat`, `nbf`).
+    pub max_skew: u64,
+    /// Time limit of one `jwks_uri` fetch, in milliseconds.
+    pub jwks_fetch_timeout_ms: u64,
+    /// Largest accepted `jwks_uri` document, in bytes.
+    pub jwks_max_bytes: usize,
+    /// How long a fetched JWK Set is used, in seconds.
+    pub jwks_cache_ttl: u64,
+    /// Least time between two fetches of one `jwks_uri` caused by an unknown `kid`, in seconds.
+    pub jwks_refetch_interval: u64,
+}
+
+impl Default for PrivateKeyJwtSection {
+    fn default() -> Self {
+        let rules = engine_defaults().assertion_rules().clone();
+        let limits = crate::client_keys::FetchLimits::default();
+        Self {
+            algs: rules.alg_names().into_iter().map(str::to_owned).collect(),
+            max_lifetime: rules.max_lifetime(),
+            max_skew: rules.max_skew(),
+            jwks_fetch_timeout_ms: limits.timeout.as_millis() as u64,
+            jwks_max_bytes: limits.max_bytes,
+            jwks_cache_ttl: limits.cache_ttl.as_secs(),
+            jwks_refetch_interval: limits.refetch_interval.as_secs(),
+        }
+    }
+}
+
 impl DpopSection {
     /// The engine's proof rules.
     pub fn rules(&self) -> anyhow::Result<oauth_core::dpop::DpopRules> {
@@ -422,6 +472,46 @@ impl std::fmt::Debug for DpopSection {
             .field("nonce_key", &self.nonce_key.as_ref().map(|_| "[redacted]"))
             .field("nonce_period", &self.nonce_period)
             .finish()
+    }
+}
+
+impl PrivateKeyJwtSection {
+    /// The engine's assertion rules.
+    pub fn rules(&self) -> anyhow::Result<oauth_core::assertion::AssertionRules> {
+        let algs: Vec<&str> = self.algs.iter().map(String::as_str).collect();
+        if algs.is_empty() {
+            anyhow::bail!("private_key_jwt.algs: at least one algorithm is required");
+        }
+        if !(1..=3600).contains(&self.max_lifetime) {
+            anyhow::bail!("private_key_jwt.max_lifetime: must be between 1 and 3600 seconds");
+        }
+        if self.max_skew > 300 {
+            anyhow::bail!("private_key_jwt.max_skew: must be at most 300 seconds");
+        }
+        oauth_core::assertion::AssertionRules::new(&algs, self.max_lifetime, self.max_skew)
+            .map_err(|e| anyhow::anyhow!("private_key_jwt.algs: {e}"))
+    }
+
+    /// The limits of `jwks_uri` fetching.
+    pub fn fetch_limits(&self) -> anyhow::Result<crate::client_keys::FetchLimits> {
+        use std::time::Duration;
+        if !(1..=30_000).contains(&self.jwks_fetch_timeout_ms) {
+            anyhow::bail!("private_key_jwt.jwks_fetch_timeout_ms: must be between 1 and 30000");
+        }
+        if !(1024..=1024 * 1024).contains(&self.jwks_max_bytes) {
+            anyhow::bail!("private_key_jwt.jwks_max_bytes: must be between 1024 and 1048576");
+        }
+        if !(1..=86_400).contains(&self.jwks_cache_ttl) || !(1..=86_400).contains(&self.jwks_refetch_interval) {
+            anyhow::bail!(
+                "private_key_jwt.jwks_cache_ttl and jwks_refetch_interval: must be between 1 and 86400 seconds"
+            );
+        }
+        Ok(crate::client_keys::FetchLimits {
+            timeout: Duration::from_millis(self.jwks_fetch_timeout_ms),
+            max_bytes: self.jwks_max_bytes,
+            cache_ttl: Duration::from_secs(self.jwks_cache_ttl),
+            refetch_interval: Duration::from_secs(self.jwks_refetch_interval),
+        })
     }
 }
 

@@ -84,6 +84,18 @@ fn errors_name_the_field() {
             &[("OAUTH__TOKENS__ACCESS_TOKEN_LIFETIME", "315360001")],
             "tokens.access_token_lifetime",
         ),
+        (
+            "FAPI 2.0 with implicit",
+            format!("{MINIMAL}\n[security]\nfapi2 = true\nallow_implicit = true"),
+            &[],
+            "security.allow_implicit",
+        ),
+        (
+            "FAPI 2.0 with a long code",
+            format!("{MINIMAL}\n[tokens]\ncode_lifetime = 61\n[security]\nfapi2 = true"),
+            &[],
+            "tokens.code_lifetime",
+        ),
         ("zero state limit", format!("{MINIMAL}\n[limits]\nstate = 0"), &[], "limits.state"),
         ("query limit over 1 MiB", MINIMAL.into(), &[("OAUTH__LIMITS__QUERY", "1048577")], "limits.query"),
         ("zero consent lifetime", format!("{MINIMAL}\n[oidc]\nconsent_lifetime = 0"), &[], "oidc.consent_lifetime"),

@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 use crate::support::{basic, browser_flow, browser_flow_to, http, spawn, spawn_with_extra_config};
 
 /// A client's P-256 DPoP key.
-struct Key(SigningKey);
+pub(crate) struct Key(SigningKey);
 
 impl Key {
-    fn new(seed: u8) -> Self {
+    pub(crate) fn new(seed: u8) -> Self {
         Self(SigningKey::from_bytes(&[seed; 32].into()).unwrap())
     }
 
@@ -31,7 +31,7 @@ impl Key {
     }
 
     /// RFC 7638 thumbprint, computed here independently of the server.
-    fn jkt(&self) -> String {
+    pub(crate) fn jkt(&self) -> String {
         let jwk = self.jwk();
         let canonical = format!(
             r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
@@ -42,7 +42,7 @@ impl Key {
     }
 
     /// An ES256 proof for `htm` `htu`, made now, with `extra` claims.
-    fn proof(&self, htm: &str, htu: &str, extra: Value) -> String {
+    pub(crate) fn proof(&self, htm: &str, htu: &str, extra: Value) -> String {
         let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk()});
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
         let jti = URL_SAFE_NO_PAD.encode(rand_bytes());

@@ -10,6 +10,8 @@ mod hardening; // __Host- cookies, HSTS, the admin listener
 mod interop_node; // panva's openid-client (Node.js) drives the binary: code flow, ID tokens, refresh, client_credentials
 mod metrics; // /metrics counters move after real requests; no secret in labels
 mod oidc_rp; // the openidconnect crate as relying party, for RS256, ES256 and EdDSA
+mod par; // pushed authorization requests: the browser flow with request_uri, required PAR, a request_uri raced on two instances
+mod private_key_jwt; // private_key_jwt: inline jwks, a fetched jwks_uri, one assertion raced on two instances
 mod prompt; // prompt=none, prompt=login, max_age, remembered consent, login_hint
 mod protocol_errors; // error pages, methods, content types, limits, probes
 mod redis; // on Redis: two instances, concurrency across processes, outage, the client CLI

@@ -9,7 +9,7 @@ use crate::support::{Server, basic, browser, browser_flow, http, spawn, submit, 
 
 const KEY: &str = "c2Vzc2lvbi1jb29raWUta2V5LWZvci10aGUtcmVkaXMtdGVzdHMtb2YtdGhlLXNlcnZlci0wMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZg==";
 
-async fn redis_server(url: &str, prefix: &str, issuer: Option<&str>) -> Server {
+pub async fn redis_server(url: &str, prefix: &str, issuer: Option<&str>) -> Server {
     let mut env = vec![
         ("OAUTH__STORAGE__URL", url),
         ("OAUTH__STORAGE__KEY_PREFIX", prefix),
@@ -175,7 +175,7 @@ async fn redis_outage_gives_503_and_service_resumes() {
 }
 
 /// Runs `oauth-server <command> --config demo.toml <args>` against the Redis of the test.
-fn cli(command: &str, args: &[&str], url: &str, prefix: &str) -> (bool, String, String) {
+pub fn cli(command: &str, args: &[&str], url: &str, prefix: &str) -> (bool, String, String) {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/aioauth-demo/demo.toml");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_oauth-server"))
         .args([command, "--config", config])
@@ -248,7 +248,10 @@ async fn cli_creates_and_deletes_clients() {
         (&["create"], "--redirect-uri: client "),
         (&["create", "--id", "a b", "--redirect-uri", "https://a.example/cb"], "--id"),
         (&["create", "--grant-type", "magic", "--redirect-uri", "https://a.example/cb"], "--grant-type"),
-        (&["create", "--auth-method", "private_key_jwt", "--redirect-uri", "https://a.example/cb"], "--auth-method"),
+        (
+            &["create", "--auth-method", "private_key_jwt", "--redirect-uri", "https://a.example/cb"],
+            "--jwks or --jwks-uri",
+        ),
         (&["create", "--grant-type", "client_credentials", "--auth-method", "none"], "--grant-type"),
         (&["create", "--id", "test_client", "--redirect-uri", "https://a.example/cb"], "--id"),
         (&["delete", "test_client"], "read-only"),
