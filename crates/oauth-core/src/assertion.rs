@@ -12,11 +12,10 @@
 
 use std::sync::Arc;
 
-use jsonwebtoken::{Algorithm, Validation};
 use serde_json::Value;
 
 use crate::client::Client;
-use crate::jose;
+use crate::jose::{self, Algorithm};
 
 /// The `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -142,18 +141,10 @@ pub fn verify(
     let kid = header.get("kid").and_then(Value::as_str);
     let key = select_key(jwks, kid, alg)?;
 
-    let mut validation = Validation::new(alg);
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    let claims = jsonwebtoken::decode::<Value>(assertion, &key, &validation)
-        .map_err(|e| match e.kind() {
-            jsonwebtoken::errors::ErrorKind::InvalidSignature => AssertionError::Signature,
-            jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => AssertionError::NoKey,
-            _ => AssertionError::Malformed,
-        })?
-        .claims;
+    let claims = jose::verify_jws(assertion, &key).map_err(|e| match e {
+        jose::JwsError::Signature => AssertionError::Signature,
+        jose::JwsError::Malformed => AssertionError::Malformed,
+    })?;
 
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
     if text("iss") != Some(client_id) || text("sub") != Some(client_id) {
@@ -194,7 +185,7 @@ pub fn verify(
 
 /// The registered signing key whose type fits `alg` and whose `kid` is the
 /// header's; without a `kid`, the only such key.
-fn select_key(jwks: &Value, kid: Option<&str>, alg: Algorithm) -> Result<jsonwebtoken::DecodingKey, AssertionError> {
+fn select_key(jwks: &Value, kid: Option<&str>, alg: Algorithm) -> Result<jose::PublicKey, AssertionError> {
     let keys = jwks.get("keys").and_then(Value::as_array).ok_or(AssertionError::NoKey)?;
     let kty = match alg {
         Algorithm::ES256 | Algorithm::ES384 => "EC",
@@ -207,7 +198,7 @@ fn select_key(jwks: &Value, kid: Option<&str>, alg: Algorithm) -> Result<jsonweb
         usable && kid.is_none_or(|kid| key.get("kid").and_then(Value::as_str) == Some(kid))
     });
     let (Some(key), None) = (candidates.next(), candidates.next()) else { return Err(AssertionError::NoKey) };
-    jose::public_key(key).map_err(|_| AssertionError::NoKey)
+    jose::public_key(key, alg).map_err(|_| AssertionError::NoKey)
 }
 
 /// Checks a client's registered JWK Set: an object with a `keys` array of
@@ -220,7 +211,7 @@ pub fn check_jwks(jwks: &Value) -> Result<(), String> {
     }
     for (i, key) in keys.iter().enumerate() {
         let key = key.as_object().ok_or_else(|| format!("jwks key {i} is not an object"))?;
-        match jose::public_key(key) {
+        match jose::usable_public_key(key) {
             Ok(_) => {}
             Err(jose::PublicKeyError::Private) => return Err(format!("jwks key {i} holds private key material")),
             Err(_) => return Err(format!("jwks key {i} is not a usable public key")),

@@ -1,15 +1,16 @@
 //! Signing keys, JWKS, and JWT signing and verification (RS256, ES256, EdDSA).
 //!
-//! Cryptography is the `jsonwebtoken` crate (RustCrypto backend); keys are
-//! parsed and generated with `rsa`, `p256` and `ed25519-dalek`. This module
-//! only chooses algorithms, formats JWKs and checks claims.
+//! Keys are parsed and generated with `rsa`, `p256` and `ed25519-dalek`.
+//! Signatures are made and verified with `ring`, except Ed25519
+//! verification (`ed25519-dalek`, as fast): the backends were chosen by
+//! measurement (`benches/jose.rs`, docs/performance.md). This module only
+//! chooses algorithms, formats JWKs and checks claims.
 
 use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rsa::traits::PublicKeyParts as _;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -123,9 +124,45 @@ pub enum KeyError {
 pub struct SigningKey {
     kid: String,
     alg: SigningAlg,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    signer: Arc<Signer>,
+    public: Arc<PublicKey>,
     jwk: serde_json::Value,
+}
+
+/// The private half, ready to sign.
+enum Signer {
+    /// ECDSA P-256 with SHA-256 (`ring`).
+    Es256(ring::signature::EcdsaKeyPair),
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (`ring`, keys of 2048 to 4096 bits).
+    Rs256(ring::signature::RsaKeyPair),
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (`rsa`), for keys longer than `ring`
+    /// signs with (over 4096 bits).
+    Rs256Large(rsa::pkcs1v15::SigningKey<Sha256>),
+    /// Ed25519 (`ring`).
+    EdDsa(ring::signature::Ed25519KeyPair),
+}
+
+impl Signer {
+    /// The signature of `input`, as JWS carries it (ECDSA: `r || s`).
+    fn sign(&self, input: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let failed = |_| KeyError::Sign("the signer refused".into());
+        let rng = ring::rand::SystemRandom::new();
+        match self {
+            Self::Es256(pair) => Ok(pair.sign(&rng, input).map_err(failed)?.as_ref().to_vec()),
+            Self::Rs256(pair) => {
+                let mut signature = vec![0; pair.public().modulus_len()];
+                pair.sign(&ring::signature::RSA_PKCS1_SHA256, &rng, input, &mut signature).map_err(failed)?;
+                Ok(signature)
+            }
+            Self::Rs256Large(key) => {
+                use rsa::signature::{RandomizedSigner as _, SignatureEncoding as _};
+                // Blinded by the random generator, as `ring` blinds.
+                let signature = key.try_sign_with_rng(&mut rand::thread_rng(), input);
+                Ok(signature.map_err(|e| KeyError::Sign(e.into()))?.to_vec())
+            }
+            Self::EdDsa(pair) => Ok(pair.sign(input).as_ref().to_vec()),
+        }
+    }
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -238,17 +275,22 @@ impl SigningKey {
     }
 
     fn from_rsa(kid: String, key: rsa::RsaPrivateKey) -> Result<Self, KeyError> {
-        use rsa::pkcs1::EncodeRsaPrivateKey as _;
         if key.size() < 256 {
             return Err(KeyError::WeakRsa);
         }
+        use rsa::pkcs8::EncodePrivateKey as _;
         let err = parse_err(SigningAlg::RS256);
-        let der = key.to_pkcs1_der().map_err(|e| err(e.into()))?;
-        let encoding = EncodingKey::from_rsa_der(der.as_bytes());
         let (n, e) = (b64(&key.n().to_bytes_be()), b64(&key.e().to_bytes_be()));
-        let decoding = DecodingKey::from_rsa_components(&n, &e).map_err(|e| err(e.into()))?;
+        let signer = if key.size() <= 512 {
+            let der = key.to_pkcs8_der().map_err(|e| err(e.into()))?;
+            let pair =
+                ring::signature::RsaKeyPair::from_pkcs8(der.as_bytes()).map_err(|e| err(e.to_string().into()))?;
+            Signer::Rs256(pair)
+        } else {
+            Signer::Rs256Large(rsa::pkcs1v15::SigningKey::new(key))
+        };
         let jwk = serde_json::json!({ "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e });
-        Ok(Self { kid, alg: SigningAlg::RS256, encoding, decoding, jwk })
+        Self::new(kid, SigningAlg::RS256, signer, jwk)
     }
 
     fn from_p256(kid: String, key: &p256::SecretKey) -> Result<Self, KeyError> {
@@ -256,24 +298,37 @@ impl SigningKey {
         use p256::pkcs8::EncodePrivateKey as _;
         let err = parse_err(SigningAlg::ES256);
         let der = key.to_pkcs8_der().map_err(|e| err(e.into()))?;
-        let encoding = EncodingKey::from_ec_der(der.as_bytes());
+        let pair = ring::signature::EcdsaKeyPair::from_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            der.as_bytes(),
+            &ring::rand::SystemRandom::new(),
+        )
+        .map_err(|e| err(e.to_string().into()))?;
         let point = key.public_key().to_encoded_point(false);
         let (Some(x), Some(y)) = (point.x(), point.y()) else { return Err(err("no public point".into())) };
         let (x, y) = (b64(x), b64(y));
-        let decoding = DecodingKey::from_ec_components(&x, &y).map_err(|e| err(e.into()))?;
         let jwk = serde_json::json!({ "kty": "EC", "use": "sig", "alg": "ES256", "kid": kid, "crv": "P-256", "x": x, "y": y });
-        Ok(Self { kid, alg: SigningAlg::ES256, encoding, decoding, jwk })
+        Self::new(kid, SigningAlg::ES256, Signer::Es256(pair), jwk)
     }
 
     fn from_ed25519(kid: String, key: &ed25519_dalek::SigningKey) -> Result<Self, KeyError> {
         let err = parse_err(SigningAlg::EdDSA);
-        let der = key.to_pkcs8_der().map_err(|e| err(e.into()))?;
-        let encoding = EncodingKey::from_ed_der(der.as_bytes());
+        let pair =
+            ring::signature::Ed25519KeyPair::from_seed_and_public_key(key.as_bytes(), key.verifying_key().as_bytes())
+                .map_err(|e| err(e.to_string().into()))?;
         let x = b64(key.verifying_key().as_bytes());
-        let decoding = DecodingKey::from_ed_components(&x).map_err(|e| err(e.into()))?;
         let jwk =
             serde_json::json!({ "kty": "OKP", "use": "sig", "alg": "EdDSA", "kid": kid, "crv": "Ed25519", "x": x });
-        Ok(Self { kid, alg: SigningAlg::EdDSA, encoding, decoding, jwk })
+        Self::new(kid, SigningAlg::EdDSA, Signer::EdDsa(pair), jwk)
+    }
+
+    /// A key from its signer and public JWK.
+    fn new(kid: String, alg: SigningAlg, signer: Signer, jwk: serde_json::Value) -> Result<Self, KeyError> {
+        let public = jwk
+            .as_object()
+            .and_then(|members| public_key(members, alg.algorithm()).ok())
+            .ok_or_else(|| parse_err(alg)("the public key does not load".into()))?;
+        Ok(Self { kid, alg, signer: Arc::new(signer), public: Arc::new(public), jwk })
     }
 
     /// The key id.
@@ -293,10 +348,10 @@ impl SigningKey {
 
     /// Signs `claims` as a compact JWS with `kid`, `alg` and the given `typ`.
     pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, KeyError> {
-        let mut header = Header::new(self.alg.algorithm());
-        header.kid = Some(self.kid.clone());
-        header.typ = Some(typ.to_owned());
-        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| KeyError::Sign(e.into()))
+        let header = serde_json::json!({ "typ": typ, "alg": self.alg.as_str(), "kid": self.kid });
+        let claims = serde_json::to_vec(claims).map_err(|e| KeyError::Sign(e.into()))?;
+        let header = serde_json::to_vec(&header).map_err(|e| KeyError::Sign(e.into()))?;
+        self.sign_input(format!("{}.{}", b64(&header), b64(&claims)))
     }
 
     /// Signs `claims` with the given protected `header` as it is (its `alg`
@@ -309,9 +364,13 @@ impl SigningKey {
             encode(header).map_err(|e| KeyError::Sign(e.into()))?,
             encode(claims).map_err(|e| KeyError::Sign(e.into()))?
         );
-        let signature = jsonwebtoken::crypto::sign(input.as_bytes(), &self.encoding, self.alg.algorithm())
-            .map_err(|e| KeyError::Sign(e.into()))?;
-        Ok(format!("{input}.{signature}"))
+        self.sign_input(input)
+    }
+
+    /// Appends the signature of `input` (`header.payload`) to it.
+    fn sign_input(&self, input: String) -> Result<String, KeyError> {
+        let signature = self.signer.sign(input.as_bytes())?;
+        Ok(format!("{input}.{}", b64(&signature)))
     }
 }
 
@@ -408,24 +467,27 @@ impl KeySet {
         issuer: &str,
         now: Option<u64>,
     ) -> Result<T, JwtError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| JwtError::Header(Arc::new(e)))?;
-        if header.typ.as_deref().map(str::to_ascii_lowercase) != Some(typ.to_ascii_lowercase()) {
+        let header = protected_header(token).ok_or_else(|| JwtError::Header(Arc::new(Refusal("not a JOSE header"))))?;
+        let text = |name: &str| header.get(name).and_then(serde_json::Value::as_str);
+        if text("typ").map(str::to_ascii_lowercase) != Some(typ.to_ascii_lowercase()) {
             return Err(JwtError::Typ);
         }
-        let kid = header.kid.ok_or(JwtError::NoKid)?;
+        let kid = text("kid").ok_or(JwtError::NoKid)?;
         let key = self.keys.iter().find(|k| k.kid == kid).ok_or(JwtError::UnknownKid)?;
-        if header.alg != key.alg.algorithm() {
+        if text("alg") != Some(key.alg.as_str()) {
             return Err(JwtError::Algorithm);
         }
-        let mut validation = Validation::new(key.alg.algorithm());
-        validation.set_issuer(&[issuer]);
-        validation.validate_aud = false;
-        validation.validate_exp = false;
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "iss"]);
-        let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key.decoding, &validation)
-            .map_err(|e| JwtError::Refused(Arc::new(e)))?
-            .claims;
+        let refused = |why| JwtError::Refused(Arc::new(Refusal(why)));
+        let claims = verify_jws(token, &key.public).map_err(|e| match e {
+            JwsError::Signature => refused("the signature does not verify"),
+            JwsError::Malformed => refused("the payload is not JSON"),
+        })?;
+        if claims.get("iss").and_then(serde_json::Value::as_str) != Some(issuer) {
+            return Err(refused("the issuer is not this one"));
+        }
+        if claims.get("exp").is_none() {
+            return Err(refused("no exp claim"));
+        }
         if let Some(now) = now {
             let exp = claims.get("exp").and_then(serde_json::Value::as_u64).ok_or(JwtError::NoExp)?;
             if exp <= now {
@@ -434,6 +496,42 @@ impl KeySet {
         }
         serde_json::from_value(claims).map_err(|e| JwtError::Claims(Arc::new(e)))
     }
+}
+
+/// Why a JWT was refused, as the source of a [`JwtError`].
+#[derive(Debug, Clone, Copy)]
+struct Refusal(&'static str);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// A JWS algorithm this server verifies (RFC 7518 §3.1, RFC 8037 §3.1):
+/// asymmetric only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Algorithm {
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// ECDSA P-384 with SHA-384.
+    ES384,
+    /// Ed25519.
+    EdDSA,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
 }
 
 /// The asymmetric JWS algorithms a presented JWT (a DPoP proof, a client
@@ -508,14 +606,145 @@ pub(crate) fn unverified_claims(token: &str) -> Option<serde_json::Map<String, s
     }
 }
 
-/// A verification key from a public JWK that a stranger sent.
-pub(crate) fn public_key(jwk: &serde_json::Map<String, serde_json::Value>) -> Result<DecodingKey, PublicKeyError> {
+/// A verification key for one algorithm, from a public JWK that a stranger
+/// sent (a DPoP proof's `jwk`, a client's registered key).
+///
+/// The backend is chosen by measurement (docs/performance.md): ECDSA and RSA
+/// (PKCS#1 v1.5 and PSS) verify with `ring`, several times faster than the
+/// RustCrypto crates; Ed25519 verifies with `ed25519-dalek`, as fast as
+/// `ring`'s.
+pub(crate) struct PublicKey {
+    verifier: Verifier,
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicKey").finish_non_exhaustive()
+    }
+}
+
+enum Verifier {
+    /// ECDSA with `ring`: the algorithm and the uncompressed SEC1 point.
+    Ecdsa(&'static ring::signature::EcdsaVerificationAlgorithm, Vec<u8>),
+    /// RSA with `ring`: the padding and hash, and the modulus and exponent.
+    Rsa(&'static ring::signature::RsaParameters, ring::signature::RsaPublicKeyComponents<Vec<u8>>),
+    /// Ed25519 with `ed25519-dalek`.
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+/// Why a compact JWS was refused by [`verify_jws`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JwsError {
+    /// A part does not decode, or the payload is not JSON.
+    Malformed,
+    /// The signature does not verify with the key.
+    Signature,
+}
+
+/// RSA moduli accepted from strangers, in bits: the least this server signs
+/// with, and the most `ring` verifies.
+const RSA_BITS: std::ops::RangeInclusive<usize> = 2048..=8192;
+
+/// A verification key for `alg` from a public JWK: its `kty` (and `crv`)
+/// must be the algorithm's, its members well formed.
+pub(crate) fn public_key(
+    jwk: &serde_json::Map<String, serde_json::Value>,
+    alg: Algorithm,
+) -> Result<PublicKey, PublicKeyError> {
+    use ring::signature as rs;
     if PRIVATE_MEMBERS.iter().any(|member| jwk.contains_key(*member)) {
         return Err(PublicKeyError::Private);
     }
-    let parsed: jsonwebtoken::jwk::Jwk =
-        serde_json::from_value(serde_json::Value::Object(jwk.clone())).map_err(|_| PublicKeyError::Unusable)?;
-    DecodingKey::from_jwk(&parsed).map_err(|_| PublicKeyError::Unusable)
+    let text = |name: &str| jwk.get(name).and_then(serde_json::Value::as_str);
+    let bytes = |name: &str| -> Result<Vec<u8>, PublicKeyError> {
+        text(name).and_then(|v| URL_SAFE_NO_PAD.decode(v).ok()).ok_or(PublicKeyError::Unusable)
+    };
+    let ec = |crv: &str, len: usize, verifier: &'static rs::EcdsaVerificationAlgorithm| {
+        if text("kty") != Some("EC") || text("crv") != Some(crv) {
+            return Err(PublicKeyError::Unusable);
+        }
+        let (x, y) = (bytes("x")?, bytes("y")?);
+        if x.len() != len || y.len() != len {
+            return Err(PublicKeyError::Unusable);
+        }
+        let mut point = Vec::with_capacity(1 + 2 * len);
+        point.push(4);
+        point.extend_from_slice(&x);
+        point.extend_from_slice(&y);
+        Ok(Verifier::Ecdsa(verifier, point))
+    };
+    let rsa = |params: &'static rs::RsaParameters| {
+        if text("kty") != Some("RSA") {
+            return Err(PublicKeyError::Unusable);
+        }
+        let (mut n, mut e) = (bytes("n")?, bytes("e")?);
+        let strip = |v: &mut Vec<u8>| {
+            let zeros = v.iter().take_while(|b| **b == 0).count();
+            v.drain(..zeros);
+        };
+        strip(&mut n);
+        strip(&mut e);
+        let bits = n.first().map_or(0, |top| n.len() * 8 - top.leading_zeros() as usize);
+        if !RSA_BITS.contains(&bits) || e.is_empty() {
+            return Err(PublicKeyError::Unusable);
+        }
+        Ok(Verifier::Rsa(params, rs::RsaPublicKeyComponents { n, e }))
+    };
+    let verifier = match alg {
+        Algorithm::ES256 => ec("P-256", 32, &rs::ECDSA_P256_SHA256_FIXED)?,
+        Algorithm::ES384 => ec("P-384", 48, &rs::ECDSA_P384_SHA384_FIXED)?,
+        Algorithm::RS256 => rsa(&rs::RSA_PKCS1_2048_8192_SHA256)?,
+        Algorithm::RS384 => rsa(&rs::RSA_PKCS1_2048_8192_SHA384)?,
+        Algorithm::RS512 => rsa(&rs::RSA_PKCS1_2048_8192_SHA512)?,
+        Algorithm::PS256 => rsa(&rs::RSA_PSS_2048_8192_SHA256)?,
+        Algorithm::PS384 => rsa(&rs::RSA_PSS_2048_8192_SHA384)?,
+        Algorithm::PS512 => rsa(&rs::RSA_PSS_2048_8192_SHA512)?,
+        Algorithm::EdDSA => {
+            if text("kty") != Some("OKP") || text("crv") != Some("Ed25519") {
+                return Err(PublicKeyError::Unusable);
+            }
+            let x: [u8; 32] = bytes("x")?.try_into().map_err(|_| PublicKeyError::Unusable)?;
+            Verifier::Ed25519(ed25519_dalek::VerifyingKey::from_bytes(&x).map_err(|_| PublicKeyError::Unusable)?)
+        }
+    };
+    Ok(PublicKey { verifier })
+}
+
+/// Whether a registered JWK can verify with some algorithm of the
+/// allow-list (for checking a client's `jwks` when it is registered): the
+/// rules of [`public_key`] for the algorithm its `kty` and `crv` name.
+pub(crate) fn usable_public_key(jwk: &serde_json::Map<String, serde_json::Value>) -> Result<(), PublicKeyError> {
+    let mut outcome = Err(PublicKeyError::Unusable);
+    for (_, alg) in ASYMMETRIC {
+        match public_key(jwk, *alg) {
+            Ok(_) => return Ok(()),
+            Err(PublicKeyError::Private) => return Err(PublicKeyError::Private),
+            Err(e) => outcome = Err(e),
+        }
+    }
+    outcome
+}
+
+/// Verifies the signature of a compact JWS with `key` (whose algorithm the
+/// caller took from the header and checked against its allow-list), then
+/// decodes its payload as JSON.
+pub(crate) fn verify_jws(token: &str, key: &PublicKey) -> Result<serde_json::Value, JwsError> {
+    let (input, signature) = token.rsplit_once('.').ok_or(JwsError::Malformed)?;
+    let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| JwsError::Malformed)?;
+    let valid = match &key.verifier {
+        Verifier::Ecdsa(alg, point) => {
+            ring::signature::UnparsedPublicKey::new(*alg, point).verify(input.as_bytes(), &signature).is_ok()
+        }
+        Verifier::Rsa(params, components) => components.verify(params, input.as_bytes(), &signature).is_ok(),
+        Verifier::Ed25519(verifying) => ed25519_dalek::Signature::from_slice(&signature)
+            .is_ok_and(|sig| ed25519_dalek::Verifier::verify(verifying, input.as_bytes(), &sig).is_ok()),
+    };
+    if !valid {
+        return Err(JwsError::Signature);
+    }
+    let payload = input.split('.').nth(1).ok_or(JwsError::Malformed)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| JwsError::Malformed)?;
+    serde_json::from_slice(&bytes).map_err(|_| JwsError::Malformed)
 }
 
 /// True when `token` has the shape of a compact JWS (three base64url parts).
@@ -589,6 +818,100 @@ mod tests {
             let other = if alg == SigningAlg::ES256 { SigningAlg::EdDSA } else { SigningAlg::ES256 };
             assert!(SigningKey::from_pem("k", other, &pem).is_err(), "a key is loaded only as its own algorithm");
         }
+    }
+
+    /// A compact JWS over `claims` signed by ring with `alg`'s padding.
+    fn ring_jws(header: &serde_json::Value, sign: impl Fn(&[u8]) -> Vec<u8>) -> String {
+        let enc = |v: &serde_json::Value| b64(&serde_json::to_vec(v).unwrap());
+        let input = format!("{}.{}", enc(header), enc(&serde_json::json!({ "jti": "j" })));
+        let signature = sign(input.as_bytes());
+        format!("{input}.{}", b64(&signature))
+    }
+
+    #[test]
+    fn presented_keys_verify_with_ring_for_pss_and_p384() {
+        use ring::signature::{self as rs, KeyPair as _};
+        let rng = ring::rand::SystemRandom::new();
+        // PS256 with a 2048-bit key.
+        let pem = SigningKey::generate_pem(SigningAlg::RS256).unwrap();
+        let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
+        let rsa = rs::RsaKeyPair::from_pkcs8(&der).unwrap();
+        let jwk = SigningKey::from_pem("k", SigningAlg::RS256, &pem).unwrap().public_jwk().as_object().unwrap().clone();
+        let jws = ring_jws(&serde_json::json!({ "alg": "PS256" }), |input| {
+            let mut sig = vec![0; rsa.public().modulus_len()];
+            rsa.sign(&rs::RSA_PSS_SHA256, &rng, input, &mut sig).unwrap();
+            sig
+        });
+        let key = public_key(&jwk, Algorithm::PS256).unwrap();
+        assert_eq!(verify_jws(&jws, &key).unwrap()["jti"], "j");
+        let rs256 = public_key(&jwk, Algorithm::RS256).unwrap();
+        assert_eq!(verify_jws(&jws, &rs256).unwrap_err(), JwsError::Signature, "PSS is not PKCS#1 v1.5");
+
+        // ES384 (P-384).
+        let pkcs8 = rs::EcdsaKeyPair::generate_pkcs8(&rs::ECDSA_P384_SHA384_FIXED_SIGNING, &rng).unwrap();
+        let ec = rs::EcdsaKeyPair::from_pkcs8(&rs::ECDSA_P384_SHA384_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+        let point = ec.public_key().as_ref();
+        let jwk = serde_json::json!({ "kty": "EC", "crv": "P-384", "x": b64(&point[1..49]), "y": b64(&point[49..]) });
+        let jwk = jwk.as_object().unwrap();
+        let jws =
+            ring_jws(&serde_json::json!({ "alg": "ES384" }), |input| ec.sign(&rng, input).unwrap().as_ref().to_vec());
+        assert!(verify_jws(&jws, &public_key(jwk, Algorithm::ES384).unwrap()).is_ok());
+        let mut tampered = jws.clone();
+        tampered.replace_range(jws.len() - 4.., "AAAA");
+        assert_eq!(
+            verify_jws(&tampered, &public_key(jwk, Algorithm::ES384).unwrap()).unwrap_err(),
+            JwsError::Signature
+        );
+        assert_eq!(public_key(jwk, Algorithm::ES256).unwrap_err(), PublicKeyError::Unusable, "a P-384 key for ES256");
+    }
+
+    #[test]
+    fn presented_keys_must_fit_their_algorithm() {
+        let unusable = |jwk: serde_json::Value, alg| {
+            assert_eq!(public_key(jwk.as_object().unwrap(), alg).unwrap_err(), PublicKeyError::Unusable, "{jwk}");
+        };
+        let ec = SigningKey::generate("e", SigningAlg::ES256).unwrap().public_jwk().clone();
+        let ed = SigningKey::generate("d", SigningAlg::EdDSA).unwrap().public_jwk().clone();
+        unusable(ec.clone(), Algorithm::EdDSA);
+        unusable(ec.clone(), Algorithm::RS256);
+        unusable(ed.clone(), Algorithm::ES256);
+        let mut short = ec.clone();
+        short["x"] = b64(&[1; 31]).into();
+        unusable(short, Algorithm::ES256);
+        let mut padded = ed.clone();
+        padded["x"] = format!("{}=", ed["x"].as_str().unwrap()).into();
+        unusable(padded, Algorithm::EdDSA);
+        // RSA: 2048 to 8192 bits only; a leading zero byte does not count.
+        let small = b64(&[0xC5; 128]);
+        unusable(serde_json::json!({ "kty": "RSA", "n": small, "e": "AQAB" }), Algorithm::RS256);
+        let mut zero_led = vec![0u8];
+        zero_led.extend([0xC5; 256]);
+        let jwk = serde_json::json!({ "kty": "RSA", "n": b64(&zero_led), "e": "AQAB" });
+        assert!(public_key(jwk.as_object().unwrap(), Algorithm::RS256).is_ok());
+        let jwk = serde_json::json!({ "kty": "RSA", "n": b64(&[0xC5; 1025]), "e": "AQAB" });
+        unusable(jwk, Algorithm::PS256);
+        // At registration: usable for some algorithm of the allow-list.
+        assert_eq!(usable_public_key(ec.as_object().unwrap()), Ok(()));
+        assert_eq!(usable_public_key(ed.as_object().unwrap()), Ok(()));
+        let weak = serde_json::json!({ "kty": "RSA", "n": b64(&[0xC5; 128]), "e": "AQAB" });
+        assert_eq!(usable_public_key(weak.as_object().unwrap()), Err(PublicKeyError::Unusable));
+        let oct = serde_json::json!({ "kty": "oct" });
+        assert_eq!(usable_public_key(oct.as_object().unwrap()), Err(PublicKeyError::Unusable));
+        let mut private = ec;
+        private["d"] = "AAAA".into();
+        assert_eq!(usable_public_key(private.as_object().unwrap()), Err(PublicKeyError::Private));
+        assert_eq!(public_key(private.as_object().unwrap(), Algorithm::ES256).unwrap_err(), PublicKeyError::Private);
+    }
+
+    #[test]
+    fn rsa_keys_beyond_ring_sign_with_rsa() {
+        let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 4608).unwrap();
+        let key = SigningKey::from_rsa("big".into(), key).unwrap();
+        assert!(matches!(*key.signer, Signer::Rs256Large(_)));
+        let set = KeySet::new(vec![key], "big").unwrap();
+        let jwt = set.active().sign("JWT", &serde_json::json!({ "iss": "i", "exp": 4_000_000_000u64 })).unwrap();
+        assert!(set.verify::<serde_json::Value>(&jwt, "JWT", "i", Some(NOW)).is_ok());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::dpop::Prover;
 use crate::report::Stats;
 use crate::server::Target;
 
@@ -112,10 +113,15 @@ impl Client {
     /// Authorization codes minted through the browser flow (one login, then
     /// remembered consent: each authorize request is one redirect with a code).
     pub(crate) async fn mint_codes(&self, base: &str, n: usize) -> Vec<String> {
+        self.mint_codes_for(base, "read", n).await
+    }
+
+    /// Authorization codes for `scope` (form-encoded), as [`Client::mint_codes`].
+    pub(crate) async fn mint_codes_for(&self, base: &str, scope: &str, n: usize) -> Vec<String> {
         let browser =
             reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let authorize = format!(
-            "{base}/oauth/authorize?client_id=bench&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&response_type=code&scope=read"
+            "{base}/oauth/authorize?client_id=bench&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&response_type=code&scope={scope}"
         );
         let r = browser.get(&authorize).send().await.unwrap();
         let login = browser.get(format!("{base}{}", location(&r))).send().await.unwrap().text().await.unwrap();
@@ -156,6 +162,36 @@ impl Client {
         }
         codes.truncate(n);
         codes
+    }
+
+    /// A DPoP-bound access token of a user, with the `openid` scope: a code
+    /// exchanged with a proof of `prover`'s key.
+    /// `n` numbers the exchange's proof (its `jti`).
+    pub(crate) async fn dpop_user_token(&self, base: &str, prover: &Prover, n: usize) -> String {
+        let code = self.mint_codes_for(base, "openid+read", 1).await.pop().unwrap();
+        let proof = prover.proof("POST", &format!("{base}/oauth/token"), None, n);
+        let r = self
+            .http
+            .post(format!("{base}/oauth/token"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("DPoP", proof)
+            .body(format!(
+                "grant_type=authorization_code&code={code}&redirect_uri=https://app.example/cb&{}",
+                self.form_auth()
+            ))
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["token_type"], "DPoP", "{body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Asserts, through introspection, that `token` is bound to `jkt`.
+    pub(crate) async fn assert_bound(&self, base: &str, token: &str, jkt: &str) {
+        let (status, body) = self.post(base, "/oauth/introspect", format!("token={token}&{}", self.form_auth())).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["cnf"]["jkt"], jkt, "a DPoP-bound token carries its key's thumbprint: {body}");
     }
 
     /// Complete browser flows (authorize, login, consent, token) with 16

@@ -28,12 +28,14 @@
 //! processes; [`baseline`] is the baseline server; [`server`] configures and
 //! starts `oauth-server`; [`redis`] is the private Redis; [`wrk`] drives wrk
 //! with the Lua scripts next to it; [`client`] makes the requests outside wrk
-//! (minting inputs, browser flows, checking tokens); [`workloads`] runs the
+//! (minting inputs, browser flows, checking tokens); [`dpop`] signs the DPoP
+//! proofs of the DPoP workloads before their runs; [`workloads`] runs the
 //! workloads in order; [`report`] prints the table.
 #![allow(clippy::unwrap_used, reason = "a benchmark tool: any failure aborts the run with its message")]
 
 mod baseline;
 mod client;
+mod dpop;
 mod process;
 mod redis;
 mod report;

@@ -35,8 +35,17 @@ pub(crate) fn binary() -> PathBuf {
 
 /// The servers' configuration. The user comes with an Argon2id hash, as in
 /// production: a plain `password` would be hashed at start, and that one
-/// hash (19 MiB) would be the peak of the process's memory.
-pub(crate) fn config_text(secret_hash: &str, password_hash: &str, storage: &str, prefix: &str) -> String {
+/// hash (19 MiB) would be the peak of the process's memory. DPoP proofs are
+/// signed before their run, so they are accepted for `dpop_max_age` seconds
+/// (a baseline run, the run and the signing); OpenID Connect is on (an
+/// ephemeral ES256 key) for the DPoP-protected UserInfo workload.
+pub(crate) fn config_text(
+    secret_hash: &str,
+    password_hash: &str,
+    storage: &str,
+    prefix: &str,
+    dpop_max_age: u64,
+) -> String {
     format!(
         r#"
 [server]
@@ -56,6 +65,12 @@ key_prefix = "{prefix}"
 # bound of the memory store (a million records) would answer 503 midway.
 memory_max_records = 50000000
 
+[dpop]
+max_age = {dpop_max_age}
+
+[oidc]
+ephemeral_key = "ES256"
+
 [session]
 cookie_key = "YmVuY2gtY29va2llLWtleS1iZW5jaC1jb29raWUta2V5LWJlbmNoLWNvb2tpZS1rZXktYmVuY2gtY29va2llLWtleQ=="
 
@@ -65,7 +80,7 @@ secret_hash = "{secret_hash}"
 auth_method = "client_secret_post"
 redirect_uris = ["https://app.example/cb"]
 grant_types = ["authorization_code", "refresh_token", "client_credentials"]
-scopes = "read write"
+scopes = "read write openid"
 
 [[clients]]
 id = "bench-flow"

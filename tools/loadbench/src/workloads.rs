@@ -1,12 +1,14 @@
 //! The workloads, in the order of the table: client_credentials issuance
-//! (the baseline first), introspection, revocation, code exchange, chained
-//! refresh, browser flows, and Redis with many live tokens.
+//! (the baseline first), introspection, revocation, DPoP-bound
+//! client_credentials issuance, DPoP-protected UserInfo, code exchange,
+//! chained refresh, browser flows, and Redis with many live tokens.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::baseline;
 use crate::client::Client;
+use crate::dpop::Prover;
 use crate::process::{CLIENT_CORE, SERVER_CORE};
 use crate::redis::Redis;
 use crate::report::{self, Row, Stats, Summary, rate_of};
@@ -19,6 +21,12 @@ struct Bench {
     client: Client,
     baseline: Target,
     table: Vec<Row>,
+    /// The DPoP key of the DPoP workloads.
+    prover: Prover,
+    /// The number of the next proof's `jti`.
+    next_proof: usize,
+    /// [`Prover::max_rate`], measured once.
+    proof_rate: f64,
 }
 
 impl Bench {
@@ -97,6 +105,89 @@ impl Bench {
                 println!("note: {} revocation used all {} tokens", target.name, tokens.len());
             }
             self.push("revocation", target.name, 16, stats);
+        }
+    }
+
+    /// `count` proofs for `method` on `uri` (with `ath` of `access_token`),
+    /// written to `<dir>/<name>.in`, one per line.
+    fn proof_file(
+        &mut self,
+        name: &str,
+        method: &str,
+        uri: &str,
+        access_token: Option<&str>,
+        count: usize,
+    ) -> std::path::PathBuf {
+        let proofs = self.prover.proofs(method, uri, access_token, self.next_proof, count);
+        self.next_proof += count;
+        let file = self.wrk.dir.join(format!("{name}.in"));
+        std::fs::write(&file, proofs.join("\n")).unwrap();
+        file
+    }
+
+    /// DPoP-bound client_credentials issuance, 16 connections: every request
+    /// carries its own proof (signed before the run, a fresh `jti` each), so
+    /// each one verifies an ES256 signature and stores a `jti`.
+    async fn dpop_issuance(&mut self, targets: [&Target; 2]) {
+        let cc_body = self.client.cc_body();
+        for target in targets {
+            // Enough proofs for the whole run: a DPoP request does all a
+            // client_credentials request does and verifies a proof, so the
+            // lower of that run's rate and the proof verification rate (with
+            // a margin) bounds it.
+            let rate = rate_of(&self.table, "client_credentials", target.name).min(self.proof_rate);
+            let n = (rate * 1.25 * self.wrk.seconds as f64) as usize;
+            let name = format!("{}_dpop_cc", target.name);
+            let file = self.proof_file(&name, "POST", &format!("{}/oauth/token", target.base), None, n);
+            let script = Script::post("/oauth/token", &cc_body).proofs(&file).collecting();
+            let (mut stats, lines) = self.paired(target, &name, script, 16).await;
+            let tokens = Self::access_tokens(&lines);
+            if let Some(first) = tokens.first() {
+                self.client.assert_bound(&target.base, first, &self.prover.jkt).await;
+            }
+            stats.verified = Some(self.client.verify(&target.base, &tokens).await);
+            if stats.requests as usize > n {
+                println!("note: {} DPoP issuance used all {n} proofs", target.name);
+            }
+            self.push("DPoP client_credentials", target.name, 16, stats);
+        }
+    }
+
+    /// DPoP-protected UserInfo, 16 connections: one DPoP-bound token of a
+    /// user (`Authorization: DPoP`), and a proof with its `ath` per request.
+    async fn dpop_userinfo(&mut self, targets: [&Target; 2]) {
+        for target in targets {
+            let token = self.client.dpop_user_token(&target.base, &self.prover, self.next_proof).await;
+            self.next_proof += 1;
+            // A UserInfo request does a token lookup as introspection does,
+            // and verifies a proof: the lower rate of the two bounds it.
+            let rate = rate_of(&self.table, "introspection", target.name).min(self.proof_rate);
+            let n = (rate * 1.25 * self.wrk.seconds as f64) as usize;
+            let name = format!("{}_dpop_userinfo", target.name);
+            let uri = format!("{}/oauth/userinfo", target.base);
+            let file = self.proof_file(&name, "GET", &uri, Some(&token), n + 1);
+            // The first proof checks the setup outside wrk: 200 with the user's `sub`.
+            let mut lines = std::fs::read_to_string(&file).unwrap();
+            let first = lines.lines().next().unwrap().to_owned();
+            lines.drain(..first.len() + 1);
+            std::fs::write(&file, lines).unwrap();
+            let r = self
+                .client
+                .http
+                .get(&uri)
+                .header("Authorization", format!("DPoP {token}"))
+                .header("DPoP", first)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200, "DPoP UserInfo: {:?}", r.text().await);
+            let authorization = format!("DPoP {token}");
+            let script = Script::get("/oauth/userinfo", &authorization).proofs(&file);
+            let (stats, _) = self.paired(target, &name, script, 16).await;
+            if stats.requests as usize > n {
+                println!("note: {} DPoP UserInfo used all {n} proofs", target.name);
+            }
+            self.push("DPoP UserInfo", target.name, 16, stats);
         }
     }
 
@@ -279,18 +370,34 @@ pub(crate) async fn run() {
     let baseline = baseline::start().await;
     let redis = Arc::new(Redis::start());
     let password_hash = oauth_core::user::hash_password("bench-password").into_string();
-    let config = |storage: &str| server::config_text(&hash.to_stored(), &password_hash, storage, "oauth");
+    // Proofs are signed before a run and must stay acceptable through the
+    // baseline's run, the run itself, and their signing.
+    let dpop_max_age = (2 * seconds + 60).min(3600);
+    let config = |storage: &str| server::config_text(&hash.to_stored(), &password_hash, storage, "oauth", dpop_max_age);
     let memory = server::start(&server_binary, &dir, "memory", &config("memory"), None).await;
     let on_redis = server::start(&server_binary, &dir, "redis", &config(&redis.url()), Some(redis.clone())).await;
     let targets = [&memory, &on_redis];
 
-    let mut bench = Bench { wrk: Wrk { dir: dir.clone(), seconds }, client, baseline, table: Vec::new() };
+    let prover = Prover::new();
+    let proof_rate = prover.max_rate();
+    let mut bench = Bench {
+        wrk: Wrk { dir: dir.clone(), seconds },
+        client,
+        baseline,
+        table: Vec::new(),
+        prover,
+        next_proof: 0,
+        proof_rate,
+    };
     let baseline_by_conn = bench.issuance(targets, connections).await;
     bench.introspection(targets, connections).await;
     bench.revocation(targets).await;
     // Peak memory before any login: minting codes logs a user in, and
     // Argon2 takes 19 MiB per login.
     let token_peak: Vec<f64> = targets.iter().map(|t| t.proc.peak_rss_mib()).collect();
+    // After the peak above: a DPoP-bound user token needs a login.
+    bench.dpop_issuance(targets).await;
+    bench.dpop_userinfo(targets).await;
     bench.code_exchange(targets).await;
     bench.chained_refresh(targets).await;
     bench.browser_flows(targets).await;

@@ -1,14 +1,22 @@
 -- The wrk script of every run. wrk.rs puts these locals before it:
---   path      the path every request posts to
+--   method    POST, or GET (then no body and no Content-Type)
+--   path      the path of every request
+--   authorization  nil, or the Authorization header of every request
 --   form      the form body, or its start when `input` adds a line per request
 --   input     nil, or a file of inputs, one appended to `form` per request
 --   chain     refresh chains: `input` holds refresh tokens, and each answer's
 --             refresh token is used next
+--   proofs    `input` holds DPoP proofs: each line is the next request's DPoP
+--             header, and `form` is the body as it is
 --   tokens    nil, or the file where the access token of every 200 goes
 --   out       the file done() writes (the chains' last refresh tokens)
 -- It counts non-200 answers and prints one RESULT line for wrk.rs.
 
-headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }
+headers = {}
+if method ~= "GET" then headers["Content-Type"] = "application/x-www-form-urlencoded" end
+if authorization then headers["Authorization"] = authorization end
+local body = nil
+if method ~= "GET" then body = form end
 
 if input and chain then
   -- Chains live in a small table; other inputs are read a line per
@@ -23,10 +31,14 @@ elseif input then
   local lines = io.open(input)
   function request()
     local item = lines:read("*l") or "exhausted.exhausted"
-    return wrk.format("POST", path, headers, form .. item)
+    if proofs then
+      headers["DPoP"] = item
+      return wrk.format(method, path, headers, body)
+    end
+    return wrk.format(method, path, headers, form .. item)
   end
 else
-  function request() return wrk.format("POST", path, headers, form) end
+  function request() return wrk.format(method, path, headers, body) end
 end
 
 errors = 0

@@ -15,8 +15,12 @@ const LUA: &str = include_str!("wrk.lua");
 /// What a wrk run sends and collects.
 #[derive(Clone, Copy)]
 pub(crate) struct Script<'a> {
-    /// The path every request posts to.
+    /// The method of every request: `POST`, or `GET` (no body).
+    method: &'a str,
+    /// The path of every request.
     path: &'a str,
+    /// A fixed `Authorization` header for every request.
+    authorization: Option<&'a str>,
     /// The form body, or its start when `input` adds a line per request.
     form: &'a str,
     /// A file of inputs, one line appended to `form` per request.
@@ -25,12 +29,34 @@ pub(crate) struct Script<'a> {
     collect: bool,
     /// Refresh chains: `input` holds refresh tokens, each answer's refresh token is used next.
     chain: bool,
+    /// `input` holds DPoP proofs: each line is the next request's `DPoP`
+    /// header, and the form is sent as it is.
+    proofs: bool,
 }
 
 impl<'a> Script<'a> {
     /// The same `form` posted to `path` by every request; only statuses are counted.
     pub(crate) fn post(path: &'a str, form: &'a str) -> Self {
-        Self { path, form, input: None, collect: false, chain: false }
+        Self {
+            method: "POST",
+            path,
+            authorization: None,
+            form,
+            input: None,
+            collect: false,
+            chain: false,
+            proofs: false,
+        }
+    }
+
+    /// A `GET` of `path` with a fixed `Authorization` header (a protected resource).
+    pub(crate) fn get(path: &'a str, authorization: &'a str) -> Self {
+        Self { method: "GET", authorization: Some(authorization), ..Self::post(path, "") }
+    }
+
+    /// Each request sends the next line of `input`, a DPoP proof, as its `DPoP` header.
+    pub(crate) fn proofs(self, input: &'a Path) -> Self {
+        Self { input: Some(input), proofs: true, ..self }
     }
 
     /// Each request appends the next line of `input` to the form.
@@ -66,11 +92,14 @@ impl Wrk {
     pub(crate) fn script(&self, name: &str, script: Script<'_>) -> PathBuf {
         let file = |ext: &str| lua_string(&self.dir.join(format!("{name}.{ext}")).display().to_string());
         let settings = format!(
-            "local path = {}\nlocal form = {}\nlocal input = {}\nlocal chain = {}\nlocal tokens = {}\nlocal out = {}\n",
+            "local method = {}\nlocal path = {}\nlocal authorization = {}\nlocal form = {}\nlocal input = {}\nlocal chain = {}\nlocal proofs = {}\nlocal tokens = {}\nlocal out = {}\n",
+            lua_string(script.method),
             lua_string(script.path),
+            script.authorization.map_or("nil".to_owned(), lua_string),
             lua_string(script.form),
             script.input.map_or("nil".to_owned(), |p| lua_string(&p.display().to_string())),
             script.chain,
+            script.proofs,
             if script.collect { file("tokens") } else { "nil".to_owned() },
             file("out"),
         );
