@@ -86,21 +86,12 @@ async function refusedBody(promise, code) {
  * DPoP nonces it was given, one per origin).
  *
  * openid-client 6.9 signs proofs of an Ed25519 key with the fully-specified
- * `alg` `Ed25519` (RFC 9864); the server knows only `EdDSA` (what it
- * advertises in `dpop_signing_alg_values_supported`), so for EdDSA the
- * header is remapped with `modifyAssertion`, as openid-client documents.
+ * `alg` `Ed25519` (RFC 9864), which the server takes as `EdDSA`: the proofs
+ * go out exactly as openid-client makes them.
  */
 async function dpopKey(config, alg) {
   const keyPair = await client.randomDPoPKeyPair(alg)
-  const options =
-    alg === 'EdDSA'
-      ? {
-          [client.modifyAssertion]: (header) => {
-            if (header.alg === 'Ed25519') header.alg = 'EdDSA'
-          },
-        }
-      : undefined
-  const handle = client.getDPoPHandle(config, keyPair, options)
+  const handle = client.getDPoPHandle(config, keyPair)
   const jwk = await crypto.subtle.exportKey('jwk', keyPair.publicKey)
   delete jwk.ext
   delete jwk.key_ops
@@ -109,7 +100,7 @@ async function dpopKey(config, alg) {
     jkt: await handle.calculateThumbprint(),
     jwk,
     // Another handle of the same key: it knows no server nonce yet.
-    freshHandle: () => client.getDPoPHandle(config, keyPair, options),
+    freshHandle: () => client.getDPoPHandle(config, keyPair),
   }
 }
 

@@ -540,6 +540,9 @@ const ASYMMETRIC: &[(&str, Algorithm)] = &[
     ("ES256", Algorithm::ES256),
     ("ES384", Algorithm::ES384),
     ("EdDSA", Algorithm::EdDSA),
+    // The fully-specified name of RFC 9864 (EdDSA on Ed25519), which newer
+    // clients (openid-client 6) put in headers; allowed wherever EdDSA is.
+    ("Ed25519", Algorithm::EdDSA),
     ("PS256", Algorithm::PS256),
     ("PS384", Algorithm::PS384),
     ("PS512", Algorithm::PS512),

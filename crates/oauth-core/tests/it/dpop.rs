@@ -42,6 +42,21 @@ fn valid_proofs_verify_for_each_algorithm_and_give_the_key_thumbprint() {
     }
 }
 
+/// RFC 9864's fully-specified `Ed25519` names the same algorithm as `EdDSA`
+/// (openid-client 6 sends it): accepted wherever EdDSA is allowed, refused
+/// when it is not, and never for another key type.
+#[test]
+fn the_ed25519_name_is_eddsa() {
+    let ed = key(SigningAlg::EdDSA);
+    let proof = ed.sign_with_header(&with(header(&ed), "alg", json!("Ed25519")), &claims()).unwrap();
+    assert!(dpop::verify(&proof, &at_token(), &DpopRules::default(), NOW).is_ok());
+    let es_only = DpopRules::new(&["ES256"], 60, 5).unwrap();
+    assert_eq!(dpop::verify(&proof, &at_token(), &es_only, NOW), Err(DpopError::Algorithm));
+    let es = key(SigningAlg::ES256);
+    let lying = es.sign_with_header(&with(header(&es), "alg", json!("Ed25519")), &claims()).unwrap();
+    assert!(dpop::verify(&lying, &at_token(), &DpopRules::default(), NOW).is_err(), "an EC key under Ed25519");
+}
+
 #[test]
 fn each_check_refuses_its_defect() {
     let es = key(SigningAlg::ES256);
