@@ -1,7 +1,4 @@
 //! The `oauth-server` command.
-// The server's futures nest deeply enough for rustc's layout queries to
-// pass the default limit of 128 in release builds.
-#![recursion_limit = "256"]
 
 use std::path::PathBuf;
 

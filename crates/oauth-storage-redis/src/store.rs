@@ -358,7 +358,8 @@ impl RedisStore {
         // commands from that other thread, one wake-up and one write per
         // command instead of batched writes: half the throughput on Redis.
         self.bounded(async {
-            let mut conn = self.new_conn().await?;
+            // Boxed, as in `conn`: the pool's future is large and deep.
+            let mut conn = Box::pin(self.new_conn()).await?;
             version_of(&mut conn, self.minimum_version).await
         })
         .await
@@ -410,7 +411,7 @@ impl RedisStore {
     /// Makes the connection of `slot` from the pool.
     async fn connect(&self, slot: usize) -> StorageResult<(usize, Conn)> {
         // Redis cannot be reached: the connections made before are suspect too.
-        let conn = self.new_conn().await.inspect_err(|_| self.drop_conn())?;
+        let conn = Box::pin(self.new_conn()).await.inspect_err(|_| self.drop_conn())?;
         // A server the scripts do not support never gets a command: one
         // round trip per new connection, none per call.
         version_of(&mut conn.clone(), self.minimum_version).await.inspect_err(|_| self.drop_conn())?;
