@@ -17,18 +17,21 @@ use std::net::IpAddr;
 /// `trust_forwarded_proto`, when a proxy says so (`Forwarded` or
 /// `X-Forwarded-Proto`). Only set that behind a proxy you control.
 ///
-/// Only the headers the engine reads are copied: `Authorization` and
-/// `Content-Type`. The [`source`](OAuthRequest::source) is the connection's
+/// Only the headers the engine reads are copied: `Authorization`,
+/// `Content-Type` and `DPoP`. The [`source`](OAuthRequest::source) is the connection's
 /// peer; the endpoints replace it with [`source_address`] under their
 /// [`AdapterOptions::trusted_proxies`](crate::AdapterOptions::trusted_proxies).
 pub fn to_oauth_request(req: &HttpRequest, body: &[u8], trust_forwarded_proto: bool) -> OAuthRequest {
     let secure =
         if trust_forwarded_proto { req.connection_info().scheme() == "https" } else { req.app_config().secure() };
     let mut headers = Vec::with_capacity(2);
-    for name in ["authorization", "content-type", "dpop"] {
+    // Parsed names: a `&str` name would be parsed again on every lookup.
+    const READ: [(HeaderName, &str); 3] =
+        [(header::AUTHORIZATION, "authorization"), (header::CONTENT_TYPE, "content-type"), (DPOP, "dpop")];
+    for (name, lower) in &READ {
         for value in req.headers().get_all(name) {
             // A header that is not visible ASCII is passed as empty, which the engine rejects.
-            headers.push((name.to_owned(), value.to_str().unwrap_or_default().to_owned()));
+            headers.push(((*lower).to_owned(), value.to_str().unwrap_or_default().to_owned()));
         }
     }
     OAuthRequest {
@@ -41,6 +44,9 @@ pub fn to_oauth_request(req: &HttpRequest, body: &[u8], trust_forwarded_proto: b
         path: req.path().to_owned(),
     }
 }
+
+/// The `DPoP` header (RFC 9449 §4.1).
+const DPOP: HeaderName = HeaderName::from_static("dpop");
 
 /// Most forwarded hops looked at; a longer chain is cut to its last ones.
 const MAX_HOPS: usize = 32;

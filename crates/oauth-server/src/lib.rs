@@ -133,7 +133,7 @@ pub struct AccessLog {
     pub every_request: bool,
 }
 
-/// Headers the [`security_headers`] middleware adds to every answer.
+/// Headers the [`access_log`] middleware adds to every answer.
 #[derive(Debug, Clone, Default)]
 pub struct SecurityHeaders {
     /// The `Strict-Transport-Security` value, when one is sent.
@@ -153,20 +153,6 @@ impl SecurityHeaders {
     }
 }
 
-/// Adds the [`SecurityHeaders`] registered by [`configure`] to every answer,
-/// including errors and 404s.
-pub async fn security_headers(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let headers = req.app_data::<actix_web::web::Data<SecurityHeaders>>().cloned();
-    let mut response = next.call(req).await?;
-    if let Some(hsts) = headers.and_then(|h| h.hsts.clone()) {
-        response.headers_mut().insert(actix_web::http::header::STRICT_TRANSPORT_SECURITY, hsts);
-    }
-    Ok(response)
-}
-
 /// The public app: the access log and security headers around [`configure`].
 /// `run` serves it; tests drive it with `actix_web::test::init_service`.
 pub fn app(
@@ -180,12 +166,14 @@ pub fn app(
         InitError = (),
     >,
 > {
-    App::new().wrap(from_fn(access_log)).wrap(from_fn(security_headers)).configure(move |cfg| configure(&state, cfg))
+    App::new().wrap(from_fn(access_log)).configure(move |cfg| configure(&state, cfg))
 }
 
 /// Request metrics, and log lines with method, path (never the query),
 /// status and latency: for every request with `server.access_log`, for 5xx
-/// answers always.
+/// answers always. It also adds the [`SecurityHeaders`] registered by
+/// [`configure`] to every answer, errors and 404s included (one middleware
+/// for both: each layer costs every request a boxed future).
 pub async fn access_log(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -193,7 +181,11 @@ pub async fn access_log(
     let start = Instant::now();
     let metrics = req.app_data::<actix_web::web::Data<metrics::Metrics>>().cloned();
     let every_request = req.app_data::<actix_web::web::Data<AccessLog>>().is_some_and(|log| log.every_request);
-    let response = next.call(req).await?;
+    let hsts = req.app_data::<actix_web::web::Data<SecurityHeaders>>().and_then(|h| h.hsts.clone());
+    let mut response = next.call(req).await?;
+    if let Some(hsts) = hsts {
+        response.headers_mut().insert(actix_web::http::header::STRICT_TRANSPORT_SECURITY, hsts);
+    }
     let elapsed = start.elapsed();
     let status = response.status().as_u16();
     let request = response.request();
