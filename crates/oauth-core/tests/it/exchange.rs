@@ -559,3 +559,49 @@ async fn policy_and_metadata() {
     }
     assert!(builder().token_exchange(exchange_policy(&idp)).build().is_ok());
 }
+
+/// A DPoP-bound subject token is accepted only with a proof of its key, and
+/// a request with a proof gets a DPoP-bound token.
+#[tokio::test]
+async fn dpop_bound_tokens_need_their_key() {
+    let f = fixture().await;
+    let t = &f.t;
+    let key = crate::dpop_flows::Key::new();
+    let other = crate::dpop_flows::Key::new();
+    let url = format!("{ISSUER}/oauth/token");
+    let bound = t
+        .server
+        .issue(&demo_client_with_read(), NewGrant { jkt: Some(key.jkt()), ..grant("read email") })
+        .await
+        .unwrap();
+    let body = format!(
+        "grant_type={GRANT}&{}&subject_token={}&subject_token_type={AT}",
+        creds("svc-c"),
+        bound.access_token.secret()
+    );
+    let rows: Vec<(&str, Option<String>, Result<&str, &str>)> = vec![
+        ("no proof", None, Err("invalid_request")),
+        ("another key's proof", Some(other.proof("POST", &url, "x1")), Err("invalid_request")),
+        ("its key's proof", Some(key.proof("POST", &url, "x2")), Ok("DPoP")),
+    ];
+    for (label, proof, expected) in rows {
+        let mut req = post(&body, None);
+        if let Some(proof) = &proof {
+            req = req.with_header("DPoP", proof);
+        }
+        let r = t.server.token(&req).await;
+        match expected {
+            Ok(token_type) => {
+                let body = issued(&r, label);
+                assert_eq!(body["token_type"], token_type, "{label}");
+                let seen = inspect(t, body["access_token"].as_str().unwrap(), "svc-c").await;
+                assert_eq!(seen["cnf"]["jkt"], key.jkt(), "{label}: bound to the proof's key");
+            }
+            Err(code) => assert_error(&r, 400, code, label),
+        }
+    }
+    // An unbound subject token exchanged with a proof: the new token is bound.
+    let body = format!("grant_type={GRANT}&{}&subject_token={}&subject_token_type={AT}", creds("svc-c"), f.user_at);
+    let r = t.server.token(&post(&body, None).with_header("DPoP", &other.proof("POST", &url, "x3"))).await;
+    assert_eq!(issued(&r, "bound on exchange")["token_type"], "DPoP");
+}
