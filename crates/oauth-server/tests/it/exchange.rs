@@ -286,3 +286,47 @@ async fn app_without_exchange() -> impl actix_web::dev::Service<
     let extra = EXTRA.split("[[token_exchange.clients]]").next().unwrap();
     app(Config::from_toml(&format!("{CONFIG}\n{extra}"), Vec::<(String, String)>::new()).unwrap()).await
 }
+
+/// A trusted issuer whose keys are fetched from its `jwks_uri` (once, then
+/// cached): its JWT is a subject token; another key's signature is refused.
+#[actix_web::test]
+async fn a_trusted_issuers_jwt_verified_with_its_fetched_keys() {
+    use crate::private_key_jwt::{jwks, jwks_server, key};
+    use oauth_core::jose::SigningAlg;
+    let idp = key("idp-1", SigningAlg::ES256);
+    let served = jwks_server(jwks(&[&idp]).to_string()).await;
+    let extra =
+        format!("[[token_exchange.issuers]]\nissuer = \"https://idp.example.org\"\njwks_uri = \"{}\"\n", served.url);
+    let app =
+        app(Config::from_toml(&format!("{CONFIG}\n{EXTRA}\n{extra}"), Vec::<(String, String)>::new()).unwrap()).await;
+    let now = oauth_core::testing::wall_clock_now();
+    let claims = json!({ "iss": "https://idp.example.org", "sub": "fed-user", "aud": "http://localhost:8000", "exp": now + 60, "iat": now, "scope": "email" });
+    let jwt = idp.sign("JWT", &claims).unwrap();
+    for round in ["fetched", "cached"] {
+        let (status, body) = post(
+            &app,
+            "/oauth/token",
+            format!("grant_type={GRANT}&{}&subject_token={jwt}&subject_token_type={JWT}", creds("svc-c")),
+        )
+        .await;
+        assert_eq!(status, 200, "{round}: {body}");
+        assert_eq!((body["scope"].as_str(), body["issued_token_type"].as_str()), (Some("email"), Some(AT)), "{round}");
+        let seen = post(
+            &app,
+            "/oauth/introspect",
+            format!("token={}&{}", body["access_token"].as_str().unwrap(), creds("svc-c")),
+        )
+        .await
+        .1;
+        assert_eq!(seen["sub"], "fed-user", "{round}");
+    }
+    assert_eq!(served.hits.load(std::sync::atomic::Ordering::SeqCst), 1, "fetched once, then cached");
+    let forged = key("idp-1", SigningAlg::ES256).sign("JWT", &claims).unwrap();
+    let (status, body) = post(
+        &app,
+        "/oauth/token",
+        format!("grant_type={GRANT}&{}&subject_token={forged}&subject_token_type={JWT}", creds("svc-c")),
+    )
+    .await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "another key: {body}");
+}
