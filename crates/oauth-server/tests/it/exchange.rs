@@ -330,3 +330,57 @@ async fn a_trusted_issuers_jwt_verified_with_its_fetched_keys() {
     .await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "another key: {body}");
 }
+
+/// `client create --grant-type urn:ietf:params:oauth:grant-type:token-exchange`
+/// registers a client that `[token_exchange]` names, on the binary with Redis.
+#[tokio::test]
+async fn a_client_registered_with_the_cli_exchanges() {
+    let Some(url) = oauth_storage_redis::testing::redis_url_or_skip("a_client_registered_with_the_cli_exchanges")
+    else {
+        return;
+    };
+    let prefix = oauth_storage_redis::testing::unique_prefix();
+    let rule = "[[token_exchange.clients]]\nclient_id = \"cli-svc\"\nimpersonation = true\n";
+    let env = [("OAUTH__STORAGE__URL", url.as_str()), ("OAUTH__STORAGE__KEY_PREFIX", prefix.as_str())];
+    let server = crate::support::spawn_with_extra_config(rule, &env).await;
+    let (ok, out, err) = crate::redis::cli(
+        "client",
+        &[
+            "create",
+            "--id",
+            "cli-svc",
+            "--grant-type",
+            "client_credentials",
+            "--grant-type",
+            GRANT,
+            "--scope",
+            "read",
+            "--auth-method",
+            "client_secret_post",
+        ],
+        &url,
+        &prefix,
+    );
+    assert!(ok, "{err}");
+    let secret = out.lines().find_map(|l| l.strip_prefix("client_secret: ")).unwrap().to_owned();
+    let (_, shown, _) = crate::redis::cli("client", &["show", "cli-svc"], &url, &prefix);
+    assert!(shown.contains(GRANT), "{shown}");
+    let creds = format!("client_id=cli-svc&client_secret={secret}");
+    let token = |body: String| async {
+        let r = crate::support::http()
+            .post(format!("{}/oauth/token", server.base))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    };
+    let (status, own) = token(format!("grant_type=client_credentials&scope=read&{creds}")).await;
+    assert_eq!(status, 200, "{own}");
+    let subject = own["access_token"].as_str().unwrap();
+    let (status, body) =
+        token(format!("grant_type={GRANT}&{creds}&subject_token={subject}&subject_token_type={AT}")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["issued_token_type"].as_str(), body["scope"].as_str()), (Some(AT), Some("read")));
+}
