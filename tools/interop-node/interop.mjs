@@ -335,6 +335,92 @@ const scenarios = {
   },
 
   /**
+   * Token exchange (RFC 8693) with openid-client's `genericGrantRequest`:
+   * the user's token from the code flow, exchanged by service A (its own
+   * client_credentials token as the actor) for a token towards audience A,
+   * which service B exchanges again (its own token as the actor) for a JWT
+   * access token towards audience B; B's introspection shows both actors,
+   * nested (RFC 8693 §4.1). A target outside B's policy is `invalid_target`;
+   * revoking the user's refresh token revokes what was exchanged from it.
+   */
+  async token_exchange() {
+    const grant = 'urn:ietf:params:oauth:grant-type:token-exchange'
+    const accessType = 'urn:ietf:params:oauth:token-type:access_token'
+    const jwtType = 'urn:ietf:params:oauth:token-type:jwt'
+    const user = await discover(env('CODE_CLIENT_ID'), undefined, client.ClientSecretBasic(env('CODE_CLIENT_SECRET')))
+    const meta = user.serverMetadata()
+    assert.ok(meta.grant_types_supported.includes(grant), 'the grant type is advertised')
+    const verifier = client.randomPKCECodeVerifier()
+    const state = client.randomState()
+    const url = client.buildAuthorizationUrl(user, {
+      redirect_uri: env('CODE_REDIRECT_URI'),
+      scope: 'email',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+    })
+    const userTokens = await client.authorizationCodeGrant(user, await browse(url), {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    })
+
+    const a = await discover(env('TX_A_ID'), undefined, client.ClientSecretPost(env('TX_A_SECRET')))
+    const b = await discover(env('TX_B_ID'), undefined, client.ClientSecretPost(env('TX_B_SECRET')))
+    const actorA = (await client.clientCredentialsGrant(a, { scope: 'read' })).access_token
+    const actorB = (await client.clientCredentialsGrant(b, { scope: 'read' })).access_token
+
+    const first = await client.genericGrantRequest(a, grant, {
+      subject_token: userTokens.access_token,
+      subject_token_type: accessType,
+      actor_token: actorA,
+      actor_token_type: accessType,
+      audience: env('TX_A_AUDIENCE'),
+    })
+    assert.equal(first.issued_token_type, accessType)
+    assert.equal(first.token_type, 'bearer')
+    assert.equal(first.scope, 'email')
+    assert.equal(first.refresh_token, undefined)
+
+    await refusedBody(
+      client.genericGrantRequest(b, grant, {
+        subject_token: first.access_token,
+        subject_token_type: accessType,
+        actor_token: actorB,
+        actor_token_type: accessType,
+        audience: env('TX_A_AUDIENCE'),
+      }),
+      'invalid_target',
+    )
+    const second = await client.genericGrantRequest(b, grant, {
+      subject_token: first.access_token,
+      subject_token_type: accessType,
+      actor_token: actorB,
+      actor_token_type: accessType,
+      audience: env('TX_B_AUDIENCE'),
+      requested_token_type: jwtType,
+    })
+    assert.equal(second.issued_token_type, jwtType)
+    assert.ok(second.expiresIn() > 0)
+    const seen = await client.tokenIntrospection(b, second.access_token)
+    assert.equal(seen.active, true)
+    assert.equal(seen.sub, 'admin')
+    assert.equal(seen.client_id, env('TX_B_ID'))
+
+    // Revoking the user's grant revokes both exchanged tokens.
+    await client.tokenRevocation(user, userTokens.refresh_token)
+    const afterFirst = await client.tokenIntrospection(a, first.access_token)
+    const afterSecond = await client.tokenIntrospection(b, second.access_token)
+    return {
+      act: seen.act,
+      aud: seen.aud,
+      jwt_act: jwtClaims(second.access_token).act,
+      issued_token_types: [first.issued_token_type, second.issued_token_type],
+      active_after_revocation: [afterFirst.active, afterSecond.active],
+      exchanged_access_tokens: [first.access_token, second.access_token],
+    }
+  },
+
+  /**
    * DPoP (RFC 9449) for a confidential client (client_secret_basic): a
    * code bound to the key by `dpop_jkt` refused with another key's proof;
    * then another such code's exchange with the key's proof

@@ -101,6 +101,11 @@ impl AssertionRules {
         self.max_skew
     }
 
+    /// Whether `alg` is accepted.
+    pub(crate) fn allows(&self, alg: Algorithm) -> bool {
+        self.algs.contains(&alg)
+    }
+
     /// The accepted algorithms' JOSE names, for
     /// `token_endpoint_auth_signing_alg_values_supported`.
     pub fn alg_names(&self) -> Vec<&'static str> {
@@ -185,7 +190,7 @@ pub fn verify(
 
 /// The registered signing key whose type fits `alg` and whose `kid` is the
 /// header's; without a `kid`, the only such key.
-fn select_key(jwks: &Value, kid: Option<&str>, alg: Algorithm) -> Result<jose::PublicKey, AssertionError> {
+pub(crate) fn select_key(jwks: &Value, kid: Option<&str>, alg: Algorithm) -> Result<jose::PublicKey, AssertionError> {
     let keys = jwks.get("keys").and_then(Value::as_array).ok_or(AssertionError::NoKey)?;
     let kty = match alg {
         Algorithm::ES256 | Algorithm::ES384 => "EC",

@@ -30,6 +30,9 @@ pub enum ErrorCode {
     InvalidScope,
     /// The resource owner or server denied the request.
     AccessDenied,
+    /// RFC 8693 §2.2.2 (and RFC 8707 §2): the server will not issue a token
+    /// for the requested `audience` or `resource`.
+    InvalidTarget,
     /// The token type cannot be revoked (RFC 7009).
     UnsupportedTokenType,
     /// Unexpected condition (500).
@@ -76,6 +79,7 @@ impl ErrorCode {
             Self::UnsupportedResponseType => "unsupported_response_type",
             Self::InvalidScope => "invalid_scope",
             Self::AccessDenied => "access_denied",
+            Self::InvalidTarget => "invalid_target",
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",

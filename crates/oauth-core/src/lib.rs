@@ -69,6 +69,7 @@ pub mod client;
 pub mod clock;
 pub mod dpop;
 pub mod error;
+pub mod exchange;
 pub mod generate;
 mod grace;
 pub mod grant;

@@ -113,6 +113,10 @@ pub struct AccessTokenClaims {
     /// The key the token is bound to (RFC 9449 §6.1), for DPoP-bound tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
+    /// The actor of a token issued by token exchange, prior actors nested
+    /// (RFC 8693 §4.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<crate::exchange::Actor>,
 }
 
 /// The `cnf` claim of a DPoP-bound token (RFC 7800 §3.1, RFC 9449 §6.1).

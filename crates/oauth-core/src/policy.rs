@@ -171,6 +171,9 @@ pub enum PolicyProblem {
     /// A `par_lifetime` of zero or longer than [`MAX_PAR_LIFETIME`].
     #[error("must be between 1 and {MAX_PAR_LIFETIME} seconds, not {0}")]
     ParLifetime(u64),
+    /// A token exchange rule or trusted issuer that is not valid (the text says why).
+    #[error("{0}")]
+    TokenExchange(String),
 }
 
 /// The longest authorization code lifetime of the FAPI 2.0 Security
@@ -225,6 +228,7 @@ pub struct ServerPolicyBuilder {
     par_lifetime: u64,
     require_pushed_authorization_requests: bool,
     fapi2: bool,
+    token_exchange: crate::exchange::TokenExchangePolicy,
 }
 
 /// Length limits of the authorization request's parameters, in bytes of
@@ -397,6 +401,13 @@ impl ServerPolicyBuilder {
         self
     }
 
+    /// Which clients may exchange tokens (RFC 8693), and the issuers whose
+    /// JWTs they may present; empty (the default) turns the grant off.
+    pub fn token_exchange(mut self, policy: crate::exchange::TokenExchangePolicy) -> Self {
+        self.token_exchange = policy;
+        self
+    }
+
     /// Checks every setting and returns the policy, or the first setting at
     /// fault: each lifetime with [`check_lifetime`] (the engine adds
     /// lifetimes to the current time, and stores keep times as seconds up to
@@ -448,6 +459,9 @@ impl ServerPolicyBuilder {
                 problem: PolicyProblem::Throttle(limit.max_failures, limit.window),
             });
         }
+        if let Err((field, problem)) = self.token_exchange.check() {
+            return Err(PolicyError { field, problem: PolicyProblem::TokenExchange(problem) });
+        }
         Ok(ServerPolicy { settings: self })
     }
 }
@@ -481,6 +495,7 @@ impl ServerPolicy {
             par_lifetime: 60,
             require_pushed_authorization_requests: false,
             fapi2: false,
+            token_exchange: crate::exchange::TokenExchangePolicy::default(),
         }
     }
 
@@ -492,6 +507,11 @@ impl ServerPolicy {
     /// Which `private_key_jwt` client assertions are accepted.
     pub fn assertion_rules(&self) -> &crate::assertion::AssertionRules {
         &self.settings.assertion_rules
+    }
+
+    /// The token exchange policy (RFC 8693).
+    pub fn token_exchange(&self) -> &crate::exchange::TokenExchangePolicy {
+        &self.settings.token_exchange
     }
 
     /// The issuer identifier (RFC 8414 §2, RFC 9207).

@@ -177,6 +177,7 @@ pub fn token_record(grant: &crate::storage::GrantRecord, lifetime: u64) -> crate
         grant_expires_at: grant.expires_at,
         auth_time: grant.auth_time,
         jkt: None,
+        exchange: None,
     }
 }
 
@@ -256,6 +257,9 @@ mod failing {
             down()
         }
         async fn refresh(&self, _: &TokenKey, _: &RefreshRequest) -> StorageResult<RefreshOutcome> {
+            down()
+        }
+        async fn add_access_token(&self, _: &TokenKey, _: &TokenRecord) -> StorageResult<bool> {
             down()
         }
         async fn revoke_access_token(&self, _: &TokenKey) -> StorageResult<()> {

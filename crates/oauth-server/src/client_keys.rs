@@ -1,7 +1,8 @@
-//! [`FetchedClientKeys`]: the JWK Sets of `private_key_jwt` clients, inline
-//! or fetched from their `jwks_uri` with a time limit and a size limit, and
-//! cached. The engine asks it through `oauth_core::assertion::ClientKeys`, so
-//! core stays free of IO.
+//! [`FetchedClientKeys`]: the JWK Sets of `private_key_jwt` clients and of
+//! token exchange's trusted issuers, inline or fetched from their `jwks_uri`
+//! with a time limit and a size limit, and cached. The engine asks it through
+//! `oauth_core::assertion::ClientKeys` and `oauth_core::exchange::IssuerKeys`,
+//! so core stays free of IO.
 //!
 //! A set is kept for `jwks_cache_ttl` seconds. When an assertion names a key
 //! the cached set lacks (the client rotated its keys), the engine asks for a
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use oauth_core::assertion::{ClientKeys, KeySetError, check_jwks};
 use oauth_core::client::Client;
+use oauth_core::exchange::{IssuerKeys, TrustedIssuer};
 use serde_json::Value;
 
 /// How soon a `jwks_uri` whose fetch failed, with nothing cached, is tried again.
@@ -129,6 +131,30 @@ impl ClientKeys for FetchedClientKeys {
             return Ok(Arc::new(jwks.clone()));
         }
         let Some(uri) = client.jwks_uri.as_deref() else { return Err(KeySetError::Missing) };
+        self.uri_key_set(uri, refresh, "client", client.id.as_str()).await
+    }
+}
+
+#[async_trait::async_trait]
+impl IssuerKeys for FetchedClientKeys {
+    async fn key_set(&self, issuer: &TrustedIssuer, refresh: bool) -> Result<Arc<Value>, KeySetError> {
+        if let Some(jwks) = &issuer.jwks {
+            return Ok(Arc::new(jwks.clone()));
+        }
+        let Some(uri) = issuer.jwks_uri.as_deref() else { return Err(KeySetError::Missing) };
+        self.uri_key_set(uri, refresh, "trusted issuer", &issuer.issuer).await
+    }
+}
+
+impl FetchedClientKeys {
+    /// The set at `uri`, from the cache or fetched; `owner` names whose it is in logs.
+    async fn uri_key_set(
+        &self,
+        uri: &str,
+        refresh: bool,
+        kind: &'static str,
+        owner: &str,
+    ) -> Result<Arc<Value>, KeySetError> {
         if let Some(answer) = self.cached(uri, refresh, Instant::now()) {
             return answer;
         }
@@ -147,7 +173,7 @@ impl ClientKeys for FetchedClientKeys {
                 Ok(keys)
             }
             Err(error) => {
-                tracing::warn!(client = client.id.as_str(), jwks_uri = uri, %error, "fetching a client's JWK Set failed");
+                tracing::warn!(kind, owner, jwks_uri = uri, %error, "fetching a JWK Set failed");
                 match &entry.keys {
                     Some((keys, fetched)) if now.duration_since(*fetched) < self.limits.cache_ttl => Ok(keys.clone()),
                     _ => Err(KeySetError::Unavailable(error)),

@@ -77,11 +77,14 @@ pub async fn build_state_with_clock(
         pages::Pages::new(config.server.templates_dir.as_deref(), &config.scopes, config.server.login_hint.clone())?;
     let users = backends.stores.users.clone();
     let (threads, queue) = config.server.hash_pool_size();
+    // One fetcher and cache for clients' and trusted issuers' key sets.
+    let keys = Arc::new(client_keys::FetchedClientKeys::new(config.private_key_jwt.fetch_limits()?)?);
     let mut engine = AuthorizationServer::new(policy, backends.stores)
         .with_clock(clock)
         .with_observer(metrics.clone())
         .with_offload(Arc::new(oauth_actix::BlockingPool::new(threads, queue)))
-        .with_client_keys(Arc::new(client_keys::FetchedClientKeys::new(config.private_key_jwt.fetch_limits()?)?));
+        .with_client_keys(keys.clone())
+        .with_issuer_keys(keys);
     if let Some(nonces) = config.dpop.nonces()? {
         if config.dpop.nonce_key.is_none() && !config.storage.is_memory() {
             tracing::warn!("dpop.nonce_key is not set: a random key makes DPoP nonces, so other instances refuse them");

@@ -70,6 +70,7 @@ enum StoreOp {
     RevokeAccessToken,
     RevokeGrant,
     RevokeClientGrants,
+    AddAccessToken,
     PutOnce,
     TakeOnce,
     LoadSession,
@@ -79,7 +80,7 @@ enum StoreOp {
 }
 
 impl StoreOp {
-    const ALL: [Self; 19] = [
+    const ALL: [Self; 20] = [
         Self::GetClient,
         Self::PutClient,
         Self::DeleteClient,
@@ -93,6 +94,7 @@ impl StoreOp {
         Self::RevokeAccessToken,
         Self::RevokeGrant,
         Self::RevokeClientGrants,
+        Self::AddAccessToken,
         Self::PutOnce,
         Self::TakeOnce,
         Self::LoadSession,
@@ -116,6 +118,7 @@ impl StoreOp {
             Self::RevokeAccessToken => "revoke_access_token",
             Self::RevokeGrant => "revoke_grant",
             Self::RevokeClientGrants => "revoke_client_grants",
+            Self::AddAccessToken => "add_access_token",
             Self::PutOnce => "put_once",
             Self::TakeOnce => "take_once",
             Self::LoadSession => "load_session",
@@ -148,6 +151,7 @@ fn grant_label(grant_type: &GrantType) -> &'static str {
         GrantType::RefreshToken => "refresh_token",
         GrantType::ClientCredentials => "client_credentials",
         GrantType::Password => "password",
+        GrantType::TokenExchange => "token_exchange",
         _ => "other",
     }
 }
@@ -359,6 +363,9 @@ impl<S: TokenStore + ?Sized> TokenStore for Timed<S> {
     async fn refresh(&self, old: &TokenKey, request: &RefreshRequest) -> StorageResult<RefreshOutcome> {
         timed!(self, Refresh, self.inner.refresh(old, request))
     }
+    async fn add_access_token(&self, key: &TokenKey, record: &TokenRecord) -> StorageResult<bool> {
+        timed!(self, AddAccessToken, self.inner.add_access_token(key, record))
+    }
     async fn revoke_access_token(&self, key: &TokenKey) -> StorageResult<()> {
         timed!(self, RevokeAccessToken, self.inner.revoke_access_token(key))
     }
@@ -400,12 +407,14 @@ mod tests {
         metrics.request("/oauth/token".into(), "BREW", 405, 0.001);
         metrics.token_issued(&GrantType::ClientCredentials);
         metrics.token_issued(&GrantType::parse("urn:example:custom"));
+        metrics.token_issued(&GrantType::TokenExchange);
         let text = metrics.render();
         assert!(text.contains(r#"method="POST""#), "{text}");
         assert!(text.contains(r#"method="OTHER""#), "{text}");
         assert!(!text.contains("BREW"), "a client-chosen method must not become a label: {text}");
         assert!(text.contains(r#"oauth_tokens_issued_total{grant_type="client_credentials"} 1"#), "{text}");
         assert!(text.contains(r#"oauth_tokens_issued_total{grant_type="other"} 1"#), "{text}");
+        assert!(text.contains(r#"oauth_tokens_issued_total{grant_type="token_exchange"} 1"#), "{text}");
         assert!(!text.contains("urn:example"), "{text}");
     }
 

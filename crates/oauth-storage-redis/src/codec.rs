@@ -8,7 +8,7 @@
 //!
 //! | bytes | field |
 //! |---|---|
-//! | 1 | flags: 1 = subject, 2 = auth time, 4 = grant expiry differs from expiry, 8 = DPoP-bound |
+//! | 1 | flags: 1 = subject, 2 = auth time, 4 = grant expiry differs from expiry, 8 = DPoP-bound, 16 = exchanged |
 //! | 4 | expires_at (u32 Unix seconds; the Lua rotation script reads it here) |
 //! | 4 | issued_at |
 //! | 4 | grant_expires_at, when flag 4 |
@@ -16,9 +16,13 @@
 //! | 2 + n | DPoP key thumbprint (`jkt`), when flag 8 |
 //! | 2 + n | client id (u16 length, UTF-8) |
 //! | 2 + n | subject, when flag 1 |
+//! | 2 + n | what token exchange recorded (`Exchanged`: `act`, `aud`) as JSON, when flag 16 |
 //! | rest | scope (space-separated) |
 //!
-//! The grant id is the key's and is not repeated.
+//! The grant id is the key's and is not repeated. Flag 16 appears only on
+//! access tokens (token exchange issues no refresh token), which the refresh
+//! script never rewrites; records written before it existed have no flag 16
+//! and decode as before.
 
 use oauth_core::storage::{CodeRecord, CodeTake, NewTokens, RetryAnswer, StorageError, TokenRecord};
 use oauth_core::types::{ClientId, GrantId, ScopeSet, Subject};
@@ -30,6 +34,7 @@ const SUBJECT: u8 = 1;
 const AUTH_TIME: u8 = 2;
 const GRANT_EXPIRY: u8 = 4;
 const BOUND: u8 = 8;
+const EXCHANGED: u8 = 16;
 
 /// Times are stored as u32 seconds; later values are clamped (year 2106).
 fn u32_time(t: u64) -> [u8; 4] {
@@ -49,7 +54,9 @@ fn push_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(bytes);
 }
 
-/// Encodes a token record (its grant id is the key's).
+/// Encodes a token record (its grant id is the key's). An `Exchanged` whose
+/// JSON would not fit its u16 length is stored without `aud`, then without
+/// anything (core bounds both far below that).
 pub(crate) fn encode_token(record: &TokenRecord) -> Vec<u8> {
     let mut flags = 0;
     if record.subject.is_some() {
@@ -63,6 +70,14 @@ pub(crate) fn encode_token(record: &TokenRecord) -> Vec<u8> {
     }
     if record.jkt.is_some() {
         flags |= BOUND;
+    }
+    let exchanged = record
+        .exchange
+        .as_deref()
+        .and_then(|e| serde_json::to_string(e).ok())
+        .filter(|json| json.len() <= usize::from(u16::MAX));
+    if exchanged.is_some() {
+        flags |= EXCHANGED;
     }
     let mut out = Vec::with_capacity(32);
     out.push(flags);
@@ -80,6 +95,9 @@ pub(crate) fn encode_token(record: &TokenRecord) -> Vec<u8> {
     push_str(&mut out, record.client_id.as_str());
     if let Some(subject) = &record.subject {
         push_str(&mut out, subject.as_str());
+    }
+    if let Some(json) = &exchanged {
+        push_str(&mut out, json);
     }
     out.extend_from_slice(record.scope.to_string().as_bytes());
     out
@@ -120,6 +138,7 @@ pub(crate) fn decode_token(grant: &GrantId, bytes: &[u8]) -> Result<TokenRecord,
     let jkt = if flags & BOUND != 0 { Some(r.string()?) } else { None };
     let client_id = ClientId::new(r.string()?);
     let subject = if flags & SUBJECT != 0 { Some(Subject::new(r.string()?)) } else { None };
+    let exchange = if flags & EXCHANGED != 0 { Some(Box::new(decode(r.string()?.as_bytes())?)) } else { None };
     let scope = std::str::from_utf8(r.0).map_err(corrupt)?;
     let scope = ScopeSet::parse(scope).map_err(corrupt)?;
     Ok(TokenRecord {
@@ -132,6 +151,7 @@ pub(crate) fn decode_token(grant: &GrantId, bytes: &[u8]) -> Result<TokenRecord,
         grant_expires_at,
         auth_time,
         jkt,
+        exchange,
     })
 }
 
@@ -240,6 +260,23 @@ mod tests {
     }
 
     #[test]
+    fn records_written_before_token_exchange_decode() {
+        // flags 1 (subject), expiry, issued, client "c", subject "s", scope "a": a record as stored before flag 16.
+        let mut old = vec![1];
+        old.extend_from_slice(&1_767_229_200u32.to_le_bytes());
+        old.extend_from_slice(&1_767_225_600u32.to_le_bytes());
+        old.extend_from_slice(&[1, 0, b'c', 1, 0, b's', b'a']);
+        let record = decode_token(&GrantId::new("g"), &old).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (record.subject, record.exchange, record.scope.to_string()),
+            (Some(Subject::new("s")), None, "a".into())
+        );
+        let mut bad = old.clone();
+        bad[0] |= EXCHANGED;
+        assert!(decode_token(&GrantId::new("g"), &bad).is_err(), "flag 16 without its JSON is corrupt");
+    }
+
+    #[test]
     fn token_round_trip_table() {
         let base = TokenRecord {
             grant_id: GrantId::new("g"),
@@ -251,6 +288,7 @@ mod tests {
             grant_expires_at: 1_767_229_200,
             auth_time: None,
             jkt: None,
+            exchange: None,
         };
         let full = TokenRecord {
             subject: Some(Subject::new("user-é")),
@@ -261,7 +299,26 @@ mod tests {
         };
         let empty_scope = TokenRecord { scope: ScopeSet::empty(), ..base.clone() };
         let bound = TokenRecord { jkt: Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into()), ..full.clone() };
-        for record in [base, full, empty_scope, bound] {
+        let exchanged = TokenRecord {
+            exchange: Some(Box::new(oauth_core::exchange::Exchanged {
+                act: Some(oauth_core::exchange::Actor {
+                    sub: "svc-b".into(),
+                    iss: None,
+                    act: Some(Box::new(oauth_core::exchange::Actor {
+                        sub: "svc-a".into(),
+                        iss: Some("https://idp".into()),
+                        act: None,
+                    })),
+                }),
+                aud: Some("https://api".into()),
+            })),
+            ..bound.clone()
+        };
+        let target_only = TokenRecord {
+            exchange: Some(Box::new(oauth_core::exchange::Exchanged { act: None, aud: Some("a".into()) })),
+            ..base.clone()
+        };
+        for record in [base, full, empty_scope, bound, exchanged, target_only] {
             let bytes = encode_token(&record);
             assert_eq!(decode_token(&record.grant_id, &bytes).ok(), Some(record.clone()));
             assert!(decode_token(&record.grant_id, &bytes[..8]).is_err(), "truncated");

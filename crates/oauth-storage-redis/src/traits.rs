@@ -172,6 +172,23 @@ impl TokenStore for RedisStore {
         })
     }
 
+    /// One script on the family's key: see `scripts::ADD_ACCESS`.
+    async fn add_access_token(&self, key: &TokenKey, record: &TokenRecord) -> StorageResult<bool> {
+        if record.grant_id != key.grant {
+            return Ok(false);
+        }
+        let expires = record.expires_at.min(record.grant_expires_at);
+        let record = TokenRecord { expires_at: expires, ..record.clone() };
+        let mut inv = scripts::ADD_ACCESS.prepare_invoke();
+        inv.key(self.keys().grant(&key.grant))
+            .arg(keys::access_field(&key.hash))
+            .arg(codec::encode_token(&record))
+            .arg(expires)
+            .arg(self.now());
+        let added: i64 = self.script(inv).await?;
+        Ok(added == 1)
+    }
+
     async fn revoke_access_token(&self, key: &TokenKey) -> StorageResult<()> {
         let cmd = redis::cmd("HDEL").arg(self.keys().grant(&key.grant)).arg(keys::access_field(&key.hash)).clone();
         self.query::<i64>(&cmd).await.map(|_| ())

@@ -336,6 +336,7 @@ async fn fill(store: &Arc<oauth_storage_redis::RedisStore>, now: u64, from: usiz
                     grant_expires_at: now + 7200,
                     auth_time: None,
                     jkt: None,
+                    exchange: None,
                 };
                 let hash = TokenHash::of(&format!("{id}.{i}"));
                 store.create_grant(&grant, &NewTokens { access: (hash, record), refresh: None }).await.unwrap();

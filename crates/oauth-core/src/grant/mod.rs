@@ -8,7 +8,8 @@
 //! [`Issued`] tokens or an [`OAuthError`]; the endpoint serializes either.
 //!
 //! The built-in grants (`authorization_code`, `refresh_token`,
-//! `client_credentials`, and `password` when the policy allows it) are
+//! `client_credentials`, `password` when the policy allows it, and token
+//! exchange when the policy names a client that may use it) are
 //! registered by [`AuthorizationServer::new`]. Register another with
 //! [`AuthorizationServer::with_grant`]; a handler for a grant type that is
 //! already registered replaces it. A handler issues tokens through
@@ -60,11 +61,13 @@ mod authorization_code;
 mod client_credentials;
 mod password;
 mod refresh_token;
+mod token_exchange;
 
 pub(crate) use authorization_code::AuthorizationCodeGrant;
 pub(crate) use client_credentials::ClientCredentialsGrant;
 pub(crate) use password::PasswordGrant;
 pub(crate) use refresh_token::RefreshTokenGrant;
+pub(crate) use token_exchange::TokenExchangeGrant;
 
 /// A grant type served at the token endpoint.
 #[async_trait]
@@ -122,6 +125,9 @@ pub struct Issued {
     /// The access token is bound to a DPoP key: its `token_type` is `DPoP`
     /// (RFC 9449 §5).
     pub dpop_bound: bool,
+    /// The `issued_token_type` of a token exchange answer (RFC 8693 §2.2.1);
+    /// `None` for other grants.
+    pub issued_token_type: Option<&'static str>,
 }
 
 /// What [`AuthorizationServer::issue`](crate::AuthorizationServer::issue)

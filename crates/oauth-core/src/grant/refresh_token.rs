@@ -104,6 +104,7 @@ impl GrantHandler for RefreshTokenGrant {
             dpop_bound: access_record.jkt.is_some(),
             scope: access_record.scope,
             id_token: None,
+            issued_token_type: None,
         };
         // OpenID Connect Core §12.2: a refreshed ID token keeps auth_time and has no nonce.
         if let Some(subject) = &old.subject {
@@ -159,6 +160,7 @@ async fn retry(
         dpop_bound: access_record.jkt.is_some(),
         scope: access_record.scope,
         id_token: None,
+        issued_token_type: None,
     };
     if let Some(subject) = &access_record.subject {
         issued.id_token = server.id_token(client, subject, &issued, access_record.auth_time, None).await?;

@@ -113,6 +113,8 @@ impl AuthorizationServer {
             sub: record.subject.as_ref().map(|s| s.as_str()),
             token_type,
             cnf: record.jkt.as_deref().map(|jkt| Cnf { jkt }),
+            aud: record.aud(),
+            act: record.act(),
         }
     }
 }
@@ -133,6 +135,12 @@ struct IntrospectionBody<'a> {
     /// The DPoP key of a bound token (RFC 9449 §6.2).
     #[serde(skip_serializing_if = "Option::is_none")]
     cnf: Option<Cnf<'a>>,
+    /// The audience a token exchange asked for (RFC 8693 §2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<&'a str>,
+    /// The actor of an exchanged token, prior actors nested (RFC 8693 §4.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    act: Option<&'a crate::exchange::Actor>,
 }
 
 /// `cnf` of a DPoP-bound token.

@@ -80,6 +80,7 @@ pub struct AuthorizationServer {
     offload: OnceLock<Arc<dyn Offload>>,
     dpop_nonces: Option<crate::dpop::NonceSource>,
     client_keys: Arc<dyn ClientKeys>,
+    pub(crate) issuer_keys: Arc<dyn crate::exchange::IssuerKeys>,
 }
 
 impl std::fmt::Debug for AuthorizationServer {
@@ -101,6 +102,9 @@ impl AuthorizationServer {
         if policy.allow_password_grant() {
             grants.push(Arc::new(crate::grant::PasswordGrant));
         }
+        if policy.token_exchange().enabled() {
+            grants.push(Arc::new(crate::grant::TokenExchangeGrant));
+        }
         Self {
             policy,
             stores,
@@ -113,6 +117,7 @@ impl AuthorizationServer {
             offload: OnceLock::new(),
             dpop_nonces: None,
             client_keys: Arc::new(InlineKeys),
+            issuer_keys: Arc::new(crate::exchange::InlineIssuerKeys),
         }
     }
 
@@ -163,6 +168,15 @@ impl AuthorizationServer {
     /// registers `jwks_uri` clients supplies one that fetches).
     pub fn with_client_keys(mut self, keys: Arc<dyn ClientKeys>) -> Self {
         self.client_keys = keys;
+        self
+    }
+
+    /// Gets the JWK Sets of token exchange's trusted issuers from `keys`
+    /// (the default, [`InlineIssuerKeys`](crate::exchange::InlineIssuerKeys),
+    /// knows only inline `jwks`; an application that trusts issuers by
+    /// `jwks_uri` supplies one that fetches).
+    pub fn with_issuer_keys(mut self, keys: Arc<dyn crate::exchange::IssuerKeys>) -> Self {
+        self.issuer_keys = keys;
         self
     }
 
@@ -497,7 +511,7 @@ impl AuthorizationServer {
     }
 
     /// A fresh grant id: 22 characters (132 bits) of the generator's output.
-    fn new_grant_id(&self) -> crate::types::GrantId {
+    pub(crate) fn new_grant_id(&self) -> crate::types::GrantId {
         let mut id = self.generator.token();
         id.truncate(22);
         crate::types::GrantId::new(id)

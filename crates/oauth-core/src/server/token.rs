@@ -118,6 +118,7 @@ impl AuthorizationServer {
             scope: grant.scope,
             id_token: None,
             dpop_bound: jkt.is_some(),
+            issued_token_type: None,
         })
     }
 
@@ -178,6 +179,7 @@ impl AuthorizationServer {
             grant_expires_at: grant.expires_at,
             auth_time: grant.auth_time,
             jkt: jkt.map(str::to_owned),
+            exchange: None,
         };
         let reference = AccessToken::new(self.new_token(&grant.id));
         let access_record = record(scope, self.policy.access_token_lifetime(), jkt);
@@ -206,7 +208,12 @@ impl AuthorizationServer {
     /// or for JWT clients [`TokenHash::of_jti`], so that the jti (the
     /// reference, readable in the JWT) is no opaque token.
     pub(crate) fn access_token_hash(&self, client: &Client, reference: &AccessToken) -> TokenHash {
-        match self.access_token_format(client) {
+        self.access_token_hash_in(self.access_token_format(client), reference)
+    }
+
+    /// [`access_token_hash`](Self::access_token_hash) for a token of `format`.
+    pub(crate) fn access_token_hash_in(&self, format: AccessTokenFormat, reference: &AccessToken) -> TokenHash {
+        match format {
             AccessTokenFormat::Opaque => reference.hash(),
             _ => TokenHash::of_jti(reference.secret()),
         }
@@ -221,14 +228,25 @@ impl AuthorizationServer {
         reference: AccessToken,
         record: &TokenRecord,
     ) -> Result<AccessToken, OAuthError> {
-        if self.access_token_format(client) == AccessTokenFormat::Opaque {
+        self.access_token_in(self.access_token_format(client), reference, record)
+    }
+
+    /// [`access_token`](Self::access_token) in `format`. A JWT's `aud` is
+    /// the record's (token exchange), else the policy's; `act` is the record's.
+    pub(crate) fn access_token_in(
+        &self,
+        format: AccessTokenFormat,
+        reference: AccessToken,
+        record: &TokenRecord,
+    ) -> Result<AccessToken, OAuthError> {
+        if format == AccessTokenFormat::Opaque {
             return Ok(reference);
         }
         let keys = self.keys().ok_or_else(signing_failed)?;
         let claims = crate::oidc::AccessTokenClaims {
             iss: self.policy.issuer().to_string(),
             exp: record.expires_at,
-            aud: self.policy.access_token_audience().to_owned(),
+            aud: record.aud().map_or_else(|| self.policy.access_token_audience().to_owned(), str::to_owned),
             sub: record.subject.as_ref().map_or_else(|| record.client_id.as_str(), |s| s.as_str()).to_owned(),
             client_id: record.client_id.as_str().to_owned(),
             iat: record.issued_at,
@@ -236,6 +254,7 @@ impl AuthorizationServer {
             scope: record.scope.to_string(),
             auth_time: record.auth_time,
             cnf: record.jkt.as_ref().map(|jkt| crate::oidc::Confirmation { jkt: jkt.clone() }),
+            act: record.act().cloned(),
         };
         Ok(AccessToken::new(keys.active().sign("at+jwt", &claims).map_err(|_| signing_failed())?))
     }
@@ -250,6 +269,7 @@ impl AuthorizationServer {
             refresh_token_expires_in: issued.refresh.as_ref().map(|(_, expires_at)| expires_at.saturating_sub(now)),
             scope: (!issued.scope.is_empty()).then_some(&issued.scope),
             id_token: issued.id_token.as_deref(),
+            issued_token_type: issued.issued_token_type,
         };
         OAuthResponse::json(200, &body)
     }
@@ -269,6 +289,9 @@ struct TokenBody<'a> {
     scope: Option<&'a ScopeSet>,
     #[serde(skip_serializing_if = "Option::is_none")]
     id_token: Option<&'a str>,
+    /// RFC 8693 §2.2.1, token exchange answers only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issued_token_type: Option<&'static str>,
 }
 
 pub(crate) fn signing_failed() -> OAuthError {

@@ -134,6 +134,51 @@ pub async fn tokens<S: TokenStore + ?Sized>(store: &S) {
     revoked_grants_stay_revoked(store).await;
     client_revocation(store).await;
     refresh_retry(store).await;
+    added_access_tokens(store).await;
+}
+
+/// [`TokenStore::add_access_token`] (token exchange): a token added to a
+/// live family, with its `act` and `aud`, lives with it and dies with its
+/// revocation; nothing is added to a revoked or unknown family.
+async fn added_access_tokens<S: TokenStore + ?Sized>(store: &S) {
+    let f = new_family(store).await;
+    let added = key_in(&f.grant.id);
+    let mut record = f.tokens.access.1.clone();
+    record.client_id = ClientId::new(unique("service"));
+    record.subject = Some(Subject::new("user-é"));
+    record.scope = ScopeSet::parse("a").unwrap_or_default();
+    record.exchange = Some(Box::new(crate::exchange::Exchanged {
+        aud: Some("https://api.example.com".into()),
+        act: Some(crate::exchange::Actor {
+            sub: "service-b".into(),
+            iss: None,
+            act: Some(Box::new(crate::exchange::Actor {
+                sub: "service-a".into(),
+                iss: Some("https://idp.example.com".into()),
+                act: None,
+            })),
+        }),
+    }));
+    assert!(ok(store.add_access_token(&added, &record).await, "add_access_token"), "added to a live family");
+    assert_eq!(ok(store.get_access_token(&added).await, "get"), Some(record.clone()), "round trip, act and aud kept");
+    assert!(ok(store.get_access_token(&f.access).await, "get").is_some(), "the family's own token stays");
+    let plain = key_in(&f.grant.id);
+    let plain_record = f.tokens.access.1.clone();
+    assert!(ok(store.add_access_token(&plain, &plain_record).await, "add_access_token"), "without act");
+    assert_eq!(ok(store.get_access_token(&plain).await, "get"), Some(plain_record), "round trip without act");
+    ok(store.revoke_access_token(&plain).await, "revoke_access_token");
+    assert_eq!(ok(store.get_access_token(&plain).await, "get"), None, "an added token is revoked alone");
+    assert!(ok(store.get_access_token(&added).await, "get").is_some(), "leaving the other");
+    ok(store.revoke_grant(&f.grant.id).await, "revoke_grant");
+    assert_eq!(ok(store.get_access_token(&added).await, "get"), None, "revoking the family revokes the added token");
+    let late = key_in(&f.grant.id);
+    assert!(!ok(store.add_access_token(&late, &record).await, "add_access_token"), "a revoked family takes none");
+    assert_eq!(ok(store.get_access_token(&late).await, "get"), None, "and stores nothing");
+    let unknown = GrantId::new(unique("grant"));
+    let stray = key_in(&unknown);
+    let stray_record = crate::storage::TokenRecord { grant_id: unknown, ..record };
+    assert!(!ok(store.add_access_token(&stray, &stray_record).await, "add_access_token"), "an unknown family");
+    assert_eq!(ok(store.get_access_token(&stray).await, "get"), None, "stores nothing");
 }
 
 /// Rotates `f.refresh` (keeping `grace` for a retry); returns the new access and refresh keys.

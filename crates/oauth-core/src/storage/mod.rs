@@ -142,6 +142,23 @@ pub struct TokenRecord {
     /// (RFC 9449 `cnf.jkt`); `None` for a bearer token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jkt: Option<String>,
+    /// What token exchange (RFC 8693) recorded on a token it issued: its
+    /// actor and audience. `None` for other tokens (boxed: most tokens have
+    /// none, and a record stays small).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<Box<crate::exchange::Exchanged>>,
+}
+
+impl TokenRecord {
+    /// The actor of an exchanged token, prior actors nested (RFC 8693 §4.1).
+    pub fn act(&self) -> Option<&crate::exchange::Actor> {
+        self.exchange.as_ref().and_then(|e| e.act.as_ref())
+    }
+
+    /// The audience an exchanged token was issued for.
+    pub fn aud(&self) -> Option<&str> {
+        self.exchange.as_ref().and_then(|e| e.aud.as_deref())
+    }
 }
 
 /// Tokens to persist in one atomic step; every record names the same grant.
@@ -301,6 +318,7 @@ impl RefreshRequest {
             grant_expires_at: old.grant_expires_at,
             auth_time: old.auth_time,
             jkt: jkt.clone(),
+            exchange: None,
         };
         let (access, access_lifetime) = self.access;
         NewTokens {
@@ -395,6 +413,14 @@ pub trait TokenStore: Send + Sync {
     /// answers [`RefreshOutcome::Reused`]. A networked store should do it in
     /// one round trip.
     async fn refresh(&self, old: &TokenKey, request: &RefreshRequest) -> StorageResult<RefreshOutcome>;
+
+    /// Atomically adds an access token to the live grant `key.grant` under
+    /// `key.hash` and returns true; or stores nothing and returns false when
+    /// that grant does not exist, has ended, or was revoked. Token exchange
+    /// (RFC 8693) issues its tokens into the subject token's family this
+    /// way, so that revoking the family revokes them too. `record` expires
+    /// no later than the family (`grant_expires_at`).
+    async fn add_access_token(&self, key: &TokenKey, record: &TokenRecord) -> StorageResult<bool>;
 
     /// Revokes one access token.
     async fn revoke_access_token(&self, key: &TokenKey) -> StorageResult<()>;

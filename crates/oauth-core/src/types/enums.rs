@@ -63,6 +63,8 @@ string_enum!(
         ClientCredentials => "client_credentials",
         /// §4.3 (legacy; off unless a client is registered for it)
         Password => "password",
+        /// Token exchange ([RFC 8693 §2.1](https://www.rfc-editor.org/rfc/rfc8693#section-2.1))
+        TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
     }
 );
 

@@ -23,7 +23,7 @@ impl Key {
         Self(SigningKey::generate("dpop", SigningAlg::ES256).unwrap())
     }
 
-    fn jkt(&self) -> String {
+    pub(crate) fn jkt(&self) -> String {
         dpop::thumbprint(self.0.public_jwk().as_object().unwrap()).unwrap()
     }
 

@@ -47,6 +47,9 @@ impl TokenStore for ReplayBetween {
     async fn refresh(&self, old: &TokenKey, request: &RefreshRequest) -> StorageResult<RefreshOutcome> {
         self.inner.refresh(old, request).await
     }
+    async fn add_access_token(&self, key: &TokenKey, record: &TokenRecord) -> StorageResult<bool> {
+        self.inner.add_access_token(key, record).await
+    }
     async fn revoke_access_token(&self, key: &TokenKey) -> StorageResult<()> {
         self.inner.revoke_access_token(key).await
     }

@@ -6,6 +6,7 @@ mod authorize; // authorization endpoint validation table (aioauth §2.1 rows an
 mod contract; // the answers of the public documents and of protected-resource authentication
 mod dpop; // DPoP proof checks of RFC 9449 §4.3, one row per defect
 mod dpop_flows; // DPoP at the endpoints: bound tokens, refresh, dpop_jkt, nonces, replays, resources
+mod exchange; // token exchange (RFC 8693): refusals, delegation chains, impersonation, lifetimes, revocation
 mod family; // token-family integrity: code replay at any moment, client deletion
 mod fapi; // the FAPI 2.0 switch, server-wide and per client: each requirement refused and met
 mod grants; // extension grants, replacing built-ins, Argon2 on the Offload

@@ -92,6 +92,7 @@ impl Config {
             .require_pushed_authorization_requests(self.security.require_pushed_authorization_requests)
             .fapi2(self.security.fapi2)
             .assertion_rules(self.private_key_jwt.rules()?)
+            .token_exchange(self.token_exchange.policy()?)
             .build()
             .map_err(|e| anyhow!("{}: {}", config_field(&e.field), e.problem))
     }

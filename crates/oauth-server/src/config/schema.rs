@@ -47,6 +47,9 @@ pub struct Config {
     /// `[private_key_jwt]`
     #[serde(default)]
     pub private_key_jwt: PrivateKeyJwtSection,
+    /// `[token_exchange]`: which clients may exchange tokens (RFC 8693).
+    #[serde(default)]
+    pub token_exchange: TokenExchangeSection,
     /// `[scopes]`: descriptions shown on the consent page, by scope name.
     #[serde(default)]
     pub scopes: BTreeMap<String, String>,
@@ -512,6 +515,96 @@ impl PrivateKeyJwtSection {
             cache_ttl: Duration::from_secs(self.jwks_cache_ttl),
             refetch_interval: Duration::from_secs(self.jwks_refetch_interval),
         })
+    }
+}
+
+/// `[token_exchange]`: token exchange (RFC 8693). The grant is on when at
+/// least one client is listed (and registered for its grant type).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenExchangeSection {
+    /// `[[token_exchange.clients]]`: one rule per client allowed to exchange.
+    pub clients: Vec<ExchangeClientConfig>,
+    /// `[[token_exchange.issuers]]`: issuers whose JWTs are accepted as
+    /// `urn:ietf:params:oauth:token-type:jwt` subject and actor tokens.
+    pub issuers: Vec<TrustedIssuerConfig>,
+}
+
+/// `[[token_exchange.clients]]`: what one client may do.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeClientConfig {
+    /// The client.
+    pub client_id: String,
+    /// The `audience`/`resource` values it may ask for (none: only requests without one).
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Space-separated scopes it may keep of the subject token's (unset: all of them);
+    /// for subject tokens without a scope, the scopes it gets.
+    #[serde(default)]
+    pub scopes: Option<String>,
+    /// Whether it may exchange without an actor token (impersonation).
+    #[serde(default)]
+    pub impersonation: bool,
+    /// Lifetime of the tokens it gets, in seconds (unset: `tokens.access_token_lifetime`);
+    /// never beyond the subject or actor token's expiry.
+    #[serde(default)]
+    pub lifetime: Option<u64>,
+}
+
+/// `[[token_exchange.issuers]]`: one trusted issuer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIssuerConfig {
+    /// Its `iss`, compared exactly.
+    pub issuer: String,
+    /// Where its JWK Set is fetched (with the limits of `[private_key_jwt]`).
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// Its JWK Set inline, as a TOML table with a `keys` array.
+    #[serde(default)]
+    pub jwks: Option<toml::Value>,
+    /// The `aud` its JWTs must carry (unset: `server.issuer`).
+    #[serde(default)]
+    pub audience: Option<String>,
+}
+
+impl TokenExchangeSection {
+    /// The engine's token exchange policy.
+    pub fn policy(&self) -> anyhow::Result<oauth_core::exchange::TokenExchangePolicy> {
+        use oauth_core::exchange::{ExchangeRule, TokenExchangePolicy, TrustedIssuer};
+        let mut policy = TokenExchangePolicy::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, c) in self.clients.iter().enumerate() {
+            if c.client_id.is_empty() || !seen.insert(c.client_id.as_str()) {
+                anyhow::bail!("token_exchange.clients[{i}].client_id: empty or listed twice");
+            }
+            let scopes = c
+                .scopes
+                .as_deref()
+                .map(oauth_core::types::ScopeSet::parse)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("token_exchange.clients[{i}].scopes: {e}"))?;
+            let rule = ExchangeRule::new()
+                .audiences(c.audiences.clone())
+                .scopes(scopes)
+                .impersonation(c.impersonation)
+                .lifetime(c.lifetime);
+            policy = policy.allow(oauth_core::types::ClientId::new(c.client_id.as_str()), rule);
+        }
+        for (i, t) in self.issuers.iter().enumerate() {
+            let issuer = match (&t.jwks, &t.jwks_uri) {
+                (Some(jwks), None) => {
+                    let jwks = serde_json::to_value(jwks)
+                        .map_err(|e| anyhow::anyhow!("token_exchange.issuers[{i}].jwks: {e}"))?;
+                    TrustedIssuer::with_jwks(t.issuer.as_str(), jwks)
+                }
+                (None, Some(uri)) => TrustedIssuer::with_jwks_uri(t.issuer.as_str(), uri.as_str()),
+                _ => anyhow::bail!("token_exchange.issuers[{i}]: set exactly one of jwks and jwks_uri"),
+            };
+            policy = policy.trust(issuer.audience(t.audience.clone()));
+        }
+        Ok(policy)
     }
 }
 

@@ -270,3 +270,57 @@ fn environment_overrides_are_typed_by_the_schema() {
         assert!(error.contains(expected) && error.contains(key), "{key}={value:?}: {error}");
     }
 }
+
+#[test]
+fn the_token_exchange_section() {
+    let jwk = r#"{ kty = "EC", crv = "P-256", x = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" }"#;
+    let good = format!(
+        r#"{MINIMAL}
+[[token_exchange.clients]]
+client_id = "app"
+audiences = ["https://api.example.com"]
+scopes = "email"
+impersonation = true
+lifetime = 120
+
+[[token_exchange.issuers]]
+issuer = "https://idp.example.org"
+jwks = {{ keys = [{jwk}] }}
+
+[[token_exchange.issuers]]
+issuer = "https://other.example.org"
+jwks_uri = "https://other.example.org/jwks"
+audience = "https://auth.example.com/token"
+"#
+    );
+    let policy = load(&good, &[]).unwrap().policy().unwrap();
+    let exchange = policy.token_exchange();
+    let rule = exchange.rule(&oauth_core::types::ClientId::new("app")).unwrap();
+    assert_eq!(
+        (rule.audiences.clone(), rule.scopes.as_ref().map(ToString::to_string), rule.impersonation, rule.lifetime),
+        (vec!["https://api.example.com".to_owned()], Some("email".to_owned()), true, Some(120))
+    );
+    assert_eq!(exchange.issuers().len(), 2);
+    assert_eq!(exchange.issuer("https://idp.example.org").unwrap().jwks.as_ref().unwrap()["keys"][0]["crv"], "P-256");
+    assert_eq!(
+        exchange.issuer("https://other.example.org").unwrap().audience.as_deref(),
+        Some("https://auth.example.com/token")
+    );
+    assert!(!load(MINIMAL, &[]).unwrap().policy().unwrap().token_exchange().enabled(), "off by default");
+
+    let client = |body: &str| format!("{MINIMAL}\n[[token_exchange.clients]]\n{body}\n");
+    let issuer = |body: &str| format!("{MINIMAL}\n[[token_exchange.issuers]]\nissuer = \"https://i\"\n{body}\n");
+    for (text, field) in [
+        (client("client_id = \"app\"\nlifetime = 0"), "token_exchange.clients.app.lifetime"),
+        (client("client_id = \"app\"\nscopes = \"a\\\"b\""), "token_exchange.clients[0].scopes"),
+        (client("client_id = \"\""), "token_exchange.clients[0].client_id"),
+        (client("client_id = \"app\"\naudiences = [\"\"]"), "token_exchange.clients.app.audiences"),
+        (client("client_id = \"app\"\nunknown = 1"), "unknown field"),
+        (issuer(""), "token_exchange.issuers[0]"),
+        (issuer("jwks_uri = \"http://i/jwks\""), "token_exchange.issuers[0]"),
+        (issuer("jwks = { keys = [] }"), "token_exchange.issuers[0]"),
+    ] {
+        let error = format!("{:#}", load(&text, &[]).err().unwrap_or_else(|| panic!("accepted: {text}")));
+        assert!(error.contains(field), "{field}: {error}");
+    }
+}

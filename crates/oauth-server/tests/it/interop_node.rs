@@ -7,7 +7,8 @@
 //! UserInfo, introspection and refresh, a public client's bound refresh
 //! token, the Bearer downgrade refused, and server nonces answered; pushed
 //! authorization requests (RFC 9126) with DPoP, `private_key_jwt` (RFC 7523)
-//! with a key made here and its assertions replayed, and a FAPI 2.0 client.
+//! with a key made here and its assertions replayed, a FAPI 2.0 client, and
+//! token exchange (RFC 8693) with `genericGrantRequest`.
 //!
 //! The script does the client side; this test plays the browser: when the
 //! script prints the authorization URL it built, [`browser_flow_redirect`]
@@ -622,6 +623,72 @@ async fn assert_bearer_refused(base: &str, token: &str) {
     assert_eq!(r.status(), 401, "a DPoP-bound token as Bearer");
     let www = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
     assert!(www.starts_with("DPoP ") && www.contains(r#"error="invalid_token""#), "{www}");
+}
+
+/// Two services for the token exchange scenario, and their `[token_exchange]` rules.
+const EXCHANGE: &str = r#"
+[[clients]]
+id = "interop_svc_a"
+secret = "interop-svc-a-secret"
+auth_method = "client_secret_post"
+grant_types = ["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"]
+response_types = []
+scopes = "email read"
+
+[[clients]]
+id = "interop_svc_b"
+secret = "interop-svc-b-secret"
+auth_method = "client_secret_post"
+grant_types = ["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"]
+response_types = []
+scopes = "email read"
+
+[[token_exchange.clients]]
+client_id = "interop_svc_a"
+audiences = ["https://api-a.example.com"]
+
+[[token_exchange.clients]]
+client_id = "interop_svc_b"
+audiences = ["https://api-b.example.com"]
+"#;
+
+/// Token exchange (RFC 8693) with openid-client's `genericGrantRequest`: two
+/// hops from the user's token, nested `act` in introspection and in the JWT
+/// access token, `invalid_target`, and revocation of the user's grant.
+#[tokio::test]
+async fn openid_client_exchanges_tokens() {
+    if !node_ready("openid_client_exchanges_tokens") {
+        return;
+    }
+    let server = spawn_with_extra_config(EXCHANGE, &[]).await;
+    let base = &server.base;
+    let env = [
+        ("CODE_CLIENT_ID", "test_client"),
+        ("CODE_CLIENT_SECRET", "password"),
+        ("CODE_REDIRECT_URI", REDIRECT),
+        ("TX_A_ID", "interop_svc_a"),
+        ("TX_A_SECRET", "interop-svc-a-secret"),
+        ("TX_A_AUDIENCE", "https://api-a.example.com"),
+        ("TX_B_ID", "interop_svc_b"),
+        ("TX_B_SECRET", "interop-svc-b-secret"),
+        ("TX_B_AUDIENCE", "https://api-b.example.com"),
+    ];
+    let facts = run_node(base, &["token_exchange"], &env).await;
+    let chain = serde_json::json!({ "sub": "interop_svc_b", "act": { "sub": "interop_svc_a" } });
+    let fact = &facts[0];
+    assert_eq!(fact["act"], chain, "nested act in introspection: {fact}");
+    assert_eq!(fact["jwt_act"], chain, "nested act in the JWT access token: {fact}");
+    assert_eq!(fact["aud"], "https://api-b.example.com");
+    assert_eq!(
+        fact["issued_token_types"],
+        serde_json::json!(["urn:ietf:params:oauth:token-type:access_token", "urn:ietf:params:oauth:token-type:jwt"])
+    );
+    assert_eq!(fact["active_after_revocation"], serde_json::json!([false, false]), "{fact}");
+    // Refused to anyone, not only in the script's view.
+    for token in fact["exchanged_access_tokens"].as_array().expect("tokens") {
+        let r = http().get(format!("{base}/oauth/userinfo")).bearer_auth(token.as_str().unwrap()).send().await.unwrap();
+        assert_eq!(r.status(), 401, "a token exchanged from a revoked grant at UserInfo");
+    }
 }
 
 /// Whether `node` (20 or later) and the script's packages are installed; if

@@ -4,6 +4,7 @@
 mod consent; // each consent form answers its own request; cookie-less pages store nothing; limits; full stores
 mod dpop; // DPoP through the binary: bound tokens, UserInfo, refresh keys, nonces, a proof raced on two instances
 mod e2e; // the real binary on a free port, driven over HTTP, code exchanged with the oauth2 crate
+mod exchange; // token exchange (RFC 8693): refusals, a three-service delegation chain, revocation, on memory and Redis
 mod family; // the refresh grace period through the binary
 mod flow; // the seed's browser flow, deny, login and CSRF failures, session fixation
 mod hardening; // __Host- cookies, HSTS, the admin listener

@@ -103,13 +103,13 @@ async fn inline_jwks_from_the_config_file_authenticates_token_and_introspection(
 }
 
 /// A one-route HTTP server for a JWK Set whose body the test changes; counts requests.
-struct JwksServer {
-    url: String,
-    body: Arc<Mutex<String>>,
-    hits: Arc<AtomicUsize>,
+pub(crate) struct JwksServer {
+    pub(crate) url: String,
+    pub(crate) body: Arc<Mutex<String>>,
+    pub(crate) hits: Arc<AtomicUsize>,
 }
 
-async fn jwks_server(body: String) -> JwksServer {
+pub(crate) async fn jwks_server(body: String) -> JwksServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
     let body = Arc::new(Mutex::new(body));

@@ -507,6 +507,29 @@ impl TokenStore for MemoryStore {
         Ok(RefreshOutcome::Refreshed(record))
     }
 
+    async fn add_access_token(&self, key: &TokenKey, record: &TokenRecord) -> StorageResult<bool> {
+        let now = self.now();
+        let mut state = self.state();
+        state.purge(now);
+        let grant_key = GrantKey::new(&key.grant);
+        let live = state.grants.get(&grant_key).is_some_and(|g| g.record.expires_at > now);
+        if !live || record.grant_id != key.grant {
+            return Ok(false);
+        }
+        state.room_for(1, self.inner.max_records)?;
+        let record = TokenRecord { expires_at: record.expires_at.min(record.grant_expires_at), ..record.clone() };
+        state.expiries.schedule(record.expires_at, Expiring::Access(key.hash));
+        state.access.insert(key.hash, record);
+        let State { grants, access, refresh, .. } = &mut *state;
+        if let Some(grant) = grants.get_mut(&grant_key) {
+            if grant.others.len() >= 64 && grant.others.len() + 1 > grant.others.capacity() {
+                grant.others.retain(|h| access.contains_key(h) || refresh.contains_key(h));
+            }
+            grant.others.push(key.hash);
+        }
+        Ok(true)
+    }
+
     async fn revoke_access_token(&self, key: &TokenKey) -> StorageResult<()> {
         let mut state = self.state();
         if state.access.get(&key.hash).is_some_and(|r| r.grant_id == key.grant) {
