@@ -8,7 +8,8 @@
 //! [`Issued`] tokens or an [`OAuthError`]; the endpoint serializes either.
 //!
 //! The built-in grants (`authorization_code`, `refresh_token`,
-//! `client_credentials`, and `password` when the policy allows it) are
+//! `client_credentials`, the device code grant of RFC 8628, and `password`
+//! when the policy allows it) are
 //! registered by [`AuthorizationServer::new`]. Register another with
 //! [`AuthorizationServer::with_grant`]; a handler for a grant type that is
 //! already registered replaces it. A handler issues tokens through
@@ -58,11 +59,13 @@ use crate::types::{AccessToken, GrantType, RefreshToken, ScopeSet, Subject};
 
 mod authorization_code;
 mod client_credentials;
+mod device_code;
 mod password;
 mod refresh_token;
 
 pub(crate) use authorization_code::AuthorizationCodeGrant;
 pub(crate) use client_credentials::ClientCredentialsGrant;
+pub(crate) use device_code::DeviceCodeGrant;
 pub(crate) use password::PasswordGrant;
 pub(crate) use refresh_token::RefreshTokenGrant;
 

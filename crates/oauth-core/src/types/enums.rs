@@ -63,6 +63,8 @@ string_enum!(
         ClientCredentials => "client_credentials",
         /// §4.3 (legacy; off unless a client is registered for it)
         Password => "password",
+        /// The device authorization grant ([RFC 8628 §3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4)).
+        DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
     }
 );
 
