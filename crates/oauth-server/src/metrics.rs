@@ -148,6 +148,7 @@ fn grant_label(grant_type: &GrantType) -> &'static str {
         GrantType::RefreshToken => "refresh_token",
         GrantType::ClientCredentials => "client_credentials",
         GrantType::Password => "password",
+        GrantType::DeviceCode => "device_code",
         _ => "other",
     }
 }
@@ -400,12 +401,14 @@ mod tests {
         metrics.request("/oauth/token".into(), "BREW", 405, 0.001);
         metrics.token_issued(&GrantType::ClientCredentials);
         metrics.token_issued(&GrantType::parse("urn:example:custom"));
+        metrics.token_issued(&GrantType::DeviceCode);
         let text = metrics.render();
         assert!(text.contains(r#"method="POST""#), "{text}");
         assert!(text.contains(r#"method="OTHER""#), "{text}");
         assert!(!text.contains("BREW"), "a client-chosen method must not become a label: {text}");
         assert!(text.contains(r#"oauth_tokens_issued_total{grant_type="client_credentials"} 1"#), "{text}");
         assert!(text.contains(r#"oauth_tokens_issued_total{grant_type="other"} 1"#), "{text}");
+        assert!(text.contains(r#"oauth_tokens_issued_total{grant_type="device_code"} 1"#), "{text}");
         assert!(!text.contains("urn:example"), "{text}");
     }
 
