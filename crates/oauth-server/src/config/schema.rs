@@ -47,6 +47,9 @@ pub struct Config {
     /// `[private_key_jwt]`
     #[serde(default)]
     pub private_key_jwt: PrivateKeyJwtSection,
+    /// `[device]`
+    #[serde(default)]
+    pub device: DeviceSection,
     /// `[scopes]`: descriptions shown on the consent page, by scope name.
     #[serde(default)]
     pub scopes: BTreeMap<String, String>,
@@ -160,6 +163,10 @@ pub struct EndpointsSection {
     pub login: String,
     /// Consent page.
     pub consent: String,
+    /// Device authorization endpoint (RFC 8628 §3.1).
+    pub device_authorization: String,
+    /// The page where users enter a device's user code (`verification_uri`).
+    pub device_verification: String,
 }
 
 impl Default for EndpointsSection {
@@ -175,6 +182,8 @@ impl Default for EndpointsSection {
             jwks: core.jwks,
             login: "/login".into(),
             consent: "/approve".into(),
+            device_authorization: core.device_authorization,
+            device_verification: core.device_verification,
         }
     }
 }
@@ -218,6 +227,23 @@ impl Default for TokensSection {
             access_token_audience: None,
             par_lifetime: p.par_lifetime(),
         }
+    }
+}
+
+/// `[device]`: the device authorization grant (RFC 8628).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceSection {
+    /// How long a device code and its user code live, in seconds (`expires_in`).
+    pub code_lifetime: u64,
+    /// The minimum seconds between a device's polls (`interval`); at most `code_lifetime`.
+    pub interval: u64,
+}
+
+impl Default for DeviceSection {
+    fn default() -> Self {
+        let p = engine_defaults();
+        Self { code_lifetime: p.device_code_lifetime(), interval: p.device_poll_interval() }
     }
 }
 
