@@ -203,3 +203,160 @@ async fn wrong_codes_are_throttled_per_session_and_forms_need_their_token() {
     let r = Browser::new().send(&app, TestRequest::put().uri("/device")).await;
     assert_eq!(r.status, 405);
 }
+
+/// The user's part over real HTTP with a cookie-keeping client: the page of
+/// `verification_uri_complete` and its confirmation, login on `start`, the
+/// consent page on `finish` (another instance, or the same), answered
+/// `approval`. Returns the final page's text.
+async fn user_answers_over_http(start: &str, finish: &str, complete: &str, approval: &str) -> String {
+    use crate::support::{browser, submit};
+    let browser = browser();
+    let page = browser.get(complete).send().await.unwrap().text().await.unwrap();
+    let form = |body: String| ("Content-Type", "application/x-www-form-urlencoded", body);
+    let post = |url: String, body: String| {
+        let (name, value, body) = form(body);
+        browser.post(url).header(name, value).body(body).send()
+    };
+    // The browser submits the text field as pre-filled.
+    let prefilled = page.split("name=\"user_code\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap();
+    let r = post(format!("{start}/device"), submit(&page, &format!("user_code={prefilled}"))).await.unwrap();
+    assert_eq!(r.status(), 303, "the pre-filled code, confirmed");
+    let login = r.headers()["location"].to_str().unwrap().to_owned();
+    let page = browser.get(format!("{start}{login}")).send().await.unwrap().text().await.unwrap();
+    let r = post(format!("{start}/login"), submit(&page, "username=admin&password=admin")).await.unwrap();
+    assert_eq!(r.status(), 303);
+    let approve = r.headers()["location"].to_str().unwrap().to_owned();
+    let page = browser.get(format!("{finish}{approve}")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("A device is asking to connect"), "{page}");
+    let r = post(format!("{finish}/approve"), submit(&page, &format!("approval={approval}"))).await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap()
+}
+
+/// The `oauth2` crate's device flow against the binary: it asks for a code
+/// and polls (honouring `interval` and `slow_down`) while the user approves
+/// over HTTP; then again while the user denies.
+#[tokio::test]
+async fn the_oauth2_crate_runs_the_device_flow_against_the_binary() {
+    use oauth2::basic::BasicClient;
+    use oauth2::{
+        ClientId, DeviceAuthorizationUrl, RequestTokenError, Scope, StandardDeviceAuthorizationResponse, TokenResponse,
+        TokenUrl,
+    };
+    let server = crate::support::spawn_with_extra_config(DEVICE_CLIENTS, &[("OAUTH__DEVICE__INTERVAL", "1")]).await;
+    let base = server.base.clone();
+    let client = BasicClient::new(ClientId::new("tv".into()))
+        .set_token_uri(TokenUrl::new(format!("{base}/oauth/token")).unwrap())
+        .set_device_authorization_url(
+            DeviceAuthorizationUrl::new(format!("{base}/oauth/device_authorization")).unwrap(),
+        );
+    let http = crate::support::http();
+
+    for approval in ["1", "0"] {
+        let details: StandardDeviceAuthorizationResponse =
+            client.exchange_device_code().add_scope(Scope::new("email".into())).request_async(&http).await.unwrap();
+        assert_eq!(details.verification_uri().as_str(), format!("{base}/device"));
+        assert_eq!(details.interval(), std::time::Duration::from_secs(1));
+        let complete = details.verification_uri_complete().unwrap().secret().to_owned();
+        assert_eq!(complete, format!("{base}/device?user_code={}", details.user_code().secret()));
+        let user = {
+            let base = base.clone();
+            tokio::spawn(async move {
+                // The device polls a few times before the user gets there.
+                tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+                user_answers_over_http(&base, &base, &complete, approval).await
+            })
+        };
+        let result = client
+            .exchange_device_access_token(&details)
+            .request_async(&http, tokio::time::sleep, Some(std::time::Duration::from_secs(60)))
+            .await;
+        let page = user.await.unwrap();
+        if approval == "1" {
+            assert!(page.contains("Device connected"), "{page}");
+            let tokens = result.unwrap();
+            assert_eq!(tokens.scopes().map(|s| s[0].to_string()), Some("email".into()));
+            assert!(tokens.refresh_token().is_some());
+            let introspected = crate::support::http()
+                .post(format!("{base}/oauth/introspect"))
+                .basic_auth("test_client", Some("password"))
+                .form(&[("token", tokens.access_token().secret().as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(introspected.status(), 200);
+        } else {
+            assert!(page.contains("Device not connected"), "{page}");
+            match result {
+                Err(RequestTokenError::ServerResponse(e)) => {
+                    assert_eq!(e.error().as_ref(), "access_denied", "{e:?}");
+                }
+                other => panic!("the denial reaches the client: {other:?}"),
+            }
+        }
+    }
+}
+
+/// Two server processes on one Redis: the code is asked for on one, entered
+/// and approved across both, then 32 concurrent polls (16 to each) after
+/// the approval: exactly one gets tokens.
+#[tokio::test]
+async fn two_instances_issue_a_device_code_once() {
+    use oauth_storage_redis::testing::{redis_url_or_skip, unique_prefix};
+    let Some(url) = redis_url_or_skip("two_instances_issue_a_device_code_once") else { return };
+    let prefix = unique_prefix();
+    let mut env = vec![
+        ("OAUTH__STORAGE__URL", url.as_str()),
+        ("OAUTH__STORAGE__KEY_PREFIX", prefix.as_str()),
+        ("OAUTH__STORAGE__TIMEOUT_MS", "2000"),
+        ("OAUTH__SESSION__COOKIE_KEY", crate::redis::KEY),
+        ("OAUTH__DEVICE__INTERVAL", "1"),
+    ];
+    let a = crate::support::spawn_with_extra_config(DEVICE_CLIENTS, &env).await;
+    env.push(("OAUTH__SERVER__ISSUER", a.base.as_str()));
+    let b = crate::support::spawn_with_extra_config(DEVICE_CLIENTS, &env).await;
+    let http = crate::support::http();
+    for round in 0..3 {
+        let r = http
+            .post(format!("{}/oauth/device_authorization", b.base))
+            .form(&[("client_id", "tv"), ("scope", "email")])
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = r.json().await.unwrap();
+        let complete = body["verification_uri_complete"].as_str().unwrap();
+        assert!(complete.starts_with(&a.base), "{complete}");
+        let device_code = body["device_code"].as_str().unwrap().to_owned();
+        let page = user_answers_over_http(&a.base, &b.base, complete, "1").await;
+        assert!(page.contains("Device connected"), "{page}");
+        let polls: Vec<_> = (0..32)
+            .map(|i| {
+                let base = if i % 2 == 0 { a.base.clone() } else { b.base.clone() };
+                let device_code = device_code.clone();
+                tokio::spawn(async move {
+                    let r = crate::support::http()
+                        .post(format!("{base}/oauth/token"))
+                        .form(&[("grant_type", GRANT), ("device_code", device_code.as_str()), ("client_id", "tv")])
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = r.status().as_u16();
+                    (status, r.json::<serde_json::Value>().await.unwrap())
+                })
+            })
+            .collect();
+        let mut issued = 0;
+        for poll in polls {
+            let (status, body) = poll.await.unwrap();
+            match status {
+                200 => issued += 1,
+                400 => assert!(
+                    ["slow_down", "invalid_grant"].contains(&body["error"].as_str().unwrap()),
+                    "round {round}: {body}"
+                ),
+                _ => panic!("round {round}: {status} {body}"),
+            }
+        }
+        assert_eq!(issued, 1, "round {round}: exactly one poll gets tokens");
+    }
+}
