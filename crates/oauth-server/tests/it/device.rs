@@ -360,3 +360,30 @@ async fn two_instances_issue_a_device_code_once() {
         assert_eq!(issued, 1, "round {round}: exactly one poll gets tokens");
     }
 }
+
+/// `client create --grant-type urn:ietf:params:oauth:grant-type:device_code`
+/// registers a device client that the running server serves at once.
+#[tokio::test]
+async fn the_cli_registers_a_device_client() {
+    use oauth_storage_redis::testing::{redis_url_or_skip, unique_prefix};
+    let Some(url) = redis_url_or_skip("the_cli_registers_a_device_client") else { return };
+    let prefix = unique_prefix();
+    let server = crate::redis::redis_server(&url, &prefix, None).await;
+    let args = ["create", "--id", "cli-tv", "--auth-method", "none", "--grant-type", GRANT, "--scope", "email"];
+    let (ok, _, err) = crate::redis::cli("client", &args, &url, &prefix);
+    assert!(ok, "{err}");
+    let (_, shown, _) = crate::redis::cli("client", &["show", "cli-tv"], &url, &prefix);
+    assert!(shown.contains(GRANT), "{shown}");
+    let r = crate::support::http()
+        .post(format!("{}/oauth/device_authorization", server.base))
+        .form(&[("client_id", "cli-tv"), ("scope", "email")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["interval"], 5, "{body}");
+    let (ok, _, err) =
+        crate::redis::cli("client", &["create", "--id", "bad", "--grant-type", "device_code"], &url, &prefix);
+    assert!(!ok && err.contains("unknown grant type"), "the URN is the grant type's name: {err}");
+}
