@@ -9,10 +9,12 @@ use std::time::Instant;
 use async_trait::async_trait;
 use oauth_core::ErrorCode;
 use oauth_core::client::Client;
+use oauth_core::device::DeviceKey;
 use oauth_core::observe::Observer;
 use oauth_core::storage::{
-    ClientStore, CodeRecord, CodeStore, CodeTake, GrantRecord, NewTokens, OnceStore, RefreshLookup, RefreshOutcome,
-    RefreshRequest, StorageResult, TokenRecord, TokenStore,
+    ClientStore, CodeRecord, CodeStore, CodeTake, DecideOutcome, DeviceDecision, DevicePoll, DeviceRecord, DeviceStore,
+    GrantRecord, NewTokens, OnceStore, PollOutcome, RefreshLookup, RefreshOutcome, RefreshRequest, StorageResult,
+    TokenRecord, TokenStore,
 };
 use oauth_core::types::{ClientId, GrantId, GrantType, TokenHash, TokenKey};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -72,6 +74,10 @@ enum StoreOp {
     RevokeClientGrants,
     PutOnce,
     TakeOnce,
+    PutDevice,
+    FindDevice,
+    DecideDevice,
+    PollDevice,
     LoadSession,
     SaveSession,
     DeleteSession,
@@ -79,7 +85,7 @@ enum StoreOp {
 }
 
 impl StoreOp {
-    const ALL: [Self; 19] = [
+    const ALL: [Self; 23] = [
         Self::GetClient,
         Self::PutClient,
         Self::DeleteClient,
@@ -95,6 +101,10 @@ impl StoreOp {
         Self::RevokeClientGrants,
         Self::PutOnce,
         Self::TakeOnce,
+        Self::PutDevice,
+        Self::FindDevice,
+        Self::DecideDevice,
+        Self::PollDevice,
         Self::LoadSession,
         Self::SaveSession,
         Self::DeleteSession,
@@ -117,6 +127,10 @@ impl StoreOp {
             Self::RevokeGrant => "revoke_grant",
             Self::RevokeClientGrants => "revoke_client_grants",
             Self::PutOnce => "put_once",
+            Self::PutDevice => "put_device",
+            Self::FindDevice => "find_device",
+            Self::DecideDevice => "decide_device",
+            Self::PollDevice => "poll_device",
             Self::TakeOnce => "take_once",
             Self::LoadSession => "load_session",
             Self::SaveSession => "save_session",
@@ -343,6 +357,27 @@ impl<S: OnceStore + ?Sized> OnceStore for Timed<S> {
     }
     async fn take_once(&self, key: &TokenHash) -> StorageResult<Option<Vec<u8>>> {
         timed!(self, TakeOnce, self.inner.take_once(key))
+    }
+}
+
+#[async_trait]
+impl<S: DeviceStore + ?Sized> DeviceStore for Timed<S> {
+    async fn put_device(&self, device: &DeviceKey, user: &DeviceKey, record: &DeviceRecord) -> StorageResult<bool> {
+        timed!(self, PutDevice, self.inner.put_device(device, user, record))
+    }
+    async fn find_device(&self, user: &DeviceKey) -> StorageResult<Option<(DeviceKey, DeviceRecord)>> {
+        timed!(self, FindDevice, self.inner.find_device(user))
+    }
+    async fn decide_device(
+        &self,
+        device: &DeviceKey,
+        decision: &DeviceDecision,
+        now: u64,
+    ) -> StorageResult<DecideOutcome> {
+        timed!(self, DecideDevice, self.inner.decide_device(device, decision, now))
+    }
+    async fn poll_device(&self, device: &DeviceKey, poll: &DevicePoll) -> StorageResult<PollOutcome> {
+        timed!(self, PollDevice, self.inner.poll_device(device, poll))
     }
 }
 

@@ -130,6 +130,11 @@ async fn the_whole_flow_through_the_pages() {
     // Counted in /metrics, advertised in metadata.
     let metrics = Browser::new().get(&app, "/metrics").await.body;
     assert!(metrics.contains(r#"oauth_tokens_issued_total{grant_type="device_code"} 1"#), "{metrics}");
+    for op in ["put_device", "find_device", "decide_device", "poll_device"] {
+        let series = format!(r#"oauth_store_operation_duration_seconds_count{{operation="{op}",outcome="ok"}} "#);
+        let count = metrics.lines().find_map(|l| l.strip_prefix(series.as_str())).unwrap_or("0");
+        assert_ne!(count, "0", "{op} is timed: {metrics}");
+    }
     let metadata = Browser::new().get(&app, "/.well-known/oauth-authorization-server").await.json();
     assert_eq!(metadata["device_authorization_endpoint"], "http://localhost:8000/oauth/device_authorization");
     assert!(metadata["grant_types_supported"].as_array().unwrap().contains(&GRANT.into()), "{metadata}");
