@@ -127,6 +127,14 @@ async fn the_whole_flow_through_the_pages() {
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.body.contains("That code is not valid"), "{}", r.body);
 
+    // A logged-in user goes from the code straight to the consent page.
+    let (_, second) = start(&app, "tv", "email").await;
+    let page = browser.get(&app, "/device").await;
+    let r = browser.post_form(&app, "/device", &page.submit(&format!("user_code={second}"))).await;
+    assert_eq!((r.status, r.location_path()), (303, Some("/approve")), "{}", r.body);
+    let consent = browser.get(&app, &r.next()).await;
+    assert!(consent.body.contains("A device is asking to connect"), "{}", consent.body);
+
     // Counted in /metrics, advertised in metadata.
     let metrics = Browser::new().get(&app, "/metrics").await.body;
     assert!(metrics.contains(r#"oauth_tokens_issued_total{grant_type="device_code"} 1"#), "{metrics}");
