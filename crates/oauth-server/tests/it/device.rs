@@ -372,6 +372,21 @@ async fn two_instances_issue_a_device_code_once() {
         }
         assert_eq!(issued, 1, "round {round}: exactly one poll gets tokens");
     }
+
+    // Denied on one instance, answered on the other.
+    let r =
+        http.post(format!("{}/oauth/device_authorization", a.base)).form(&[("client_id", "tv")]).send().await.unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    let page = user_answers_over_http(&b.base, &a.base, body["verification_uri_complete"].as_str().unwrap(), "0").await;
+    assert!(page.contains("Device not connected"), "{page}");
+    let r = http
+        .post(format!("{}/oauth/token", b.base))
+        .form(&[("grant_type", GRANT), ("device_code", body["device_code"].as_str().unwrap()), ("client_id", "tv")])
+        .send()
+        .await
+        .unwrap();
+    let answer: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(answer["error"], "access_denied", "{answer}");
 }
 
 /// `client create --grant-type urn:ietf:params:oauth:grant-type:device_code`
