@@ -148,6 +148,7 @@ impl OAuthEndpoints {
         cfg.service(endpoint(&at(&p.revoke), &data, "POST", [web::post().to(revoke)]));
         cfg.service(endpoint(&at(&p.introspect), &data, "POST", [web::post().to(introspect)]));
         cfg.service(endpoint(&at(&p.par), &data, "POST", [web::post().to(par)]));
+        cfg.service(endpoint(&at(&p.device_authorization), &data, "POST", [web::post().to(device_authorization)]));
         cfg.service(endpoint(&at(&p.metadata), &data, "GET", [web::get().to(metadata)]));
         cfg.service(endpoint(&at(&p.userinfo), &data, get_post, [web::get().to(userinfo), web::post().to(userinfo)]));
         cfg.service(endpoint(&at(&p.jwks), &data, "GET", [web::get().to(jwks)]));
@@ -225,6 +226,13 @@ async fn introspect(req: HttpRequest, payload: web::Payload, ep: web::Data<OAuth
 async fn par(req: HttpRequest, payload: web::Payload, ep: web::Data<OAuthEndpoints>) -> HttpResponse {
     match ep.request(&req, payload).await {
         Ok(r) => respond(&req, ep.server.par(&r).await),
+        Err(response) => response,
+    }
+}
+
+async fn device_authorization(req: HttpRequest, payload: web::Payload, ep: web::Data<OAuthEndpoints>) -> HttpResponse {
+    match ep.request(&req, payload).await {
+        Ok(r) => respond(&req, ep.server.device_authorization(&r).await),
         Err(response) => response,
     }
 }

@@ -63,6 +63,12 @@ pub enum ErrorCode {
         /// Seconds until the throttle's window ends.
         retry_after: u64,
     },
+    /// `authorization_pending` (RFC 8628 §3.5): the user has not decided yet.
+    AuthorizationPending,
+    /// `slow_down` (RFC 8628 §3.5): polling too fast; the interval grew.
+    SlowDown,
+    /// `expired_token` (RFC 8628 §3.5): the device code expired.
+    ExpiredToken,
     /// Another code.
     Extension(String),
 }
@@ -90,6 +96,9 @@ impl ErrorCode {
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce { .. } => "use_dpop_nonce",
             Self::TooManyAttempts { .. } => "temporarily_unavailable",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
             Self::Extension(other) => other,
         }
     }

@@ -67,6 +67,7 @@
 pub mod assertion;
 pub mod client;
 pub mod clock;
+pub mod device;
 pub mod dpop;
 pub mod error;
 pub mod exchange;
@@ -97,6 +98,6 @@ pub use request::{OAuthRequest, Params};
 pub use response::{Body, OAuthResponse};
 pub use server::{
     Approval, AuthorizationServer, AuthorizeError, KEYS_MAX_AGE, MAX_PUSHED_REQUEST_LEN, METADATA_MAX_AGE, NextStep,
-    PendingAuthorization, REQUEST_URI_PREFIX, ResourceAccess, TokenScheme, bearer_token,
+    PendingAuthorization, PendingDevice, REQUEST_URI_PREFIX, ResourceAccess, TokenScheme, bearer_token,
 };
 pub use storage::{MemoryStore, Stores};

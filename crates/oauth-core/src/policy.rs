@@ -35,6 +35,12 @@ pub struct EndpointPaths {
     pub metadata: String,
     /// OpenID Connect Discovery document (GET).
     pub openid_configuration: String,
+    /// Device authorization endpoint (RFC 8628 §3.1, POST).
+    pub device_authorization: String,
+    /// The page where a user enters a device's user code (RFC 8628 §3.2
+    /// `verification_uri`): served by the application's pages, not by the
+    /// adapter, and published in every device authorization response.
+    pub device_verification: String,
 }
 
 impl Default for EndpointPaths {
@@ -50,6 +56,8 @@ impl Default for EndpointPaths {
             jwks: "/oauth/jwks".into(),
             metadata: "/.well-known/oauth-authorization-server".into(),
             openid_configuration: "/.well-known/openid-configuration".into(),
+            device_authorization: "/oauth/device_authorization".into(),
+            device_verification: "/device".into(),
         }
     }
 }
@@ -71,6 +79,8 @@ impl EndpointPaths {
             jwks: under(self.jwks),
             metadata: under(self.metadata),
             openid_configuration: under(self.openid_configuration),
+            device_authorization: under(self.device_authorization),
+            device_verification: under(self.device_verification),
         }
     }
 
@@ -91,6 +101,8 @@ impl EndpointPaths {
             ("paths.jwks", &self.jwks),
             ("paths.metadata", &self.metadata),
             ("paths.openid_configuration", &self.openid_configuration),
+            ("paths.device_authorization", &self.device_authorization),
+            ("paths.device_verification", &self.device_verification),
         ]
         .into_iter()
         .map(|(field, path)| (field.to_owned(), path.as_str()))
@@ -174,6 +186,10 @@ pub enum PolicyProblem {
     /// A token exchange rule or trusted issuer that is not valid (the text says why).
     #[error("{0}")]
     TokenExchange(String),
+    /// A device polling interval longer than the device code's lifetime
+    /// (the interval, the lifetime).
+    #[error("must be at most device_code_lifetime ({1} s), not {0}")]
+    DeviceInterval(u64, u64),
 }
 
 /// The longest authorization code lifetime of the FAPI 2.0 Security
@@ -229,6 +245,8 @@ pub struct ServerPolicyBuilder {
     require_pushed_authorization_requests: bool,
     fapi2: bool,
     token_exchange: crate::exchange::TokenExchangePolicy,
+    device_code_lifetime: u64,
+    device_poll_interval: u64,
 }
 
 /// Length limits of the authorization request's parameters, in bytes of
@@ -360,6 +378,12 @@ settings! {
     /// the builder then refuses implicit, password and plain PKCE, and a
     /// code lifetime over [`FAPI2_MAX_CODE_LIFETIME`].
     fapi2: bool;
+    /// How long a device code and its user code live, in seconds (RFC 8628
+    /// §3.2 `expires_in`); 600 by default.
+    device_code_lifetime: u64;
+    /// The minimum seconds between a device's polls (RFC 8628 §3.2
+    /// `interval`); 5 by default, at most the device code's lifetime.
+    device_poll_interval: u64;
 }
 
 impl ServerPolicyBuilder {
@@ -421,6 +445,8 @@ impl ServerPolicyBuilder {
             ("grant_lifetime", self.grant_lifetime),
             ("id_token_lifetime", self.id_token_lifetime),
             ("consent_lifetime", self.consent_lifetime),
+            ("device_code_lifetime", self.device_code_lifetime),
+            ("device_poll_interval", self.device_poll_interval),
         ] {
             if check_lifetime(field, value).is_err() {
                 return Err(PolicyError { field: field.to_owned(), problem: PolicyProblem::Lifetime(value) });
@@ -430,6 +456,12 @@ impl ServerPolicyBuilder {
             return Err(PolicyError {
                 field: "par_lifetime".to_owned(),
                 problem: PolicyProblem::ParLifetime(self.par_lifetime),
+            });
+        }
+        if self.device_poll_interval > self.device_code_lifetime {
+            return Err(PolicyError {
+                field: "device_poll_interval".to_owned(),
+                problem: PolicyProblem::DeviceInterval(self.device_poll_interval, self.device_code_lifetime),
             });
         }
         if self.refresh_grace > MAX_REFRESH_GRACE {
@@ -496,6 +528,8 @@ impl ServerPolicy {
             require_pushed_authorization_requests: false,
             fapi2: false,
             token_exchange: crate::exchange::TokenExchangePolicy::default(),
+            device_code_lifetime: 600,
+            device_poll_interval: 5,
         }
     }
 

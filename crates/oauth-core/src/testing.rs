@@ -211,6 +211,7 @@ mod failing {
 
     use super::FailingStore;
     use crate::client::Client;
+    use crate::device::DeviceKey;
     use crate::storage::*;
     use crate::types::{ClientId, GrantId, ScopeSet, Subject, TokenHash, TokenKey};
     use crate::user::User;
@@ -312,6 +313,22 @@ mod failing {
             down()
         }
         async fn revoke_consent(&self, _: &Subject, _: &ClientId) -> StorageResult<bool> {
+            down()
+        }
+    }
+
+    #[async_trait]
+    impl DeviceStore for FailingStore {
+        async fn put_device(&self, _: &DeviceKey, _: &DeviceKey, _: &DeviceRecord) -> StorageResult<bool> {
+            down()
+        }
+        async fn find_device(&self, _: &DeviceKey) -> StorageResult<Option<(DeviceKey, DeviceRecord)>> {
+            down()
+        }
+        async fn decide_device(&self, _: &DeviceKey, _: &DeviceDecision, _: u64) -> StorageResult<DecideOutcome> {
+            down()
+        }
+        async fn poll_device(&self, _: &DeviceKey, _: &DevicePoll) -> StorageResult<PollOutcome> {
             down()
         }
     }

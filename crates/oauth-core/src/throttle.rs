@@ -130,6 +130,7 @@ enum Kind {
     Username,
     Address,
     Client,
+    UserCodeSession,
 }
 
 impl Kind {
@@ -138,6 +139,7 @@ impl Kind {
             Self::Username => b"username",
             Self::Address => b"address",
             Self::Client => b"client",
+            Self::UserCodeSession => b"user_code_session",
         }
     }
 }
@@ -173,6 +175,12 @@ impl ThrottleKey {
     /// The counter of a `client_id` (known or not).
     pub fn client(client: &ClientId) -> Self {
         Self::new(Kind::Client, client.as_str().as_bytes())
+    }
+
+    /// The counter of wrong device user codes (RFC 8628 §5.1) entered in a
+    /// session: `session` is any stable identifier of it (hashed here).
+    pub fn user_code_session(session: &str) -> Self {
+        Self::new(Kind::UserCodeSession, session.as_bytes())
     }
 
     /// The counter of a source address: an IPv4 address (an IPv4-mapped

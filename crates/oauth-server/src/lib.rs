@@ -53,6 +53,7 @@ pub async fn build_state_with_clock(
     s.codes = metrics::Timed::new(s.codes.clone(), metrics.clone());
     s.tokens = metrics::Timed::new(s.tokens.clone(), metrics.clone());
     s.once = metrics::Timed::new(s.once.clone(), metrics.clone());
+    s.devices = metrics::Timed::new(s.devices.clone(), metrics.clone());
     backends.sessions = metrics::Timed::new(backends.sessions.clone(), metrics.clone());
     let key = match cookie_key {
         Some(bytes) => actix_web::cookie::Key::from(&bytes),

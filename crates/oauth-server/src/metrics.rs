@@ -9,10 +9,12 @@ use std::time::Instant;
 use async_trait::async_trait;
 use oauth_core::ErrorCode;
 use oauth_core::client::Client;
+use oauth_core::device::DeviceKey;
 use oauth_core::observe::Observer;
 use oauth_core::storage::{
-    ClientStore, CodeRecord, CodeStore, CodeTake, GrantRecord, NewTokens, OnceStore, RefreshLookup, RefreshOutcome,
-    RefreshRequest, StorageResult, TokenRecord, TokenStore,
+    ClientStore, CodeRecord, CodeStore, CodeTake, DecideOutcome, DeviceDecision, DevicePoll, DeviceRecord, DeviceStore,
+    GrantRecord, NewTokens, OnceStore, PollOutcome, RefreshLookup, RefreshOutcome, RefreshRequest, StorageResult,
+    TokenRecord, TokenStore,
 };
 use oauth_core::types::{ClientId, GrantId, GrantType, TokenHash, TokenKey};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -73,6 +75,10 @@ enum StoreOp {
     AddAccessToken,
     PutOnce,
     TakeOnce,
+    PutDevice,
+    FindDevice,
+    DecideDevice,
+    PollDevice,
     LoadSession,
     SaveSession,
     DeleteSession,
@@ -80,7 +86,7 @@ enum StoreOp {
 }
 
 impl StoreOp {
-    const ALL: [Self; 20] = [
+    const ALL: [Self; 24] = [
         Self::GetClient,
         Self::PutClient,
         Self::DeleteClient,
@@ -97,6 +103,10 @@ impl StoreOp {
         Self::AddAccessToken,
         Self::PutOnce,
         Self::TakeOnce,
+        Self::PutDevice,
+        Self::FindDevice,
+        Self::DecideDevice,
+        Self::PollDevice,
         Self::LoadSession,
         Self::SaveSession,
         Self::DeleteSession,
@@ -120,6 +130,10 @@ impl StoreOp {
             Self::RevokeClientGrants => "revoke_client_grants",
             Self::AddAccessToken => "add_access_token",
             Self::PutOnce => "put_once",
+            Self::PutDevice => "put_device",
+            Self::FindDevice => "find_device",
+            Self::DecideDevice => "decide_device",
+            Self::PollDevice => "poll_device",
             Self::TakeOnce => "take_once",
             Self::LoadSession => "load_session",
             Self::SaveSession => "save_session",
@@ -152,6 +166,7 @@ fn grant_label(grant_type: &GrantType) -> &'static str {
         GrantType::ClientCredentials => "client_credentials",
         GrantType::Password => "password",
         GrantType::TokenExchange => "token_exchange",
+        GrantType::DeviceCode => "device_code",
         _ => "other",
     }
 }
@@ -350,6 +365,27 @@ impl<S: OnceStore + ?Sized> OnceStore for Timed<S> {
 }
 
 #[async_trait]
+impl<S: DeviceStore + ?Sized> DeviceStore for Timed<S> {
+    async fn put_device(&self, device: &DeviceKey, user: &DeviceKey, record: &DeviceRecord) -> StorageResult<bool> {
+        timed!(self, PutDevice, self.inner.put_device(device, user, record))
+    }
+    async fn find_device(&self, user: &DeviceKey) -> StorageResult<Option<(DeviceKey, DeviceRecord)>> {
+        timed!(self, FindDevice, self.inner.find_device(user))
+    }
+    async fn decide_device(
+        &self,
+        device: &DeviceKey,
+        decision: &DeviceDecision,
+        now: u64,
+    ) -> StorageResult<DecideOutcome> {
+        timed!(self, DecideDevice, self.inner.decide_device(device, decision, now))
+    }
+    async fn poll_device(&self, device: &DeviceKey, poll: &DevicePoll) -> StorageResult<PollOutcome> {
+        timed!(self, PollDevice, self.inner.poll_device(device, poll))
+    }
+}
+
+#[async_trait]
 impl<S: TokenStore + ?Sized> TokenStore for Timed<S> {
     async fn create_grant(&self, grant: &GrantRecord, tokens: &NewTokens) -> StorageResult<bool> {
         timed!(self, CreateGrant, self.inner.create_grant(grant, tokens))
@@ -408,6 +444,7 @@ mod tests {
         metrics.token_issued(&GrantType::ClientCredentials);
         metrics.token_issued(&GrantType::parse("urn:example:custom"));
         metrics.token_issued(&GrantType::TokenExchange);
+        metrics.token_issued(&GrantType::DeviceCode);
         let text = metrics.render();
         assert!(text.contains(r#"method="POST""#), "{text}");
         assert!(text.contains(r#"method="OTHER""#), "{text}");
@@ -415,6 +452,7 @@ mod tests {
         assert!(text.contains(r#"oauth_tokens_issued_total{grant_type="client_credentials"} 1"#), "{text}");
         assert!(text.contains(r#"oauth_tokens_issued_total{grant_type="other"} 1"#), "{text}");
         assert!(text.contains(r#"oauth_tokens_issued_total{grant_type="token_exchange"} 1"#), "{text}");
+        assert!(text.contains(r#"oauth_tokens_issued_total{grant_type="device_code"} 1"#), "{text}");
         assert!(!text.contains("urn:example"), "{text}");
     }
 

@@ -1,4 +1,5 @@
-//! HTML pages rendered with tera: login, consent and error.
+//! HTML pages rendered with tera: login, consent, error, and the device
+//! code entry page.
 //!
 //! The templates are embedded; a `templates_dir` may replace any of them.
 //! Every page carries anti-framing headers (RFC 9700 §4.16) and `no-store`.
@@ -12,11 +13,12 @@ use anyhow::Context as _;
 use serde::Serialize;
 use tera::{Context, Tera};
 
-const TEMPLATES: [(&str, &str); 4] = [
+const TEMPLATES: [(&str, &str); 5] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("consent.html", include_str!("../templates/consent.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("device.html", include_str!("../templates/device.html")),
 ];
 
 /// Descriptions of well-known scopes, used when the configuration has none.
@@ -126,7 +128,51 @@ impl Pages {
         ctx.insert("client_name", &pending.client_name);
         ctx.insert("scopes", &self.describe(&pending.scope));
         ctx.insert("redirect_uri", pending.redirect_uri.as_str());
+        ctx.insert("device", &false);
         self.render(StatusCode::OK, "consent.html", &ctx)
+    }
+
+    /// The consent page of a waiting device authorization (RFC 8628): the
+    /// same form, saying that a device is asking, without a redirect or a
+    /// remembered decision.
+    pub fn consent_device(
+        &self,
+        action: &str,
+        csrf: &str,
+        request_id: &str,
+        username: &str,
+        device: &oauth_core::PendingDevice,
+    ) -> HttpResponse {
+        let mut ctx = Context::new();
+        ctx.insert("action", action);
+        ctx.insert("csrf_token", csrf);
+        ctx.insert("request_id", request_id);
+        ctx.insert("scope", &device.scope.to_string());
+        ctx.insert("username", username);
+        ctx.insert("client_name", &device.client_name);
+        ctx.insert("scopes", &self.describe(&device.scope));
+        ctx.insert("redirect_uri", "");
+        ctx.insert("device", &true);
+        self.render(StatusCode::OK, "consent.html", &ctx)
+    }
+
+    /// The device page's code entry form (RFC 8628 §3.3), pre-filled with
+    /// `user_code` (from `verification_uri_complete`), which the user still
+    /// confirms.
+    pub fn device(
+        &self,
+        status: StatusCode,
+        action: &str,
+        csrf: &str,
+        user_code: &str,
+        error: Option<&str>,
+    ) -> HttpResponse {
+        let mut ctx = Context::new();
+        ctx.insert("action", action);
+        ctx.insert("csrf_token", csrf);
+        ctx.insert("user_code", user_code);
+        ctx.insert("error", &error);
+        self.render(status, "device.html", &ctx)
     }
 
     /// An error or information page.

@@ -91,6 +91,7 @@ async fn open_redis(config: &Config, clients: Vec<Client>, memory: Arc<MemorySto
             consents: redis.clone(),
             throttle: redis.clone(),
             once: redis.clone(),
+            devices: redis.clone(),
         },
         sessions: Arc::new(sessions),
         managed_clients: Some(layered),

@@ -1,11 +1,13 @@
-//! The server's own pages and probes: login, consent, `/healthz`, `/readyz`,
-//! and the glue between the OAuth endpoints and the session.
+//! The server's own pages and probes: login, consent, the device code entry
+//! page (RFC 8628), `/healthz`, `/readyz`, and the glue between the OAuth
+//! endpoints and the session.
 
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use oauth_actix::{AdapterOptions, AuthorizeHandler, OAuthEndpoints, respond};
+use oauth_core::device::MAX_USER_CODE_INPUT;
 use oauth_core::storage::{StorageError, UserStore};
 use oauth_core::throttle::Verdict;
 use oauth_core::{Approval, AuthorizationServer, AuthorizeError, NextStep, OAuthError, Params, PendingAuthorization};
@@ -162,6 +164,9 @@ impl AppState {
         request_id: &str,
         on_consent_page: bool,
     ) -> HttpResponse {
+        if session.data.device(request_id).is_some() {
+            return self.proceed_device(session, request_id, on_consent_page).await;
+        }
         let Some(pending) = session.data.request(request_id).map(|r| r.authorization.clone()) else {
             return self.unknown_request();
         };
@@ -193,6 +198,48 @@ impl AppState {
             Some(_) => self.see_other(&Self::for_request(&self.consent_path, request_id), Some(&session)),
             None => self.see_other(&Self::for_request(&self.login_path, request_id), Some(&session)),
         }
+    }
+
+    /// The next step of the session's waiting device authorization
+    /// `request_id`: the login page, then always the consent page (a device
+    /// is never approved without the user seeing what it asks).
+    async fn proceed_device(&self, mut session: Session, request_id: &str, on_consent_page: bool) -> HttpResponse {
+        let Some(device) = session.data.device(request_id).cloned() else { return self.unknown_request() };
+        let now = self.server.now();
+        if device.expires_at <= now {
+            session.data.take_device(request_id);
+            if let Err(e) = self.sessions.save(&session, now).await {
+                return self.unavailable(&e);
+            }
+            return self.device_gone();
+        }
+        if let Err(e) = self.sessions.save(&session, now).await {
+            return self.unavailable(&e);
+        }
+        match session.data.user.clone() {
+            Some(user) if on_consent_page => {
+                let token = self.sessions.form_token(&session, FormPurpose::Consent(request_id, &device.scope));
+                let page = self.pages.consent_device(&self.consent_path, &token, request_id, &user.username, &device);
+                self.with_cookie(page, &session)
+            }
+            Some(_) => self.see_other(&Self::for_request(&self.consent_path, request_id), Some(&session)),
+            None => self.see_other(&Self::for_request(&self.login_path, request_id), Some(&session)),
+        }
+    }
+
+    /// A device authorization that expired or was answered meanwhile.
+    fn device_gone(&self) -> HttpResponse {
+        self.pages.error(
+            StatusCode::BAD_REQUEST,
+            "Code expired",
+            "This device code has expired or was answered already. Start again on your device.",
+            Some("expired_token"),
+        )
+    }
+
+    /// The device page's path (the policy's `verification_uri`).
+    fn device_path(&self) -> &str {
+        &self.server.policy().paths().device_verification
     }
 
     /// Uses up the waiting request `request_id` and answers the client: a
@@ -293,6 +340,15 @@ pub fn configure(state: &Arc<AppState>, cfg: &mut web::ServiceConfig) {
             .default_service(web::to(|req: HttpRequest| async move { method_not_allowed(&req, "GET, POST") })),
     );
     cfg.service(
+        web::resource(state.device_path())
+            .app_data(data.clone())
+            .app_data(limit.clone())
+            .route(oauth_actix::upgrade_refusal())
+            .route(web::get().to(device_page))
+            .route(web::post().to(device_submit))
+            .default_service(web::to(|req: HttpRequest| async move { method_not_allowed(&req, "GET, POST") })),
+    );
+    cfg.service(
         web::resource(state.consent_path.as_str())
             .app_data(data.clone())
             .app_data(limit)
@@ -369,13 +425,14 @@ async fn login_page(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
     };
     let query = query(&req);
     let request_id = field(&query, "request");
-    let request = match request_id.map(|id| session.data.request(id)) {
-        Some(None) => return st.unknown_request(),
-        Some(Some(request)) => Some(&request.authorization),
-        None => None,
+    let (client, hint) = match request_id {
+        None => (None, None),
+        Some(id) => match (session.data.request(id), session.data.device(id)) {
+            (Some(r), _) => (Some(r.authorization.client_name.as_str()), r.authorization.login_hint.as_deref()),
+            (None, Some(device)) => (Some(device.client_name.as_str()), None),
+            (None, None) => return st.unknown_request(),
+        },
     };
-    let client = request.map(|p| p.client_name.as_str());
-    let hint = request.and_then(|p| p.login_hint.as_deref());
     let username = session.data.user.as_ref().map(|u| u.username.as_str()).or(hint).unwrap_or("");
     let token = st.sessions.form_token(&session, FormPurpose::Login(request_id));
     let page = st.pages.login(StatusCode::OK, &st.login_path, &token, request_id, client, username, None);
@@ -393,10 +450,13 @@ async fn login_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState
     if !st.sessions.form_token_ok(&session, purpose, field(&params, "csrf_token")) {
         return st.forged();
     }
-    let client = match request_id.as_deref().map(|id| session.data.request(id)) {
-        Some(None) => return st.unknown_request(),
-        Some(Some(request)) => Some(request.authorization.client_name.clone()),
+    let client = match request_id.as_deref() {
         None => None,
+        Some(id) => match (session.data.request(id), session.data.device(id)) {
+            (Some(request), _) => Some(request.authorization.client_name.clone()),
+            (None, Some(device)) => Some(device.client_name.clone()),
+            (None, None) => return st.unknown_request(),
+        },
     };
     let username = field(&params, "username").unwrap_or("").to_owned();
     let password = field(&params, "password").unwrap_or("").to_owned();
@@ -502,6 +562,9 @@ async fn consent_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppSta
             Some("invalid_request"),
         );
     };
+    if session.data.device(&request_id).is_some() {
+        return device_decision(session, &request_id, &params, &st).await;
+    }
     let Some(pending) = session.data.request(&request_id).map(|r| r.authorization.clone()) else {
         return st.unknown_request();
     };
@@ -565,6 +628,152 @@ async fn consent_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppSta
         }
     }
     st.finish(&req, session, &request_id, Ok(&user)).await
+}
+
+/// The consent form's answer for a waiting device authorization: approve
+/// or deny it, once, with exactly the scopes shown (bound by the CSRF
+/// token), then tell the user to return to the device.
+async fn device_decision(mut session: Session, request_id: &str, params: &Params, st: &AppState) -> HttpResponse {
+    let Some(device) = session.data.device(request_id).cloned() else { return st.unknown_request() };
+    if !st.sessions.form_token_ok(
+        &session,
+        FormPurpose::Consent(request_id, &device.scope),
+        field(params, "csrf_token"),
+    ) {
+        return st.forged();
+    }
+    if field(params, "scope").unwrap_or("") != device.scope.to_string() {
+        return st.pages.error(
+            StatusCode::BAD_REQUEST,
+            "Permissions changed",
+            "The permissions in the form are not the ones the device asked for. Start again on your device.",
+            Some("invalid_request"),
+        );
+    }
+    let Some(user) = session.data.user.clone() else {
+        return st.see_other(&AppState::for_request(&st.login_path, request_id), None);
+    };
+    let approve = match field(params, "approval") {
+        Some("1") => true,
+        Some("0") => false,
+        _ => {
+            return st.pages.error(
+                StatusCode::BAD_REQUEST,
+                "Invalid answer",
+                "Choose Approve or Deny.",
+                Some("invalid_request"),
+            );
+        }
+    };
+    // The waiting device authorization is used once, whatever the answer.
+    session.data.take_device(request_id);
+    let now = st.server.now();
+    if let Err(e) = st.sessions.save(&session, now).await {
+        return st.unavailable(&e);
+    }
+    let decided = if approve {
+        audit::record(&audit::Event::ConsentGranted {
+            subject: &user.subject,
+            client: &device.client_id,
+            scope: &device.scope,
+            remembered: false,
+        });
+        let approval = Approval { subject: user.subject.clone(), scope: None, auth_time: user.auth_time };
+        st.server.approve_device(&device, approval).await
+    } else {
+        st.server.deny_device(&device).await
+    };
+    let page = match decided {
+        Ok(true) if approve => st.pages.error(
+            StatusCode::OK,
+            "Device connected",
+            &format!(
+                "{} is now connected to your account. You can close this page and return to your device.",
+                device.client_name
+            ),
+            None,
+        ),
+        Ok(true) => st.pages.error(
+            StatusCode::OK,
+            "Device not connected",
+            "You denied the request; the device gets no access. You can close this page and return to your device.",
+            None,
+        ),
+        Ok(false) => st.device_gone(),
+        Err(e) => return st.unavailable(&e),
+    };
+    st.with_cookie(page, &session)
+}
+
+/// The device page (RFC 8628 §3.3): a form for the user code, pre-filled
+/// from `?user_code=` (`verification_uri_complete`) but always confirmed by
+/// the user. Nothing is stored, as for the login page.
+async fn device_page(req: HttpRequest, st: web::Data<AppState>) -> HttpResponse {
+    let session = match st.sessions.load(&req).await {
+        Ok(s) => s,
+        Err(e) => return st.unavailable(&e),
+    };
+    let query = query(&req);
+    let prefill = field(&query, "user_code").filter(|c| c.len() <= MAX_USER_CODE_INPUT).unwrap_or("");
+    let token = st.sessions.form_token(&session, FormPurpose::DeviceCode);
+    let page = st.pages.device(StatusCode::OK, st.device_path(), &token, prefill, None);
+    st.with_cookie(page, &session)
+}
+
+/// The user code's answer: throttled per session and per source address
+/// (wrong codes count), then the device authorization waits in the session
+/// for login and consent like an authorization request.
+async fn device_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppState>) -> HttpResponse {
+    let mut session = match st.sessions.load(&req).await {
+        Ok(s) => s,
+        Err(e) => return st.unavailable(&e),
+    };
+    let params = form(&body);
+    if !st.sessions.form_token_ok(&session, FormPurpose::DeviceCode, field(&params, "csrf_token")) {
+        return st.forged();
+    }
+    let typed = field(&params, "user_code").unwrap_or("");
+    let shown = if typed.len() <= MAX_USER_CODE_INPUT { typed } else { "" };
+    let again = |status: StatusCode, message: &str| {
+        let token = st.sessions.form_token(&session, FormPurpose::DeviceCode);
+        st.with_cookie(st.pages.device(status, st.device_path(), &token, shown, Some(message)), &session)
+    };
+    let source = oauth_actix::source_address(&req, &st.adapter.trusted_proxies);
+    let name = st.sessions.throttle_name(&session);
+    match st.server.user_code_throttle(&name, source).await {
+        Ok(Verdict::Allow) => {}
+        Ok(Verdict::Throttled { retry_after }) => {
+            if let Some(metrics) = &st.metrics {
+                metrics.throttled("device");
+            }
+            let minutes = retry_after.div_ceil(60);
+            let message = format!(
+                "Too many wrong codes. Code entry is paused for this browser or network; try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            );
+            let mut page = again(StatusCode::TOO_MANY_REQUESTS, &message);
+            if let Ok(value) = actix_web::http::header::HeaderValue::try_from(retry_after.max(1).to_string()) {
+                page.headers_mut().insert(actix_web::http::header::RETRY_AFTER, value);
+            }
+            return page;
+        }
+        Err(e) => return st.unavailable(&e),
+    }
+    let device = match st.server.find_device(typed).await {
+        Ok(Some(device)) => device,
+        Ok(None) => {
+            return match st.server.user_code_failed(&name, source).await {
+                Ok(_) => again(
+                    StatusCode::BAD_REQUEST,
+                    "That code is not valid, or it has expired or been used. Check the code on your device.",
+                ),
+                Err(e) => st.unavailable(&e),
+            };
+        }
+        Err(e) => return st.unavailable(&e),
+    };
+    let request_id = session.data.add_device(device);
+    st.proceed(&req, session, &request_id, false).await
 }
 
 async fn render_metrics(metrics: web::Data<crate::metrics::Metrics>) -> HttpResponse {

@@ -2,6 +2,7 @@
 //!
 #![doc = include_str!("keys.md")]
 
+use oauth_core::device::DeviceKey;
 use oauth_core::throttle::ThrottleKey;
 use oauth_core::types::{ClientId, GrantId, Subject, TokenHash};
 
@@ -41,6 +42,16 @@ impl Keys {
 
     pub(crate) fn throttle(&self, key: &ThrottleKey) -> String {
         format!("{}:throttle:{}", self.prefix, key.to_hex())
+    }
+
+    /// A device authorization (RFC 8628), tagged with its shard.
+    pub(crate) fn device(&self, key: &DeviceKey) -> String {
+        format!("{}:{{dev-{}}}:d:{}", self.prefix, key.shard_hex(), key.hash.to_hex())
+    }
+
+    /// A user code's pointer to its device authorization: same tag.
+    pub(crate) fn device_user(&self, key: &DeviceKey) -> String {
+        format!("{}:{{dev-{}}}:u:{}", self.prefix, key.shard_hex(), key.hash.to_hex())
     }
 
     pub(crate) fn client(&self, id: &ClientId) -> String {

@@ -50,6 +50,7 @@
 #![doc = include_str!("keys.md")]
 
 mod codec;
+mod device;
 mod keys;
 mod records;
 mod scripts;

@@ -7,7 +7,7 @@ use oauth_core::types::TokenHash;
 use crate::store::{BuildError, RedisStore};
 
 /// Key namespaces of the engine's own records, which [`RedisStore::records`] refuses.
-const RESERVED: [&str; 6] = ["code", "g", "cg", "consent", "throttle", ONCE];
+const RESERVED: [&str; 7] = ["code", "g", "cg", "consent", "throttle", ONCE, "dev"];
 
 /// The namespace of the engine's single-use records ([`OnceStore`]).
 pub(crate) const ONCE: &str = "once";
@@ -132,7 +132,7 @@ mod tests {
         for good in ["sess", "device-codes", "a_1"] {
             assert!(store.records(good).is_ok(), "{good}");
         }
-        for bad in ["", "code", "g", "cg", "consent", "throttle", "once", "a:b", "{clients}", "a b", "sé"] {
+        for bad in ["", "code", "g", "cg", "consent", "throttle", "once", "dev", "a:b", "{clients}", "a b", "sé"] {
             assert!(matches!(store.records(bad), Err(BuildError::Namespace(_))), "{bad:?}");
         }
     }

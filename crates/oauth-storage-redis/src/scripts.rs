@@ -255,3 +255,76 @@ return {tonumber(n), ttl}
 ",
     )
 });
+
+/// Creates a device authorization: the user-code key unless one is held
+/// (`SET NX`), then the record's hash, both expiring at ARGV[2].
+/// KEYS[1] = user-code key, KEYS[2] = device key (same hash tag);
+/// ARGV[1] = the device code's hash (hex), ARGV[2] = keep until (Unix
+/// seconds), ARGV[3..8] = client id, expiry, interval, last poll, status,
+/// the record as JSON. Returns 1 stored, 0 when the user code is held.
+pub(crate) static PUT_DEVICE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EXAT', ARGV[2]) then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'c', ARGV[3], 'e', ARGV[4], 'i', ARGV[5], 'l', ARGV[6], 's', ARGV[7], 'r', ARGV[8])
+redis.call('EXPIREAT', KEYS[2], ARGV[2])
+return 1
+",
+    )
+});
+
+/// Records a user's decision once (`DeviceRecord::decide`). KEYS[1] = device
+/// key; ARGV[1] = now, ARGV[2] = `a` (approve) or `d` (deny), ARGV[3] = the
+/// approval (JSON) or empty. Returns 1 decided, 2 decided before, 0 unknown
+/// or expired.
+pub(crate) static DECIDE_DEVICE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local v = redis.call('HMGET', KEYS[1], 'e', 's')
+if not v[1] or tonumber(v[1]) <= tonumber(ARGV[1]) then return 0 end
+if v[2] ~= 'p' then return 2 end
+if ARGV[2] == 'a' then
+  redis.call('HSET', KEYS[1], 's', 'a', 'a', ARGV[3])
+else
+  redis.call('HSET', KEYS[1], 's', 'd')
+end
+return 1
+",
+    )
+});
+
+/// A device's poll in one step (`DevicePoll::apply`): the client, the
+/// expiry, the rate (a poll sooner than the interval after the last one
+/// raises the interval by ARGV[3]), then the status, taking an approval.
+/// KEYS[1] = device key; ARGV[1] = client id, ARGV[2] = now, ARGV[3] = the
+/// slow-down step. Returns {outcome} or {'slow', interval} or
+/// {'approved', approval JSON, record JSON, interval}.
+pub(crate) static POLL_DEVICE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local v = redis.call('HMGET', KEYS[1], 'c', 'e', 'i', 'l', 's')
+if not v[1] then return {'unknown'} end
+if v[1] ~= ARGV[1] then return {'other'} end
+local now = tonumber(ARGV[2])
+if tonumber(v[2]) <= now then return {'expired'} end
+local interval, last = tonumber(v[3]), tonumber(v[4])
+if last > 0 and now < last + interval then
+  interval = interval + tonumber(ARGV[3])
+  redis.call('HSET', KEYS[1], 'i', interval, 'l', ARGV[2])
+  return {'slow', tostring(interval)}
+end
+redis.call('HSET', KEYS[1], 'l', ARGV[2])
+local s = v[5]
+if s == 'a' then
+  local got = redis.call('HMGET', KEYS[1], 'a', 'r')
+  redis.call('HSET', KEYS[1], 's', 'x')
+  redis.call('HDEL', KEYS[1], 'a')
+  return {'approved', got[1], got[2], tostring(interval)}
+end
+if s == 'd' then return {'denied'} end
+if s == 'x' then return {'issued'} end
+return {'pending'}
+",
+    )
+});

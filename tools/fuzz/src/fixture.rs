@@ -91,6 +91,9 @@ fn client(c: &FixtureClient) -> Client {
             client.default_scopes = scopes("read");
         }
         "jwt" => client.access_token_format = Some(AccessTokenFormat::Jwt),
+        "pub" => {
+            client.grant_types.insert(GrantType::DeviceCode);
+        }
         _ => {}
     }
     client
@@ -170,6 +173,23 @@ impl Fixture {
             oauth_core::Approval { subject: Subject::new("user-1"), scope: None, auth_time: self.server.now() };
         let response = block_on(self.server.approve(&pending, approval)).ok()?;
         url_param(response.location()?, "code")
+    }
+
+    /// A fresh device code (RFC 8628) of the `pub` client, approved by
+    /// `user-1` when `approve`, else still waiting for the user.
+    pub(crate) fn fresh_device_code(&self, approve: bool) -> Option<String> {
+        let request = OAuthRequest::post_form("client_id=pub&scope=openid%20email").secure();
+        let body = block_on(self.server.device_authorization(&request)).json_body()?;
+        let device_code = body["device_code"].as_str()?.to_owned();
+        if approve {
+            let pending = block_on(self.server.find_device(body["user_code"].as_str()?)).ok()??;
+            let approval =
+                oauth_core::Approval { subject: Subject::new("user-1"), scope: None, auth_time: self.server.now() };
+            if !block_on(self.server.approve_device(&pending, approval)).ok()? {
+                return None;
+            }
+        }
+        Some(device_code)
     }
 
     /// A fresh refresh token of the `conf` client.

@@ -31,6 +31,9 @@ const ERROR_CODES: &[&str] = &[
     "request_not_supported",
     "request_uri_not_supported",
     "registration_not_supported",
+    "authorization_pending",
+    "slow_down",
+    "expired_token",
 ];
 
 /// `application/x-www-form-urlencoded` decoding (query strings and form bodies).
@@ -268,8 +271,10 @@ fn authorize_once(request: &OAuthRequest, params: &Params) {
 /// The token endpoint with any body and `Authorization` header. The input is
 /// a header line, a newline, and the form; in the form, `CODE_PUB` and
 /// `CODE_CONF` become fresh authorization codes (PKCE verifier
-/// `fuzz-verifier-…`) of the public and the Basic client, and `REFRESH` a
-/// fresh refresh token of the Basic client, so mutations reach the grants.
+/// `fuzz-verifier-…`) of the public and the Basic client, `REFRESH` a
+/// fresh refresh token of the Basic client, and `DEVICE_OK` and
+/// `DEVICE_WAIT` fresh device codes of the public client, approved and
+/// waiting, so mutations reach the grants.
 pub fn target_token(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let (header, form) = match text.split_once('\n') {
@@ -284,6 +289,12 @@ pub fn target_token(data: &[u8]) {
         if form.contains(placeholder) {
             let code =
                 f.fresh_code(client, scope).unwrap_or_else(|| panic!("the fixture's own flow for {}", client.id));
+            form = Cow::Owned(form.replace(placeholder, &code));
+        }
+    }
+    for (placeholder, approve) in [("DEVICE_OK", true), ("DEVICE_WAIT", false)] {
+        if form.contains(placeholder) {
+            let code = f.fresh_device_code(approve).unwrap_or_else(|| panic!("the fixture's own device code"));
             form = Cow::Owned(form.replace(placeholder, &code));
         }
     }

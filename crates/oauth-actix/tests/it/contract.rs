@@ -193,6 +193,7 @@ async fn a_storage_failure_is_logged_once_with_its_cause_and_route() {
         (form("/oauth/token", "grant_type=client_credentials&client_id=machine&client_secret=s"), 503, "/oauth/token"),
         (bearer("/api/read", "grant.secret"), 503, "/api/read"),
         (TestRequest::get().uri("/oauth/authorize?client_id=test_client"), 503, "/oauth/authorize"),
+        (form("/oauth/device_authorization", "client_id=tv"), 503, "/oauth/device_authorization"),
     ];
     for (req, status, route) in rows {
         captured.0.lock().unwrap().clear();
@@ -259,4 +260,31 @@ async fn bearer_token_takes_dpop_bound_tokens_with_proofs_for_its_path() {
             "{what}: {challenge}"
         );
     }
+}
+
+/// The device authorization endpoint is mounted at its policy path, POST
+/// only, with the same body limit as the others; its answers are core's.
+#[actix_web::test]
+async fn the_device_authorization_endpoint_is_mounted() {
+    use oauth_core::storage::ClientStore as _;
+    let t = TestServer::with_policy(|p| p.allow_insecure_transport(true)).await;
+    let mut tv = oauth_core::client::Client::new("tv");
+    tv.grant_types = [oauth_core::types::GrantType::DeviceCode].into_iter().collect();
+    tv.response_types.clear();
+    tv.scopes = oauth_core::testing::scopes("email");
+    t.store.put_client(&tv).await.unwrap();
+    let app = app!(Arc::new(t.server));
+    let resp =
+        test::call_service(&app, form("/oauth/device_authorization", "client_id=tv&scope=email").to_request()).await;
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(header(&resp, "cache-control").as_deref(), Some("no-store"));
+    let body: serde_json::Value = test::read_body_json(resp).await;
+    assert_eq!(body["verification_uri"], "https://auth.example.com/device", "{body}");
+    assert_eq!(body["expires_in"], 600, "{body}");
+    let resp = test::call_service(&app, TestRequest::get().uri("/oauth/device_authorization").to_request()).await;
+    assert_eq!((resp.status().as_u16(), header(&resp, "allow").as_deref()), (405, Some("POST")));
+    let big = form("/oauth/device_authorization", &"a".repeat(17 * 1024)).to_request();
+    assert_eq!(test::call_service(&app, big).await.status().as_u16(), 413);
+    let resp = test::call_service(&app, form("/oauth/device_authorization", "client_id=nobody").to_request()).await;
+    assert_eq!(resp.status().as_u16(), 401);
 }

@@ -8,8 +8,9 @@
 //! [`Issued`] tokens or an [`OAuthError`]; the endpoint serializes either.
 //!
 //! The built-in grants (`authorization_code`, `refresh_token`,
-//! `client_credentials`, `password` when the policy allows it, and token
-//! exchange when the policy names a client that may use it) are
+//! `client_credentials`, the device code grant of RFC 8628, `password` when
+//! the policy allows it, and token exchange when the policy names a client
+//! that may use it) are
 //! registered by [`AuthorizationServer::new`]. Register another with
 //! [`AuthorizationServer::with_grant`]; a handler for a grant type that is
 //! already registered replaces it. A handler issues tokens through
@@ -59,12 +60,14 @@ use crate::types::{AccessToken, GrantType, RefreshToken, ScopeSet, Subject};
 
 mod authorization_code;
 mod client_credentials;
+mod device_code;
 mod password;
 mod refresh_token;
 mod token_exchange;
 
 pub(crate) use authorization_code::AuthorizationCodeGrant;
 pub(crate) use client_credentials::ClientCredentialsGrant;
+pub(crate) use device_code::DeviceCodeGrant;
 pub(crate) use password::PasswordGrant;
 pub(crate) use refresh_token::RefreshTokenGrant;
 pub(crate) use token_exchange::TokenExchangeGrant;

@@ -38,6 +38,7 @@ use crate::storage::{StorageError, Stores};
 use crate::types::{ClientId, TokenEndpointAuthMethod};
 
 mod authorize;
+mod device;
 mod dpop;
 mod introspection;
 mod par;
@@ -46,6 +47,7 @@ mod token;
 mod userinfo;
 
 pub use authorize::{Approval, AuthorizeError, NextStep, PendingAuthorization};
+pub use device::PendingDevice;
 pub(crate) use dpop::invalid_proof as invalid_dpop_proof;
 pub use par::{MAX_PUSHED_REQUEST_LEN, REQUEST_URI_PREFIX};
 pub(crate) use token::signing_failed;
@@ -98,6 +100,7 @@ impl AuthorizationServer {
             Arc::new(crate::grant::AuthorizationCodeGrant),
             Arc::new(crate::grant::RefreshTokenGrant),
             Arc::new(crate::grant::ClientCredentialsGrant),
+            Arc::new(crate::grant::DeviceCodeGrant),
         ];
         if policy.allow_password_grant() {
             grants.push(Arc::new(crate::grant::PasswordGrant));
@@ -277,6 +280,7 @@ impl AuthorizationServer {
             "require_pushed_authorization_requests": p.require_pushed_authorization_requests() || p.fapi2(),
             "authorization_response_iss_parameter_supported": true,
             "dpop_signing_alg_values_supported": p.dpop().alg_names(),
+            "device_authorization_endpoint": p.endpoint_url(&p.paths().device_authorization),
         });
         if !p.scopes_supported().is_empty() {
             let scopes: Vec<&str> = p.scopes_supported().iter().map(|s| s.as_str()).collect();

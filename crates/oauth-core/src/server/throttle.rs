@@ -31,7 +31,7 @@ impl AuthorizationServer {
         }
     }
 
-    async fn read(&self, counters: &[(Limit, ThrottleKey)]) -> Result<Vec<(Limit, Failures)>, StorageError> {
+    pub(super) async fn read(&self, counters: &[(Limit, ThrottleKey)]) -> Result<Vec<(Limit, Failures)>, StorageError> {
         let mut out = Vec::with_capacity(counters.len());
         for (limit, key) in counters {
             out.push((*limit, self.stores.throttle.failures(key).await?));
@@ -42,7 +42,7 @@ impl AuthorizationServer {
     /// Counts a failure on each counter. `names` say what each counts
     /// (`client`, `username`, `address`); the failure that reaches a limit
     /// is audited, once per counter and window.
-    async fn record(
+    pub(super) async fn record(
         &self,
         counters: &[(Limit, ThrottleKey)],
         names: [&'static str; 2],

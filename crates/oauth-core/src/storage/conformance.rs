@@ -3,7 +3,7 @@
 //! One function per trait, so a backend that implements only some of them
 //! (say, a token store in front of file-configured clients) is verified for
 //! what it implements: [`clients`], [`codes`], [`tokens`], [`users`],
-//! [`consents`] and [`throttle`]; [`run`] runs them all on a store implementing [`Store`].
+//! [`consents`], [`throttle`], [`once`] and [`devices`]; [`run`] runs them all on a store implementing [`Store`].
 //! The checks use fresh random keys, so they can run against a shared
 //! backend in parallel with other tests, and real time for expiries, since
 //! backends expire records with their own clock.
@@ -19,10 +19,12 @@
 //! ```
 
 use super::{
-    ClientStore, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, OnceStore, RefreshLookup, RefreshOutcome,
-    RefreshRefusal, RefreshRequest, RetryAnswer, Store, ThrottleStore, TokenStore, UserStore,
+    ClientStore, CodeStore, CodeTake, ConsentStore, DecideOutcome, DeviceApproval, DeviceDecision, DevicePoll,
+    DeviceRecord, DeviceStatus, DeviceStore, GrantRecord, NewTokens, OnceStore, PollOutcome, RefreshLookup,
+    RefreshOutcome, RefreshRefusal, RefreshRequest, RetryAnswer, Store, ThrottleStore, TokenStore, UserStore,
 };
 use crate::client::{Client, SecretHash};
+use crate::device::{DEVICE_EXPIRED_HOLD, DeviceKey, SLOW_DOWN_STEP};
 use crate::generate::{RandomGenerator, TokenGenerator};
 use crate::testing::{code_record, family_tokens, grant_record, wall_clock_now};
 use crate::throttle::{Failures, ThrottleKey};
@@ -39,6 +41,7 @@ pub async fn run<S: Store + ?Sized>(store: &S) {
     throttle(store).await;
     code_replay_before_its_grant(store).await;
     once(store).await;
+    devices(store).await;
 }
 
 /// [`ThrottleStore`]: counters per key, a window from the first failure
@@ -722,4 +725,152 @@ async fn revocation<S: TokenStore + ?Sized>(store: &S) {
         "a revoked family cannot be refreshed"
     );
     ok(store.revoke_grant(&GrantId::new(unique("grant"))).await, "revoke_grant of an unknown grant is not an error");
+}
+
+/// A device record for `client`, pending, polled every 5 s, expiring at `expires_at`.
+fn device_record(client: &str, expires_at: u64) -> DeviceRecord {
+    DeviceRecord {
+        client_id: ClientId::new(client),
+        scope: ScopeSet::parse("a b").unwrap_or_else(|e| panic!("{e}")),
+        issued_at: now(),
+        expires_at,
+        interval: 5,
+        last_poll: 0,
+        status: DeviceStatus::Pending,
+    }
+}
+
+/// A new device authorization's keys (one shard, as a store expects), stored.
+async fn new_device<S: DeviceStore + ?Sized>(store: &S, record: &DeviceRecord) -> (DeviceKey, DeviceKey) {
+    let shard = rand::random::<u16>();
+    let device = DeviceKey { shard, hash: TokenHash::of(&unique("device")) };
+    let user = DeviceKey { shard, hash: TokenHash::of(&unique("user")) };
+    assert!(ok(store.put_device(&device, &user, record).await, "put_device"), "a new user code is stored");
+    (device, user)
+}
+
+/// Runs `futures` concurrently on the current task (the suite has no
+/// runtime to spawn on): a networked store has them all in flight at once.
+async fn join_all<T>(futures: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + '_>>>) -> Vec<T> {
+    let mut futures: Vec<_> = futures.into_iter().map(Some).collect();
+    let mut out: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (slot, result) in futures.iter_mut().zip(out.iter_mut()) {
+            if let Some(future) = slot {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => {
+                        *result = Some(value);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    out.into_iter().map(|v| v.unwrap_or_else(|| panic!("conformance: a joined future did not finish"))).collect()
+}
+
+/// [`DeviceStore`]: a user code is stored once, found, decided once; polls
+/// follow [`DevicePoll::apply`] (client, expiry, rate with the interval
+/// raised, the approval taken by exactly one of concurrent polls), and
+/// nothing outlives [`DeviceRecord::keep_until`]. Blocks the thread about
+/// two seconds (real time, for the backend's expiry).
+pub async fn devices<S: DeviceStore + ?Sized>(store: &S) {
+    let t = now();
+    let record = device_record("c", t + 600);
+    let (device, user) = new_device(store, &record).await;
+    assert_eq!(ok(store.find_device(&user).await, "find_device"), Some((device, record.clone())), "found by user code");
+    let other = DeviceKey { shard: device.shard, hash: TokenHash::of(&unique("device")) };
+    assert!(
+        !ok(store.put_device(&other, &user, &device_record("c", t + 600)).await, "put_device"),
+        "a user code still held is refused"
+    );
+    assert_eq!(ok(store.find_device(&user).await, "find_device"), Some((device, record.clone())), "nothing replaced");
+    assert_eq!(
+        ok(store.poll_device(&other, &poll("c", t)).await, "poll_device"),
+        PollOutcome::Unknown,
+        "nothing stored"
+    );
+    let stranger = DeviceKey { shard: device.shard, hash: TokenHash::of(&unique("user")) };
+    assert_eq!(ok(store.find_device(&stranger).await, "find_device"), None, "unknown user code");
+    let approve = DeviceDecision::Approve(approval());
+    assert_eq!(ok(store.decide_device(&stranger, &approve, t).await, "decide"), DecideOutcome::Unknown, "unknown");
+
+    // Polls before a decision: the client, the rate, the interval.
+    assert_eq!(ok(store.poll_device(&device, &poll("d", t)).await, "poll"), PollOutcome::OtherClient, "other client");
+    assert_eq!(found(store, &user).await.last_poll, 0, "another client's poll changes nothing");
+    assert_eq!(ok(store.poll_device(&device, &poll("c", t)).await, "poll"), PollOutcome::Pending, "first poll");
+    assert_eq!(
+        ok(store.poll_device(&device, &poll("c", t + 4)).await, "poll"),
+        PollOutcome::SlowDown(5 + SLOW_DOWN_STEP),
+        "too soon"
+    );
+    let stored = found(store, &user).await;
+    assert_eq!((stored.interval, stored.last_poll), (5 + SLOW_DOWN_STEP, t + 4), "the interval grew for this code");
+    assert_eq!(ok(store.poll_device(&device, &poll("c", t + 13)).await, "poll"), PollOutcome::SlowDown(15), "again");
+    assert_eq!(ok(store.poll_device(&device, &poll("c", t + 28)).await, "poll"), PollOutcome::Pending, "in time");
+
+    // Decided once; the approval taken by exactly one of concurrent polls.
+    assert_eq!(ok(store.decide_device(&device, &approve, t).await, "decide"), DecideOutcome::Decided, "approve");
+    let deny = DeviceDecision::Deny;
+    assert_eq!(ok(store.decide_device(&device, &deny, t).await, "decide"), DecideOutcome::AlreadyDecided, "once");
+    assert_eq!(found(store, &user).await.status, DeviceStatus::Approved(approval()), "the first decision stays");
+    let at = t + 60;
+    let request = poll("c", at);
+    let polls = (0..16).map(|_| Box::pin(store.poll_device(&device, &request)) as std::pin::Pin<Box<_>>).collect();
+    let outcomes: Vec<PollOutcome> = join_all(polls).await.into_iter().map(|r| ok(r, "poll_device")).collect();
+    let won: Vec<&PollOutcome> = outcomes.iter().filter(|o| matches!(o, PollOutcome::Approved(..))).collect();
+    assert_eq!(won.len(), 1, "exactly one concurrent poll takes the approval: {outcomes:?}");
+    let PollOutcome::Approved(taken, granted) = won[0] else { unreachable!() };
+    assert_eq!((taken.status.clone(), granted.clone()), (DeviceStatus::Issued, approval()), "what it took");
+    assert!(outcomes.iter().all(|o| matches!(o, PollOutcome::Approved(..) | PollOutcome::SlowDown(_))), "{outcomes:?}");
+    // Each concurrent loser was too soon and raised the interval by 5 s.
+    let interval = found(store, &user).await.interval;
+    assert_eq!(interval, 15 + 15 * SLOW_DOWN_STEP, "each too-soon poll raised the interval");
+    let later = at + interval;
+    assert_eq!(ok(store.poll_device(&device, &poll("c", later)).await, "poll"), PollOutcome::Issued, "issued once");
+    assert_eq!(found(store, &user).await.status, DeviceStatus::Issued, "stored as issued");
+
+    // Denied.
+    let (denied, _) = new_device(store, &device_record("c", t + 600)).await;
+    assert_eq!(ok(store.decide_device(&denied, &deny, t).await, "decide"), DecideOutcome::Decided, "deny");
+    assert_eq!(ok(store.decide_device(&denied, &approve, t).await, "decide"), DecideOutcome::AlreadyDecided, "once");
+    assert_eq!(ok(store.poll_device(&denied, &poll("c", t)).await, "poll"), PollOutcome::Denied, "denied");
+    assert_eq!(ok(store.poll_device(&denied, &poll("c", t + 5)).await, "poll"), PollOutcome::Denied, "stays denied");
+
+    // Expired: kept for DEVICE_EXPIRED_HOLD, then gone.
+    let (expired, expired_user) = new_device(store, &device_record("c", t)).await;
+    assert_eq!(ok(store.poll_device(&expired, &poll("c", t)).await, "poll"), PollOutcome::Expired, "expired");
+    assert_eq!(ok(store.decide_device(&expired, &approve, t).await, "decide"), DecideOutcome::Unknown, "too late");
+    assert_eq!(found(store, &expired_user).await.status, DeviceStatus::Pending, "kept after its expiry, unchanged");
+    let (gone, gone_user) = new_device(store, &device_record("c", t + 1 - DEVICE_EXPIRED_HOLD)).await;
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(ok(store.find_device(&gone_user).await, "find_device"), None, "the user code is dropped");
+    assert_eq!(ok(store.poll_device(&gone, &poll("c", now())).await, "poll"), PollOutcome::Unknown, "the record too");
+    assert!(
+        ok(store.put_device(&gone, &gone_user, &device_record("c", now() + 600)).await, "put_device"),
+        "a dropped user code can be drawn again"
+    );
+}
+
+fn poll(client: &str, now: u64) -> DevicePoll {
+    DevicePoll { client_id: ClientId::new(client), now }
+}
+
+fn approval() -> DeviceApproval {
+    DeviceApproval {
+        subject: Subject::new("s"),
+        scope: ScopeSet::parse("a").unwrap_or_else(|e| panic!("{e}")),
+        auth_time: 7,
+    }
+}
+
+async fn found<S: DeviceStore + ?Sized>(store: &S, user: &DeviceKey) -> DeviceRecord {
+    match ok(store.find_device(user).await, "find_device") {
+        Some((_, record)) => record,
+        None => panic!("conformance: the device record is still stored"),
+    }
 }

@@ -4,7 +4,8 @@
 //! one call: [`CodeStore::take_code`] consumes a code exactly once,
 //! [`TokenStore::refresh`] looks up, checks and rotates a refresh token,
 //! detecting reuse and revoking the family, and [`TokenStore::revoke_grant`]
-//! removes every token of a grant. Keys are [`TokenHash`]es: stores never see
+//! removes every token of a grant; [`DeviceStore::poll_device`] checks a
+//! device code's poll and takes its approval once. Keys are [`TokenHash`]es: stores never see
 //! raw codes or tokens.
 //!
 //! Every record carries its absolute expiry (`expires_at`, Unix seconds);
@@ -22,7 +23,11 @@ use crate::types::{
 };
 use crate::user::User;
 
+mod device;
 mod memory;
+pub use device::{
+    DecideOutcome, DeviceApproval, DeviceDecision, DevicePoll, DeviceRecord, DeviceStatus, DeviceStore, PollOutcome,
+};
 pub use memory::{MemoryStore, THROTTLE_CAPACITY};
 
 #[cfg(feature = "test-util")]
@@ -505,8 +510,14 @@ pub trait OnceStore: Send + Sync {
 }
 
 /// A store implementing every trait the engine uses (what [`Stores::single`] takes).
-pub trait Store: ClientStore + CodeStore + TokenStore + UserStore + ConsentStore + ThrottleStore + OnceStore {}
-impl<T: ClientStore + CodeStore + TokenStore + UserStore + ConsentStore + ThrottleStore + OnceStore> Store for T {}
+pub trait Store:
+    ClientStore + CodeStore + TokenStore + UserStore + ConsentStore + ThrottleStore + OnceStore + DeviceStore
+{
+}
+impl<T: ClientStore + CodeStore + TokenStore + UserStore + ConsentStore + ThrottleStore + OnceStore + DeviceStore> Store
+    for T
+{
+}
 
 /// The stores an [`AuthorizationServer`](crate::AuthorizationServer) uses.
 ///
@@ -528,6 +539,8 @@ pub struct Stores {
     pub throttle: Arc<dyn ThrottleStore>,
     /// Single-use records (pushed requests, seen proof and assertion ids).
     pub once: Arc<dyn OnceStore>,
+    /// Device authorizations (RFC 8628).
+    pub devices: Arc<dyn DeviceStore>,
 }
 
 impl Stores {
@@ -540,7 +553,8 @@ impl Stores {
             users: store.clone(),
             consents: store.clone(),
             throttle: store.clone(),
-            once: store,
+            once: store.clone(),
+            devices: store,
         }
     }
 }

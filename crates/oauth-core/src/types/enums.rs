@@ -65,6 +65,8 @@ string_enum!(
         Password => "password",
         /// Token exchange ([RFC 8693 §2.1](https://www.rfc-editor.org/rfc/rfc8693#section-2.1))
         TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
+        /// The device authorization grant ([RFC 8628 §3.4](https://www.rfc-editor.org/rfc/rfc8628#section-3.4)).
+        DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
     }
 );
 

@@ -15,6 +15,7 @@ use oauth_core::{AuthorizationServer, ErrorCode, OAuthError};
 use crate::support::{assert_error, assert_tokens, basic, demo_auth, introspect, token};
 
 const KIOSK: &str = "urn:example:params:oauth:grant-type:kiosk-ticket";
+const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// Exchanges a ticket (`t-1` belongs to alice) for tokens of its user.
 #[derive(Debug)]
@@ -64,7 +65,7 @@ async fn an_extension_grant_is_dispatched_advertised_and_issues_real_tokens() {
     let supported = t.server.metadata()["grant_types_supported"].clone();
     assert_eq!(
         supported,
-        serde_json::json!(["authorization_code", "refresh_token", "client_credentials", KIOSK]),
+        serde_json::json!(["authorization_code", "refresh_token", "client_credentials", DEVICE_CODE, KIOSK]),
         "registered grants are advertised in registration order"
     );
     let kiosk = basic("kiosk", "kiosk-secret");
@@ -134,7 +135,10 @@ async fn a_handler_for_a_built_in_grant_type_replaces_it() {
     t.server = t.server.with_grant(Arc::new(NoMachines));
     assert_error(&token(&t, form, None).await, 400, "access_denied", "replaced");
     let supported = t.server.metadata()["grant_types_supported"].clone();
-    assert_eq!(supported, serde_json::json!(["authorization_code", "refresh_token", "client_credentials"]));
+    assert_eq!(
+        supported,
+        serde_json::json!(["authorization_code", "refresh_token", "client_credentials", DEVICE_CODE])
+    );
 }
 
 /// Counts the jobs it runs; refuses all of them when `full`.

@@ -4,6 +4,7 @@
 mod assertion; // private_key_jwt client assertions (RFC 7523 §3), one row per defect
 mod authorize; // authorization endpoint validation table (aioauth §2.1 rows and ours)
 mod contract; // the answers of the public documents and of protected-resource authentication
+mod device; // the device authorization grant (RFC 8628): endpoint, user codes, every poll answer
 mod dpop; // DPoP proof checks of RFC 9449 §4.3, one row per defect
 mod dpop_flows; // DPoP at the endpoints: bound tokens, refresh, dpop_jkt, nonces, replays, resources
 mod exchange; // token exchange (RFC 8693): refusals, delegation chains, impersonation, lifetimes, revocation

@@ -57,6 +57,8 @@ impl Config {
             par: e.par.clone(),
             userinfo: e.userinfo.clone(),
             jwks: e.jwks.clone(),
+            device_authorization: e.device_authorization.clone(),
+            device_verification: e.device_verification.clone(),
             ..EndpointPaths::default()
         };
         self.private_key_jwt.fetch_limits()?;
@@ -89,6 +91,8 @@ impl Config {
             .request_limits(self.limits.request_limits())
             .dpop(self.dpop.rules()?)
             .par_lifetime(t.par_lifetime)
+            .device_code_lifetime(self.device.code_lifetime)
+            .device_poll_interval(self.device.interval)
             .require_pushed_authorization_requests(self.security.require_pushed_authorization_requests)
             .fapi2(self.security.fapi2)
             .assertion_rules(self.private_key_jwt.rules()?)
@@ -213,6 +217,8 @@ fn config_field(setting: &str) -> String {
             format!("tokens.{setting}")
         }
         "id_token_lifetime" | "consent_lifetime" => format!("oidc.{setting}"),
+        "device_code_lifetime" => "device.code_lifetime".to_owned(),
+        "device_poll_interval" => "device.interval".to_owned(),
         "allow_implicit" | "allow_password_grant" | "allow_plain_pkce" => format!("security.{setting}"),
         _ if setting.starts_with("request_limits.") => setting.replacen("request_limits.", "limits.", 1),
         "throttle.username" | "throttle.address" | "throttle.client" => {

@@ -50,6 +50,9 @@ pub struct Config {
     /// `[token_exchange]`: which clients may exchange tokens (RFC 8693).
     #[serde(default)]
     pub token_exchange: TokenExchangeSection,
+    /// `[device]`
+    #[serde(default)]
+    pub device: DeviceSection,
     /// `[scopes]`: descriptions shown on the consent page, by scope name.
     #[serde(default)]
     pub scopes: BTreeMap<String, String>,
@@ -163,6 +166,10 @@ pub struct EndpointsSection {
     pub login: String,
     /// Consent page.
     pub consent: String,
+    /// Device authorization endpoint (RFC 8628 §3.1).
+    pub device_authorization: String,
+    /// The page where users enter a device's user code (`verification_uri`).
+    pub device_verification: String,
 }
 
 impl Default for EndpointsSection {
@@ -178,6 +185,8 @@ impl Default for EndpointsSection {
             jwks: core.jwks,
             login: "/login".into(),
             consent: "/approve".into(),
+            device_authorization: core.device_authorization,
+            device_verification: core.device_verification,
         }
     }
 }
@@ -221,6 +230,23 @@ impl Default for TokensSection {
             access_token_audience: None,
             par_lifetime: p.par_lifetime(),
         }
+    }
+}
+
+/// `[device]`: the device authorization grant (RFC 8628).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceSection {
+    /// How long a device code and its user code live, in seconds (`expires_in`).
+    pub code_lifetime: u64,
+    /// The minimum seconds between a device's polls (`interval`); at most `code_lifetime`.
+    pub interval: u64,
+}
+
+impl Default for DeviceSection {
+    fn default() -> Self {
+        let p = engine_defaults();
+        Self { code_lifetime: p.device_code_lifetime(), interval: p.device_poll_interval() }
     }
 }
 

@@ -324,3 +324,32 @@ audience = "https://auth.example.com/token"
         assert!(error.contains(field), "{field}: {error}");
     }
 }
+
+#[test]
+fn device_settings_and_device_clients() {
+    let text = format!(
+        "{MINIMAL}\n[device]\ncode_lifetime = 900\n\n[endpoints]\ndevice_authorization = \"/device/authorize\"\n\
+         device_verification = \"/activate\"\n\n[[clients]]\nid = \"tv\"\nauth_method = \"none\"\n\
+         grant_types = [\"urn:ietf:params:oauth:grant-type:device_code\", \"refresh_token\"]\n"
+    );
+    let config = load(&text, &[("OAUTH__DEVICE__INTERVAL", "10")]).unwrap();
+    let policy = config.policy().unwrap();
+    assert_eq!((policy.device_code_lifetime(), policy.device_poll_interval()), (900, 10));
+    assert_eq!(policy.paths().device_authorization, "/device/authorize");
+    assert_eq!(policy.paths().device_verification, "/activate");
+    let tv = config.clients().unwrap().into_iter().find(|c| c.id.as_str() == "tv").unwrap();
+    assert!(tv.grant_types.contains(&oauth_core::types::GrantType::DeviceCode), "no redirect URI needed");
+    let defaults = load(MINIMAL, &[]).unwrap().policy().unwrap();
+    assert_eq!((defaults.device_code_lifetime(), defaults.device_poll_interval()), (600, 5));
+
+    for (env, field) in [
+        (("OAUTH__DEVICE__INTERVAL", "601"), "device.interval"),
+        (("OAUTH__DEVICE__CODE_LIFETIME", "0"), "device.code_lifetime"),
+        (("OAUTH__ENDPOINTS__DEVICE_VERIFICATION", "activate"), "endpoints.device_verification"),
+    ] {
+        let error = load(MINIMAL, &[env]).map(drop).unwrap_err().to_string();
+        assert!(error.starts_with(field), "{env:?}: {error}");
+    }
+    let error = load(&format!("{MINIMAL}\n[device]\nlifetime = 5\n"), &[]).map(drop).unwrap_err().to_string();
+    assert!(error.contains("lifetime"), "unknown fields are refused: {error}");
+}

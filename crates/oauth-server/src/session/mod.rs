@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, CookieJar, Key, SameSite};
-use oauth_core::PendingAuthorization;
 use oauth_core::generate::{RandomGenerator, TokenGenerator as _};
 use oauth_core::storage::StorageError;
 use oauth_core::types::{ScopeSet, Subject, TokenHash};
+use oauth_core::{PendingAuthorization, PendingDevice};
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "test-util")]
@@ -39,6 +39,19 @@ pub struct SessionData {
     /// first, at most [`MAX_PENDING`], each under its own id.
     #[serde(default)]
     pub requests: Vec<PendingRequest>,
+    /// The device authorizations (RFC 8628) whose user code was entered,
+    /// waiting for login and consent, oldest first, at most [`MAX_PENDING`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<PendingDeviceRequest>,
+}
+
+/// One device authorization waiting in a session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingDeviceRequest {
+    /// Its random id, used like [`PendingRequest::id`] by the login and consent pages.
+    pub id: String,
+    /// The device authorization the user code named.
+    pub device: PendingDevice,
 }
 
 /// One authorization request waiting in a session.
@@ -72,6 +85,29 @@ impl SessionData {
     /// The waiting request with this id, to change.
     pub fn request_mut(&mut self, id: &str) -> Option<&mut PendingRequest> {
         self.requests.iter_mut().find(|r| r.id == id)
+    }
+
+    /// Keeps a device authorization under a new unguessable id, dropping the
+    /// oldest when [`MAX_PENDING`] are waiting already; returns the id.
+    pub fn add_device(&mut self, device: PendingDevice) -> String {
+        let id = RandomGenerator.token();
+        if self.devices.len() >= MAX_PENDING {
+            let excess = self.devices.len() + 1 - MAX_PENDING;
+            self.devices.drain(..excess);
+        }
+        self.devices.push(PendingDeviceRequest { id: id.clone(), device });
+        id
+    }
+
+    /// The waiting device authorization with this id.
+    pub fn device(&self, id: &str) -> Option<&PendingDevice> {
+        self.devices.iter().find(|r| r.id == id).map(|r| &r.device)
+    }
+
+    /// Removes and returns the waiting device authorization with this id.
+    pub fn take_device(&mut self, id: &str) -> Option<PendingDevice> {
+        let i = self.devices.iter().position(|r| r.id == id)?;
+        Some(self.devices.remove(i).device)
     }
 
     /// Removes and returns the waiting request with this id: each is answered once.
@@ -110,6 +146,8 @@ pub enum FormPurpose<'a> {
     Login(Option<&'a str>),
     /// The consent form of the waiting request with this id, showing these scopes.
     Consent(&'a str, &'a ScopeSet),
+    /// The device page's user-code form.
+    DeviceCode,
 }
 
 /// Session handling: cookie attributes, signing key, lifetime and store.
@@ -168,6 +206,12 @@ impl Sessions {
         Ok(Self::fresh(SessionData::default()))
     }
 
+    /// A stable, non-secret name of the session for throttle counters: a
+    /// domain-separated hash of its id (the raw id stays in the cookie).
+    pub fn throttle_name(&self, session: &Session) -> String {
+        TokenHash::of_once("oauth-server/session", &[&session.id]).to_hex()
+    }
+
     fn fresh(data: SessionData) -> Session {
         Session { id: RandomGenerator.token(), data, fresh: true }
     }
@@ -221,6 +265,7 @@ impl Sessions {
                 field(request.as_bytes());
                 field(scope.to_string().as_bytes());
             }
+            FormPurpose::DeviceCode => field(b"device code"),
         }
         mac
     }

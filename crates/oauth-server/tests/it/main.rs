@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
 mod consent; // each consent form answers its own request; cookie-less pages store nothing; limits; full stores
+mod device; // the device authorization grant (RFC 8628): pages, polls, throttling, the oauth2 crate, two instances
 mod dpop; // DPoP through the binary: bound tokens, UserInfo, refresh keys, nonces, a proof raced on two instances
 mod e2e; // the real binary on a free port, driven over HTTP, code exchanged with the oauth2 crate
 mod exchange; // token exchange (RFC 8693): refusals, a three-service delegation chain, revocation, on memory and Redis

@@ -7,7 +7,7 @@ use oauth_storage_redis::testing::{LocalRedis, redis_server_or_skip, redis_url_o
 
 use crate::support::{Server, basic, browser, browser_flow, http, spawn, submit, token};
 
-const KEY: &str = "c2Vzc2lvbi1jb29raWUta2V5LWZvci10aGUtcmVkaXMtdGVzdHMtb2YtdGhlLXNlcnZlci0wMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZg==";
+pub const KEY: &str = "c2Vzc2lvbi1jb29raWUta2V5LWZvci10aGUtcmVkaXMtdGVzdHMtb2YtdGhlLXNlcnZlci0wMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZg==";
 
 pub async fn redis_server(url: &str, prefix: &str, issuer: Option<&str>) -> Server {
     let mut env = vec![

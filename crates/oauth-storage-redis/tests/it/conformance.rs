@@ -183,3 +183,53 @@ async fn grants_created_during_a_client_revocation_do_not_survive_it() {
         }
     }
 }
+
+/// 32 polls of one approved device code from separate tasks (separate
+/// connections): exactly one takes the approval.
+#[tokio::test]
+async fn a_device_approval_is_taken_exactly_once_under_concurrency() {
+    use oauth_core::device::DeviceKey;
+    use oauth_core::storage::{
+        DecideOutcome, DeviceApproval, DeviceDecision, DevicePoll, DeviceRecord, DeviceStatus, DeviceStore, PollOutcome,
+    };
+    let Some((store, _, _)) = store("a_device_approval_is_taken_exactly_once_under_concurrency") else { return };
+    let store = Arc::new(store);
+    for round in 0..5u16 {
+        let now = wall_clock_now();
+        let record = DeviceRecord {
+            client_id: "tv".into(),
+            scope: oauth_core::testing::scopes("a"),
+            issued_at: now,
+            expires_at: now + 600,
+            interval: 5,
+            last_poll: 0,
+            status: DeviceStatus::Pending,
+        };
+        let device = DeviceKey { shard: round, hash: TokenHash::of(&format!("device-{round}")) };
+        let user = DeviceKey { shard: round, hash: TokenHash::of(&format!("user-{round}")) };
+        assert!(store.put_device(&device, &user, &record).await.unwrap());
+        let approval = DeviceApproval { subject: "s".into(), scope: oauth_core::testing::scopes("a"), auth_time: now };
+        let decision = DeviceDecision::Approve(approval.clone());
+        assert_eq!(store.decide_device(&device, &decision, now).await.unwrap(), DecideOutcome::Decided);
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store.poll_device(&device, &DevicePoll { client_id: "tv".into(), now }).await.unwrap()
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                PollOutcome::Approved(_, got) => {
+                    assert_eq!(got, approval);
+                    won += 1;
+                }
+                PollOutcome::SlowDown(_) => {}
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+        assert_eq!(won, 1, "round {round}");
+    }
+}

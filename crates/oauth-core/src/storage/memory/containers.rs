@@ -45,6 +45,10 @@ impl<K: Ord + Clone, V> Timed<K, V> {
         self.map.get(key).filter(|(_, exp)| *exp > now).map(|(v, _)| v)
     }
 
+    pub(super) fn get_mut(&mut self, key: &K, now: u64) -> Option<&mut V> {
+        self.map.get_mut(key).filter(|(_, exp)| *exp > now).map(|(v, _)| v)
+    }
+
     pub(super) fn insert(&mut self, key: K, value: V, expires_at: u64, now: u64) {
         self.purge(now);
         self.expiries.schedule(expires_at, key.clone());

@@ -14,12 +14,14 @@ use async_trait::async_trait;
 
 use self::containers::{ExpiryIndex, Fold, Sharded, Timed};
 use super::{
-    ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, GrantRecord, NewTokens, OnceStore, REVOCATION_HOLD,
-    RefreshLookup, RefreshOutcome, RefreshRequest, RetiredUse, RetryAnswer, StorageError, StorageResult, ThrottleStore,
-    TokenRecord, TokenStore, UserStore,
+    ClientStore, CodeRecord, CodeStore, CodeTake, ConsentStore, DecideOutcome, DeviceDecision, DevicePoll,
+    DeviceRecord, DeviceStore, GrantRecord, NewTokens, OnceStore, PollOutcome, REVOCATION_HOLD, RefreshLookup,
+    RefreshOutcome, RefreshRequest, RetiredUse, RetryAnswer, StorageError, StorageResult, ThrottleStore, TokenRecord,
+    TokenStore, UserStore,
 };
 use crate::client::Client;
 use crate::clock::{Clock, SystemClock};
+use crate::device::DeviceKey;
 use crate::throttle::{Failures, ThrottleKey};
 use crate::types::{ClientId, GrantId, ScopeSet, Subject, TokenHash, TokenKey};
 use crate::user::User;
@@ -54,6 +56,15 @@ struct Inner {
     consents: Mutex<Timed<(Subject, ClientId), ScopeSet>>,
     throttle: Mutex<Counters>,
     once: Mutex<Timed<TokenHash, Vec<u8>>>,
+    devices: Mutex<Devices>,
+}
+
+/// Device authorizations: records by device key, and user-code keys
+/// pointing at them, under one lock.
+#[derive(Debug, Default)]
+struct Devices {
+    records: Timed<DeviceKey, DeviceRecord>,
+    users: Timed<DeviceKey, DeviceKey>,
 }
 
 /// How many failure counters a [`MemoryStore`] keeps at most by default.
@@ -197,8 +208,8 @@ impl MemoryStore {
 
     /// An empty store on the given clock holding at most `max_records` live
     /// records of the token state (codes, grants, access and refresh tokens),
-    /// at most `max_records` remembered consents and at most `max_records`
-    /// single-use records. A write that would go
+    /// at most `max_records` remembered consents, at most `max_records`
+    /// single-use records and at most `max_records` device authorizations. A write that would go
     /// beyond, once expired records are purged, fails with
     /// [`StorageError::Full`] and changes nothing.
     pub fn with_limit(clock: Arc<dyn Clock>, max_records: usize) -> Self {
@@ -216,6 +227,7 @@ impl MemoryStore {
                     capacity: THROTTLE_CAPACITY,
                 }),
                 once: Mutex::default(),
+                devices: Mutex::default(),
             }),
         }
     }
@@ -662,5 +674,53 @@ impl OnceStore for MemoryStore {
     async fn take_once(&self, key: &TokenHash) -> StorageResult<Option<Vec<u8>>> {
         let now = self.now();
         Ok(lock(&self.inner.once).take(key, now))
+    }
+}
+
+#[async_trait]
+impl DeviceStore for MemoryStore {
+    async fn put_device(&self, device: &DeviceKey, user: &DeviceKey, record: &DeviceRecord) -> StorageResult<bool> {
+        let now = self.now();
+        let mut devices = lock(&self.inner.devices);
+        if devices.users.get(user, now).is_some() {
+            return Ok(false);
+        }
+        if devices.records.len_after_purge(now) >= self.inner.max_records {
+            return Err(StorageError::Full);
+        }
+        let until = record.keep_until();
+        devices.records.insert(*device, record.clone(), until, now);
+        devices.users.insert(*user, *device, until, now);
+        Ok(true)
+    }
+
+    async fn find_device(&self, user: &DeviceKey) -> StorageResult<Option<(DeviceKey, DeviceRecord)>> {
+        let now = self.now();
+        let devices = lock(&self.inner.devices);
+        let Some(device) = devices.users.get(user, now).copied() else { return Ok(None) };
+        Ok(devices.records.get(&device, now).map(|record| (device, record.clone())))
+    }
+
+    async fn decide_device(
+        &self,
+        device: &DeviceKey,
+        decision: &DeviceDecision,
+        now: u64,
+    ) -> StorageResult<DecideOutcome> {
+        let at = self.now();
+        let mut devices = lock(&self.inner.devices);
+        Ok(match devices.records.get_mut(device, at) {
+            Some(record) => record.decide(decision, now),
+            None => DecideOutcome::Unknown,
+        })
+    }
+
+    async fn poll_device(&self, device: &DeviceKey, poll: &DevicePoll) -> StorageResult<PollOutcome> {
+        let now = self.now();
+        let mut devices = lock(&self.inner.devices);
+        Ok(match devices.records.get_mut(device, now) {
+            Some(record) => poll.apply(record),
+            None => PollOutcome::Unknown,
+        })
     }
 }
