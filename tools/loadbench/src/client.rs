@@ -75,6 +75,35 @@ impl Client {
         tokens
     }
 
+    /// About `n` device codes of the public client `bench-device`, each
+    /// waiting for a user, 32 requests at a time.
+    pub(crate) async fn mint_device_codes(&self, base: &str, n: usize) -> Vec<String> {
+        let mut codes = Vec::with_capacity(n);
+        let mut tasks = Vec::new();
+        for _ in 0..32 {
+            let (http, base) = (self.http.clone(), base.to_owned());
+            tasks.push(tokio::spawn(async move {
+                let mut out = Vec::new();
+                for _ in 0..n / 32 {
+                    let r = http
+                        .post(format!("{base}/oauth/device_authorization"))
+                        .header("Content-Type", "application/x-www-form-urlencoded")
+                        .body("client_id=bench-device&scope=read")
+                        .send()
+                        .await
+                        .unwrap();
+                    let v: serde_json::Value = r.json().await.unwrap();
+                    out.push(v["device_code"].as_str().unwrap_or_else(|| panic!("no device_code: {v}")).to_owned());
+                }
+                out
+            }));
+        }
+        for t in tasks {
+            codes.extend(t.await.unwrap());
+        }
+        codes
+    }
+
     /// Introspects every token through the server; returns (active, total).
     pub(crate) async fn verify(&self, base: &str, tokens: &[String]) -> (usize, usize) {
         self.verify_as(base, tokens, &self.form_auth()).await

@@ -38,7 +38,8 @@ pub(crate) fn binary() -> PathBuf {
 /// hash (19 MiB) would be the peak of the process's memory. DPoP proofs are
 /// signed before their run, so they are accepted for `dpop_max_age` seconds
 /// (a baseline run, the run and the signing); OpenID Connect is on (an
-/// ephemeral ES256 key) for the DPoP-protected UserInfo workload.
+/// ephemeral ES256 key) for the DPoP-protected UserInfo workload; `bench` may
+/// exchange tokens, and `bench-device` polls device codes.
 pub(crate) fn config_text(
     secret_hash: &str,
     password_hash: &str,
@@ -79,8 +80,20 @@ id = "bench"
 secret_hash = "{secret_hash}"
 auth_method = "client_secret_post"
 redirect_uris = ["https://app.example/cb"]
-grant_types = ["authorization_code", "refresh_token", "client_credentials"]
+grant_types = ["authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"]
 scopes = "read write openid"
+
+# The token exchange workload: `bench` exchanges its own tokens (impersonation).
+[[token_exchange.clients]]
+client_id = "bench"
+impersonation = true
+
+# The device polling workload: a public client, as devices are.
+[[clients]]
+id = "bench-device"
+auth_method = "none"
+grant_types = ["urn:ietf:params:oauth:grant-type:device_code"]
+scopes = "read"
 
 [[clients]]
 id = "bench-flow"

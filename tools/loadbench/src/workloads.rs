@@ -1,5 +1,6 @@
 //! The workloads, in the order of the table: client_credentials issuance
-//! (the baseline first), introspection, revocation, DPoP-bound
+//! (the baseline first), introspection, revocation, device code polling,
+//! token exchange, DPoP-bound
 //! client_credentials issuance, DPoP-protected UserInfo, code exchange,
 //! chained refresh, browser flows, and Redis with many live tokens.
 
@@ -105,6 +106,59 @@ impl Bench {
                 println!("note: {} revocation used all {} tokens", target.name, tokens.len());
             }
             self.push("revocation", target.name, 16, stats);
+        }
+    }
+
+    /// Device code polling, 16 connections: each request polls a different
+    /// device code, waiting for its user, for the first time (so within its
+    /// interval): `authorization_pending`, after the one store call that
+    /// checks the client, the expiry and the polling rate.
+    async fn device_polling(&mut self, targets: [&Target; 2]) {
+        for target in targets {
+            // A poll is a client lookup and one store call, as introspection
+            // is: that run's rate, with a margin, bounds what a run can use.
+            let n = (rate_of(&self.table, "introspection", target.name) * 1.25 * self.wrk.seconds as f64) as usize;
+            let codes = self.client.mint_device_codes(&target.base, n).await;
+            let file = self.wrk.dir.join(format!("{}_device.in", target.name));
+            std::fs::write(&file, codes.join("\n")).unwrap();
+            let name = format!("{}_device_poll", target.name);
+            let prefix = "grant_type=urn:ietf:params:oauth:grant-type:device_code&client_id=bench-device&device_code=";
+            let script = Script::post("/oauth/token", prefix).reading(&file).expecting("authorization_pending");
+            let (stats, _) = self.paired(target, &name, script, 16).await;
+            if stats.requests as usize > codes.len() {
+                println!("note: {} device polling used all {} device codes", target.name, codes.len());
+            }
+            self.push("device code polling", target.name, 16, stats);
+        }
+    }
+
+    /// Token exchange, 16 connections: each request exchanges a different
+    /// live access token of `bench` for a new one (impersonation, no actor
+    /// token), which joins the subject token's family in one store call.
+    async fn token_exchange(&mut self, targets: [&Target; 2]) {
+        for target in targets {
+            // An exchange looks a token up and issues one: no faster than
+            // that run's introspection (a lookup), so its rate with a margin
+            // bounds what a run can use (the client_credentials rate did
+            // not: on Redis, exchanges outran it).
+            let n = (rate_of(&self.table, "introspection", target.name) * 1.25 * self.wrk.seconds as f64) as usize;
+            let subjects = self.client.mint_tokens(&target.base, n).await;
+            let file = self.wrk.dir.join(format!("{}_exchange.in", target.name));
+            std::fs::write(&file, subjects.join("\n")).unwrap();
+            let name = format!("{}_exchange", target.name);
+            let prefix = format!(
+                "grant_type=urn:ietf:params:oauth:grant-type:token-exchange\
+                 &subject_token_type=urn:ietf:params:oauth:token-type:access_token&{}&subject_token=",
+                self.client.form_auth()
+            );
+            let script = Script::post("/oauth/token", &prefix).reading(&file).collecting();
+            let (mut stats, lines) = self.paired(target, &name, script, 16).await;
+            let exhausted = stats.requests as usize > subjects.len();
+            stats.verified = Some(self.client.verify(&target.base, &Self::access_tokens(&lines)).await);
+            if exhausted {
+                println!("note: {} token exchange used all {} subject tokens", target.name, subjects.len());
+            }
+            self.push("token exchange", target.name, 16, stats);
         }
     }
 
@@ -396,6 +450,8 @@ pub(crate) async fn run() {
     // Peak memory before any login: minting codes logs a user in, and
     // Argon2 takes 19 MiB per login.
     let token_peak: Vec<f64> = targets.iter().map(|t| t.proc.peak_rss_mib()).collect();
+    bench.device_polling(targets).await;
+    bench.token_exchange(targets).await;
     // After the peak above: a DPoP-bound user token needs a login.
     bench.dpop_issuance(targets).await;
     bench.dpop_userinfo(targets).await;

@@ -8,9 +8,11 @@
 --             refresh token is used next
 --   proofs    `input` holds DPoP proofs: each line is the next request's DPoP
 --             header, and `form` is the body as it is
+--   expect    nil, or `"error":"<code>"`: every answer must be a 400 with it
 --   tokens    nil, or the file where the access token of every 200 goes
 --   out       the file done() writes (the chains' last refresh tokens)
--- It counts non-200 answers and prints one RESULT line for wrk.rs.
+-- It counts non-200 answers (with `expect`, answers other than that error)
+-- and prints one RESULT line for wrk.rs.
 
 headers = {}
 if method ~= "GET" then headers["Content-Type"] = "application/x-www-form-urlencoded" end
@@ -47,6 +49,10 @@ errors = 0
 -- garbage collector pause wrk long enough to multiply the measured p99.
 local tokens_file
 function response(status, hdrs, body)
+  if expect then
+    if status ~= 400 or not body:find(expect, 1, true) then errors = errors + 1 end
+    return
+  end
   if status ~= 200 then
     errors = errors + 1
     return

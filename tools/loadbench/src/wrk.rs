@@ -32,6 +32,9 @@ pub(crate) struct Script<'a> {
     /// `input` holds DPoP proofs: each line is the next request's `DPoP`
     /// header, and the form is sent as it is.
     proofs: bool,
+    /// The error code every answer must carry (a 400 with it in the body),
+    /// for workloads whose normal answer is an error (device polling).
+    expect: Option<&'a str>,
 }
 
 impl<'a> Script<'a> {
@@ -46,6 +49,7 @@ impl<'a> Script<'a> {
             collect: false,
             chain: false,
             proofs: false,
+            expect: None,
         }
     }
 
@@ -74,6 +78,11 @@ impl<'a> Script<'a> {
     pub(crate) fn chained(self) -> Self {
         Self { chain: true, ..self }
     }
+
+    /// Every answer must be a 400 with `error` `code`; anything else counts as an error.
+    pub(crate) fn expecting(self, code: &'a str) -> Self {
+        Self { expect: Some(code), ..self }
+    }
 }
 
 /// A Lua string literal.
@@ -92,7 +101,7 @@ impl Wrk {
     pub(crate) fn script(&self, name: &str, script: Script<'_>) -> PathBuf {
         let file = |ext: &str| lua_string(&self.dir.join(format!("{name}.{ext}")).display().to_string());
         let settings = format!(
-            "local method = {}\nlocal path = {}\nlocal authorization = {}\nlocal form = {}\nlocal input = {}\nlocal chain = {}\nlocal proofs = {}\nlocal tokens = {}\nlocal out = {}\n",
+            "local method = {}\nlocal path = {}\nlocal authorization = {}\nlocal form = {}\nlocal input = {}\nlocal chain = {}\nlocal proofs = {}\nlocal expect = {}\nlocal tokens = {}\nlocal out = {}\n",
             lua_string(script.method),
             lua_string(script.path),
             script.authorization.map_or("nil".to_owned(), lua_string),
@@ -100,6 +109,7 @@ impl Wrk {
             script.input.map_or("nil".to_owned(), |p| lua_string(&p.display().to_string())),
             script.chain,
             script.proofs,
+            script.expect.map_or("nil".to_owned(), |code| lua_string(&format!("\"error\":\"{code}\""))),
             if script.collect { file("tokens") } else { "nil".to_owned() },
             file("out"),
         );
