@@ -171,20 +171,21 @@ return {1, old}
 
 /// Adds an access token to a live family (token exchange,
 /// `TokenStore::add_access_token`): refused (0) when the family's key is gone
-/// (expired or never created) or holds the revocation tombstone `v`;
-/// otherwise stores the field, extends the family's TTL to the token's
-/// expiry when later, prunes as the refresh does, and answers 1.
+/// (expired or never created) or holds the revocation tombstone `v`, or
+/// when, after pruning as the refresh does, it still has ARGV[5] fields
+/// (`MAX_FAMILY_ENTRIES`); otherwise stores the field, extends the family's
+/// TTL to the token's expiry when later, and answers 1.
 /// KEYS[1] = grant key; ARGV[1] = access field, ARGV[2] = record,
-/// ARGV[3] = its expiry, ARGV[4] = now.
+/// ARGV[3] = its expiry, ARGV[4] = now, ARGV[5] = the most fields.
 pub(crate) static ADD_ACCESS: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{FAMILY}{}",
         r"
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'v') == 1 then return 0 end
-local meta = redis.call('HGET', KEYS[1], 'n')
+prune(KEYS[1], tonumber(ARGV[4]), redis.call('HGET', KEYS[1], 'n'))
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('EXPIREAT', KEYS[1], ARGV[3], 'GT')
-prune(KEYS[1], tonumber(ARGV[4]), meta)
 return 1
 "
     ))

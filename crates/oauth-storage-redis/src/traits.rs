@@ -184,7 +184,8 @@ impl TokenStore for RedisStore {
             .arg(keys::access_field(&key.hash))
             .arg(codec::encode_token(&record))
             .arg(expires)
-            .arg(self.now());
+            .arg(self.now())
+            .arg(oauth_core::storage::MAX_FAMILY_ENTRIES);
         let added: i64 = self.script(inv).await?;
         Ok(added == 1)
     }

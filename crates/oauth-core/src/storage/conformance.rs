@@ -182,6 +182,24 @@ async fn added_access_tokens<S: TokenStore + ?Sized>(store: &S) {
     let stray_record = crate::storage::TokenRecord { grant_id: unknown, ..record };
     assert!(!ok(store.add_access_token(&stray, &stray_record).await, "add_access_token"), "an unknown family");
     assert_eq!(ok(store.get_access_token(&stray).await, "get"), None, "stores nothing");
+
+    // A family takes at most MAX_FAMILY_ENTRIES: the next token is refused
+    // and stored nowhere; revoking one added token does not make room on a
+    // store that counts unpruned entries, so only the refusal is checked.
+    let full = new_family(store).await;
+    let plain = full.tokens.access.1.clone();
+    let mut added = 0;
+    for _ in 0..crate::storage::MAX_FAMILY_ENTRIES + 8 {
+        if ok(store.add_access_token(&key_in(&full.grant.id), &plain).await, "add_access_token") {
+            added += 1;
+        }
+    }
+    assert!(added < crate::storage::MAX_FAMILY_ENTRIES, "a family is bounded: {added} added");
+    assert!(added + 8 >= crate::storage::MAX_FAMILY_ENTRIES, "and takes all but its own few entries: {added} added");
+    let over = key_in(&full.grant.id);
+    assert!(!ok(store.add_access_token(&over, &plain).await, "add_access_token"), "a full family takes none");
+    assert_eq!(ok(store.get_access_token(&over).await, "get"), None, "and stores nothing");
+    assert!(ok(store.get_access_token(&full.access).await, "get").is_some(), "the family itself lives on");
 }
 
 /// Rotates `f.refresh` (keeping `grace` for a retry); returns the new access and refresh keys.

@@ -389,6 +389,13 @@ pub trait CodeStore: Send + Sync {
 /// is one token request's processing time, so a minute is ample.
 pub const REVOCATION_HOLD: u64 = 60;
 
+/// Most entries one family may hold when [`TokenStore::add_access_token`]
+/// adds another: a client allowed to exchange tokens cannot grow one family
+/// without bound within the subject token's lifetime. On `MemoryStore` the
+/// family's live tokens count; a networked store may count entries that
+/// expired and were not pruned yet (Redis counts the family hash's fields).
+pub const MAX_FAMILY_ENTRIES: usize = 1024;
+
 /// Grants and their access and refresh tokens.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
@@ -421,7 +428,8 @@ pub trait TokenStore: Send + Sync {
 
     /// Atomically adds an access token to the live grant `key.grant` under
     /// `key.hash` and returns true; or stores nothing and returns false when
-    /// that grant does not exist, has ended, or was revoked. Token exchange
+    /// that grant does not exist, has ended, or was revoked, or when the
+    /// family holds [`MAX_FAMILY_ENTRIES`] already. Token exchange
     /// (RFC 8693) issues its tokens into the subject token's family this
     /// way, so that revoking the family revokes them too. `record` expires
     /// no later than the family (`grant_expires_at`).

@@ -528,15 +528,25 @@ impl TokenStore for MemoryStore {
         if !live || record.grant_id != key.grant {
             return Ok(false);
         }
+        {
+            let State { grants, access, refresh, .. } = &mut *state;
+            if let Some(grant) = grants.get_mut(&grant_key) {
+                // The family's entries: its first access token and the others.
+                let prune = 1 + grant.others.len() >= super::MAX_FAMILY_ENTRIES
+                    || (grant.others.len() >= 64 && grant.others.len() + 1 > grant.others.capacity());
+                if prune {
+                    grant.others.retain(|h| access.contains_key(h) || refresh.contains_key(h));
+                }
+                if 1 + grant.others.len() >= super::MAX_FAMILY_ENTRIES {
+                    return Ok(false);
+                }
+            }
+        }
         state.room_for(1, self.inner.max_records)?;
         let record = TokenRecord { expires_at: record.expires_at.min(record.grant_expires_at), ..record.clone() };
         state.expiries.schedule(record.expires_at, Expiring::Access(key.hash));
         state.access.insert(key.hash, record);
-        let State { grants, access, refresh, .. } = &mut *state;
-        if let Some(grant) = grants.get_mut(&grant_key) {
-            if grant.others.len() >= 64 && grant.others.len() + 1 > grant.others.capacity() {
-                grant.others.retain(|h| access.contains_key(h) || refresh.contains_key(h));
-            }
+        if let Some(grant) = state.grants.get_mut(&grant_key) {
             grant.others.push(key.hash);
         }
         Ok(true)
