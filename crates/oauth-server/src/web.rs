@@ -568,32 +568,10 @@ async fn consent_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppSta
     let Some(pending) = session.data.request(&request_id).map(|r| r.authorization.clone()) else {
         return st.unknown_request();
     };
-    let purpose = FormPurpose::Consent(&request_id, &pending.scope);
-    if !st.sessions.form_token_ok(&session, purpose, field(&params, "csrf_token")) {
-        return st.forged();
-    }
-    if field(&params, "scope").unwrap_or("") != pending.scope.to_string() {
-        return st.pages.error(
-            StatusCode::BAD_REQUEST,
-            "Permissions changed",
-            "The permissions in the form are not the ones of this request. Start again from the application.",
-            Some("invalid_request"),
-        );
-    }
-    let Some(user) = session.data.user.clone() else {
-        return st.see_other(&AppState::for_request(&st.login_path, &request_id), None);
-    };
-    let approve = match field(&params, "approval") {
-        Some("1") => true,
-        Some("0") => false,
-        _ => {
-            return st.pages.error(
-                StatusCode::BAD_REQUEST,
-                "Invalid answer",
-                "Choose Approve or Deny.",
-                Some("invalid_request"),
-            );
-        }
+    let changed = "The permissions in the form are not the ones of this request. Start again from the application.";
+    let (user, approve) = match consent_answer(&st, &session, &request_id, &pending.scope, &params, changed) {
+        Ok(answer) => answer,
+        Err(page) => return page,
     };
     let now = st.server.now();
     if pending.login_required(Some(user.auth_time), now) {
@@ -630,40 +608,50 @@ async fn consent_submit(req: HttpRequest, body: web::Bytes, st: web::Data<AppSta
     st.finish(&req, session, &request_id, Ok(&user)).await
 }
 
+/// The checks every consent form's answer passes, in order, for the waiting
+/// request `request_id` whose page showed `scope`: its CSRF token (bound to
+/// the request and the scopes), the scopes the form says were shown
+/// (`changed` is the page's text when they differ), a signed-in user, and
+/// an Approve or Deny. Gives the user and whether they approved, or the
+/// page to answer with.
+fn consent_answer(
+    st: &AppState,
+    session: &Session,
+    request_id: &str,
+    scope: &oauth_core::types::ScopeSet,
+    params: &Params,
+    changed: &str,
+) -> Result<(LoggedIn, bool), HttpResponse> {
+    if !st.sessions.form_token_ok(session, FormPurpose::Consent(request_id, scope), field(params, "csrf_token")) {
+        return Err(st.forged());
+    }
+    if field(params, "scope").unwrap_or("") != scope.to_string() {
+        return Err(st.pages.error(StatusCode::BAD_REQUEST, "Permissions changed", changed, Some("invalid_request")));
+    }
+    let Some(user) = session.data.user.clone() else {
+        return Err(st.see_other(&AppState::for_request(&st.login_path, request_id), None));
+    };
+    match field(params, "approval") {
+        Some("1") => Ok((user, true)),
+        Some("0") => Ok((user, false)),
+        _ => Err(st.pages.error(
+            StatusCode::BAD_REQUEST,
+            "Invalid answer",
+            "Choose Approve or Deny.",
+            Some("invalid_request"),
+        )),
+    }
+}
+
 /// The consent form's answer for a waiting device authorization: approve
 /// or deny it, once, with exactly the scopes shown (bound by the CSRF
 /// token), then tell the user to return to the device.
 async fn device_decision(mut session: Session, request_id: &str, params: &Params, st: &AppState) -> HttpResponse {
     let Some(device) = session.data.device(request_id).cloned() else { return st.unknown_request() };
-    if !st.sessions.form_token_ok(
-        &session,
-        FormPurpose::Consent(request_id, &device.scope),
-        field(params, "csrf_token"),
-    ) {
-        return st.forged();
-    }
-    if field(params, "scope").unwrap_or("") != device.scope.to_string() {
-        return st.pages.error(
-            StatusCode::BAD_REQUEST,
-            "Permissions changed",
-            "The permissions in the form are not the ones the device asked for. Start again on your device.",
-            Some("invalid_request"),
-        );
-    }
-    let Some(user) = session.data.user.clone() else {
-        return st.see_other(&AppState::for_request(&st.login_path, request_id), None);
-    };
-    let approve = match field(params, "approval") {
-        Some("1") => true,
-        Some("0") => false,
-        _ => {
-            return st.pages.error(
-                StatusCode::BAD_REQUEST,
-                "Invalid answer",
-                "Choose Approve or Deny.",
-                Some("invalid_request"),
-            );
-        }
+    let changed = "The permissions in the form are not the ones the device asked for. Start again on your device.";
+    let (user, approve) = match consent_answer(st, &session, request_id, &device.scope, params, changed) {
+        Ok(answer) => answer,
+        Err(page) => return page,
     };
     // The waiting device authorization is used once, whatever the answer.
     session.data.take_device(request_id);
