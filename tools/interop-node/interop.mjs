@@ -200,6 +200,26 @@ function recordRequests(config, log) {
 }
 
 /**
+ * A front-channel authorization request (openid-client's
+ * `buildAuthorizationUrl`: PKCE S256 and `state`, plus `extra`
+ * parameters), run through the browser; gives the checks for
+ * `authorizationCodeGrant` and the callback.
+ */
+async function front(config, redirectUri, scope, extra = {}) {
+  const verifier = client.randomPKCECodeVerifier()
+  const state = client.randomState()
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    scope,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    ...extra,
+  })
+  return { checks: { pkceCodeVerifier: verifier, expectedState: state }, callback: await browse(url) }
+}
+
+/**
  * Pushes an authorization request (PKCE S256, `state`, `nonce`) with
  * openid-client's `buildAuthorizationUrlWithPAR`, with a DPoP proof of
  * `dpop` when given, checks that the URL for the browser carries nothing
@@ -350,19 +370,8 @@ const scenarios = {
     const user = await discover(env('CODE_CLIENT_ID'), undefined, client.ClientSecretBasic(env('CODE_CLIENT_SECRET')))
     const meta = user.serverMetadata()
     assert.ok(meta.grant_types_supported.includes(grant), 'the grant type is advertised')
-    const verifier = client.randomPKCECodeVerifier()
-    const state = client.randomState()
-    const url = client.buildAuthorizationUrl(user, {
-      redirect_uri: env('CODE_REDIRECT_URI'),
-      scope: 'email',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-    })
-    const userTokens = await client.authorizationCodeGrant(user, await browse(url), {
-      pkceCodeVerifier: verifier,
-      expectedState: state,
-    })
+    const { checks, callback } = await front(user, env('CODE_REDIRECT_URI'), 'email')
+    const userTokens = await client.authorizationCodeGrant(user, callback, checks)
 
     const a = await discover(env('TX_A_ID'), undefined, client.ClientSecretPost(env('TX_A_SECRET')))
     const b = await discover(env('TX_B_ID'), undefined, client.ClientSecretPost(env('TX_B_SECRET')))
@@ -528,23 +537,8 @@ const scenarios = {
     const { handle, jkt, jwk } = await dpopKey(config, 'EdDSA')
     const other = await dpopKey(config, 'ES256')
     assert.notEqual(other.jkt, jkt)
-    const verifier = client.randomPKCECodeVerifier()
-    const state = client.randomState()
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: env('PUBLIC_REDIRECT_URI'),
-      scope: 'openid email',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-    })
-    const callback = await browse(url)
-    const tokens = await client.authorizationCodeGrant(
-      config,
-      callback,
-      { pkceCodeVerifier: verifier, expectedState: state },
-      undefined,
-      { DPoP: handle },
-    )
+    const { checks, callback } = await front(config, env('PUBLIC_REDIRECT_URI'), 'openid email')
+    const tokens = await client.authorizationCodeGrant(config, callback, checks, undefined, { DPoP: handle })
     assert.equal(tokens.token_type, 'dpop')
     assert.ok(tokens.refresh_token, 'a refresh token')
     const sub = tokens.claims().sub
@@ -590,23 +584,8 @@ const scenarios = {
     const without = await refusedBody(client.clientCredentialsGrant(config, { scope: 'read' }), 'invalid_dpop_proof')
 
     const { handle, jkt, jwk, freshHandle } = await dpopKey(config, 'PS256')
-    const verifier = client.randomPKCECodeVerifier()
-    const state = client.randomState()
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: env('BOUND_REDIRECT_URI'),
-      scope: 'openid email',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state,
-    })
-    const callback = await browse(url)
-    const tokens = await client.authorizationCodeGrant(
-      config,
-      callback,
-      { pkceCodeVerifier: verifier, expectedState: state },
-      undefined,
-      { DPoP: handle },
-    )
+    const { checks, callback } = await front(config, env('BOUND_REDIRECT_URI'), 'openid email')
+    const tokens = await client.authorizationCodeGrant(config, callback, checks, undefined, { DPoP: handle })
     assert.equal(tokens.token_type, 'dpop')
     const sub = tokens.claims().sub
     // The handle kept the token endpoint's nonce: it is the origin's.
